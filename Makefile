@@ -1,0 +1,33 @@
+# aioproto: see README.md. Every target works on a fresh machine with only cargo.
+CARGO ?= cargo
+RELEASE_BIN := target/release
+
+.PHONY: all run demo test bench lint certs build-release
+
+all: test
+
+## Build the example binaries in release mode.
+build-release:
+	$(CARGO) build --release --workspace --bins
+
+## Start the example server and say how to connect.
+run: build-release
+	@echo "echo_server on 127.0.0.1:8888 — try: $(RELEASE_BIN)/echo_client 127.0.0.1 8888 hello"
+	$(RELEASE_BIN)/echo_server --host 127.0.0.1 --port 8888
+
+## A scripted tour of what exists; runs and exits.
+demo: build-release
+	bash tools/demo.sh $(RELEASE_BIN)
+
+## Unit, integration and doc tests.
+test:
+	$(CARGO) test --workspace --all-features
+
+## Benchmarks against raw tokio in the same run (see DESIGN.md, "Performance").
+bench:
+	bash tools/bench.sh
+
+## Formatting and clippy, warnings are errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings

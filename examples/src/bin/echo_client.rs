@@ -1,0 +1,77 @@
+//! Echo client: sends each message, prints each echo. See DESIGN.md.
+//!
+//! ```text
+//! echo_client HOST PORT MSG...
+//! ```
+
+use std::time::Duration;
+
+use aioproto::{BaseProtocol, ConnectOptions, Protocol, create_connection};
+use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+
+const USAGE: &str = "echo_client HOST PORT MSG...";
+/// How long to wait for one echo before giving up.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Collects echoed bytes and hands them to `main` through a channel.
+struct Client {
+    received: mpsc::UnboundedSender<Option<Bytes>>,
+}
+
+impl BaseProtocol for Client {
+    fn connection_lost(&mut self, _exc: Option<aioproto::Error>) {
+        let _ = self.received.send(None);
+    }
+}
+
+impl Protocol for Client {
+    fn data_received(&mut self, data: Bytes) {
+        let _ = self.received.send(Some(data));
+    }
+}
+
+fn main() {
+    init_logging();
+    let args = Args::parse(&[], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let [host, port, messages @ ..] = args.positional.as_slice() else {
+        usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
+    };
+    let port: u16 = port
+        .parse()
+        .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(host, port, messages)) {
+        eprintln!("echo_client: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(host: &str, port: u16, messages: &[String]) -> aioproto::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (transport, _client) = create_connection(
+        move || Client { received: tx },
+        host,
+        port,
+        &ConnectOptions::new(),
+    )
+    .await?;
+    for message in messages {
+        transport.write(message.clone());
+        let mut echo = BytesMut::new();
+        while echo.len() < message.len() {
+            match tokio::time::timeout(ECHO_TIMEOUT, rx.recv()).await {
+                Ok(Some(Some(data))) => echo.extend_from_slice(&data),
+                Ok(_) => return Err(aioproto::Error::Closed("connection")),
+                Err(_) => return Err(aioproto::Error::Timeout("echo")),
+            }
+        }
+        println!("{}", String::from_utf8_lossy(&echo));
+    }
+    transport.close();
+    Ok(())
+}

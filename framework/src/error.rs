@@ -1,0 +1,187 @@
+//! The crate's single error type.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// A specialised `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in aioproto.
+///
+/// `connection_lost(None)` means a clean close; `connection_lost(Some(err))`
+/// carries one of these. The error is cheap to clone (sources are shared), so
+/// the same failure can be handed to a protocol and to every waiter of a
+/// [`Future`](crate::Future).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error (connection reset, broken pipe, refused, …).
+    #[error(transparent)]
+    Io(Arc<io::Error>),
+
+    /// A TLS protocol or certificate error reported by rustls.
+    #[cfg(feature = "tls")]
+    #[error("tls error: {0}")]
+    Tls(#[source] rustls::Error),
+
+    /// A user callback panicked; the connection it belonged to was closed.
+    #[error("protocol callback {callback}() panicked: {message}")]
+    CallbackPanicked {
+        /// The callback that panicked, e.g. `data_received`.
+        callback: &'static str,
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+
+    /// An argument was invalid (asyncio raises `ValueError` or `TypeError` here).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The operation is not valid in the object's current state
+    /// (asyncio's `InvalidStateError` and `RuntimeError`).
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+
+    /// The operation is not supported by this transport (asyncio's `NotImplementedError`).
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
+
+    /// A time limit ran out; the text says which.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+
+    /// The operation was cancelled; the message is the one given to `cancel`.
+    #[error("cancelled{}", .0.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Cancelled(Option<String>),
+
+    /// The write buffer went over the transport's hard limit, so the connection
+    /// was aborted (the peer did not read fast enough).
+    #[error("write buffer exceeded its hard limit of {limit} bytes")]
+    WriteBufferFull {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+
+    /// The transport or server is closed.
+    #[error("{0} is closed")]
+    Closed(&'static str),
+
+    /// Every address tried by `create_connection` failed; one error per address.
+    #[error("multiple exceptions: {}", join(.0))]
+    MultipleErrors(Vec<Error>),
+
+    /// A user-defined failure, for futures and tasks that fail with an application error.
+    #[error("{0}")]
+    Other(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+fn join(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Error::Io(Arc::new(err))
+    }
+}
+
+impl From<io::ErrorKind> for Error {
+    fn from(kind: io::ErrorKind) -> Self {
+        Error::from(io::Error::from(kind))
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(err: rustls::Error) -> Self {
+        Error::Tls(err)
+    }
+}
+
+impl Error {
+    /// Wraps any error as [`Error::Other`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = aioproto::Error::other(std::fmt::Error);
+    /// assert_eq!(err.to_string(), "an error occurred when formatting an argument");
+    /// ```
+    pub fn other<E: std::error::Error + Send + Sync + 'static>(err: E) -> Self {
+        Error::Other(Arc::new(err))
+    }
+
+    /// Builds an [`Error::InvalidArgument`] from anything printable.
+    pub fn invalid_argument(msg: impl fmt::Display) -> Self {
+        Error::InvalidArgument(msg.to_string())
+    }
+
+    /// Builds an [`Error::InvalidState`] from anything printable.
+    pub fn invalid_state(msg: impl fmt::Display) -> Self {
+        Error::InvalidState(msg.to_string())
+    }
+
+    /// The underlying I/O error kind, if this is an I/O error.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io(err) => Some(err.kind()),
+            _ => None,
+        }
+    }
+
+    /// The raw OS error code (`errno`), if this is an I/O error that has one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io(err) => err.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// True for [`Error::Timeout`] and I/O time-outs.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_)) || self.io_kind() == Some(io::ErrorKind::TimedOut)
+    }
+
+    /// True for [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled(_))
+    }
+
+    /// True for [`Error::Closed`] and for I/O errors that mean the peer went away
+    /// (reset, aborted, broken pipe).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed(_))
+            || matches!(
+                self.io_kind(),
+                Some(
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                )
+            )
+    }
+
+    /// True for [`Error::CallbackPanicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Error::CallbackPanicked { .. })
+    }
+
+    /// Converts the error into an `io::Error`, for `AsyncRead`/`AsyncWrite` adaptors.
+    pub fn into_io(self) -> io::Error {
+        match self {
+            Error::Io(err) => Arc::try_unwrap(err)
+                .unwrap_or_else(|shared| io::Error::new(shared.kind(), shared.to_string())),
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, self),
+            other => io::Error::other(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+use std::io;
+
+use super::*;
+
+#[test]
+fn messages_are_lower_case_without_trailing_period() {
+    let errors = [
+        Error::from(io::ErrorKind::ConnectionReset),
+        Error::CallbackPanicked {
+            callback: "data_received",
+            message: "boom".into(),
+        },
+        Error::invalid_argument("high must be >= low"),
+        Error::Timeout("SSL shutdown timed out"),
+        Error::Cancelled(Some("stop".into())),
+        Error::Closed("transport"),
+        Error::WriteBufferFull { limit: 10 },
+    ];
+    for err in errors {
+        let text = err.to_string();
+        assert!(!text.ends_with('.'), "{text}");
+    }
+}
+
+#[test]
+fn multiple_errors_lists_each() {
+    let err = Error::MultipleErrors(vec![Error::Closed("a"), Error::Closed("b")]);
+    assert_eq!(
+        err.to_string(),
+        "multiple exceptions: a is closed, b is closed"
+    );
+}
+
+#[test]
+fn predicates() {
+    assert!(Error::from(io::ErrorKind::BrokenPipe).is_closed());
+    assert!(Error::Timeout("x").is_timeout());
+    assert!(Error::from(io::ErrorKind::TimedOut).is_timeout());
+    assert!(Error::Cancelled(None).is_cancelled());
+    assert_eq!(Error::Cancelled(None).to_string(), "cancelled");
+    assert_eq!(
+        Error::Cancelled(Some("m".into())).to_string(),
+        "cancelled: m"
+    );
+    assert!(
+        Error::CallbackPanicked {
+            callback: "x",
+            message: String::new()
+        }
+        .is_panic()
+    );
+}
+
+#[test]
+fn into_io_keeps_kind() {
+    let err = Error::from(io::ErrorKind::ConnectionReset).into_io();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        Error::Timeout("t").into_io().kind(),
+        io::ErrorKind::TimedOut
+    );
+}

@@ -1,0 +1,20 @@
+//! asyncio's Transport/Protocol callback model, ported to Rust on tokio.
+#![doc(test(attr(deny(warnings))))]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod connect;
+mod error;
+mod protocol;
+mod protocol_impl;
+mod server;
+mod transport;
+
+// Public interface
+pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
+pub use error::{Error, Result};
+pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
+pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
+pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+pub use transport::{ExtraInfo, Transport};

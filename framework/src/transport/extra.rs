@@ -1,0 +1,60 @@
+//! `get_extra_info`: what is known about a transport's connection.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+use crate::transport::Capabilities;
+
+/// Facts about a connection, fixed when it is established: asyncio's
+/// `get_extra_info()` keys as typed fields.
+///
+/// Reach it with [`Transport::extra`](crate::Transport::extra); the common keys
+/// also have their own accessors on `Transport`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ExtraInfo {
+    /// `peername`: the remote address of an IP connection.
+    pub peername: Option<SocketAddr>,
+    /// `sockname`: the local address of an IP connection.
+    pub sockname: Option<SocketAddr>,
+    /// `peername` of a Unix socket connection (often unnamed on the client side).
+    pub peer_path: Option<PathBuf>,
+    /// `sockname` of a Unix socket connection.
+    pub sock_path: Option<PathBuf>,
+    #[cfg(feature = "tls")]
+    /// TLS details (`peercert`, `cipher`, `alpn_protocol`, `server_name`, …); `None` on plain connections.
+    pub tls: Option<Arc<crate::tls::TlsInfo>>,
+    pub(crate) caps: Capabilities,
+}
+
+impl ExtraInfo {
+    pub(crate) fn new(caps: Capabilities) -> Self {
+        ExtraInfo {
+            peername: None,
+            sockname: None,
+            peer_path: None,
+            sock_path: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            caps,
+        }
+    }
+}
+
+impl fmt::Debug for ExtraInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ExtraInfo");
+        d.field("peername", &self.peername)
+            .field("sockname", &self.sockname);
+        if self.peer_path.is_some() || self.sock_path.is_some() {
+            d.field("peer_path", &self.peer_path)
+                .field("sock_path", &self.sock_path);
+        }
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,182 @@
+//! The write buffer and its flow-control state, free of I/O so it can be tested alone.
+//!
+//! Every write path (stream, pipe, datagram) queues into a [`WriteBuffer`] and asks it,
+//! after each flush attempt or limit change, whether the protocol must be paused or
+//! resumed. The rules are asyncio's: pause once the size goes strictly over `high`,
+//! resume once it is back to `low` or below, and the two strictly alternate.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes};
+
+use crate::error::{Error, Result};
+
+/// asyncio's default high-water mark for socket and pipe transports.
+pub(crate) const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// Most slices handed to one vectored write (Linux's `UIO_MAXIOV` is 1024).
+const MAX_IOVECS: usize = 64;
+
+/// What the protocol must be told after the buffer changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowEvent {
+    /// Call `pause_writing()`.
+    Pause,
+    /// Call `resume_writing()`.
+    Resume,
+}
+
+/// Low and high water marks, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) low: usize,
+    pub(crate) high: usize,
+}
+
+impl Limits {
+    /// Resolves optional marks the way asyncio does: a missing high is 4 × low
+    /// (or the default), a missing low is high / 4.
+    pub(crate) fn new(
+        high: Option<usize>,
+        low: Option<usize>,
+        default_high: usize,
+    ) -> Result<Self> {
+        let high = match (high, low) {
+            (Some(high), _) => high,
+            (None, Some(low)) => low.saturating_mul(4),
+            (None, None) => default_high,
+        };
+        let low = low.unwrap_or(high / 4);
+        if high < low {
+            return Err(Error::invalid_argument(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        Ok(Limits { low, high })
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            low: DEFAULT_HIGH_WATER / 4,
+            high: DEFAULT_HIGH_WATER,
+        }
+    }
+}
+
+/// Queued outgoing chunks with an exact byte count and the pause state.
+#[derive(Debug, Default)]
+pub(crate) struct WriteBuffer {
+    chunks: VecDeque<Bytes>,
+    size: usize,
+    limits: Limits,
+    paused: bool,
+}
+
+impl WriteBuffer {
+    pub(crate) fn new(limits: Limits) -> Self {
+        WriteBuffer {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Bytes queued and not yet accepted by the kernel.
+    pub(crate) fn len(&self) -> usize {
+        self.size
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Queues a chunk. Empty chunks are ignored, like asyncio's `write(b'')`.
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.size += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Fills `slices` with the queued chunks, oldest first, and returns how many it used.
+    pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// The oldest queued chunk, for transports that send one message at a time.
+    pub(crate) fn front(&self) -> Option<&Bytes> {
+        self.chunks.front()
+    }
+
+    /// Removes the oldest chunk whole (datagrams are never split).
+    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
+        let chunk = self.chunks.pop_front()?;
+        self.size -= chunk.len();
+        Some(chunk)
+    }
+
+    /// Drops `n` bytes that were written, from the front.
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        debug_assert!(n <= self.size);
+        self.size -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+
+    /// Drops everything queued (abort, fatal error).
+    pub(crate) fn clear(&mut self) {
+        self.chunks.clear();
+        self.size = 0;
+    }
+
+    /// Changes the limits; the caller then asks [`flow_event`](Self::flow_event).
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Whether the protocol must be paused or resumed now, and records the answer.
+    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
+        if !self.paused && self.size > self.limits.high {
+            self.paused = true;
+            Some(FlowEvent::Pause)
+        } else if self.paused && self.size <= self.limits.low {
+            self.paused = false;
+            Some(FlowEvent::Resume)
+        } else {
+            None
+        }
+    }
+}
+
+/// The slice array type handed to [`WriteBuffer::io_slices`].
+pub(crate) fn empty_io_slices<'a>() -> [IoSlice<'a>; MAX_IOVECS] {
+    [IoSlice::new(&[]); MAX_IOVECS]
+}
+
+#[cfg(test)]
+mod tests;
