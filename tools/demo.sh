@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a scripted tour of aioproto's example programs. Runs and exits.
+# Each step lives in tools/demo/NN_name.sh and is run in order with the helpers below.
 set -euo pipefail
-BIN=${1:-target/release}
+BIN=$(realpath "${1:-target/release}")
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
@@ -12,7 +13,7 @@ start_server() {
     local out=$1; shift
     "$@" >"$out" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 200); do
         if grep -q '^listening on ' "$out"; then
             sed -n 's/^listening on //p' "$out" | head -n1
             return 0
@@ -29,10 +30,11 @@ stop_server() {
 }
 
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-step "TCP echo: echo_server + echo_client"
-ADDR=$(start_server "$TMP/echo.out" "$BIN/echo_server" --port 0)
-echo "server: listening on $ADDR"
-"$BIN/echo_client" "${ADDR%:*}" "${ADDR##*:}" hello "from aioproto"
-stop_server
+for script in tools/demo/[0-9]*.sh; do
+    # shellcheck source=/dev/null
+    source "$script"
+done
+echo
+echo "demo finished"

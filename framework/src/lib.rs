@@ -6,6 +6,7 @@
 
 mod connect;
 mod error;
+pub mod guide;
 mod protocol;
 mod protocol_impl;
 mod server;

@@ -1,0 +1,8 @@
+//! The aioproto guide: asyncio tutorials, translated chapter by chapter.
+//!
+//! Each chapter puts the asyncio code next to the aioproto code and ends with a
+//! runnable example (every example here is a doctest that `make test` runs).
+//!
+//! This module holds documentation only.
+
+pub mod ch04_first_protocol;
