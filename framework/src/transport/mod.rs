@@ -41,7 +41,6 @@ const WARN_DROPPED_WRITES_FROM: u32 = 5;
 ///
 /// ```
 /// use aioproto::{BaseProtocol, Protocol, Transport};
-/// use bytes::Bytes;
 ///
 /// struct Greeter;
 ///
