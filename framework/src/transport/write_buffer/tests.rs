@@ -84,9 +84,9 @@ fn pause_and_resume_strictly_alternate() {
     let mut events = Vec::new();
     for round in 0..50usize {
         if round % 3 == 0 {
-            buf.push(Bytes::from(vec![0u8; 7]));
+            buf.push(Bytes::from(vec![0u8; 12]));
         } else {
-            let n = buf.len().min(5);
+            let n = buf.len().min(4);
             buf.consume(n);
         }
         events.extend(buf.flow_event());
