@@ -220,9 +220,7 @@ impl Transport {
             let was_empty = state.buffer.is_empty();
             state.buffer.push(data);
             state.dirty = true;
-            // Only an idle driver needs waking: one that already has data queued,
-            // or is running our caller's callback, flushes on its own.
-            if was_empty { state.waker.take() } else { None }
+            state.waker_for_write(was_empty)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -260,7 +258,7 @@ impl Transport {
                 state.buffer.push(chunk.into());
             }
             state.dirty = true;
-            if was_empty { state.waker.take() } else { None }
+            state.waker_for_write(was_empty)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -473,6 +471,24 @@ impl State {
             return false;
         }
         true
+    }
+
+    /// The driver's waker, if a write that just queued data needs the driver.
+    ///
+    /// An idle driver must flush a buffer that was empty. A driver that already
+    /// has data queued flushes on its own once the socket drains, but a write
+    /// that crossed the high-water mark or the hard limit needs it *now*:
+    /// otherwise, with a peer that does not read, writes from other tasks would
+    /// never cause `pause_writing` or the hard-limit abort. A driver running our
+    /// caller's callback has no waker stored and looks at the buffer afterwards.
+    fn waker_for_write(&mut self, was_empty: bool) -> Option<Waker> {
+        let crossed_high =
+            !self.buffer.is_paused() && self.buffer.len() > self.buffer.limits().high;
+        if was_empty || crossed_high || self.over_hard_limit().is_some() {
+            self.waker.take()
+        } else {
+            None
+        }
     }
 
     /// Whether the write buffer went over the hard limit.
