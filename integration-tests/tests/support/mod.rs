@@ -174,17 +174,22 @@ impl Log {
     }
 }
 
+/// A hook run with the transport.
+pub type TransportHook = Box<dyn FnMut(&Transport) + Send>;
+/// A hook run with the transport and the data just received.
+pub type DataHook = Box<dyn FnMut(&Transport, &Bytes) + Send>;
+
 /// A [`Protocol`] that records every callback in a [`Log`] and can run hooks.
 pub struct Events {
     pub log: Arc<Log>,
     pub transport: Option<Transport>,
     /// What `eof_received` returns.
     pub keep_open: bool,
-    pub on_made: Option<Box<dyn FnMut(&Transport) + Send>>,
-    pub on_data: Option<Box<dyn FnMut(&Transport, &Bytes) + Send>>,
-    pub on_eof: Option<Box<dyn FnMut(&Transport) + Send>>,
-    pub on_pause: Option<Box<dyn FnMut(&Transport) + Send>>,
-    pub on_resume: Option<Box<dyn FnMut(&Transport) + Send>>,
+    pub on_made: Option<TransportHook>,
+    pub on_data: Option<DataHook>,
+    pub on_eof: Option<TransportHook>,
+    pub on_pause: Option<TransportHook>,
+    pub on_resume: Option<TransportHook>,
 }
 
 impl Events {
