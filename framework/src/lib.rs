@@ -18,4 +18,8 @@ pub use error::{Error, Result};
 pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+pub use transport::datagram::{
+    DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
+    create_datagram_endpoint_from_std,
+};
 pub use transport::{ExtraInfo, Transport};

@@ -5,6 +5,8 @@
 //! connection's driver task, which does the I/O after the current callback returns.
 //! Many `write()` calls made in one callback therefore leave in one vectored write.
 
+pub(crate) mod datagram;
+mod datagram_impl;
 mod extra;
 pub(crate) mod stream;
 pub(crate) mod write_buffer;

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::protocol_impl::Handler;
 
 /// How much one read asks for.
-const READ_SIZE: usize = 64 * 1024;
+pub(crate) const READ_SIZE: usize = 64 * 1024;
 /// Idle read buffers kept per thread.
 const POOL_MAX: usize = 32;
 
@@ -43,7 +43,7 @@ thread_local! {
     static READ_POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
 }
 
-fn take_read_buffer() -> BytesMut {
+pub(crate) fn take_read_buffer() -> BytesMut {
     let mut buf = READ_POOL
         .with(|pool| pool.borrow_mut().pop())
         .unwrap_or_default();
@@ -52,7 +52,7 @@ fn take_read_buffer() -> BytesMut {
     buf
 }
 
-fn give_back_read_buffer(buf: BytesMut) {
+pub(crate) fn give_back_read_buffer(buf: BytesMut) {
     READ_POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.len() < POOL_MAX {

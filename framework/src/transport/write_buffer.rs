@@ -108,6 +108,18 @@ impl WriteBuffer {
         }
     }
 
+    /// Queues one datagram, even an empty one (a zero-length datagram is a
+    /// real message). Take datagrams back with [`pop_front`](Self::pop_front).
+    pub(crate) fn push_datagram(&mut self, datagram: Bytes) {
+        self.size += datagram.len();
+        self.chunks.push_back(datagram);
+    }
+
+    /// How many chunks (datagrams) are queued.
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     /// Fills `slices` with the queued chunks, oldest first, and returns how many it used.
     pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> usize {
         let mut n = 0;

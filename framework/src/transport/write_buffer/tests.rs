@@ -96,3 +96,19 @@ fn pause_and_resume_strictly_alternate() {
     }
     assert_eq!(events.first(), Some(&FlowEvent::Pause));
 }
+
+#[test]
+fn datagrams_keep_empty_messages_and_boundaries() {
+    let mut buf = buffer(4, 1);
+    buf.push_datagram(Bytes::from_static(b""));
+    buf.push_datagram(Bytes::from_static(b"abcde"));
+    assert_eq!(buf.chunk_count(), 2);
+    assert_eq!(buf.len(), 5);
+    assert_eq!(buf.flow_event(), Some(FlowEvent::Pause));
+    assert_eq!(buf.pop_front().unwrap(), Bytes::new());
+    assert_eq!(buf.front().unwrap(), &Bytes::from_static(b"abcde"));
+    assert_eq!(buf.pop_front().unwrap().len(), 5);
+    assert_eq!(buf.len(), 0);
+    assert_eq!(buf.flow_event(), Some(FlowEvent::Resume));
+    assert!(buf.pop_front().is_none());
+}

@@ -1,0 +1,86 @@
+use std::net::SocketAddr;
+
+use super::*;
+
+#[derive(Debug)]
+struct Quiet;
+impl DatagramProtocol for Quiet {}
+
+fn addr(s: &str) -> Option<SocketAddr> {
+    Some(s.parse().unwrap())
+}
+
+#[tokio::test]
+async fn connected_endpoint_rejects_other_addresses() {
+    let (t, _) =
+        create_datagram_endpoint(|| Quiet, None, addr("127.0.0.1:9"), &DatagramOptions::new())
+            .await
+            .unwrap();
+    let err = t.sendto("x", addr("127.0.0.1:1")).unwrap_err();
+    assert!(
+        err.to_string().contains("must be None or 127.0.0.1:9"),
+        "{err}"
+    );
+    assert!(t.sendto("x", addr("127.0.0.1:9")).is_ok());
+    assert_eq!(t.peername(), addr("127.0.0.1:9"));
+    t.abort();
+}
+
+#[tokio::test]
+async fn unconnected_endpoint_needs_an_address() {
+    let (t, _) =
+        create_datagram_endpoint(|| Quiet, addr("127.0.0.1:0"), None, &DatagramOptions::new())
+            .await
+            .unwrap();
+    assert!(matches!(
+        t.sendto("x", None),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(t.peername(), None);
+    t.close();
+    assert!(t.is_closing());
+    // After close: dropped silently, no error.
+    for _ in 0..6 {
+        assert!(t.sendto("x", t.sockname()).is_ok());
+    }
+}
+
+#[tokio::test]
+async fn argument_validation() {
+    let options = DatagramOptions::new();
+    let err = create_datagram_endpoint(|| Quiet, None, None, &options)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("address family"), "{err}");
+    let err = create_datagram_endpoint(|| Quiet, addr("127.0.0.1:0"), addr("[::1]:9"), &options)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("different address families"),
+        "{err}"
+    );
+
+    let mut opts = DatagramOptions::new();
+    opts.reuse_port(true).allow_broadcast(true);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let err = create_datagram_endpoint_from_std(|| Quiet, sock, &opts).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("reuse_port") && text.contains("allow_broadcast"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn limits_follow_asyncio() {
+    let (t, _) =
+        create_datagram_endpoint(|| Quiet, addr("127.0.0.1:0"), None, &DatagramOptions::new())
+            .await
+            .unwrap();
+    assert_eq!(t.get_write_buffer_limits(), (16384, 65536));
+    assert!(t.set_write_buffer_limits(Some(1), Some(2)).is_err());
+    t.set_write_buffer_limits(None, Some(10)).unwrap();
+    assert_eq!(t.get_write_buffer_limits(), (10, 40));
+    assert_eq!(t.get_write_buffer_size(), 0);
+    t.abort();
+}

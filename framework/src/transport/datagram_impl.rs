@@ -1,0 +1,287 @@
+//! The datagram driver: one task per UDP endpoint that owns the socket and the protocol.
+//!
+//! Each turn of its loop:
+//!
+//! 1. takes the commands handles queued (abort, close, pause);
+//! 2. sends queued datagrams until the kernel's buffer is full, one `sendto` each;
+//! 3. reports a failed send to `error_received`, or a crossed water mark to
+//!    `pause_writing`/`resume_writing`;
+//! 4. ends the endpoint if closing and everything was sent;
+//! 5. receives one datagram and hands it to `datagram_received` (a receive error,
+//!    such as an ICMP port unreachable on a connected socket, to `error_received`);
+//!
+//! and waits when nothing can progress: for the socket (readable, writable when
+//! datagrams are queued, and always for socket errors, which Linux signals as
+//! `EPOLLERR` without readability) or for a handle's wake-up. Handles notify it
+//! only while it waits, so a `sendto` inside a callback costs no wake-up.
+//!
+//! Datagrams are received into a 64 KiB buffer from the stream driver's
+//! per-thread pool and handed out as zero-copy `Bytes`; the buffer goes back to
+//! the pool whenever the socket has nothing to read.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::BytesMut;
+use socket2::SockRef;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tracing::Instrument;
+
+use super::datagram::{DatagramProtocol, DatagramTransport, endpoint_extra};
+use super::stream::{READ_SIZE, give_back_read_buffer, take_read_buffer};
+use super::write_buffer::FlowEvent;
+use crate::error::{Error, Result};
+use crate::protocol_impl::guard;
+
+/// Locks a protocol; one poisoned by an earlier panic is still handed out so
+/// that its `connection_lost` can run.
+fn lock<P>(protocol: &Mutex<P>) -> MutexGuard<'_, P> {
+    protocol.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes the transport, calls `connection_made` on the caller's task, and spawns
+/// the driver.
+pub(crate) fn start<F, P>(
+    socket: UdpSocket,
+    remote: Option<SocketAddr>,
+    connected: bool,
+    factory: F,
+) -> Result<(DatagramTransport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: DatagramProtocol,
+{
+    let transport = DatagramTransport::new(endpoint_extra(&socket, connected), remote, connected);
+    let protocol = Arc::new(Mutex::new(factory()));
+    let driver = Driver {
+        socket,
+        protocol: protocol.clone(),
+        transport: transport.clone(),
+        read_buf: None,
+    };
+    if let Err(e) = guard("connection_made", || {
+        lock(&protocol).connection_made(&transport)
+    }) {
+        driver.finish(Some(e.clone()));
+        return Err(e);
+    }
+    let span = match transport.sockname() {
+        Some(local) => tracing::debug_span!("udp", local = %local),
+        None => tracing::debug_span!("udp"),
+    };
+    tokio::spawn(driver.run().instrument(span));
+    Ok((transport, protocol))
+}
+
+struct Driver<P> {
+    socket: UdpSocket,
+    protocol: Arc<Mutex<P>>,
+    transport: DatagramTransport,
+    read_buf: Option<BytesMut>,
+}
+
+/// What one turn of the driver decided.
+enum Step {
+    /// Something happened; loop again.
+    Progress,
+    /// Nothing to do until the socket or a handle wakes us.
+    Idle { want_read: bool, want_write: bool },
+    /// The endpoint is over, with this outcome.
+    Finish(Option<Error>),
+}
+
+impl<P: DatagramProtocol> Driver<P> {
+    async fn run(mut self) {
+        let outcome = self.serve().await;
+        self.finish(outcome);
+    }
+
+    async fn serve(&mut self) -> Option<Error> {
+        loop {
+            let (want_read, want_write) = match self.step() {
+                Step::Progress => continue,
+                Step::Finish(outcome) => return outcome,
+                Step::Idle {
+                    want_read,
+                    want_write,
+                } => (want_read, want_write),
+            };
+            {
+                let mut state = self.transport.lock();
+                if state.dirty {
+                    continue;
+                }
+                state.parked = true;
+            }
+            let mut interest = Interest::ERROR;
+            if want_read {
+                interest = interest | Interest::READABLE;
+            }
+            if want_write {
+                interest = interest | Interest::WRITABLE;
+            }
+            let ready = tokio::select! {
+                biased;
+                () = self.transport.inner.wake.notified() => Ok(None),
+                ready = self.socket.ready(interest) => ready.map(Some),
+            };
+            self.transport.lock().parked = false;
+            match ready {
+                Err(e) => return Some(e.into()),
+                Ok(Some(ready)) if ready.is_error() => {
+                    if let Some(err) = self.take_socket_error() {
+                        if let Err(e) = self.error_received(err.into()) {
+                            return Some(e);
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// One pass over the queued commands and the socket.
+    fn step(&mut self) -> Step {
+        let (send_error, event, want_read, want_write) = {
+            let mut state = self.transport.lock();
+            state.dirty = false;
+            if state.aborting {
+                return Step::Finish(None);
+            }
+            let mut send_error = None;
+            while let Some(datagram) = state.buffer.front() {
+                let sent = if self.transport.inner.connected {
+                    self.socket.try_send(datagram)
+                } else {
+                    let target = *state.targets.front().expect("one target per datagram");
+                    self.socket.try_send_to(datagram, target)
+                };
+                match sent {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    outcome => {
+                        state.buffer.pop_front();
+                        state.targets.pop_front();
+                        if let Err(e) = outcome {
+                            send_error = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            let event = state.buffer.flow_event();
+            let pending = state.buffer.chunk_count() > 0;
+            if state.closing && !pending && send_error.is_none() {
+                return Step::Finish(None);
+            }
+            (
+                send_error,
+                event,
+                !state.closing && !state.reading_paused,
+                pending,
+            )
+        };
+
+        // Callbacks run outside the lock: the protocol may call the transport.
+        if let Some(err) = send_error {
+            return match self.error_received(err.into()) {
+                Ok(()) => Step::Progress,
+                Err(e) => Step::Finish(Some(e)),
+            };
+        }
+        if let Some(event) = event {
+            let outcome = match event {
+                FlowEvent::Pause => guard("pause_writing", || lock(&self.protocol).pause_writing()),
+                FlowEvent::Resume => {
+                    guard("resume_writing", || lock(&self.protocol).resume_writing())
+                }
+            };
+            return match outcome {
+                Ok(()) => Step::Progress,
+                Err(e) => Step::Finish(Some(e)),
+            };
+        }
+        if want_read {
+            match self.receive() {
+                Ok(true) => return Step::Progress,
+                Ok(false) => {}
+                Err(e) => return Step::Finish(Some(e)),
+            }
+        }
+        Step::Idle {
+            want_read,
+            want_write,
+        }
+    }
+
+    /// Receives one datagram and delivers it; `Ok(false)` when there was none.
+    fn receive(&mut self) -> Result<bool> {
+        let buf = self.read_buf.get_or_insert_with(take_read_buffer);
+        // The largest UDP payload (65,527 bytes over IPv6) must fit, or it is cut.
+        if buf.capacity() - buf.len() < READ_SIZE {
+            buf.reserve(READ_SIZE);
+        }
+        match self.socket.try_recv_buf_from(buf) {
+            Ok((n, addr)) => {
+                let data = buf.split_to(n).freeze();
+                guard("datagram_received", || {
+                    lock(&self.protocol).datagram_received(data, addr)
+                })?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Idle: hand the buffer back so a quiet endpoint holds none.
+                if let Some(buf) = self.read_buf.take() {
+                    give_back_read_buffer(buf);
+                }
+                Ok(false)
+            }
+            Err(e) => {
+                self.error_received(e.into())?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Takes a pending socket error (`SO_ERROR`, set by an ICMP error on a
+    /// connected socket) and clears tokio's error readiness when there is none.
+    fn take_socket_error(&self) -> Option<io::Error> {
+        let taken = self.socket.try_io(Interest::ERROR, || {
+            match SockRef::from(&self.socket).take_error() {
+                Ok(Some(err)) => Ok(err),
+                Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(err) => Ok(err),
+            }
+        });
+        taken.ok()
+    }
+
+    fn error_received(&self, err: Error) -> Result<()> {
+        tracing::debug!(error = %err, "datagram error");
+        guard("error_received", || {
+            lock(&self.protocol).error_received(err)
+        })
+    }
+
+    /// Ends the endpoint: closes the socket, then calls `connection_lost` once.
+    fn finish(self, outcome: Option<Error>) {
+        {
+            let mut state = self.transport.lock();
+            state.closing = true;
+            state.closed = true;
+            state.buffer.clear();
+            state.targets.clear();
+        }
+        if let Some(buf) = self.read_buf {
+            give_back_read_buffer(buf);
+        }
+        drop(self.socket);
+        if let Some(err) = &outcome {
+            tracing::debug!(error = %err, "endpoint lost");
+        }
+        let _ = guard("connection_lost", || {
+            lock(&self.protocol).connection_lost(outcome)
+        });
+    }
+}
