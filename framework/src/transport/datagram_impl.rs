@@ -117,10 +117,10 @@ impl<P: DatagramProtocol> Driver<P> {
             }
             let mut interest = Interest::ERROR;
             if want_read {
-                interest = interest | Interest::READABLE;
+                interest |= Interest::READABLE;
             }
             if want_write {
-                interest = interest | Interest::WRITABLE;
+                interest |= Interest::WRITABLE;
             }
             let ready = tokio::select! {
                 biased;
@@ -131,10 +131,9 @@ impl<P: DatagramProtocol> Driver<P> {
             match ready {
                 Err(e) => return Some(e.into()),
                 Ok(Some(ready)) if ready.is_error() => {
-                    if let Some(err) = self.take_socket_error() {
-                        if let Err(e) = self.error_received(err.into()) {
-                            return Some(e);
-                        }
+                    let err = self.take_socket_error();
+                    if let Some(Err(e)) = err.map(|err| self.error_received(err.into())) {
+                        return Some(e);
                     }
                 }
                 Ok(_) => {}
