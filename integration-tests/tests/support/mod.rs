@@ -409,6 +409,15 @@ pub async fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
     out
 }
 
+/// Reads until the peer closes, by EOF or by reset (bounded); returns the
+/// bytes read and whether it ended with an error (an RST: a socket closed
+/// with unread data in its receive buffer resets instead of FIN).
+pub async fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let reset = with_timeout(stream.read_to_end(&mut out)).await.is_err();
+    (out, reset)
+}
+
 /// Reads exactly `n` bytes from a raw socket (bounded).
 pub async fn read_exact(stream: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut out = vec![0; n];
