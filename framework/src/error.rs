@@ -135,9 +135,26 @@ impl Error {
     }
 
     /// The raw OS error code (`errno`), if this is an I/O error that has one.
+    ///
+    /// Also found when the OS error is wrapped with context (e.g. the address
+    /// a bind failed on): the wrapped error's source chain is searched.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Io(err) => err.raw_os_error(),
+            Error::Io(err) => err.raw_os_error().or_else(|| {
+                let mut source: Option<&(dyn std::error::Error + 'static)> = err
+                    .get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static));
+                while let Some(e) = source {
+                    if let Some(code) = e
+                        .downcast_ref::<io::Error>()
+                        .and_then(io::Error::raw_os_error)
+                    {
+                        return Some(code);
+                    }
+                    source = e.source();
+                }
+                None
+            }),
             _ => None,
         }
     }
