@@ -345,7 +345,7 @@ impl BufferedProtocol for BufferedEvents {
 }
 
 /// Writes back every byte it receives.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Echo {
     pub transport: Option<Transport>,
 }
