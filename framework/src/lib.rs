@@ -22,4 +22,6 @@ pub use transport::datagram::{
     DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
     create_datagram_endpoint_from_std,
 };
+#[cfg(feature = "unix")]
+pub use transport::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
 pub use transport::{ExtraInfo, Transport};

@@ -24,6 +24,9 @@ pub struct ExtraInfo {
     pub peer_path: Option<PathBuf>,
     /// `sockname` of a Unix socket connection.
     pub sock_path: Option<PathBuf>,
+    /// `pipe`: the raw descriptor of a pipe transport (owned by its driver; for
+    /// logging and identification only).
+    pub pipe_fd: Option<std::os::fd::RawFd>,
     #[cfg(feature = "tls")]
     /// TLS details (`peercert`, `cipher`, `alpn_protocol`, `server_name`, …); `None` on plain connections.
     pub tls: Option<Arc<crate::tls::TlsInfo>>,
@@ -37,6 +40,7 @@ impl ExtraInfo {
             sockname: None,
             peer_path: None,
             sock_path: None,
+            pipe_fd: None,
             #[cfg(feature = "tls")]
             tls: None,
             caps,
@@ -52,6 +56,9 @@ impl fmt::Debug for ExtraInfo {
         if self.peer_path.is_some() || self.sock_path.is_some() {
             d.field("peer_path", &self.peer_path)
                 .field("sock_path", &self.sock_path);
+        }
+        if self.pipe_fd.is_some() {
+            d.field("pipe_fd", &self.pipe_fd);
         }
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);

@@ -8,6 +8,8 @@
 pub(crate) mod datagram;
 mod datagram_impl;
 mod extra;
+#[cfg(feature = "unix")]
+pub(crate) mod pipe;
 pub(crate) mod stream;
 pub(crate) mod write_buffer;
 
@@ -280,9 +282,13 @@ impl Transport {
                 "write_eof() on a transport that cannot half-close",
             ));
         }
+        // A write-only transport (a write pipe) has nothing left after EOF: as in
+        // asyncio, write_eof() is close() there.
+        let write_only = !self.inner.extra.caps.readable;
         self.update(|state| {
             if !state.closing && !state.closed {
                 state.eof_requested = true;
+                state.closing |= write_only;
             }
         });
         Ok(())

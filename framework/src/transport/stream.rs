@@ -97,6 +97,14 @@ pub(crate) trait StreamIo: Send + 'static {
     fn socket(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+
+    /// For write-only streams (write pipes): ready once the reading end went
+    /// away, so an idle writer notices without writing. The driver polls it
+    /// only while nothing is buffered. Other streams never complete it.
+    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = cx;
+        Poll::Pending
+    }
 }
 
 /// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes:
@@ -334,6 +342,14 @@ impl StreamDriver {
                 }
                 Poll::Ready(Err(e)) => return Step::Finish(Some(e.into())),
                 Poll::Pending => {}
+            }
+        }
+        // A write-only stream has no reads to report the peer's end: watch for it.
+        if !self.transport.inner.extra.caps.readable && flushed && !closing {
+            let io = self.io.as_mut().expect("driver polled after finishing");
+            if io.poll_peer_closed(cx).is_ready() {
+                tracing::debug!("pipe closed by peer");
+                return Step::Finish(None);
             }
         }
         if reading {
