@@ -24,4 +24,9 @@ pub use transport::datagram::{
 };
 #[cfg(feature = "unix")]
 pub use transport::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
+#[cfg(feature = "process")]
+pub use transport::subprocess::{
+    Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
+    subprocess_shell,
+};
 pub use transport::{ExtraInfo, Transport};

@@ -11,6 +11,8 @@ mod extra;
 #[cfg(feature = "unix")]
 pub(crate) mod pipe;
 pub(crate) mod stream;
+#[cfg(feature = "process")]
+pub(crate) mod subprocess;
 pub(crate) mod write_buffer;
 
 use std::fmt;
