@@ -54,7 +54,7 @@ use crate::transport::pipe::{read_pipe, spawn_without_connection_made, write_pip
 /// # Examples
 ///
 /// ```
-/// use aioproto::{Error, SubprocessProtocol, SubprocessTransport};
+/// use aioproto::{Error, SubprocessProtocol};
 /// use bytes::Bytes;
 ///
 /// #[derive(Default)]
