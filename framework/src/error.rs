@@ -63,6 +63,26 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A stream read hit EOF before it could complete (asyncio's `IncompleteReadError`):
+    /// `readexactly` got fewer bytes than asked, or `readuntil` found no separator.
+    #[error("{} bytes read on a total of {} expected bytes", .partial.len(), .expected.map_or_else(|| "undefined".to_owned(), |n| n.to_string()))]
+    IncompleteRead {
+        /// Everything that was read before EOF.
+        partial: bytes::Bytes,
+        /// How many bytes were expected; `None` for `readuntil`.
+        expected: Option<usize>,
+    },
+
+    /// A stream read would exceed the reader's limit (asyncio's `LimitOverrunError`,
+    /// and the `ValueError` of `readline`).
+    #[error("{message}")]
+    LimitOverrun {
+        /// Says whether the separator was found (`...is found...`) or not (`...not found...`).
+        message: &'static str,
+        /// How many bytes had to be consumed to get past the problem.
+        consumed: usize,
+    },
+
     /// The transport or server is closed.
     #[error("{0} is closed")]
     Closed(&'static str),

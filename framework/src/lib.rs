@@ -10,6 +10,9 @@ pub mod guide;
 mod protocol;
 mod protocol_impl;
 mod server;
+mod streams;
+mod streams_impl;
+pub mod testing;
 mod transport;
 
 // Public interface
@@ -18,6 +21,10 @@ pub use error::{Error, Result};
 pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+pub use streams::{
+    DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
+    open_connection_with, start_server, start_server_with,
+};
 pub use transport::datagram::{
     DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
     create_datagram_endpoint_from_std,

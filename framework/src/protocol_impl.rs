@@ -28,7 +28,7 @@ pub(crate) fn guard<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<
     })
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

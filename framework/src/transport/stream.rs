@@ -451,7 +451,7 @@ impl StreamDriver {
 
     /// Ends the connection: closes the stream, then calls `connection_lost` once;
     /// or, when a detach was asked for and nothing failed, hands the stream over.
-    fn finish(&mut self, outcome: Option<Error>) {
+    pub(crate) fn finish(&mut self, outcome: Option<Error>) {
         let (detach_tx, reading_paused) = {
             let mut state = self.transport.lock();
             state.closing = true;
