@@ -688,7 +688,9 @@ impl Protocol for StreamReaderProtocol {
 
     fn eof_received(&mut self) -> bool {
         self.reader.feed_eof();
-        self.transport.as_ref().is_some_and(Transport::can_write_eof)
+        self.transport
+            .as_ref()
+            .is_some_and(Transport::can_write_eof)
     }
 }
 
@@ -884,7 +886,11 @@ impl Drop for StreamWriter {
 }
 
 impl AsyncWrite for StreamWriter {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.transport.is_closing() {
             let err = self.reader.exception().unwrap_or_else(lost_error);
             return Poll::Ready(Err(err.into_io()));
@@ -998,7 +1004,14 @@ where
     F: Fn(StreamReader, StreamWriter) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send + 'static,
 {
-    start_server_with(client_connected, host, port, &ServerOptions::new(), DEFAULT_LIMIT).await
+    start_server_with(
+        client_connected,
+        host,
+        port,
+        &ServerOptions::new(),
+        DEFAULT_LIMIT,
+    )
+    .await
 }
 
 /// [`start_server`] with server options (TLS once enabled, backlog, …) and a
@@ -1022,7 +1035,13 @@ where
     F: Fn(StreamReader, StreamWriter) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send + 'static,
 {
-    create_server(stream_factory(client_connected, limit)?, host, port, options).await
+    create_server(
+        stream_factory(client_connected, limit)?,
+        host,
+        port,
+        options,
+    )
+    .await
 }
 
 /// The protocol factory behind every `start_server` variant.

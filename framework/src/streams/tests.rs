@@ -79,7 +79,10 @@ async fn readuntil_at_eof_is_incomplete_with_everything() {
     let r = reader(64, &["some", "data"], true);
     match r.readuntil(b"\n").await {
         Err(e @ Error::IncompleteRead { .. }) => {
-            assert_eq!(e.to_string(), "8 bytes read on a total of undefined expected bytes");
+            assert_eq!(
+                e.to_string(),
+                "8 bytes read on a total of undefined expected bytes"
+            );
             let Error::IncompleteRead { partial, expected } = e else {
                 unreachable!()
             };
@@ -96,7 +99,10 @@ async fn readexactly_eof_and_zero() {
     let r = reader(64, &["012345678901234567"], true);
     assert_eq!(r.readexactly(0).await.unwrap(), "");
     let err = r.readexactly(36).await.unwrap_err();
-    assert_eq!(err.to_string(), "18 bytes read on a total of 36 expected bytes");
+    assert_eq!(
+        err.to_string(),
+        "18 bytes read on a total of 36 expected bytes"
+    );
     assert_eq!(r.buffered(), 0);
 }
 
@@ -114,10 +120,7 @@ async fn readuntil_multiple_separators() {
     assert_eq!(r.readuntil_any(seps).await.unwrap(), "line 1\n");
     assert_eq!(r.readuntil_any(seps).await.unwrap(), "line 2\r");
     let r = reader(64, &["ABCDEFG"], false);
-    assert_eq!(
-        r.readuntil_any(&[b"DEF", b"BCDE"]).await.unwrap(),
-        "ABCDE"
-    );
+    assert_eq!(r.readuntil_any(&[b"DEF", b"BCDE"]).await.unwrap(), "ABCDE");
     assert!(matches!(
         r.readuntil(b"").await,
         Err(Error::InvalidArgument(_))
@@ -207,7 +210,10 @@ async fn exception_fails_reads() {
     assert!(matches!(r.read(1).await, Err(Error::Closed(_))));
 }
 
-fn streams(conn: &TestConnection, protocol: &Mutex<StreamReaderProtocol>) -> (StreamReader, StreamWriter) {
+fn streams(
+    conn: &TestConnection,
+    protocol: &Mutex<StreamReaderProtocol>,
+) -> (StreamReader, StreamWriter) {
     let p = protocol.lock().unwrap();
     (p.reader(), p.writer(conn.transport()))
 }
@@ -278,10 +284,12 @@ async fn drain_waiters_get_the_connection_error() {
 }
 
 async fn futures_poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(match Pin::new(&mut f).poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }))
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut f).poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
     .await
 }
 
@@ -326,7 +334,9 @@ async fn async_read_and_write_traits() {
     conn.feed("world");
     conn.feed_eof();
     let mut s = String::new();
-    bounded(AsyncReadExt::read_to_string(&mut r, &mut s)).await.unwrap();
+    bounded(AsyncReadExt::read_to_string(&mut r, &mut s))
+        .await
+        .unwrap();
     assert_eq!(s, "hello world");
     w.write_all(b"via AsyncWrite").await.unwrap();
     w.flush().await.unwrap();

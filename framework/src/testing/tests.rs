@@ -87,7 +87,11 @@ async fn blocked_peer_pauses_and_resumes_writing() {
     assert_eq!(conn.transport().get_write_buffer_size(), 100_000);
     conn.allow_writes(50_000);
     conn.settle().await;
-    assert_eq!(log.events().last(), Some(&Event::PauseWriting), "70 KiB left is above low");
+    assert_eq!(
+        log.events().last(),
+        Some(&Event::PauseWriting),
+        "70 KiB left is above low"
+    );
     conn.unblock_writes();
     conn.settle().await;
     assert_eq!(log.events().last(), Some(&Event::ResumeWriting));
@@ -127,10 +131,18 @@ fn check_order_rejects_bad_sequences() {
     log.push(Event::DataReceived(Bytes::new()));
     assert!(log.check_order().is_err());
     let log = EventLog::default();
-    for e in [Event::ConnectionMade, Event::ConnectionLost(None), Event::EofReceived] {
+    for e in [
+        Event::ConnectionMade,
+        Event::ConnectionLost(None),
+        Event::EofReceived,
+    ] {
         log.push(e);
     }
-    assert!(log.check_order().unwrap_err().contains("after connection_lost"));
+    assert!(
+        log.check_order()
+            .unwrap_err()
+            .contains("after connection_lost")
+    );
     let log = EventLog::default();
     for e in [Event::ConnectionMade, Event::ResumeWriting] {
         log.push(e);
