@@ -195,11 +195,12 @@ impl StreamReader {
         }
         state.buf.push(data);
         state.wake();
-        if !state.paused && state.buf.len() > 2 * state.limit {
-            if let Some(t) = &state.transport {
-                t.pause_reading();
-                state.paused = true;
-            }
+        if !state.paused
+            && state.buf.len() > 2 * state.limit
+            && let Some(t) = &state.transport
+        {
+            t.pause_reading();
+            state.paused = true;
         }
     }
 
