@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 # Starts a server in the background, waits for its "listening on" line, and
-# prints the address. Usage: start_server OUTFILE CMD...
+# prints the address. Usage: ADDR=$(start_server OUTFILE CMD...)
+# It runs in a subshell, so the server's pid goes through a file for stop_server.
 start_server() {
     local out=$1; shift
     "$@" >"$out" 2>&1 &
-    SERVER_PID=$!
+    echo $! >"$TMP/server.pid"
     for _ in $(seq 1 200); do
         if grep -q '^listening on ' "$out"; then
             sed -n 's/^listening on //p' "$out" | head -n1
@@ -25,12 +26,20 @@ start_server() {
 }
 
 stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local pid
+    pid=$(cat "$TMP/server.pid" 2>/dev/null) || return 0
+    rm -f "$TMP/server.pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    # Not our child (started in a subshell): wait for it to exit by polling.
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    echo "server $pid did not exit on SIGTERM" >&2
 }
 
 TMP=$(mktemp -d)
-trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'stop_server; rm -rf "$TMP"' EXIT
 
 for script in tools/demo/[0-9]*.sh; do
     # shellcheck source=/dev/null

@@ -14,6 +14,8 @@ mod streams;
 mod streams_impl;
 pub mod testing;
 mod transport;
+#[cfg(feature = "unix")]
+mod unix;
 
 // Public interface
 pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
@@ -37,3 +39,5 @@ pub use transport::subprocess::{
     subprocess_shell,
 };
 pub use transport::{ExtraInfo, Transport};
+#[cfg(feature = "unix")]
+pub use unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};

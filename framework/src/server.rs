@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub(crate) keepalive: bool,
     pub(crate) nodelay: bool,
     pub(crate) start_serving: bool,
+    #[cfg(feature = "unix")]
+    pub(crate) cleanup_socket: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::ServerTls>,
 }
@@ -49,6 +51,8 @@ impl Default for ServerOptions {
             keepalive: false,
             nodelay: true,
             start_serving: true,
+            #[cfg(feature = "unix")]
+            cleanup_socket: true,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -98,6 +102,15 @@ impl ServerOptions {
         self.start_serving = on;
         self
     }
+
+    /// Unix servers only: remove the socket file when the server closes
+    /// (default true), unless it was replaced by another file meanwhile.
+    #[cfg(feature = "unix")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+    pub fn cleanup_socket(&mut self, on: bool) -> &mut Self {
+        self.cleanup_socket = on;
+        self
+    }
 }
 
 impl fmt::Debug for ServerOptions {
@@ -109,6 +122,8 @@ impl fmt::Debug for ServerOptions {
             .field("keepalive", &self.keepalive)
             .field("nodelay", &self.nodelay)
             .field("start_serving", &self.start_serving);
+        #[cfg(feature = "unix")]
+        d.field("cleanup_socket", &self.cleanup_socket);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls.is_some());
         d.finish()
@@ -215,7 +230,10 @@ struct ServerState {
     /// Bound sockets not yet listening (`start_serving(false)`).
     bound: Vec<Socket>,
     /// Listening sockets; dropping one here closes it at once.
-    listeners: Vec<Arc<TcpListener>>,
+    listeners: Vec<Arc<Listener>>,
+    /// Unix socket files to remove on close.
+    #[cfg(feature = "unix")]
+    cleanup: Vec<crate::unix::SocketFile>,
     accept_tasks: Vec<JoinHandle<()>>,
     connections: HashMap<u64, Transport>,
     next_connection_id: u64,
@@ -257,6 +275,61 @@ where
         sockets.push(bind_socket(addr, options)?);
     }
     Server::from_sockets(factory, sockets, options)
+}
+
+/// A listening socket of either kind.
+enum Listener {
+    Tcp(TcpListener),
+    #[cfg(feature = "unix")]
+    Unix(tokio::net::UnixListener),
+}
+
+/// A connection a [`Listener`] accepted.
+enum Accepted {
+    Tcp(TcpStream),
+    #[cfg(feature = "unix")]
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    /// Turns a bound (and listening) socket into the matching tokio listener.
+    fn from_socket(socket: Socket) -> io::Result<Listener> {
+        #[cfg(feature = "unix")]
+        if socket.local_addr()?.is_unix() {
+            let std_listener = std::os::unix::net::UnixListener::from(socket);
+            return Ok(Listener::Unix(tokio::net::UnixListener::from_std(
+                std_listener,
+            )?));
+        }
+        Ok(Listener::Tcp(TcpListener::from_std(socket.into())?))
+    }
+
+    fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<Accepted>> {
+        match self {
+            Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Tcp(s)),
+            #[cfg(feature = "unix")]
+            Listener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            #[cfg(feature = "unix")]
+            Listener::Unix(_) => None,
+        }
+    }
+
+    #[cfg(feature = "unix")]
+    fn local_path(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Listener::Tcp(_) => None,
+            Listener::Unix(l) => l.local_addr().ok()?.as_pathname().map(Into::into),
+        }
+    }
 }
 
 /// Creates a server on an already-bound (and possibly listening) socket,
@@ -358,7 +431,7 @@ impl std::error::Error for AddressError {
 }
 
 impl Server {
-    fn from_sockets<F, M>(
+    pub(crate) fn from_sockets<F, M>(
         factory: F,
         sockets: Vec<Socket>,
         options: &ServerOptions,
@@ -405,7 +478,7 @@ impl Server {
         for socket in bound {
             socket.listen(self.inner.options.backlog.min(i32::MAX as u32) as i32)?;
             socket.set_nonblocking(true)?;
-            let listener = Arc::new(TcpListener::from_std(socket.into())?);
+            let listener = Arc::new(Listener::from_socket(socket)?);
             let weak = Arc::downgrade(&listener);
             state.listeners.push(listener);
             let task = tokio::spawn(accept_loop(weak, Arc::downgrade(&self.inner)));
@@ -428,6 +501,10 @@ impl Server {
             state.closed = true;
             state.listeners.clear();
             state.bound.clear();
+            #[cfg(feature = "unix")]
+            for file in state.cleanup.drain(..) {
+                file.remove();
+            }
             std::mem::take(&mut state.accept_tasks)
         };
         for task in tasks {
@@ -464,12 +541,37 @@ impl Server {
     /// Empty once closed.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         let state = self.lock();
-        let listening = state.listeners.iter().filter_map(|l| l.local_addr().ok());
+        let listening = state.listeners.iter().filter_map(|l| l.local_addr());
         let bound = state
             .bound
             .iter()
             .filter_map(|s| s.local_addr().ok()?.as_socket());
         listening.chain(bound).collect()
+    }
+
+    /// The socket file paths a Unix server listens on (asyncio's `sockets`
+    /// for `create_unix_server`). Empty once closed, and for TCP servers.
+    #[cfg(feature = "unix")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+    pub fn local_paths(&self) -> Vec<std::path::PathBuf> {
+        let state = self.lock();
+        let listening = state.listeners.iter().filter_map(|l| l.local_path());
+        let bound = state
+            .bound
+            .iter()
+            .filter_map(|s| s.local_addr().ok()?.as_pathname().map(Into::into));
+        listening.chain(bound).collect()
+    }
+
+    /// Removes the socket file at `file` when the server closes.
+    #[cfg(feature = "unix")]
+    pub(crate) fn cleanup_on_close(&self, file: crate::unix::SocketFile) {
+        let mut state = self.lock();
+        if state.closed {
+            file.remove();
+        } else {
+            state.cleanup.push(file);
+        }
     }
 
     /// Waits until the server is closed and every connection has ended.
@@ -583,6 +685,13 @@ impl ServerInner {
         self.start_connection(io, transport);
     }
 
+    /// Sets up one accepted Unix connection and starts its driver.
+    #[cfg(feature = "unix")]
+    fn on_accept_unix(self: &Arc<Self>, stream: tokio::net::UnixStream) {
+        let (io, extra) = crate::unix::unix_io(stream);
+        self.start_connection(io, Transport::new(extra, None));
+    }
+
     /// Starts the driver of a connection whose transport is ready.
     pub(crate) fn start_connection(
         self: &Arc<Self>,
@@ -600,7 +709,7 @@ impl ServerInner {
 
 /// Accepts until the listener is closed. Holds the listener only weakly, so
 /// [`Server::close`] closes the socket at once.
-async fn accept_loop(listener: Weak<TcpListener>, server: Weak<ServerInner>) {
+async fn accept_loop(listener: Weak<Listener>, server: Weak<ServerInner>) {
     loop {
         let accepted = std::future::poll_fn(|cx| match listener.upgrade() {
             Some(listener) => listener.poll_accept(cx).map(Some),
@@ -612,7 +721,9 @@ async fn accept_loop(listener: Weak<TcpListener>, server: Weak<ServerInner>) {
         };
         match accepted {
             None => return,
-            Some(Ok((stream, _peer))) => server.on_accept(stream),
+            Some(Ok(Accepted::Tcp(stream))) => server.on_accept(stream),
+            #[cfg(feature = "unix")]
+            Some(Ok(Accepted::Unix(stream))) => server.on_accept_unix(stream),
             Some(Err(e)) if is_resource_exhaustion(&e) => {
                 // Out of descriptors or memory: wait for connections to end rather than spin.
                 tracing::error!(error = %e, "accept failed; retrying in {ACCEPT_RETRY_DELAY:?}");

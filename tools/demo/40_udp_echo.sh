@@ -4,5 +4,5 @@ ADDR=$(start_server "$TMP/udp_echo.out" "$BIN/udp_echo_server" --port 0)
 echo "udp_echo_server: listening on $ADDR"
 "$BIN/udp_echo_client" "${ADDR%:*}" "${ADDR##*:}" hello "from a datagram endpoint"
 stop_server
-step "UDP to a closed port: error_received reports it, the endpoint stays usable"
+step "UDP to a closed port: the ICMP refusal reaches the client through error_received"
 "$BIN/udp_echo_client" 127.0.0.1 1 ping || echo "(expected: the client reported the refusal and exited 1)"

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! echo_server [--host H] [--port P]
+//! echo_server --unix PATH
 //! ```
 
-use aioproto::{BaseProtocol, Protocol, ServerOptions, Transport, create_server};
+use aioproto::{BaseProtocol, Protocol, Server, ServerOptions, Transport, create_server};
 use aioproto_examples::{Args, announce, init_logging, shutdown_signal, usage_exit};
 use bytes::Bytes;
 
-const USAGE: &str = "echo_server [--host H] [--port P]";
+const USAGE: &str = "echo_server [--host H] [--port P] | echo_server --unix PATH";
 
 /// The whole protocol: keep the transport, write back what arrives.
 #[derive(Default)]
@@ -32,7 +33,8 @@ impl Protocol for Echo {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["host", "port"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let args =
+        Args::parse(&["host", "port", "unix"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
     let host = args.value("host").unwrap_or("127.0.0.1").to_owned();
     let port = args
         .parsed("port", 8888u16)
@@ -42,20 +44,38 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(serve(&host, port)) {
+    let unix = args.value("unix").map(std::path::PathBuf::from);
+    if let Err(e) = runtime.block_on(serve(&host, port, unix)) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
-    let server = create_server(Echo::default, host, port, &ServerOptions::new()).await?;
-    for addr in server.local_addrs() {
-        announce(addr);
-    }
+async fn serve(host: &str, port: u16, unix: Option<std::path::PathBuf>) -> aioproto::Result<()> {
+    let server = listen(host, port, unix).await?;
     shutdown_signal().await?;
     server.close();
     server.close_clients();
     server.wait_closed().await;
     Ok(())
+}
+
+/// Starts the server on TCP, or on a Unix socket with `--unix PATH`, and
+/// announces where it listens.
+async fn listen(
+    host: &str,
+    port: u16,
+    unix: Option<std::path::PathBuf>,
+) -> aioproto::Result<Server> {
+    let options = ServerOptions::new();
+    if let Some(path) = unix {
+        let server = aioproto::create_unix_server(Echo::default, &path, &options).await?;
+        announce(path.display());
+        return Ok(server);
+    }
+    let server = create_server(Echo::default, host, port, &options).await?;
+    for addr in server.local_addrs() {
+        announce(addr);
+    }
+    Ok(server)
 }
