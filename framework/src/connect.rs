@@ -191,8 +191,9 @@ where
 ///
 /// # Errors
 ///
-/// An I/O error if the socket cannot be registered with tokio (it must be a
-/// connected stream socket), or [`Error::CallbackPanicked`].
+/// An I/O error (`NotConnected`) if the socket is not connected, or if it
+/// cannot be registered with tokio; [`Error::CallbackPanicked`] if
+/// `connection_made` panicked. No callback runs for a rejected socket.
 pub fn connect_accepted_socket<F, P, M>(
     factory: F,
     socket: std::net::TcpStream,
@@ -202,6 +203,9 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
+    // A socket that is not connected (never connected, or a listener) would
+    // only fail on its first read, after connection_made: refuse it now.
+    socket.peer_addr()?;
     socket.set_nonblocking(true)?;
     connect_stream(TcpStream::from_std(socket)?, options, factory)
 }

@@ -404,3 +404,30 @@ async fn connection_count_tracks_live_connections() {
     server.abort_clients();
     with_timeout(server.wait_closed()).await;
 }
+
+/// T24 (the parts without TLS): an empty host for `create_server` means all
+/// interfaces; a socket that is not connected is refused by
+/// `connect_accepted_socket` with an error instead of a connection that
+/// fails later.
+#[tokio::test]
+async fn t24_argument_validation() {
+    init_tracing();
+    let server = create_server(Echo::default, "", 0, &ServerOptions::new())
+        .await
+        .unwrap();
+    assert!(server.local_addrs().iter().all(|a| a.ip().is_unspecified()));
+    assert!(server.local_addrs().iter().any(|a| a.is_ipv4()));
+    server.close();
+
+    let unconnected =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let log = Log::new();
+    let result = connect_accepted_socket(
+        || Events::new(&log),
+        std::net::TcpStream::from(unconnected),
+        &ConnectOptions::new(),
+    );
+    let err = result.err().expect("an unconnected socket is rejected");
+    assert_eq!(err.io_kind(), Some(ErrorKind::NotConnected), "{err}");
+    assert!(log.events().is_empty(), "no callback for a rejected socket");
+}
