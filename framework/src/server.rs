@@ -481,7 +481,7 @@ impl Server {
             let listener = Arc::new(Listener::from_socket(socket)?);
             let weak = Arc::downgrade(&listener);
             state.listeners.push(listener);
-            let task = tokio::spawn(accept_loop(weak, Arc::downgrade(&self.inner)));
+            let task = tokio::spawn(accept_loop(weak, self.inner.clone()));
             state.accept_tasks.push(task);
         }
         Ok(())
@@ -709,16 +709,16 @@ impl ServerInner {
 
 /// Accepts until the listener is closed. Holds the listener only weakly, so
 /// [`Server::close`] closes the socket at once.
-async fn accept_loop(listener: Weak<Listener>, server: Weak<ServerInner>) {
+///
+/// Holds the server itself strongly: dropping every [`Server`] handle does not
+/// stop it (as documented, and as in asyncio); only `close()` does.
+async fn accept_loop(listener: Weak<Listener>, server: Arc<ServerInner>) {
     loop {
         let accepted = std::future::poll_fn(|cx| match listener.upgrade() {
             Some(listener) => listener.poll_accept(cx).map(Some),
             None => std::task::Poll::Ready(None),
         })
         .await;
-        let Some(server) = server.upgrade() else {
-            return;
-        };
         match accepted {
             None => return,
             Some(Ok(Accepted::Tcp(stream))) => server.on_accept(stream),
@@ -727,7 +727,6 @@ async fn accept_loop(listener: Weak<Listener>, server: Weak<ServerInner>) {
             Some(Err(e)) if is_resource_exhaustion(&e) => {
                 // Out of descriptors or memory: wait for connections to end rather than spin.
                 tracing::error!(error = %e, "accept failed; retrying in {ACCEPT_RETRY_DELAY:?}");
-                drop(server);
                 tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
             }
             Some(Err(e)) => tracing::debug!(error = %e, "accept failed; continuing"),

@@ -431,3 +431,16 @@ async fn t24_argument_validation() {
     assert_eq!(err.io_kind(), Some(ErrorKind::NotConnected), "{err}");
     assert!(log.events().is_empty(), "no callback for a rejected socket");
 }
+
+/// `Server` docs: dropping every handle does not stop the server (as in
+/// asyncio, where the loop keeps serving); new connections are still served.
+#[tokio::test]
+async fn dropping_the_server_handle_keeps_serving() {
+    init_tracing();
+    let (server, addr) = echo_server().await;
+    drop(server);
+    tokio::task::yield_now().await;
+    let mut c = raw_connect(addr).await;
+    raw_write(&mut c, b"alive").await;
+    assert_eq!(read_exact(&mut c, 5).await, b"alive");
+}
