@@ -200,3 +200,19 @@ async fn t08_writes_after_a_fatal_error_are_dropped() {
     assert_eq!(client.get_write_buffer_size(), 0);
     assert!(client.is_closing());
 }
+
+/// Contract 2: a peer that resets while `close()` is still flushing turns
+/// the clean close into `connection_lost(Some(err))`, exactly once.
+#[tokio::test]
+async fn reset_while_closing_with_pending_data_is_an_error() {
+    init_tracing();
+    let log = Log::new();
+    let (client, peer) = client_with_idle_peer(&log).await;
+    client.write(payload(8 * 1024 * 1024));
+    log.wait_for("pw").await;
+    client.close();
+    reset(peer);
+    let lost = log.wait_lost().await;
+    assert!(lost.as_ref().is_some_and(|e| e.is_closed()), "{lost:?}");
+    assert_eq!(log.lost_count(), 1);
+}

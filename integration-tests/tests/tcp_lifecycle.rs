@@ -313,3 +313,44 @@ async fn panic_in_connection_lost_is_contained() {
     with_timeout(server.wait_closed()).await;
     assert_eq!(server.connection_count(), 0);
 }
+
+/// T09 extended to flow-control callbacks (our rule: a panic in any callback
+/// is fatal to that connection): a panic in `pause_writing` ends the
+/// connection with `CallbackPanicked` naming it.
+#[tokio::test]
+async fn panic_in_pause_writing_is_fatal() {
+    init_tracing();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Log::new();
+    let (t, _) = create_connection(
+        || Events::new(&log).on_pause(|_| panic!("pause_writing exploded")),
+        "127.0.0.1",
+        port,
+        &ConnectOptions::new(),
+    )
+    .await
+    .unwrap();
+    let (_peer, _) = with_timeout(listener.accept()).await.unwrap();
+    t.write(vec![0u8; 8 * 1024 * 1024]);
+    let lost = log.wait_lost().await;
+    assert!(
+        matches!(
+            &lost,
+            Some(Error::CallbackPanicked {
+                callback: "pause_writing",
+                ..
+            })
+        ),
+        "{lost:?}"
+    );
+    assert_eq!(
+        log.trace(),
+        [
+            "cm",
+            "pw",
+            "cl(protocol callback pause_writing() panicked: pause_writing exploded)"
+        ]
+    );
+    assert!(t.is_closing());
+}
