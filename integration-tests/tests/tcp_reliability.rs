@@ -283,7 +283,7 @@ fn accept_loop_survives_running_out_of_file_descriptors() {
     waiting
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut buf = vec![0u8; 7];
+    let mut buf = [0u8; 7];
     waiting
         .read_exact(&mut buf[..])
         .expect("the waiting connection is served after descriptors free up");

@@ -106,11 +106,13 @@ impl StreamIo for MemIo {
     }
 }
 
+type DataHook = Box<dyn FnMut(&Transport, &Bytes) + Send>;
+
 /// Records callbacks; hooks let a test act inside them.
 struct Rec {
     events: Arc<Mutex<Vec<String>>>,
     on_made: Box<dyn FnMut(&Transport) + Send>,
-    on_data: Box<dyn FnMut(&Transport, &Bytes) + Send>,
+    on_data: DataHook,
     transport: Option<Transport>,
 }
 
@@ -337,4 +339,57 @@ async fn hard_limit_aborts() {
         "{:?}",
         h.events()
     );
+}
+
+/// Contract 11: TCP_NODELAY is on for every aioproto TCP connection, and
+/// `set_keepalive`/`set_nodelay` reach the real socket (checked through a
+/// duplicate of its descriptor).
+#[tokio::test]
+async fn socket_options_reach_the_socket() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (accepted, _) = listener.accept().await.unwrap();
+    let std = accepted.into_std().unwrap();
+    let observer = socket2::Socket::from(std.try_clone().unwrap());
+    let stream = TcpStream::from_std(std).unwrap();
+
+    let (io, extra, options) = tcp_io(stream, true);
+    assert!(observer.tcp_nodelay().unwrap(), "nodelay on by default");
+    assert_eq!(
+        options,
+        SocketOptions {
+            nodelay: true,
+            keepalive: false
+        }
+    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let (_, handler) = Rec {
+        events: events.clone(),
+        on_made: Box::new(|_| {}),
+        on_data: Box::new(|_, _| {}),
+        transport: None,
+    }
+    .into_handler();
+    let transport = start_stream(
+        io,
+        handler,
+        Transport::new(extra, Some(options)),
+        DriverConfig::default(),
+    )
+    .unwrap();
+    transport.set_keepalive(true);
+    transport.set_nodelay(false);
+    for _ in 0..1000 {
+        if observer.keepalive().unwrap() && !observer.tcp_nodelay().unwrap() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(observer.keepalive().unwrap(), "SO_KEEPALIVE applied");
+    assert!(!observer.tcp_nodelay().unwrap(), "TCP_NODELAY cleared");
+    assert_eq!(transport.keepalive(), Some(true));
+    transport.close();
+    drop(client);
 }
