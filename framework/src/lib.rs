@@ -7,6 +7,8 @@
 mod connect;
 mod error;
 pub mod guide;
+#[cfg(feature = "process")]
+mod process;
 mod protocol;
 mod protocol_impl;
 mod server;
@@ -20,6 +22,10 @@ mod unix;
 // Public interface
 pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
 pub use error::{Error, Result};
+#[cfg(feature = "process")]
+pub use process::{
+    Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
+};
 pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
