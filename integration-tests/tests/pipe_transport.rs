@@ -184,6 +184,17 @@ async fn regular_file_is_rejected() {
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
 }
 
+/// /dev/null is a character device that epoll refuses: a clear error, no panic.
+#[tokio::test]
+async fn dev_null_is_rejected() {
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let (proto, _handle) = recorder(false);
+    let Err(err) = connect_read_pipe(|| proto, file) else {
+        panic!("/dev/null was accepted");
+    };
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+}
+
 /// T48: writes arrive in order; the reader closing an idle pipe gives
 /// connection_lost(None) with no local close; later writes are dropped.
 #[tokio::test]

@@ -119,7 +119,7 @@ impl IntoPipeFd for pipe::Receiver {
 /// # Errors
 ///
 /// * [`Error::InvalidArgument`] if `pipe` is not a pipe, FIFO, socket or
-///   character device (regular files cannot be polled);
+///   character device, or cannot be polled (regular files, `/dev/null`);
 /// * [`Error::Io`] if the descriptor cannot be made non-blocking or registered;
 /// * [`Error::CallbackPanicked`] if `connection_made` panicked (the protocol
 ///   then also got `connection_lost`).
@@ -267,6 +267,15 @@ fn prepare(fd: &OwnedFd) -> Result<i32> {
     Ok(std::os::fd::AsRawFd::as_raw_fd(fd))
 }
 
+/// epoll refuses some character devices (`/dev/null`) with `EPERM`.
+fn not_pollable(err: io::Error) -> Error {
+    if err.raw_os_error() == Some(nix::libc::EPERM) {
+        Error::invalid_argument("this file descriptor cannot be polled (e.g. /dev/null)")
+    } else {
+        err.into()
+    }
+}
+
 fn pipe_extra(caps: Capabilities, raw: i32) -> ExtraInfo {
     let mut extra = ExtraInfo::new(caps);
     extra.pipe_fd = Some(raw);
@@ -277,7 +286,7 @@ fn pipe_extra(caps: Capabilities, raw: i32) -> ExtraInfo {
 pub(crate) fn read_pipe(fd: OwnedFd) -> Result<(Box<dyn StreamIo>, Transport)> {
     let raw = prepare(&fd)?;
     let tty = nix::unistd::isatty(fd.as_fd()).unwrap_or(false);
-    let rx = pipe::Receiver::from_owned_fd_unchecked(fd)?;
+    let rx = pipe::Receiver::from_owned_fd_unchecked(fd).map_err(not_pollable)?;
     let transport = Transport::new(pipe_extra(READ_PIPE, raw), None);
     Ok((Box::new(ReadPipe { rx, tty }), transport))
 }
@@ -289,7 +298,7 @@ pub(crate) fn write_pipe(fd: OwnedFd) -> Result<(Box<dyn StreamIo>, Transport)> 
     // close behind the registration is unsound; a `File` owns its descriptor
     // for its whole life, so that cannot happen here.
     #[allow(deprecated)]
-    let fd = AsyncFd::with_interest(File::from(fd), Interest::WRITABLE)?;
+    let fd = AsyncFd::with_interest(File::from(fd), Interest::WRITABLE).map_err(not_pollable)?;
     let transport = Transport::new(pipe_extra(WRITE_PIPE, raw), None);
     Ok((Box::new(WritePipe { fd }), transport))
 }
