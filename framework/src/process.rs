@@ -397,11 +397,12 @@ impl ReaderShared {
         {
             let mut state = lock(&self.state);
             state.buf.extend_from_slice(&data);
-            if !state.paused && state.buf.len() > 2 * self.limit {
-                if let Some(transport) = &state.transport {
-                    transport.pause_reading();
-                    state.paused = true;
-                }
+            if !state.paused
+                && state.buf.len() > 2 * self.limit
+                && let Some(transport) = &state.transport
+            {
+                transport.pause_reading();
+                state.paused = true;
             }
         }
         self.notify.notify_waiters();

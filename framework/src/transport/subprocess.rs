@@ -600,10 +600,8 @@ impl Shared {
             !state.lost
         };
         tracing::debug!(pid = self.pid, returncode = ?outcome, "child exited");
-        if report {
-            if let Some(protocol) = self.protocol() {
-                protocol.process_exited();
-            }
+        if report && let Some(protocol) = self.protocol() {
+            protocol.process_exited();
         }
         self.exit.send_replace(Some(outcome));
         self.try_finish();
@@ -612,10 +610,8 @@ impl Shared {
     /// A pipe driver ended.
     fn pipe_lost(&self, fd: i32, exc: Option<Error>) {
         let report = !self.lock_state().lost;
-        if report {
-            if let Some(protocol) = self.protocol() {
-                protocol.pipe_connection_lost(fd, exc);
-            }
+        if report && let Some(protocol) = self.protocol() {
+            protocol.pipe_connection_lost(fd, exc);
         }
         self.lock_state().pipes_open -= 1;
         self.try_finish();
@@ -630,10 +626,8 @@ impl Shared {
             }
             !std::mem::replace(&mut state.lost, true)
         };
-        if call {
-            if let Some(protocol) = lock(&self.protocol).take() {
-                protocol.connection_lost(None);
-            }
+        if call && let Some(protocol) = lock(&self.protocol).take() {
+            protocol.connection_lost(None);
         }
         self.finished.send_replace(true);
     }
