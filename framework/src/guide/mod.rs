@@ -6,3 +6,5 @@
 //! This module holds documentation only.
 
 pub mod ch04_first_protocol;
+#[cfg(feature = "process")]
+pub mod ch09_pipes_and_subprocesses;

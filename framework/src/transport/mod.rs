@@ -273,6 +273,9 @@ impl Transport {
 
     /// Half-closes: flushes the buffer, then sends EOF (TCP FIN). Reading goes on.
     ///
+    /// On a write pipe, which has no read side, this is [`close`](Self::close):
+    /// flush, then close the pipe (as asyncio).
+    ///
     /// A second call, or a call after [`close`](Self::close), does nothing.
     ///
     /// # Errors

@@ -827,7 +827,6 @@ where
         }
     }
 
-    let protocol = Arc::new(Mutex::new(factory()));
     let (exit, _) = watch::channel(None);
     let (finished, _) = watch::channel(false);
     let shared = Arc::new(Shared {
