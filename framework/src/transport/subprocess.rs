@@ -772,6 +772,8 @@ where
     F: FnOnce() -> P,
     P: SubprocessProtocol,
 {
+    // Made first: a panicking factory leaves no child behind.
+    let protocol = Arc::new(Mutex::new(factory()));
     let Plumbing {
         child: stdio,
         parent,
