@@ -313,6 +313,33 @@ async fn write_pipe_broken_with_pending_data() {
     assert_eq!(handle.events(), ["cm", "pause", "cl:Some(BrokenPipe)"]);
 }
 
+/// tokio's own pipe types are accepted; transports work on a multi-thread runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_pipe_types_on_multi_thread_runtime() {
+    let (tx, rx) = tokio::net::unix::pipe::pipe().unwrap();
+    let (rproto, mut rhandle) = recorder(false);
+    let (wproto, mut whandle) = recorder(false);
+    connect_read_pipe(|| rproto, rx).unwrap();
+    let (wt, _) = connect_write_pipe(|| wproto, tx).unwrap();
+    let writer = wt.clone();
+    tokio::spawn(async move {
+        for i in 0..100u8 {
+            writer.write(vec![i; 1000]);
+            tokio::task::yield_now().await;
+        }
+        writer.close();
+    });
+    whandle.wait_lost().await;
+    rhandle.wait_lost().await;
+    let data = rhandle.data();
+    assert_eq!(data.len(), 100_000);
+    assert!(
+        data.chunks(1000)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&b| b == i as u8))
+    );
+}
+
 /// A FIFO reader/writer pair (mkfifo), both ends as transports.
 #[tokio::test]
 async fn fifo_reader_writer_pair() {

@@ -550,3 +550,64 @@ async fn two_hundred_children_no_zombies() {
     // Reaping happened before wait_closed resolved; give the kernel no excuse.
     until("no zombies", || zombie_children().is_empty()).await;
 }
+
+/// A panic in connection_made fails the call; the child is killed and reaped
+/// and the protocol hears nothing more.
+#[tokio::test]
+async fn connection_made_panic_kills_child() {
+    struct Boom;
+    impl SubprocessProtocol for Boom {
+        fn connection_made(&mut self, transport: &SubprocessTransport) {
+            PID.store(transport.pid(), std::sync::atomic::Ordering::SeqCst);
+            panic!("boom");
+        }
+        fn process_exited(&mut self) {
+            panic!("no callback after a failed start");
+        }
+    }
+    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let r = subprocess_exec(|| Boom, "sleep", ["30"], &SubprocessOptions::new()).await;
+    assert!(matches!(r, Err(Error::CallbackPanicked { .. })));
+    let pid = PID.load(std::sync::atomic::Ordering::SeqCst);
+    until("the child is reaped", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                // A recycled pid belongs to someone else; ours is gone.
+                !s.contains("(sleep)")
+            })
+    })
+    .await;
+}
+
+/// A panic in pipe_data_received ends that pipe with the panic; the rest goes on.
+#[tokio::test]
+async fn pipe_callback_panic_ends_that_pipe() {
+    #[derive(Default)]
+    struct Picky {
+        lost: Vec<(i32, bool)>,
+        exited: bool,
+    }
+    impl SubprocessProtocol for Picky {
+        fn pipe_data_received(&mut self, fd: i32, _data: Bytes) {
+            if fd == 2 {
+                panic!("no stderr please");
+            }
+        }
+        fn pipe_connection_lost(&mut self, fd: i32, exc: Option<Error>) {
+            self.lost.push((fd, exc.is_some_and(|e| e.is_panic())));
+        }
+        fn process_exited(&mut self) {
+            self.exited = true;
+        }
+    }
+    let mut options = SubprocessOptions::new();
+    options.stdin(Stdio::Null);
+    let (t, p) = subprocess_shell(Picky::default, "echo out; echo err >&2", &options)
+        .await
+        .unwrap();
+    closed(&t).await;
+    let p = p.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(p.exited);
+    assert!(p.lost.contains(&(2, true)), "{:?}", p.lost);
+    assert!(p.lost.contains(&(1, false)), "{:?}", p.lost);
+}
