@@ -446,6 +446,23 @@ impl ReaderShared {
 
 /// Reads one of the child's outputs, like asyncio's `StreamReader` on
 /// `proc.stdout`. Cheap to clone; clones read from the same buffer.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{Stdio, SubprocessOptions, create_subprocess_exec};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let mut options = SubprocessOptions::new();
+/// options.stdin(Stdio::Null).stderr(Stdio::Null);
+/// let proc = create_subprocess_exec("printf", ["a\\nbc"], &options).await?;
+/// let stdout = proc.stdout.as_ref().unwrap();
+/// assert_eq!(stdout.readline().await?, "a\n");
+/// assert_eq!(stdout.read_exact(2).await?, "bc");
+/// assert_eq!(stdout.read(100).await?, ""); // EOF
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ProcessReader {
     shared: Arc<ReaderShared>,
@@ -619,6 +636,25 @@ impl WriterShared {
 
 /// Writes to the child's stdin, like asyncio's `StreamWriter` on `proc.stdin`.
 /// Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{Stdio, SubprocessOptions, create_subprocess_exec};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let mut options = SubprocessOptions::new();
+/// options.stderr(Stdio::Null);
+/// let proc = create_subprocess_exec("wc", ["-c"], &options).await?;
+/// let stdin = proc.stdin.as_ref().unwrap();
+/// stdin.write(vec![b'x'; 1_000_000]);
+/// stdin.drain().await?; // waits while more than 64 KiB is queued
+/// stdin.close();
+/// let count = proc.stdout.as_ref().unwrap().read_to_end().await?;
+/// assert_eq!(String::from_utf8_lossy(&count).trim(), "1000000");
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ProcessStdin {
     shared: Arc<WriterShared>,

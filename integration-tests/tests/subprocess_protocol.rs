@@ -611,3 +611,24 @@ async fn pipe_callback_panic_ends_that_pipe() {
     assert!(p.lost.contains(&(2, true)), "{:?}", p.lost);
     assert!(p.lost.contains(&(1, false)), "{:?}", p.lost);
 }
+
+/// Dropping every handle of a running child leaves it running; it is still
+/// reaped when it exits (no zombie), and its output is still drained.
+#[tokio::test]
+async fn dropped_handles_still_reap() {
+    let mut options = SubprocessOptions::new();
+    options.stdin(Stdio::Null);
+    let (t, p) = subprocess_shell(Rec::default, "sleep 0.1; echo bye", &options)
+        .await
+        .unwrap();
+    let pid = t.pid();
+    let weak = Arc::downgrade(&p);
+    drop((t, p));
+    until("the child is reaped", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    })
+    .await;
+    assert!(!is_zombie(pid));
+    // Once everything ended, the protocol was released (no reference cycle).
+    until("the protocol is freed", || weak.strong_count() == 0).await;
+}

@@ -376,6 +376,26 @@ where
 /// reaps it when it exits, so no zombie is left. Call [`close`](Self::close)
 /// to stop it. If the tokio runtime itself shuts down first, the child is
 /// killed (and reaped by tokio in the background).
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{SubprocessOptions, SubprocessProtocol, subprocess_exec};
+///
+/// struct Quiet;
+/// impl SubprocessProtocol for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let (transport, _) = subprocess_exec(|| Quiet, "cat", Vec::<&str>::new(), &SubprocessOptions::new()).await?;
+/// let stdin = transport.get_pipe_transport(0).expect("stdin is piped");
+/// stdin.write("ignored\n");
+/// assert_eq!(transport.returncode(), None);
+/// transport.close(); // closes the pipes and kills `cat`
+/// assert_eq!(transport.wait().await?, -9);
+/// assert!(transport.kill().is_err()); // ESRCH: it is gone
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct SubprocessTransport {
     shared: Arc<Shared>,
