@@ -328,13 +328,9 @@ async fn event_set_and_grandchild() {
 
     // A grandchild keeps stdout open: wait() and process_exited come at the
     // child's exit, pipe 1's loss and connection_lost only at the grandchild's.
-    let (t, p) = subprocess_shell(
-        Rec::default,
-        "echo early; (sleep 1; echo late) &",
-        &options,
-    )
-    .await
-    .unwrap();
+    let (t, p) = subprocess_shell(Rec::default, "echo early; (sleep 1; echo late) &", &options)
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     assert_eq!(timeout(LIMIT, t.wait()).await.unwrap().unwrap(), 0);
     assert!(started.elapsed() < Duration::from_millis(900));
