@@ -541,3 +541,33 @@ async fn many_datagrams_from_another_task() {
     client.close();
     server.close();
 }
+
+/// Contract 7: a send the kernel refuses at once (an IPv6 destination on an
+/// IPv4 socket) goes to `error_received`, after `sendto` returned, and the
+/// endpoint keeps working.
+#[tokio::test]
+async fn send_error_goes_to_error_received_and_endpoint_stays_open() {
+    let opts = DatagramOptions::new();
+    let (stx, mut srx) = unbounded_channel();
+    let (server, _) =
+        create_datagram_endpoint(move || Rec::new(stx), addr("127.0.0.1:0"), None, &opts)
+            .await
+            .unwrap();
+    assert_eq!(next(&mut srx).await, Ev::Made);
+    let (tx, mut rx) = unbounded_channel();
+    let (t, _) = create_datagram_endpoint(move || Rec::new(tx), addr("127.0.0.1:0"), None, &opts)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await, Ev::Made);
+    t.sendto("wrong family", addr("[::1]:9")).unwrap();
+    assert!(matches!(next(&mut rx).await, Ev::Err(_)));
+    assert!(!t.is_closing());
+    t.sendto("fine", server.sockname()).unwrap();
+    let Ev::Dgram(data, _) = next(&mut srx).await else {
+        panic!("expected a datagram")
+    };
+    assert_eq!(&data[..], b"fine");
+    t.close();
+    assert_eq!(next(&mut rx).await, Ev::Lost(None));
+    server.close();
+}

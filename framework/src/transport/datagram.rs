@@ -12,13 +12,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
 
 use super::write_buffer::{DEFAULT_HIGH_WATER, Limits, WriteBuffer};
 use super::{Capabilities, ExtraInfo};
@@ -189,8 +190,6 @@ pub struct DatagramTransport {
 
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Wakes a parked driver.
-    pub(crate) wake: Notify,
     pub(crate) extra: ExtraInfo,
     /// asyncio's `_address`: where `sendto(data, None)` goes, and the only
     /// address `sendto` accepts. Set when a `remote_addr` was given.
@@ -211,13 +210,26 @@ pub(crate) struct State {
     pub(crate) reading_paused: bool,
     /// Something changed that the driver must look at.
     pub(crate) dirty: bool,
-    /// The driver is waiting; the next change must notify it.
-    pub(crate) parked: bool,
+    /// Set while the driver waits, taken by the first change that wakes it.
+    pub(crate) waker: Option<Waker>,
+    /// The socket, shared with the driver so that `sendto` can send at once
+    /// when nothing is queued (as asyncio does). `None` once the endpoint ended,
+    /// so the descriptor closes with the driver, whatever handles remain.
+    pub(crate) socket: Option<Arc<UdpSocket>>,
+    /// Errors of sends made by `sendto` directly, for the driver to hand to
+    /// `error_received` (never from inside `sendto`, whose caller may be a
+    /// callback holding the protocol).
+    pub(crate) send_errors: Vec<io::Error>,
     dropped_sends: u32,
 }
 
 impl DatagramTransport {
-    pub(crate) fn new(extra: ExtraInfo, remote: Option<SocketAddr>, connected: bool) -> Self {
+    pub(crate) fn new(
+        socket: Arc<UdpSocket>,
+        extra: ExtraInfo,
+        remote: Option<SocketAddr>,
+        connected: bool,
+    ) -> Self {
         let limits =
             Limits::new(None, None, DATAGRAM.default_high_water).expect("default limits are valid");
         DatagramTransport {
@@ -230,10 +242,11 @@ impl DatagramTransport {
                     closed: false,
                     reading_paused: false,
                     dirty: false,
-                    parked: false,
+                    waker: None,
+                    socket: Some(socket),
+                    send_errors: Vec::new(),
                     dropped_sends: 0,
                 }),
-                wake: Notify::new(),
                 extra,
                 remote,
                 connected,
@@ -255,20 +268,22 @@ impl DatagramTransport {
             let mut state = self.lock();
             change(&mut state);
             state.dirty = true;
-            std::mem::take(&mut state.parked)
+            state.waker.take()
         };
-        if wake {
-            self.inner.wake.notify_one();
+        if let Some(waker) = wake {
+            waker.wake();
         }
     }
 
-    /// Queues one datagram for `addr`, like asyncio's `sendto(data, addr)`.
+    /// Sends one datagram to `addr`, like asyncio's `sendto(data, addr)`.
     ///
     /// `addr` `None` sends to the endpoint's `remote_addr`. `data` is anything
     /// that converts to [`Bytes`] without copying (`Bytes`, `Vec<u8>`, `String`,
-    /// `&'static str`, …); an empty `data` sends a zero-length datagram. The
-    /// datagram leaves after the current callback returns (or, from another
-    /// task, as soon as the driver runs), never split or merged.
+    /// `&'static str`, …); an empty `data` sends a zero-length datagram.
+    ///
+    /// The datagram is handed to the kernel at once when nothing is queued
+    /// (as in asyncio); only while the kernel's buffer is full does it wait in
+    /// the transport's buffer for the driver. Datagrams are never split or merged.
     ///
     /// Failures of the send itself (network unreachable, ICMP errors reported
     /// by the kernel) are not returned here: they go to the protocol's
@@ -320,13 +335,40 @@ impl DatagramTransport {
                 }
                 return Ok(());
             }
+            if state.buffer.chunk_count() == 0 {
+                // Nothing queued: send now, like asyncio. Only a full kernel
+                // buffer makes the datagram wait for the driver.
+                let socket = state
+                    .socket
+                    .as_ref()
+                    .expect("an open endpoint has its socket");
+                let sent = if self.inner.connected {
+                    socket.try_send(&data)
+                } else {
+                    socket.try_send_to(&data, target)
+                };
+                match sent {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        state.send_errors.push(e);
+                        state.dirty = true;
+                        let waker = state.waker.take();
+                        drop(state);
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                        return Ok(());
+                    }
+                }
+            }
             state.buffer.push_datagram(data);
             state.targets.push_back(target);
             state.dirty = true;
-            std::mem::take(&mut state.parked)
+            state.waker.take()
         };
-        if wake {
-            self.inner.wake.notify_one();
+        if let Some(waker) = wake {
+            waker.wake();
         }
         Ok(())
     }

@@ -12,16 +12,22 @@
 //!
 //! and waits when nothing can progress: for the socket (readable, writable when
 //! datagrams are queued, and always for socket errors, which Linux signals as
-//! `EPOLLERR` without readability) or for a handle's wake-up. Handles notify it
+//! `EPOLLERR` without readability) or for a handle's wake-up. Handles wake it
 //! only while it waits, so a `sendto` inside a callback costs no wake-up.
 //!
-//! Datagrams are received into a 64 KiB buffer from the stream driver's
-//! per-thread pool and handed out as zero-copy `Bytes`; the buffer goes back to
-//! the pool whenever the socket has nothing to read.
+//! `sendto` itself sends when nothing is queued, so the driver's send loop only
+//! runs after the kernel's buffer was full.
+//!
+//! Datagrams are received into a per-endpoint buffer with room for at least one
+//! largest datagram (64 KiB; 128 KiB are reserved at a time, so small datagrams
+//! share an allocation) and handed out as zero-copy `Bytes`. A UDP endpoint
+//! keeps its buffer while idle: endpoints are few, unlike stream connections.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use bytes::BytesMut;
 use socket2::SockRef;
@@ -30,7 +36,7 @@ use tokio::net::UdpSocket;
 use tracing::Instrument;
 
 use super::datagram::{DatagramProtocol, DatagramTransport, endpoint_extra};
-use super::stream::{READ_SIZE, give_back_read_buffer, take_read_buffer};
+use super::stream::READ_SIZE;
 use super::write_buffer::FlowEvent;
 use crate::error::{Error, Result};
 use crate::protocol_impl::guard;
@@ -53,7 +59,9 @@ where
     F: FnOnce() -> P,
     P: DatagramProtocol,
 {
-    let transport = DatagramTransport::new(endpoint_extra(&socket, connected), remote, connected);
+    let extra = endpoint_extra(&socket, connected);
+    let socket = Arc::new(socket);
+    let transport = DatagramTransport::new(socket.clone(), extra, remote, connected);
     let protocol = Arc::new(Mutex::new(factory()));
     let driver = Driver {
         socket,
@@ -76,7 +84,8 @@ where
 }
 
 struct Driver<P> {
-    socket: UdpSocket,
+    /// Shared with the transport's state for direct sends; see `State::socket`.
+    socket: Arc<UdpSocket>,
     protocol: Arc<Mutex<P>>,
     transport: DatagramTransport,
     read_buf: Option<BytesMut>,
@@ -108,37 +117,70 @@ impl<P: DatagramProtocol> Driver<P> {
                     want_write,
                 } => (want_read, want_write),
             };
-            {
-                let mut state = self.transport.lock();
-                if state.dirty {
-                    continue;
-                }
-                state.parked = true;
-            }
-            let mut interest = Interest::ERROR;
-            if want_read {
-                interest |= Interest::READABLE;
-            }
-            if want_write {
-                interest |= Interest::WRITABLE;
-            }
-            let ready = tokio::select! {
-                biased;
-                () = self.transport.inner.wake.notified() => Ok(None),
-                ready = self.socket.ready(interest) => ready.map(Some),
-            };
-            self.transport.lock().parked = false;
-            match ready {
+            match self.wait(want_read, want_write).await {
                 Err(e) => return Some(e.into()),
-                Ok(Some(ready)) if ready.is_error() => {
+                Ok(true) => {
                     let err = self.take_socket_error();
                     if let Some(Err(e)) = err.map(|err| self.error_received(err.into())) {
                         return Some(e);
                     }
                 }
-                Ok(_) => {}
+                Ok(false) => {}
             }
         }
+    }
+
+    /// Waits until a handle changed something or the socket is ready for what
+    /// the driver wants. Returns whether the socket reported an error.
+    ///
+    /// Unconnected sockets wait through tokio's cheap per-direction readiness
+    /// slots. Connected ones also need `EPOLLERR` (an ICMP error arrives as an
+    /// error without readability), which only `ready(Interest::ERROR)` sees.
+    async fn wait(&self, want_read: bool, want_write: bool) -> io::Result<bool> {
+        let connected = self.transport.inner.connected;
+        let mut interest = Interest::ERROR;
+        if want_read {
+            interest |= Interest::READABLE;
+        }
+        if want_write {
+            interest |= Interest::WRITABLE;
+        }
+        let errors = async {
+            if connected {
+                self.socket.ready(interest).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let mut errors = std::pin::pin!(errors);
+        std::future::poll_fn(|cx| {
+            {
+                let mut state = self.transport.lock();
+                if state.dirty {
+                    state.waker = None;
+                    return Poll::Ready(Ok(false));
+                }
+                match &state.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => state.waker = Some(cx.waker().clone()),
+                }
+            }
+            if connected {
+                return errors.as_mut().poll(cx).map_ok(|ready| ready.is_error());
+            }
+            if want_read {
+                if let Poll::Ready(r) = self.socket.poll_recv_ready(cx) {
+                    return Poll::Ready(r.map(|()| false));
+                }
+            }
+            if want_write {
+                if let Poll::Ready(r) = self.socket.poll_send_ready(cx) {
+                    return Poll::Ready(r.map(|()| false));
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// One pass over the queued commands and the socket.
@@ -146,11 +188,15 @@ impl<P: DatagramProtocol> Driver<P> {
         let (send_error, event, want_read, want_write) = {
             let mut state = self.transport.lock();
             state.dirty = false;
+            state.waker = None;
             if state.aborting {
                 return Step::Finish(None);
             }
-            let mut send_error = None;
-            while let Some(datagram) = state.buffer.front() {
+            let mut send_error =
+                (!state.send_errors.is_empty()).then(|| state.send_errors.remove(0));
+            while send_error.is_none()
+                && let Some(datagram) = state.buffer.front()
+            {
                 let sent = if self.transport.inner.connected {
                     self.socket.try_send(datagram)
                 } else {
@@ -171,6 +217,10 @@ impl<P: DatagramProtocol> Driver<P> {
             }
             let event = state.buffer.flow_event();
             let pending = state.buffer.chunk_count() > 0;
+            if !state.send_errors.is_empty() {
+                // More errors to deliver: come back without waiting.
+                state.dirty = true;
+            }
             if state.closing && !pending && send_error.is_none() {
                 return Step::Finish(None);
             }
@@ -216,10 +266,12 @@ impl<P: DatagramProtocol> Driver<P> {
 
     /// Receives one datagram and delivers it; `Ok(false)` when there was none.
     fn receive(&mut self) -> Result<bool> {
-        let buf = self.read_buf.get_or_insert_with(take_read_buffer);
-        // The largest UDP payload (65,527 bytes over IPv6) must fit, or it is cut.
+        let buf = self.read_buf.get_or_insert_with(BytesMut::new);
+        // The largest UDP payload (65,527 bytes over IPv6) must fit, or it is
+        // cut. Reserving twice that lets many small datagrams share one
+        // allocation before the next reserve.
         if buf.capacity() - buf.len() < READ_SIZE {
-            buf.reserve(READ_SIZE);
+            buf.reserve(2 * READ_SIZE);
         }
         match self.socket.try_recv_buf_from(buf) {
             Ok((n, addr)) => {
@@ -229,13 +281,7 @@ impl<P: DatagramProtocol> Driver<P> {
                 })?;
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Idle: hand the buffer back so a quiet endpoint holds none.
-                if let Some(buf) = self.read_buf.take() {
-                    give_back_read_buffer(buf);
-                }
-                Ok(false)
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => {
                 self.error_received(e.into())?;
                 Ok(true)
@@ -271,10 +317,10 @@ impl<P: DatagramProtocol> Driver<P> {
             state.closed = true;
             state.buffer.clear();
             state.targets.clear();
+            state.send_errors.clear();
         }
-        if let Some(buf) = self.read_buf {
-            give_back_read_buffer(buf);
-        }
+        drop(self.read_buf);
+        self.transport.lock().socket = None;
         drop(self.socket);
         if let Some(err) = &outcome {
             tracing::debug!(error = %err, "endpoint lost");

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# UDP echo: udp_echo_server (aioproto) vs raw_udp_echo (plain tokio UdpSocket),
+# same run, same load. Server pinned to one core, load client to another.
+# Reports round trips/s, server CPU µs per datagram (from /proc/<pid>/stat),
+# syscalls per datagram (strace -c) and user instructions per datagram
+# (cachegrind), each with the aioproto/raw ratio. Needs $BIN (release binaries).
+# Tunables: UDP_CLIENTS (10), UDP_SECONDS (5), UDP_SIZE (64 bytes).
+set -euo pipefail
+: "${BIN:?run through tools/bench.sh}"
+CLIENTS=${UDP_CLIENTS:-10}
+SECONDS_RUN=${UDP_SECONDS:-5}
+SIZE=${UDP_SIZE:-64}
+SERVER_CORE=${SERVER_CORE:-0}
+LOAD_CORE=${LOAD_CORE:-1}
+TICKS=$(getconf CLK_TCK)
+T=$(mktemp -d)
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"' EXIT
+
+# start NAME CMD... : starts a server pinned to the server core; sets PID and ADDR.
+start() {
+    local name=$1; shift
+    taskset -c "$SERVER_CORE" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    PID=$!
+    ADDR=""
+    for _ in $(seq 1 600); do
+        ADDR=$(sed -n 's/^listening on //p' "$T/$name.out" | head -n1)
+        [ -n "$ADDR" ] && return 0
+        sleep 0.05
+    done
+    echo "$name did not start: $(cat "$T/$name.err")" >&2
+    return 1
+}
+
+# stop: SIGTERM the server (or the process strace/valgrind runs) and wait.
+stop() {
+    local child
+    child=$(pgrep -P "$PID" || true)
+    kill -TERM "${child:-$PID}" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    PID=""
+}
+
+load() { taskset -c "$LOAD_CORE" "$BIN/udp_load" "$ADDR" --clients "$CLIENTS" --size "$SIZE" "$@"; }
+field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "UDP echo ping-pong: $CLIENTS clients, $SIZE-byte datagrams, ${SECONDS_RUN}s per server"
+printf '%-16s %12s %14s\n' server "round trips/s" "CPU µs/dgram"
+declare -A RATE CPU SYS INS DG
+for server in raw udp_echo_server; do
+    if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
+    start "$server" "${cmd[@]}"
+    load --seconds 1 >/dev/null # warm-up
+    before=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+    line=$(load --seconds "$SECONDS_RUN")
+    after=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+    stop
+    n=$(field datagrams "$line")
+    RATE[$server]=$(field rate "$line")
+    CPU[$server]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+    printf '%-16s %12s %14s\n' "$server" "${RATE[$server]}" "${CPU[$server]}"
+done
+echo "ratio aioproto/raw: CPU per datagram $(ratio "${CPU[udp_echo_server]}" "${CPU[raw]}")x (target <= 1.15), throughput $(ratio "${RATE[udp_echo_server]}" "${RATE[raw]}")x"
+
+if command -v strace >/dev/null; then
+    for server in raw udp_echo_server; do
+        if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
+        start "$server-strace" strace -f -c -o "$T/$server.strace" "${cmd[@]}"
+        line=$(load --seconds 2)
+        stop
+        calls=$(awk '$NF == "total" {print $(NF-2)}' "$T/$server.strace")
+        SYS[$server]=$(awk -v c="$calls" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.2f", c / n }')
+    done
+    echo "syscalls per datagram: raw ${SYS[raw]}, aioproto ${SYS[udp_echo_server]} (ratio $(ratio "${SYS[udp_echo_server]}" "${SYS[raw]}")x)"
+fi
+
+if command -v valgrind >/dev/null; then
+    for server in raw udp_echo_server; do
+        if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
+        start "$server-cg" valgrind --tool=cachegrind --cache-sim=no \
+            --cachegrind-out-file=/dev/null "${cmd[@]}"
+        line=$(load --seconds 3)
+        stop
+        refs=$(sed -n 's/.*I *refs: *//p' "$T/$server-cg.err" | tr -d ',' | head -n1)
+        INS[$server]=$(awk -v r="$refs" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.0f", r / n }')
+        DG[$server]=$(field datagrams "$line")
+    done
+    echo "user instructions per datagram (cachegrind, start-up included; ${DG[raw]} and ${DG[udp_echo_server]} datagrams): raw ${INS[raw]}, aioproto ${INS[udp_echo_server]} (ratio $(ratio "${INS[udp_echo_server]}" "${INS[raw]}")x)"
+fi

@@ -1,0 +1,47 @@
+//! Baseline for `make bench`: the plainest tokio UDP echo server, same runtime
+//! settings as `udp_echo_server` (one thread). Prints `listening on ADDR`,
+//! exits 0 on SIGINT/SIGTERM.
+//!
+//! ```text
+//! raw_udp_echo [PORT]
+//! ```
+
+use std::io::Write;
+
+use tokio::net::UdpSocket;
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> std::io::Result<()> {
+    let port: u16 = match std::env::args().nth(1) {
+        Some(p) => p.parse().map_err(std::io::Error::other)?,
+        None => 0,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let socket = UdpSocket::bind(("127.0.0.1", port)).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {}", socket.local_addr()?)?;
+            out.flush()?;
+            drop(out);
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            // The echo loop is its own task, as a plain tokio server would have it.
+            let echo = tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let (n, peer) = socket.recv_from(&mut buf).await?;
+                    socket.send_to(&buf[..n], peer).await?;
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), std::io::Error>(())
+            });
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            echo.abort();
+            Ok(())
+        })
+}
