@@ -168,15 +168,11 @@ impl<P: DatagramProtocol> Driver<P> {
             if connected {
                 return errors.as_mut().poll(cx).map_ok(|ready| ready.is_error());
             }
-            if want_read {
-                if let Poll::Ready(r) = self.socket.poll_recv_ready(cx) {
-                    return Poll::Ready(r.map(|()| false));
-                }
+            if want_read && let Poll::Ready(r) = self.socket.poll_recv_ready(cx) {
+                return Poll::Ready(r.map(|()| false));
             }
-            if want_write {
-                if let Poll::Ready(r) = self.socket.poll_send_ready(cx) {
-                    return Poll::Ready(r.map(|()| false));
-                }
+            if want_write && let Poll::Ready(r) = self.socket.poll_send_ready(cx) {
+                return Poll::Ready(r.map(|()| false));
             }
             Poll::Pending
         })
