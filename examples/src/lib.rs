@@ -102,6 +102,25 @@ impl Args {
     }
 }
 
+/// The `--scale F` option of the tutorial programs: a finite number > 0 that
+/// multiplies every sleep (default 1).
+pub fn scale(args: &Args) -> Result<f64, UsageError> {
+    let scale: f64 = args.parsed("scale", 1.0)?;
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(UsageError(format!(
+            "--scale {scale}: must be a number above 0"
+        )));
+    }
+    Ok(scale)
+}
+
+/// Formats seconds the way the tutorial prints them: `10`, `0.5`, `0.025`.
+pub fn format_seconds(seconds: f64) -> String {
+    let s = format!("{seconds:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_owned()
+}
+
 /// Prints `err` and the usage to stderr, then exits with status 2.
 pub fn usage_exit(usage: &str, err: &dyn fmt::Display) -> ! {
     eprintln!("error: {err}\nusage: {usage}");

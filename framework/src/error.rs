@@ -87,9 +87,23 @@ pub enum Error {
     #[error("{0} is closed")]
     Closed(&'static str),
 
-    /// Every address tried by `create_connection` failed; one error per address.
+    /// Several failures at once: every address tried by `create_connection`
+    /// failed (one error per address), or children of a `TaskGroup` failed
+    /// (asyncio's `ExceptionGroup`).
     #[error("multiple exceptions: {}", join(.0))]
     MultipleErrors(Vec<Error>),
+
+    /// `Queue::put_nowait` on a full queue (asyncio's `QueueFull`).
+    #[error("queue is full")]
+    QueueFull,
+
+    /// `Queue::get_nowait` on an empty queue (asyncio's `QueueEmpty`).
+    #[error("queue is empty")]
+    QueueEmpty,
+
+    /// The queue was shut down (asyncio's `QueueShutDown`).
+    #[error("queue is shut down")]
+    QueueShutDown,
 
     /// A user-defined failure, for futures and tasks that fail with an application error.
     #[error("{0}")]

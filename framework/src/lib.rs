@@ -6,33 +6,56 @@
 
 mod connect;
 mod error;
+mod event_loop;
+mod event_loop_impl;
+mod future;
+mod gather;
 pub mod guide;
 #[cfg(feature = "process")]
 mod process;
 mod protocol;
 mod protocol_impl;
+mod queue;
 mod server;
 mod streams;
 mod streams_impl;
+mod sync;
+mod task;
+mod task_group;
 pub mod testing;
+mod timeout;
 mod transport;
 #[cfg(feature = "unix")]
 mod unix;
+mod wait;
 
 // Public interface
 pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
 pub use error::{Error, Result};
+pub use event_loop::{
+    ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
+    default_exception_handler, get_running_loop,
+};
+pub use future::{DoneCallback, Future, Wait};
+pub use gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
 #[cfg(feature = "process")]
 pub use process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
 pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
+pub use queue::Queue;
 pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
 pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
     open_connection_with, start_server, start_server_with,
 };
+pub use sync::{Condition, Event, Lock, LockGuard, Semaphore};
+pub use task::{
+    Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
+};
+pub use task_group::TaskGroup;
+pub use timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
 pub use transport::datagram::{
     DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
     create_datagram_endpoint_from_std,
@@ -47,3 +70,4 @@ pub use transport::subprocess::{
 pub use transport::{ExtraInfo, Transport};
 #[cfg(feature = "unix")]
 pub use unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
+pub use wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
