@@ -255,14 +255,14 @@ enum RunOutcome<T> {
     Dropped,
 }
 
-struct TimeoutRun<'a, T> {
-    body: Pin<Box<dyn StdFuture<Output = Result<T>> + 'a>>,
+struct TimeoutRun<F> {
+    body: Pin<Box<F>>,
     sleep: Option<Pin<Box<Sleep>>>,
     st: Arc<Mutex<TimeoutState>>,
     task: Option<TaskRef>,
 }
 
-impl<T> StdFuture for TimeoutRun<'_, T> {
+impl<T, F: StdFuture<Output = Result<T>>> StdFuture for TimeoutRun<F> {
     type Output = RunOutcome<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RunOutcome<T>> {

@@ -460,4 +460,24 @@ pub fn reset(stream: TcpStream) {
     let sock = socket2::Socket::from(std);
     sock.set_linger(Some(Duration::ZERO)).unwrap();
     drop(sock);
+
+/// The bound on any single event-loop test body.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs `fut` on a fresh single-threaded [`aioproto::EventLoop`], bounded by
+/// [`TEST_TIMEOUT`], and closes the loop.
+pub fn run_loop<F: std::future::IntoFuture>(fut: F) -> F::Output {
+    let lp = aioproto::EventLoop::new().expect("event loop");
+    let fut = fut.into_future();
+    let out = lp
+        .run_until_complete(async move { tokio::time::timeout(TEST_TIMEOUT, fut).await })
+        .expect("loop runs")
+        .expect("test body timed out");
+    lp.close().expect("close");
+    out
+}
+
+/// Milliseconds as a `Duration`.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
