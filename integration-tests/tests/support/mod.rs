@@ -460,6 +460,7 @@ pub fn reset(stream: TcpStream) {
     let sock = socket2::Socket::from(std);
     sock.set_linger(Some(Duration::ZERO)).unwrap();
     drop(sock);
+}
 
 /// The bound on any single event-loop test body.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
