@@ -40,8 +40,13 @@ use crate::transport::{Capabilities, ExtraInfo, Transport};
 /// [`create_server`](crate::create_server). Of the [`ServerOptions`], `backlog`,
 /// `start_serving` and `cleanup_socket` apply; the TCP ones (`reuse_address`,
 /// `reuse_port`, `nodelay`, `keepalive`) have no meaning for Unix sockets and
-/// are not used. See the [module docs](self) for how an existing file at
-/// `path` is treated.
+/// are not used.
+///
+/// An existing file at `path` is treated as asyncio does: a stale socket
+/// file (its server is gone) is replaced silently; any other file makes this
+/// fail and is left alone. [`Server::close`] removes the socket file again,
+/// unless it was replaced by another file meanwhile (different inode) or
+/// [`ServerOptions::cleanup_socket`] is off; a file already gone is fine.
 ///
 /// Returns once the socket is bound and, unless `start_serving(false)`,
 /// listening. [`Server::local_paths`] lists the path.

@@ -6,5 +6,8 @@
 //! This module holds documentation only.
 
 pub mod ch04_first_protocol;
+pub mod ch08_udp;
+#[cfg(feature = "unix")]
+pub mod ch08b_unix_sockets;
 #[cfg(feature = "process")]
 pub mod ch09_pipes_and_subprocesses;
