@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod async_protocol;
+mod codec;
 mod connect;
 mod error;
 mod event_loop;
@@ -30,6 +32,8 @@ mod unix;
 mod wait;
 
 // Public interface
+pub use async_protocol::{AsyncAdapter, AsyncProtocol};
+pub use codec::{CodecProtocol, FrameHandler, FrameSink};
 pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
 pub use error::{Error, Result};
 pub use event_loop::{
