@@ -1,6 +1,8 @@
 //! Shared plumbing for the example binaries: a small command-line parser that
 //! follows the contract in DESIGN.md, logging set-up, and shutdown signals.
 
+pub mod chat;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;

@@ -1,0 +1,108 @@
+//! Line chat client: stdin lines go to the server, server lines go to stdout.
+//! See DESIGN.md for the chat protocol (the first line is your nickname).
+//!
+//! ```text
+//! chat_client [--host H] [--port P] [HOST [PORT]]
+//! ```
+//!
+//! Written on the Protocol layer: the protocol prints what arrives; the main
+//! task reads stdin and writes each line to the transport. At the end of stdin
+//! the client half-closes, the server says goodbye by closing, and the client
+//! exits once `connection_lost` ran.
+
+use std::io::Write;
+
+use aioproto::{BaseProtocol, ConnectOptions, Error, Protocol, create_connection};
+use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::oneshot;
+
+const USAGE: &str = "chat_client [--host H] [--port P] [HOST [PORT]]";
+
+/// Prints everything the server sends; reports the end of the connection.
+struct Printer {
+    lost: Option<oneshot::Sender<Option<Error>>>,
+}
+
+impl BaseProtocol for Printer {
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        if let Some(tx) = self.lost.take() {
+            let _ = tx.send(exc);
+        }
+    }
+}
+
+impl Protocol for Printer {
+    fn data_received(&mut self, data: Bytes) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&data);
+        let _ = out.flush();
+    }
+}
+
+fn main() {
+    init_logging();
+    let args = Args::parse(&["host", "port"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let host = args
+        .positional
+        .first()
+        .map(String::as_str)
+        .or(args.value("host"))
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let port = match args.positional.get(1) {
+        Some(p) => p
+            .parse()
+            .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {p}: {e}")))),
+        None => args
+            .parsed("port", 7777u16)
+            .unwrap_or_else(|e| usage_exit(USAGE, &e)),
+    };
+    if args.positional.len() > 2 {
+        usage_exit(USAGE, &UsageError("too many arguments".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(&host, port)) {
+        eprintln!("chat_client: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(host: &str, port: u16) -> aioproto::Result<()> {
+    let (lost_tx, mut lost_rx) = oneshot::channel();
+    let (transport, _printer) = create_connection(
+        move || Printer {
+            lost: Some(lost_tx),
+        },
+        host,
+        port,
+        &ConnectOptions::new(),
+    )
+    .await?;
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            lost = &mut lost_rx => {
+                return match lost {
+                    Ok(Some(err)) => Err(err),
+                    _ => Ok(()),
+                };
+            }
+            line = stdin.next_line(), if stdin_open => match line? {
+                Some(line) => transport.write(format!("{line}\n")),
+                None => {
+                    // End of input: half-close; the server closes in turn.
+                    stdin_open = false;
+                    if transport.write_eof().is_err() {
+                        transport.close();
+                    }
+                }
+            },
+        }
+    }
+}
