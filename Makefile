@@ -10,10 +10,12 @@ all: test
 build-release:
 	$(CARGO) build --release --workspace --bins
 
-## Start the example server and say how to connect.
+## Start the chat server on 127.0.0.1:7777 and say how to connect.
 run: build-release
-	@echo "echo_server on 127.0.0.1:8888 — try: $(RELEASE_BIN)/echo_client 127.0.0.1 8888 hello"
-	$(RELEASE_BIN)/echo_server --host 127.0.0.1 --port 8888
+	@echo "chat_server on 127.0.0.1:7777 (first line you send is your nickname; /who, /quit)"
+	@echo "  connect: $(RELEASE_BIN)/chat_client 127.0.0.1 7777"
+	@echo "       or: nc 127.0.0.1 7777"
+	$(RELEASE_BIN)/chat_server --host 127.0.0.1 --port 7777
 
 ## A scripted tour of what exists; runs and exits.
 demo: build-release

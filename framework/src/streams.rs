@@ -820,15 +820,22 @@ impl StreamWriter {
         if state.lost {
             return Poll::Ready(Err(lost_error()));
         }
-        if self.transport.is_closing() || state.paused {
+        // One look at the transport: closing, and the buffer against its mark.
+        let (closing, over_high) = {
+            let t = self.transport.lock();
+            (
+                t.closing || t.closed,
+                t.buffer.len() > t.buffer.limits().high,
+            )
+        };
+        if closing || state.paused {
             // Closing: wait for connection_lost, then fail like asyncio.
             // Paused: wait for resume_writing (or the loss).
             state.register(cx.waker());
             return Poll::Pending;
         }
         drop(state);
-        let (_, high) = self.transport.get_write_buffer_limits();
-        if self.transport.get_write_buffer_size() > high {
+        if over_high {
             // Over the mark but the driver has not run yet to pause us: let it
             // run (it was woken by the write), then look again.
             cx.waker().wake_by_ref();

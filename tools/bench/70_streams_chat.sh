@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Streams and chat (run by tools/bench.sh with $BIN = the release dir).
+#  1. line echo, ping-pong 64-byte lines over 10 connections for 3 s each:
+#     aioproto streams (readline + write + drain) vs plain tokio (BufReader::read_until
+#     + write_all), in the same run; requests/s and server CPU µs per request.
+#  2. chat fan-out: 100 clients on chat_server; each round every client sends a
+#     line and waits for the 99 lines of the others; deliveries per second.
+set -euo pipefail
+BIN=${BIN:-target/release}
+SECS=${BENCH_SECS:-3}
+CONNS=10
+TOOL="$BIN/streams_chat_bench"
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+# Pin the server to core 0 and the load to core 1 when possible.
+PIN_SERVER=() PIN_LOAD=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    PIN_SERVER=(taskset -c 0) PIN_LOAD=(taskset -c 1)
+fi
+
+start() { # start OUTFILE CMD... ; sets SERVER_PID and ADDR
+    local out=$1; shift
+    "${PIN_SERVER[@]}" "$@" >"$out" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        ADDR=$(sed -n 's/^listening on //p' "$out" | head -n1)
+        [ -n "$ADDR" ] && return 0
+        sleep 0.05
+    done
+    echo "server did not start: $(cat "$out")" >&2
+    exit 1
+}
+
+stop() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+printf '%-34s %12s %16s\n' "line echo (10 conns, 64 B lines)" "requests/s" "server µs/req"
+declare -A RPS
+for kind in tokio streams; do
+    start "$TMP/$kind.out" "$TOOL" server "$kind"
+    before=$(cpu_ticks "$SERVER_PID")
+    out=$("${PIN_LOAD[@]}" "$TOOL" echo-load "$ADDR" "$CONNS" "$SECS")
+    after=$(cpu_ticks "$SERVER_PID")
+    stop
+    n=$(echo "$out" | awk '{print $2}')
+    rps=$(echo "$out" | awk '{print $4}')
+    RPS[$kind]=$rps
+    us=$(awk -v t=$((after - before)) -v tick="$TICK_US" -v n="$n" 'BEGIN { printf "%.2f", t * tick / n }')
+    label="plain tokio BufReader"
+    [ "$kind" = streams ] && label="aioproto streams"
+    printf '%-34s %12s %16s\n' "$label" "$rps" "$us"
+done
+awk -v a="${RPS[streams]}" -v b="${RPS[tokio]}" 'BEGIN { printf "%-34s %12.2f\n", "ratio streams / tokio", a / b }'
+
+echo
+start "$TMP/chat.out" "$BIN/chat_server" --port 0
+"${PIN_LOAD[@]}" "$TOOL" chat-load "$ADDR" 100 "$SECS" | awk '{ printf "chat fan-out: %s clients, %s rounds, %s lines delivered, %s deliveries/s\n", $2, $4, $6, $8 }'
+stop

@@ -1,0 +1,41 @@
+# Sourced by tools/demo.sh: a short scripted chat on chat_server.
+step "Chat: chat_server with three chat_clients (alice stays, bob talks and quits, a second alice is refused)"
+ADDR=$(start_server "$TMP/chat.out" "$BIN/chat_server" --port 0)
+CHAT_HOST=${ADDR%:*}
+CHAT_PORT=${ADDR##*:}
+echo "chat_server: listening on $ADDR"
+
+# Waits (up to 10 s) until FILE has a line matching PATTERN.
+wait_line() {
+    for _ in $(seq 1 200); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for '$2' in $1" >&2
+    return 1
+}
+
+# alice keeps her connection open: her stdin is a fifo the script writes to.
+mkfifo "$TMP/alice.in"
+"$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" <"$TMP/alice.in" >"$TMP/alice.log" 2>&1 &
+ALICE_PID=$!
+exec 7>"$TMP/alice.in"
+printf 'alice\n/who\n' >&7
+wait_line "$TMP/alice.log" '^\* online: alice$'
+
+# bob joins, talks, asks who is online and quits; his client exits when the server closes.
+printf 'bob\nhi alice, bob here\n/who\n/quit\n' |
+    "$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" >"$TMP/bob.log" 2>&1
+wait_line "$TMP/alice.log" '^\* bob left$'
+
+# Someone else tries the nickname alice.
+printf 'alice\n' | "$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" >"$TMP/dup.log" 2>&1 || true
+
+printf 'bye\n/quit\n' >&7
+exec 7>&-
+wait "$ALICE_PID" || true
+
+echo "-- alice saw:";          sed 's/^/   /' "$TMP/alice.log"
+echo "-- bob saw:";            sed 's/^/   /' "$TMP/bob.log"
+echo "-- the second alice saw:"; sed 's/^/   /' "$TMP/dup.log"
+stop_server
