@@ -11,3 +11,5 @@ pub mod ch08_udp;
 pub mod ch08b_unix_sockets;
 #[cfg(feature = "process")]
 pub mod ch09_pipes_and_subprocesses;
+pub mod ch10_streams;
+pub mod ch11_testing;
