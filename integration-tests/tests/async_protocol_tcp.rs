@@ -31,7 +31,7 @@ impl AsyncProtocol for SlowEcho {
     async fn data_received(&mut self, data: Bytes) {
         self.largest.fetch_max(data.len(), Ordering::Relaxed);
         self.calls += 1;
-        if self.calls % 8 == 0 {
+        if self.calls.is_multiple_of(8) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         } else {
             tokio::task::yield_now().await;
