@@ -54,6 +54,10 @@ pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
     open_connection_with, start_server, start_server_with,
 };
+#[cfg(feature = "unix")]
+pub use streams::{
+    open_unix_connection, open_unix_connection_with, start_unix_server, start_unix_server_with,
+};
 pub use sync::{Condition, Event, Lock, LockGuard, Semaphore};
 pub use task::{
     Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,

@@ -1052,6 +1052,122 @@ where
     .await
 }
 
+/// Connects to the Unix socket at `path` and returns a reader and a writer,
+/// like asyncio's `open_unix_connection` (default limit 64 KiB).
+///
+/// # Errors
+///
+/// The errors of [`create_unix_connection`](crate::create_unix_connection).
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes the socket.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{open_unix_connection, start_unix_server};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let path = std::env::temp_dir().join(format!("aioproto-streams-{}.sock", std::process::id()));
+/// let server = start_unix_server(
+///     |reader, writer| async move {
+///         writer.write(reader.readline().await?);
+///         Ok(())
+///     },
+///     &path,
+/// )
+/// .await?;
+/// let (reader, writer) = open_unix_connection(&path).await?;
+/// writer.write("over a unix socket\n");
+/// assert_eq!(reader.readline().await?, "over a unix socket\n");
+/// server.close();
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub async fn open_unix_connection(
+    path: impl AsRef<std::path::Path>,
+) -> Result<(StreamReader, StreamWriter)> {
+    open_unix_connection_with(path, DEFAULT_LIMIT).await
+}
+
+/// [`open_unix_connection`] with a reader limit.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `limit` is 0; the errors of
+/// [`create_unix_connection`](crate::create_unix_connection).
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes the socket.
+#[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub async fn open_unix_connection_with(
+    path: impl AsRef<std::path::Path>,
+    limit: usize,
+) -> Result<(StreamReader, StreamWriter)> {
+    let protocol = StreamReaderProtocol::new(limit)?;
+    let (transport, protocol) = crate::unix::create_unix_connection(|| protocol, path).await?;
+    let p = lock(&protocol);
+    Ok((p.reader(), p.writer(&transport)))
+}
+
+/// Starts a Unix socket server that runs `client_connected` per connection,
+/// like asyncio's `start_unix_server` (default limit 64 KiB); see
+/// [`start_server`] for how the callback runs.
+///
+/// # Errors
+///
+/// The errors of [`create_unix_server`](crate::create_unix_server).
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes the socket it bound.
+///
+/// # Examples
+///
+/// See [`open_unix_connection`].
+#[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub async fn start_unix_server<F, Fut>(
+    client_connected: F,
+    path: impl AsRef<std::path::Path>,
+) -> Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    start_unix_server_with(client_connected, path, &ServerOptions::new(), DEFAULT_LIMIT).await
+}
+
+/// [`start_unix_server`] with server options and a reader limit.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `limit` is 0; the errors of
+/// [`create_unix_server`](crate::create_unix_server).
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes the socket it bound.
+#[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub async fn start_unix_server_with<F, Fut>(
+    client_connected: F,
+    path: impl AsRef<std::path::Path>,
+    options: &ServerOptions,
+    limit: usize,
+) -> Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    crate::unix::create_unix_server(stream_factory(client_connected, limit)?, path, options).await
+}
+
 /// The protocol factory behind every `start_server` variant.
 pub(crate) fn stream_factory<F, Fut>(
     client_connected: F,
