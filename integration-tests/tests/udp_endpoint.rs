@@ -297,6 +297,12 @@ async fn t44_zero_length_datagrams_are_delivered() {
     client.sendto(String::from("s"), server.sockname()).unwrap();
     assert!(matches!(next(&mut srx).await, Ev::Dgram(d, _) if d[..] == [1, 2]));
     assert!(matches!(next(&mut srx).await, Ev::Dgram(d, _) if d[..] == b"s"[..]));
+    // Borrowed bytes (asyncio's bytearray/memoryview) go through sendto_slice.
+    let frame = [9u8, 8, 7];
+    client.sendto_slice(&frame[1..], server.sockname()).unwrap();
+    client.sendto_slice(&[], server.sockname()).unwrap();
+    assert!(matches!(next(&mut srx).await, Ev::Dgram(d, _) if d[..] == [8, 7]));
+    assert!(matches!(next(&mut srx).await, Ev::Dgram(d, _) if d.is_empty()));
     client.close();
     server.close();
 }

@@ -280,3 +280,69 @@ async fn echo_with_100_connections() {
         .expect("connections did not all end");
     assert_eq!(server.connection_count(), 0);
 }
+
+/// Keeps the write side open after EOF, answers, then closes (T03's server).
+struct ReplyAfterEof(UnboundedSender<Ev>, Option<Transport>);
+
+impl BaseProtocol for ReplyAfterEof {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.1 = Some(transport.clone());
+    }
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let _ = self.0.send(Ev::Lost(exc.map(|e| e.to_string())));
+    }
+}
+
+impl Protocol for ReplyAfterEof {
+    fn data_received(&mut self, data: Bytes) {
+        let _ = self.0.send(Ev::Data(data));
+    }
+    fn eof_received(&mut self) -> bool {
+        let _ = self.0.send(Ev::Eof);
+        let t = self.1.as_ref().unwrap();
+        t.write("reply-after-eof");
+        t.close();
+        true
+    }
+}
+
+/// T03 over AF_UNIX: `write_eof()` half-closes, and `eof_received` returning
+/// true keeps the server's write side open for its reply.
+#[tokio::test]
+async fn half_close_over_unix() {
+    let dir = TempDir::new("t03");
+    let path = dir.path("srv.sock");
+    let (stx, mut srx) = unbounded_channel();
+    let server = create_unix_server(
+        move || ReplyAfterEof(stx.clone(), None),
+        &path,
+        &ServerOptions::new(),
+    )
+    .await
+    .unwrap();
+    let (tx, mut rx) = unbounded_channel();
+    let (transport, _) = create_unix_connection(move || Rec::new(tx), &path)
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut rx).await, Ev::Made { .. }));
+    transport.write("hello");
+    transport.write_eof().unwrap();
+    assert!(!transport.is_closing());
+    assert_eq!(next(&mut srx).await, Ev::Data(Bytes::from_static(b"hello")));
+    assert_eq!(next(&mut srx).await, Ev::Eof);
+    let mut got = Vec::new();
+    loop {
+        match next(&mut rx).await {
+            Ev::Data(d) => got.extend_from_slice(&d),
+            Ev::Eof => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, b"reply-after-eof");
+    assert_eq!(next(&mut rx).await, Ev::Lost(None));
+    assert_eq!(next(&mut srx).await, Ev::Lost(None));
+    server.close();
+    tokio::time::timeout(TIMEOUT, server.wait_closed())
+        .await
+        .unwrap();
+}

@@ -87,8 +87,12 @@ pub trait DatagramProtocol: Send + 'static {
     }
 
     /// Called with each received datagram and its sender. `data` may be empty
-    /// (a zero-length datagram is a real message). It is a zero-copy view of
-    /// the receive buffer; keep it as long as needed.
+    /// (a zero-length datagram is a real message).
+    ///
+    /// `data` is a zero-copy view of the endpoint's receive buffer; keep it as
+    /// long as needed. It shares one allocation with the datagrams received
+    /// around it, so to keep a few small datagrams for a long time, copy them
+    /// (`Bytes::copy_from_slice`) rather than pin the whole buffer.
     fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
         let _ = (data, addr);
     }
@@ -308,6 +312,10 @@ impl DatagramTransport {
     /// # Ok(()) }
     /// ```
     pub fn sendto(&self, data: impl Into<Bytes>, addr: Option<SocketAddr>) -> Result<()> {
+        self.send_datagram(Payload::Owned(data.into()), addr)
+    }
+
+    fn send_datagram(&self, data: Payload<'_>, addr: Option<SocketAddr>) -> Result<()> {
         let target = match (self.inner.remote, addr) {
             (Some(remote), None) => remote,
             (Some(remote), Some(addr)) if addr == remote => remote,
@@ -323,7 +331,6 @@ impl DatagramTransport {
                 ));
             }
         };
-        let data = data.into();
         let wake = {
             let mut state = self.lock();
             if state.closing || state.closed {
@@ -343,9 +350,9 @@ impl DatagramTransport {
                     .as_ref()
                     .expect("an open endpoint has its socket");
                 let sent = if self.inner.connected {
-                    socket.try_send(&data)
+                    socket.try_send(data.as_slice())
                 } else {
-                    socket.try_send_to(&data, target)
+                    socket.try_send_to(data.as_slice(), target)
                 };
                 match sent {
                     Ok(_) => return Ok(()),
@@ -362,7 +369,7 @@ impl DatagramTransport {
                     }
                 }
             }
-            state.buffer.push_datagram(data);
+            state.buffer.push_datagram(data.into_bytes());
             state.targets.push_back(target);
             state.dirty = true;
             state.waker.take()
@@ -371,6 +378,27 @@ impl DatagramTransport {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Sends a borrowed datagram; see [`sendto`](Self::sendto).
+    ///
+    /// When nothing is queued the kernel copies `data` straight from the
+    /// slice; only a datagram that has to wait is copied into the buffer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sendto`](Self::sendto).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f(transport: &aioproto::DatagramTransport) -> aioproto::Result<()> {
+    /// let frame = [0x01, 0x02, 0x03];
+    /// transport.sendto_slice(&frame, Some("127.0.0.1:9999".parse().unwrap()))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sendto_slice(&self, data: &[u8], addr: Option<SocketAddr>) -> Result<()> {
+        self.send_datagram(Payload::Borrowed(data), addr)
     }
 
     /// Closes gracefully: stops receiving, sends what is queued, then ends the
@@ -477,6 +505,29 @@ impl DatagramTransport {
     /// True if both handles control the same endpoint.
     pub fn same_as(&self, other: &DatagramTransport) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// A datagram handed to `sendto` (owned) or `sendto_slice` (borrowed).
+enum Payload<'a> {
+    Owned(Bytes),
+    Borrowed(&'a [u8]),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Owned(bytes) => bytes,
+            Payload::Borrowed(slice) => slice,
+        }
+    }
+
+    /// The datagram as `Bytes`, copying a borrowed one.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::Owned(bytes) => bytes,
+            Payload::Borrowed(slice) => Bytes::copy_from_slice(slice),
+        }
     }
 }
 
