@@ -527,7 +527,7 @@ impl EventLoop {
     /// See the [type-level example](EventLoop).
     pub fn call_soon(&self, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
         self.check_open()?;
-        let name = std::any::type_name_of_val(&cb).to_owned();
+        let name = std::any::type_name_of_val(&cb);
         let inner = HandleInner::new(name, None, Box::new(cb));
         self.shared.push_ready(inner.clone());
         Ok(Handle { inner })
@@ -582,7 +582,7 @@ impl EventLoop {
         if when.is_nan() {
             return Err(Error::invalid_argument("when must not be NaN"));
         }
-        let name = std::any::type_name_of_val(&cb).to_owned();
+        let name = std::any::type_name_of_val(&cb);
         let inner = HandleInner::new(name, Some(when), Box::new(cb));
         self.shared.push_timer(inner.clone());
         Ok(Handle { inner })

@@ -69,12 +69,12 @@ pub(crate) type Callback = Box<dyn FnOnce() + Send>;
 pub(crate) struct HandleInner {
     pub(crate) cancelled: AtomicBool,
     cb: Mutex<Option<Callback>>,
-    pub(crate) name: String,
+    pub(crate) name: &'static str,
     pub(crate) when: Option<f64>,
 }
 
 impl HandleInner {
-    pub(crate) fn new(name: String, when: Option<f64>, cb: Callback) -> Arc<Self> {
+    pub(crate) fn new(name: &'static str, when: Option<f64>, cb: Callback) -> Arc<Self> {
         Arc::new(HandleInner {
             cancelled: AtomicBool::new(false),
             cb: Mutex::new(Some(cb)),
@@ -256,13 +256,13 @@ impl LoopShared {
     /// Queues a callback for the next iteration. Gives the job back if closed.
     pub(crate) fn call_soon_boxed(
         self: &Arc<Self>,
-        name: &str,
+        name: &'static str,
         job: Callback,
     ) -> Result<(), Callback> {
         if self.is_closed() {
             return Err(job);
         }
-        self.push_ready(HandleInner::new(name.to_owned(), None, job));
+        self.push_ready(HandleInner::new(name, None, job));
         Ok(())
     }
 
@@ -354,7 +354,7 @@ impl LoopShared {
             self.call_exception_handler(
                 ExceptionContext::new(format!("Exception in callback {}", h.name))
                     .with_error(err)
-                    .with_handle_name(h.name.clone()),
+                    .with_handle_name(h.name),
             );
         }
     }

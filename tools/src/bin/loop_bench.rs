@@ -1,0 +1,130 @@
+//! Micro-benchmark for the asyncio layer: the cost of one `call_soon`
+//! callback and of one spawned-and-awaited `Task`, each next to a plain tokio
+//! baseline measured in the same run on the same kind of single-threaded runtime.
+//!
+//! ```text
+//! loop_bench [N]     (default 200000 operations per measurement, best of 5 rounds)
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aioproto::{EventLoop, Future, create_task};
+
+const ROUNDS: usize = 5;
+
+fn best_of(mut f: impl FnMut() -> Duration) -> Duration {
+    (0..ROUNDS).map(|_| f()).min().unwrap_or_default()
+}
+
+fn per_op(d: Duration, n: usize) -> f64 {
+    d.as_secs_f64() * 1e9 / n as f64
+}
+
+/// aioproto: N `call_soon` callbacks; the last one completes a Future.
+fn aioproto_call_soon(lp: &EventLoop, n: usize) -> Duration {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let done: Future<()> = lp.create_future();
+    let start = Instant::now();
+    for _ in 0..n {
+        let (c, d) = (counter.clone(), done.clone());
+        lp.call_soon(move || {
+            if c.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                let _ = d.set_result(());
+            }
+        })
+        .expect("loop open");
+    }
+    lp.run_until_complete(done).expect("run").expect("done");
+    start.elapsed()
+}
+
+/// tokio baseline: N boxed closures through an unbounded channel drained by one task.
+fn tokio_channel_callbacks(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Box<dyn FnOnce() + Send>>();
+        for _ in 0..n {
+            let c = counter.clone();
+            let _ = tx.send(Box::new(move || {
+                c.fetch_add(1, Ordering::Relaxed);
+            }));
+        }
+        drop(tx);
+        let drain = tokio::spawn(async move {
+            while let Some(cb) = rx.recv().await {
+                cb();
+            }
+        });
+        let _ = drain.await;
+    });
+    assert_eq!(counter.load(Ordering::Relaxed), n);
+    start.elapsed()
+}
+
+/// aioproto: N tasks created with `create_task`, then each awaited.
+fn aioproto_tasks(lp: &EventLoop, n: usize) -> Duration {
+    let start = Instant::now();
+    let sum = lp
+        .run_until_complete(async move {
+            let tasks: Vec<_> = (0..n).map(|i| create_task(async move { Ok(i) })).collect();
+            let mut sum = 0usize;
+            for t in tasks {
+                sum = sum.wrapping_add(t.await?);
+            }
+            Ok::<_, aioproto::Error>(sum)
+        })
+        .expect("run")
+        .expect("tasks");
+    std::hint::black_box(sum);
+    start.elapsed()
+}
+
+/// tokio baseline: N `tokio::spawn`s, then each JoinHandle awaited.
+fn tokio_tasks(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
+    let start = Instant::now();
+    let sum = rt.block_on(async move {
+        let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
+        let mut sum = 0usize;
+        for t in tasks {
+            sum = sum.wrapping_add(t.await.expect("join"));
+        }
+        sum
+    });
+    std::hint::black_box(sum);
+    start.elapsed()
+}
+
+fn main() {
+    let n: usize = match std::env::args().nth(1).map(|s| s.parse()) {
+        None => 200_000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("usage: loop_bench [N>0]");
+            std::process::exit(2);
+        }
+    };
+    let lp = EventLoop::new().expect("event loop");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let cb = best_of(|| aioproto_call_soon(&lp, n));
+    let cb_base = best_of(|| tokio_channel_callbacks(&rt, n));
+    let task = best_of(|| aioproto_tasks(&lp, n));
+    let task_base = best_of(|| tokio_tasks(&rt, n));
+
+    println!("single-threaded loop, {n} operations, best of {ROUNDS}");
+    println!("| operation | aioproto ns/op | plain tokio ns/op | ratio |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, a: Duration, b: Duration| {
+        let (a, b) = (per_op(a, n), per_op(b, n));
+        println!("| {name} | {a:.0} | {b:.0} | {:.2} |", a / b);
+    };
+    row("call_soon callback (vs mpsc of boxed closures)", cb, cb_base);
+    row("create_task + await (vs tokio::spawn + JoinHandle)", task, task_base);
+    lp.close().expect("close");
+}
