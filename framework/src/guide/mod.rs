@@ -5,6 +5,9 @@
 //!
 //! This module holds documentation only.
 
+pub mod ch01_event_loop_and_futures;
+pub mod ch02_tasks_and_gather;
+pub mod ch03_blocking_code;
 pub mod ch04_first_protocol;
 pub mod ch08_udp;
 #[cfg(feature = "unix")]
