@@ -489,13 +489,13 @@ impl EventLoop {
         for (_, task) in lock(&self.shared.signals).drain() {
             task.abort();
         }
-        if let Some(rt) = self.shared.take_runtime() {
-            if let Ok(rt) = Arc::try_unwrap(rt) {
-                if RtHandle::try_current().is_ok() {
-                    rt.shutdown_background();
-                } else {
-                    rt.shutdown_timeout(Duration::from_secs(5));
-                }
+        if let Some(rt) = self.shared.take_runtime()
+            && let Ok(rt) = Arc::try_unwrap(rt)
+        {
+            if RtHandle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(5));
             }
         }
         Ok(())

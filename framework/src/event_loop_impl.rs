@@ -363,11 +363,11 @@ impl LoopShared {
 impl Drop for LoopShared {
     fn drop(&mut self) {
         let rt = self.runtime.get_mut().ok().and_then(Option::take);
-        if let Some(rt) = rt {
-            if let Ok(rt) = Arc::try_unwrap(rt) {
-                // Never block (or panic) when the last handle drops inside a runtime.
-                rt.shutdown_background();
-            }
+        if let Some(rt) = rt
+            && let Ok(rt) = Arc::try_unwrap(rt)
+        {
+            // Never block (or panic) when the last handle drops inside a runtime.
+            rt.shutdown_background();
         }
     }
 }

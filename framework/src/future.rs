@@ -341,7 +341,9 @@ pub(crate) fn report(lp: Option<Arc<LoopShared>>, ctx: ExceptionContext) {
 /// fut.add_done_callback(&cb);
 /// assert_eq!(fut.remove_done_callback(&cb), 2);
 /// ```
-pub struct DoneCallback<T>(Arc<dyn Fn(&Future<T>) + Send + Sync>);
+pub struct DoneCallback<T>(Arc<DoneFn<T>>);
+
+type DoneFn<T> = dyn Fn(&Future<T>) + Send + Sync;
 
 impl<T> DoneCallback<T> {
     /// Wraps a closure that receives the finished future.

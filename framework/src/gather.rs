@@ -264,12 +264,10 @@ where
                 core.mark_retrieved();
                 return;
             }
-            if !return_exceptions {
-                if core.cancelled() || core.has_error() {
-                    let err = core.result_cloned().err().unwrap_or(Error::Cancelled(None));
-                    let _ = outer.set_exception(err);
-                    return;
-                }
+            if !return_exceptions && (core.cancelled() || core.has_error()) {
+                let err = core.result_cloned().err().unwrap_or(Error::Cancelled(None));
+                let _ = outer.set_exception(err);
+                return;
             }
             if finished == n {
                 if let Some(msg) = lock(&state).cancel_requested.clone() {

@@ -266,12 +266,12 @@ impl Semaphore {
     ///
     /// For a bounded semaphore, [`Error::InvalidArgument`] when released too many times.
     pub fn release(&self) -> Result<()> {
-        if let Some(bound) = self.bound {
-            if self.sem.available_permits() >= bound {
-                return Err(Error::invalid_argument(
-                    "BoundedSemaphore released too many times",
-                ));
-            }
+        if let Some(bound) = self.bound
+            && self.sem.available_permits() >= bound
+        {
+            return Err(Error::invalid_argument(
+                "BoundedSemaphore released too many times",
+            ));
         }
         self.sem.add_permits(1);
         Ok(())

@@ -86,10 +86,10 @@ impl TaskShared {
             st.num_cancels += 1;
             st.fut_waiter.as_ref().map(|(_, w)| w.clone())
         };
-        if let Some(waiter) = waiter {
-            if waiter.cancel_target(msg.clone()) {
-                return true;
-            }
+        if let Some(waiter) = waiter
+            && waiter.cancel_target(msg.clone())
+        {
+            return true;
         }
         let waker = {
             let mut st = lock(&self.st);
@@ -189,10 +189,10 @@ pub(crate) async fn await_core<T: Clone + Send + 'static>(
     core: Arc<FutureCore<T>>,
     target: Arc<dyn CancelTarget>,
 ) -> Result<T> {
-    if let Some(err) = take_cancel() {
-        if !target.clone().cancel_target(cancel_msg(&err)) {
-            return Err(err);
-        }
+    if let Some(err) = take_cancel()
+        && !target.clone().cancel_target(cancel_msg(&err))
+    {
+        return Err(err);
     }
     let _guard = WaiterGuard::register(target.clone());
     loop {
@@ -209,10 +209,10 @@ pub(crate) async fn await_core<T: Clone + Send + 'static>(
             }
             notified.as_mut().poll(cx).map(|()| None)
         });
-        if let Some(err) = poll_cancel.await {
-            if !target.clone().cancel_target(cancel_msg(&err)) {
-                return Err(err);
-            }
+        if let Some(err) = poll_cancel.await
+            && !target.clone().cancel_target(cancel_msg(&err))
+        {
+            return Err(err);
         }
     }
 }

@@ -256,17 +256,16 @@ impl TaskGroup {
             st.finished = true;
             (st.parent_cancel_requested, std::mem::take(&mut st.errors))
         };
-        if parent_cancel_requested {
-            if let Some(parent) = &shared.parent {
-                if parent.uncancel() == 0 {
-                    propagate_cancel = None;
-                }
-            }
+        if parent_cancel_requested
+            && let Some(parent) = &shared.parent
+            && parent.uncancel() == 0
+        {
+            propagate_cancel = None;
         }
-        if let Some(e) = propagate_cancel {
-            if errors.is_empty() {
-                return Err(e);
-            }
+        if let Some(e) = propagate_cancel
+            && errors.is_empty()
+        {
+            return Err(e);
         }
         if let Some(e) = body_failure {
             errors.push(e);
@@ -312,10 +311,8 @@ fn on_child_done(shared: &Arc<GroupShared>, task: &TaskRef, error: Option<Error>
         if !was_aborting {
             abort(shared);
         }
-        if cancel_parent {
-            if let Some(parent) = &shared.parent {
-                parent.cancel();
-            }
+        if cancel_parent && let Some(parent) = &shared.parent {
+            parent.cancel();
         }
     }
     shared.notify.notify_one();

@@ -181,10 +181,10 @@ where
     A: Into<Awaitable<T>>,
 {
     let aw = aw.into();
-    if timeout.is_some_and(|t| t.is_zero()) {
-        if let Awaitable::Coroutine(_) = aw {
-            return Err(Error::Timeout("wait_for"));
-        }
+    if timeout.is_some_and(|t| t.is_zero())
+        && let Awaitable::Coroutine(_) = aw
+    {
+        return Err(Error::Timeout("wait_for"));
     }
     let child: Child<T> = aw.start()?;
     let awaited = await_core(child.core.clone(), child.target.clone());

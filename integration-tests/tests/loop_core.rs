@@ -245,7 +245,7 @@ fn run_in_executor_keeps_the_loop_free() {
     let l = log.clone();
     lp.run_until_complete(async move {
         let lp = get_running_loop().unwrap();
-        let blocking = lp.run_in_executor(|| std::thread::sleep(ms(50))).unwrap();
+        let blocking = lp.run_in_executor(|| std::thread::sleep(ms(300))).unwrap();
         let ticker = aioproto::create_task(async move {
             sleep(ms(5)).await?;
             l.lock().unwrap().push("ticked".into());

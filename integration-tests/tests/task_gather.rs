@@ -35,7 +35,7 @@ fn results_in_argument_order_not_completion_order() {
 #[test]
 fn first_error_propagates_at_once_and_siblings_keep_running() {
     run_loop(async {
-        let slow = after(40, 1);
+        let slow = after(1000, 1);
         let g = gather(vec![
             slow.clone(),
             fail_after(5, "first"),
@@ -46,7 +46,7 @@ fn first_error_propagates_at_once_and_siblings_keep_running() {
             Err(Error::InvalidArgument(m)) => assert_eq!(m, "first"),
             other => panic!("{other:?}"),
         }
-        assert!(started.elapsed() < ms(35), "gather waited for siblings");
+        assert!(started.elapsed() < ms(900), "gather waited for siblings");
         assert!(!slow.done(), "sibling must still be running");
         assert_eq!(slow.clone().await.unwrap(), 1, "sibling not cancelled");
     });
@@ -191,7 +191,7 @@ fn shield_keeps_inner_alive_when_outer_task_is_cancelled() {
         let proof = Arc::new(AtomicUsize::new(0));
         let p = proof.clone();
         let inner = create_task(async move {
-            sleep(ms(20)).await?;
+            sleep(ms(300)).await?;
             p.fetch_add(1, Ordering::SeqCst);
             Ok(())
         });
@@ -220,10 +220,9 @@ fn shield_follows_inner_cancellation() {
 #[test]
 fn shielded_gather_completes_when_cancelled() {
     run_loop(async {
-        let g = gather(vec![after(10, 1), after(5, 2)]);
+        let g = gather(vec![after(300, 1), after(200, 2)]);
         let gf = g.future();
         let outer = shield(g);
-        sleep(ms(1)).await.unwrap();
         assert!(outer.cancel());
         assert_eq!(gf.await.unwrap(), [1, 2]);
     });
@@ -232,7 +231,7 @@ fn shielded_gather_completes_when_cancelled() {
 #[test]
 fn gather_of_shields_cancels_the_shields_not_the_children() {
     run_loop(async {
-        let (c1, c2) = (after(10, 1), after(10, 2));
+        let (c1, c2) = (after(300, 1), after(300, 2));
         let (s1, s2): (Future<i32>, Future<i32>) = (shield(&c1), shield(&c2));
         let g = gather(vec![s1.clone(), s2.clone()]);
         sleep(ms(1)).await.unwrap();

@@ -61,8 +61,8 @@ fn semaphore_is_fifo() {
             .unwrap();
         }
         tg.join().await.unwrap();
-        let v = order.lock().unwrap().clone();
-        v
+
+        order.lock().unwrap().clone()
     });
     assert_eq!(order, ["c1_1", "c2_1", "c3_1", "c1_2", "c2_2", "c3_2"]);
 }

@@ -124,7 +124,15 @@ fn main() {
         let (a, b) = (per_op(a, n), per_op(b, n));
         println!("| {name} | {a:.0} | {b:.0} | {:.2} |", a / b);
     };
-    row("call_soon callback (vs mpsc of boxed closures)", cb, cb_base);
-    row("create_task + await (vs tokio::spawn + JoinHandle)", task, task_base);
+    row(
+        "call_soon callback (vs mpsc of boxed closures)",
+        cb,
+        cb_base,
+    );
+    row(
+        "create_task + await (vs tokio::spawn + JoinHandle)",
+        task,
+        task_base,
+    );
     lp.close().expect("close");
 }
