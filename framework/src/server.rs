@@ -744,9 +744,11 @@ fn is_resource_exhaustion(err: &io::Error) -> bool {
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("addrs", &self.local_addrs())
-            .field("serving", &self.is_serving())
+        let mut d = f.debug_struct("Server");
+        d.field("addrs", &self.local_addrs());
+        #[cfg(feature = "unix")]
+        d.field("paths", &self.local_paths());
+        d.field("serving", &self.is_serving())
             .field("connections", &self.connection_count())
             .finish()
     }

@@ -577,3 +577,36 @@ async fn send_error_goes_to_error_received_and_endpoint_stays_open() {
     assert_eq!(next(&mut rx).await, Ev::Lost(None));
     server.close();
 }
+
+/// `reuse_port` lets two endpoints bind one address; without it the second
+/// bind fails with `AddrInUse` and the error names the address.
+#[tokio::test]
+async fn reuse_port_and_address_in_use() {
+    let mut shared = DatagramOptions::new();
+    shared.reuse_port(true);
+    let (tx, _rx) = unbounded_channel();
+    let (first, _) =
+        create_datagram_endpoint(move || Rec::new(tx), addr("127.0.0.1:0"), None, &shared)
+            .await
+            .unwrap();
+    let taken = first.sockname().unwrap();
+    let (tx, _rx) = unbounded_channel();
+    let (second, _) = create_datagram_endpoint(move || Rec::new(tx), Some(taken), None, &shared)
+        .await
+        .unwrap();
+    assert_eq!(second.sockname(), Some(taken));
+
+    let (tx, _rx) = unbounded_channel();
+    let err = create_datagram_endpoint(
+        move || Rec::new(tx),
+        Some(taken),
+        None,
+        &DatagramOptions::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::AddrInUse), "{err}");
+    assert!(err.to_string().contains(&taken.to_string()), "{err}");
+    first.close();
+    second.close();
+}
