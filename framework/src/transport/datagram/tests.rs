@@ -84,3 +84,31 @@ async fn limits_follow_asyncio() {
     assert_eq!(t.get_write_buffer_size(), 0);
     t.abort();
 }
+
+#[derive(Debug)]
+struct PanicOnMade(std::sync::mpsc::Sender<Option<String>>);
+impl DatagramProtocol for PanicOnMade {
+    fn connection_made(&mut self, _: &DatagramTransport) {
+        panic!("made went wrong");
+    }
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let _ = self.0.send(exc.map(|e| e.to_string()));
+    }
+}
+
+#[tokio::test]
+async fn panic_in_connection_made_is_an_error_after_connection_lost() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = create_datagram_endpoint(
+        move || PanicOnMade(tx),
+        addr("127.0.0.1:0"),
+        None,
+        &DatagramOptions::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_panic(), "{err}");
+    // connection_lost already ran, with the same error.
+    let lost = rx.try_recv().unwrap().unwrap();
+    assert!(lost.contains("made went wrong"), "{lost}");
+}
