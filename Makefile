@@ -10,8 +10,12 @@ all: test
 build-release:
 	$(CARGO) build --release --workspace --bins
 
+## Local test PKI (CA, server, client, expired, unknown CA) into certs/; idempotent.
+certs:
+	$(CARGO) run --quiet -p aioproto-tools --bin make_certs -- certs
+
 ## Start the chat server on 127.0.0.1:7777 and say how to connect.
-run: build-release
+run: certs build-release
 	@echo "chat_server on 127.0.0.1:7777 (first line you send is your nickname; /who, /quit)"
 	@echo "  connect: $(RELEASE_BIN)/chat_client 127.0.0.1 7777"
 	@echo "       or: nc 127.0.0.1 7777"
@@ -22,7 +26,7 @@ demo: build-release
 	bash tools/demo.sh $(RELEASE_BIN)
 
 ## Unit, integration and doc tests.
-test:
+test: certs
 	$(CARGO) test --workspace --all-features
 
 ## Benchmarks against raw tokio in the same run (see DESIGN.md, "Performance").
