@@ -84,6 +84,16 @@ impl ConnectOptions {
         self.no_nodelay = !on;
         self
     }
+
+    /// Speaks TLS over the connection (default: plain TCP). The handshake runs
+    /// before the protocol is made; its failure is `create_connection`'s error.
+    /// See [`ClientTls`](crate::ClientTls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, tls: crate::tls::ClientTls) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -179,7 +189,7 @@ where
     };
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
-        return crate::tls::connect(stream, host, tls, options, factory).await;
+        return crate::tls_impl::connect(stream, host, tls, options, factory).await;
     }
     connect_stream(stream, options, factory)
 }
@@ -239,8 +249,22 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
+    start_with_config(io, transport, factory, DriverConfig::default())
+}
+
+/// [`start_with`] with driver settings (TLS sets a shutdown timeout).
+pub(crate) fn start_with_config<F, P, M>(
+    io: Box<dyn StreamIo>,
+    transport: Transport,
+    factory: F,
+    config: DriverConfig,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
     let (protocol, handler) = factory().into_handler();
-    let transport = start_stream(io, handler, transport, DriverConfig::default())?;
+    let transport = start_stream(io, handler, transport, config)?;
     Ok((transport, protocol))
 }
 

@@ -26,6 +26,10 @@ mod task;
 mod task_group;
 pub mod testing;
 mod timeout;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+mod tls_impl;
 mod transport;
 #[cfg(feature = "unix")]
 mod unix;
@@ -74,6 +78,12 @@ pub use transport::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
 pub use transport::subprocess::{
     Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
     subprocess_shell,
+};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{
+    ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
+    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
 };
 pub use transport::{ExtraInfo, Transport};
 #[cfg(feature = "unix")]

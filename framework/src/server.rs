@@ -96,6 +96,17 @@ impl ServerOptions {
         self
     }
 
+    /// Serves TLS on every accepted connection (default: plain TCP).
+    ///
+    /// `connection_made` runs after the handshake; a failed handshake is
+    /// logged and calls no callback. See [`ServerTls`](crate::ServerTls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, tls: crate::tls::ServerTls) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Whether to start accepting at once (default true). With false, the
     /// sockets are bound but not listening until [`Server::start_serving`].
     pub fn start_serving(&mut self, on: bool) -> &mut Self {
@@ -675,14 +686,14 @@ impl ServerInner {
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.options.tls {
-            crate::tls::accept(self, tls, io, extra, socket_options);
+            crate::tls_impl::accept(self, tls, io, extra, socket_options);
             return;
         }
         let transport = Transport::new(extra, Some(socket_options));
         if self.options.keepalive {
             transport.set_keepalive(true);
         }
-        self.start_connection(io, transport);
+        self.start_connection(io, transport, None);
     }
 
     /// Sets up one accepted Unix connection and starts its driver.
@@ -697,10 +708,12 @@ impl ServerInner {
         self: &Arc<Self>,
         io: Box<dyn crate::transport::stream::StreamIo>,
         transport: Transport,
+        shutdown_timeout: Option<Duration>,
     ) {
         let on_finish = self.register(&transport);
         let config = DriverConfig {
             on_finish: Some(on_finish),
+            shutdown_timeout,
             ..DriverConfig::default()
         };
         StreamDriver::new(io, (self.make_handler)(), transport, config).spawn();

@@ -134,6 +134,17 @@ impl Capabilities {
         writable: true,
         default_high_water: write_buffer::DEFAULT_HIGH_WATER,
     };
+
+    /// A TLS stream: no half-close, and asyncio's TLS write-buffer default
+    /// (high 512 KiB, low 128 KiB).
+    #[cfg(feature = "tls")]
+    pub(crate) const TLS: Capabilities = Capabilities {
+        can_write_eof: false,
+        eof_keeps_open: false,
+        readable: true,
+        writable: true,
+        default_high_water: 512 * 1024,
+    };
 }
 
 impl Transport {
@@ -413,6 +424,14 @@ impl Transport {
     /// Everything known about the connection: addresses, socket, TLS details.
     pub fn extra(&self) -> &ExtraInfo {
         &self.inner.extra
+    }
+
+    /// What the TLS handshake established (`peercert`, `cipher`,
+    /// `alpn_protocol`, `server_name`); `None` on a plain connection.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&self) -> Option<&crate::TlsInfo> {
+        self.inner.extra.tls.as_deref()
     }
 
     /// The remote address, like `get_extra_info('peername')`.

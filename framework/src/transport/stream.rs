@@ -83,6 +83,13 @@ pub(crate) trait StreamIo: Send + 'static {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>>;
 
+    /// Pushes out bytes the stream itself still holds after accepting a write
+    /// (TLS records waiting for the socket). Plain sockets hold none.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
     /// Sends EOF on the write side (TCP FIN).
     fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
@@ -173,10 +180,14 @@ pub(crate) fn read_socket_options(socket: &impl AsFd) -> SocketOptions {
 }
 
 /// What a driver hands back when the transport is detached for `start_tls`.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(crate) struct Detached {
     pub(crate) io: Box<dyn StreamIo>,
     pub(crate) handler: Handler,
     pub(crate) reading_paused: bool,
+    /// The old driver's end-of-connection hook (a server's connection count),
+    /// for the driver that takes the stream over.
+    pub(crate) on_finish: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Per-connection settings that are not the transport's state.
@@ -211,6 +222,8 @@ pub(crate) struct StreamDriver {
     read_eof: bool,
     /// Our EOF went out.
     eof_sent: bool,
+    /// Something was written since the stream's last completed `poll_flush`.
+    needs_flush: bool,
     shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -239,6 +252,7 @@ impl StreamDriver {
             read_buf: None,
             read_eof: false,
             eof_sent: false,
+            needs_flush: false,
             shutdown_deadline: None,
         }
     }
@@ -286,12 +300,22 @@ impl StreamDriver {
                     Poll::Ready(Ok(0)) => {
                         return Step::Finish(Some(io::ErrorKind::WriteZero.into()));
                     }
-                    Poll::Ready(Ok(written)) => state.buffer.consume(written),
+                    Poll::Ready(Ok(written)) => {
+                        state.buffer.consume(written);
+                        self.needs_flush = true;
+                    }
                     Poll::Ready(Err(e)) => {
                         state.buffer.clear();
                         return Step::Finish(Some(e.into()));
                     }
                     Poll::Pending => break,
+                }
+            }
+            if self.needs_flush && state.buffer.is_empty() {
+                match io.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Err(e)) => return Step::Finish(Some(e.into())),
+                    Poll::Pending => {}
                 }
             }
             let reading = self.transport.inner.extra.caps.readable
@@ -306,7 +330,7 @@ impl StreamDriver {
                 state.closing,
                 state.eof_requested,
                 state.detach_requested,
-                state.buffer.is_empty(),
+                state.buffer.is_empty() && !self.needs_flush,
             )
         };
 
@@ -474,10 +498,14 @@ impl StreamDriver {
                 io,
                 handler,
                 reading_paused,
+                on_finish: self.config.on_finish.take(),
             }) {
                 Ok(()) => None,
                 // Nobody took the stream: it is closed now, so the protocol hears of it.
-                Err(detached) => Some((detached.handler, Some(Error::Closed("transport")))),
+                Err(detached) => {
+                    self.config.on_finish = detached.on_finish;
+                    Some((detached.handler, Some(Error::Closed("transport"))))
+                }
             },
             _ => Some((handler, outcome)),
         };
@@ -566,21 +594,29 @@ pub(crate) fn start_stream(
 /// # Errors
 ///
 /// [`Error::Closed`] if the connection ended before the detach.
+///
+/// The request is made when this is called, not when the future is first
+/// polled: a protocol can call it inside `data_received` and spawn the future,
+/// and the driver reads nothing more once that callback returns.
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-pub(crate) async fn detach(transport: &Transport) -> Result<Detached, Error> {
+pub(crate) fn detach(
+    transport: &Transport,
+) -> impl Future<Output = Result<Detached, Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let closed = transport.update(|state| {
-        if state.closing || state.closed {
+        if state.closing || state.closed || state.detach_requested {
             return true;
         }
         state.detach_requested = true;
         state.detach_tx = Some(tx);
         false
     });
-    if closed {
-        return Err(Error::Closed("transport"));
+    async move {
+        if closed {
+            return Err(Error::Closed("transport"));
+        }
+        rx.await.map_err(|_| Error::Closed("transport"))
     }
-    rx.await.map_err(|_| Error::Closed("transport"))
 }
 
 #[cfg(test)]
