@@ -120,6 +120,15 @@ fn join(errors: &[Error]) -> String {
 
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
+        // tokio-rustls reports TLS failures (bad records, alerts, certificates)
+        // as `io::Error`s wrapping the rustls error: give them back their kind.
+        #[cfg(feature = "tls")]
+        if let Some(tls) = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Error::Tls(tls.clone());
+        }
         Error::Io(Arc::new(err))
     }
 }

@@ -196,6 +196,7 @@ impl ServerTls {
     ///
     /// ```no_run
     /// let tls = aioproto::ServerTls::from_pem("certs/server.pem", "certs/server.key")?;
+    /// println!("{tls:?}");
     /// # Ok::<(), aioproto::Error>(())
     /// ```
     pub fn from_pem(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<ServerTls> {
@@ -439,6 +440,7 @@ impl ClientTls {
     ///
     /// ```no_run
     /// let tls = aioproto::ClientTls::from_ca_file("certs/ca.pem")?;
+    /// println!("{tls:?}");
     /// # Ok::<(), aioproto::Error>(())
     /// ```
     pub fn from_ca_file(ca: impl AsRef<Path>) -> Result<ClientTls> {

@@ -181,17 +181,6 @@ impl StreamIo for TlsIo {
     }
 }
 
-/// Turns a handshake's `io::Error` back into the rustls error inside it, if any.
-fn handshake_error(err: io::Error) -> Error {
-    match err
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Error::Tls(tls.clone()),
-        None => Error::from(err),
-    }
-}
-
 /// Runs a server handshake on `plain`, bounded by `timeout`.
 async fn server_handshake(
     config: Arc<rustls::ServerConfig>,
@@ -202,7 +191,7 @@ async fn server_handshake(
     let stream = tokio::time::timeout(timeout, accepting)
         .await
         .map_err(|_| Error::Timeout("SSL handshake is taking longer than the handshake timeout"))?
-        .map_err(handshake_error)?;
+        .map_err(Error::from)?;
     let (_, connection) = stream.get_ref();
     let server_name = connection.server_name().map(str::to_owned);
     let info = TlsInfo::from_state(connection, server_name);
@@ -224,7 +213,7 @@ async fn client_handshake(
     let stream = tokio::time::timeout(timeout, connecting)
         .await
         .map_err(|_| Error::Timeout("SSL handshake is taking longer than the handshake timeout"))?
-        .map_err(handshake_error)?;
+        .map_err(Error::from)?;
     let info = TlsInfo::from_state(stream.get_ref().1, server_name);
     Ok((TlsIo::new(stream.into()), info))
 }
