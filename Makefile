@@ -22,7 +22,7 @@ run: certs build-release
 	$(RELEASE_BIN)/chat_server --host 127.0.0.1 --port 7777
 
 ## A scripted tour of what exists; runs and exits.
-demo: build-release
+demo: certs build-release
 	bash tools/demo.sh $(RELEASE_BIN)
 
 ## Unit, integration and doc tests.
@@ -30,7 +30,7 @@ test: certs
 	$(CARGO) test --workspace --all-features
 
 ## Benchmarks against raw tokio in the same run (see DESIGN.md, "Performance").
-bench:
+bench: certs
 	bash tools/bench.sh
 
 ## Formatting and clippy, warnings are errors.

@@ -68,6 +68,12 @@ pub use task::{
 };
 pub use task_group::TaskGroup;
 pub use timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{
+    ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
+    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
+};
 pub use transport::datagram::{
     DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
     create_datagram_endpoint_from_std,
@@ -78,12 +84,6 @@ pub use transport::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
 pub use transport::subprocess::{
     Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
     subprocess_shell,
-};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::{
-    ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
-    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
 };
 pub use transport::{ExtraInfo, Transport};
 #[cfg(feature = "unix")]

@@ -683,8 +683,11 @@ impl From<ClientTls> for TlsConfig {
 /// `server_name`, else the [`ClientTls::server_name`], else the peer's IP address.
 ///
 /// Afterwards the same protocol gets the TLS connection's callbacks:
-/// `connection_made` is **not** called again, so keep the returned transport
-/// (the old one is closed and drops writes). A paused transport stays paused.
+/// `connection_made` is **not** called again. Use the returned transport from
+/// then on; the old handle forwards `write`, `writelines`, `close` and `abort`
+/// to it (so a protocol that kept the old handle still answers, and a server's
+/// `close_clients()` still reaches the connection), but its other accessors
+/// describe the closed plaintext transport. A paused transport stays paused.
 ///
 /// # Errors
 ///
@@ -764,6 +767,7 @@ pub fn start_tls_with_data(
     let prepared = checked.map(|side| {
         let socket_options = transport.lock().socket_options;
         (
+            transport.clone(),
             detach(transport),
             transport.extra().clone(),
             socket_options,
@@ -771,8 +775,8 @@ pub fn start_tls_with_data(
         )
     });
     async move {
-        let (detaching, extra, socket_options, side) = prepared?;
-        upgrade(detaching, extra, socket_options, side, already_read).await
+        let (old, detaching, extra, socket_options, side) = prepared?;
+        upgrade(old, detaching, extra, socket_options, side, already_read).await
     }
 }
 

@@ -324,6 +324,7 @@ impl Drop for InFlight {
 
 /// The part of `start_tls` after the detach was requested.
 pub(crate) async fn upgrade(
+    old: Transport,
     detaching: impl std::future::Future<Output = Result<Detached>>,
     extra: ExtraInfo,
     socket_options: Option<SocketOptions>,
@@ -365,6 +366,9 @@ pub(crate) async fn upgrade(
     if reading_paused {
         transport.pause_reading();
     }
+    // The old handle (kept by the protocol, or by a server for close_clients)
+    // now writes to and closes the TLS connection.
+    old.update(|state| state.upgraded_to = Some(transport.clone()));
     let handler = std::mem::replace(&mut in_flight.handler, Handler::Finished);
     let config = DriverConfig {
         shutdown_timeout: Some(shutdown_timeout),

@@ -1,18 +1,27 @@
 //! Echo client: sends each message, prints each echo. See DESIGN.md.
 //!
 //! ```text
-//! echo_client HOST PORT MSG...
+//! echo_client [--tls --ca F [--cert F --key F] [--server-name N]] HOST PORT MSG...
+//! echo_client --starttls --ca F [--server-name N] HOST PORT MSG...
 //! echo_client --unix PATH MSG...
 //! ```
+//!
+//! `--tls` speaks TLS from the start, trusting the CA in `--ca` (and showing a
+//! client certificate with `--cert`/`--key` for servers that ask). `--starttls`
+//! connects in plaintext, sends `STARTTLS`, waits for `READY`, then upgrades
+//! the same connection with `start_tls` before sending the messages.
 
 use std::time::Duration;
 
-use aioproto::{BaseProtocol, ConnectOptions, Protocol, Transport, create_connection};
+use aioproto::{
+    BaseProtocol, ClientTls, ConnectOptions, Protocol, Transport, create_connection, start_tls,
+};
 use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-const USAGE: &str = "echo_client HOST PORT MSG... | echo_client --unix PATH MSG...";
+const USAGE: &str = "echo_client [--tls | --starttls] [--ca F] [--cert F --key F] \
+    [--server-name N] HOST PORT MSG... | echo_client --unix PATH MSG...";
 /// How long to wait for one echo before giving up.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -22,7 +31,10 @@ struct Client {
 }
 
 impl BaseProtocol for Client {
-    fn connection_lost(&mut self, _exc: Option<aioproto::Error>) {
+    fn connection_lost(&mut self, exc: Option<aioproto::Error>) {
+        if let Some(e) = exc {
+            eprintln!("echo_client: connection lost: {e}");
+        }
         let _ = self.received.send(None);
     }
 }
@@ -33,60 +45,154 @@ impl Protocol for Client {
     }
 }
 
+enum Mode {
+    Plain,
+    Tls(ClientTls),
+    StartTls(ClientTls),
+}
+
 fn main() {
     init_logging();
-    let args = Args::parse(&["unix"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let (target, messages) = match args.value("unix") {
-        Some(path) => (Target::Unix(path.into()), args.positional.as_slice()),
-        None => {
-            let [host, port, messages @ ..] = args.positional.as_slice() else {
-                usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
-            };
-            let port: u16 = port
-                .parse()
-                .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
-            (Target::Tcp(host.clone(), port), messages)
+    let args = Args::parse(
+        &["ca", "cert", "key", "server-name", "unix"],
+        &["tls", "starttls"],
+    )
+    .unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let mode = mode(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    if let Some(path) = args.value("unix") {
+        if !matches!(mode, Mode::Plain) {
+            usage_exit(USAGE, &UsageError("--unix speaks plain echo only".into()));
         }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        if let Err(e) = runtime.block_on(run_unix(path.into(), &args.positional)) {
+            eprintln!("echo_client: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let [host, port, messages @ ..] = args.positional.as_slice() else {
+        usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
     };
+    let port: u16 = port
+        .parse()
+        .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run(target, messages)) {
+    if let Err(e) = runtime.block_on(run(host, port, messages, mode)) {
         eprintln!("echo_client: {e}");
         std::process::exit(1);
     }
 }
 
-/// Where to connect.
-enum Target {
-    Tcp(String, u16),
-    Unix(std::path::PathBuf),
-}
-
-async fn connect(target: Target, client: Client) -> aioproto::Result<Transport> {
-    let (transport, _client) = match target {
-        Target::Tcp(host, port) => {
-            create_connection(move || client, &host, port, &ConnectOptions::new()).await?
-        }
-        Target::Unix(path) => aioproto::create_unix_connection(move || client, path).await?,
-    };
-    Ok(transport)
-}
-
-async fn run(target: Target, messages: &[String]) -> aioproto::Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let transport = connect(target, Client { received: tx }).await?;
-    for message in messages {
-        transport.write(message.clone());
-        let mut echo = BytesMut::new();
-        while echo.len() < message.len() {
-            match tokio::time::timeout(ECHO_TIMEOUT, rx.recv()).await {
-                Ok(Some(Some(data))) => echo.extend_from_slice(&data),
-                Ok(_) => return Err(aioproto::Error::Closed("connection")),
-                Err(_) => return Err(aioproto::Error::Timeout("echo")),
+/// Reads the TLS flags into a mode.
+fn mode(args: &Args) -> Result<Mode, UsageError> {
+    let (tls, starttls) = (args.flag("tls"), args.flag("starttls"));
+    if tls && starttls {
+        return Err(UsageError("--tls and --starttls exclude each other".into()));
+    }
+    if !tls && !starttls {
+        for name in ["ca", "cert", "key", "server-name"] {
+            if args.value(name).is_some() {
+                return Err(UsageError(format!("--{name} needs --tls or --starttls")));
             }
         }
+        return Ok(Mode::Plain);
+    }
+    let mut builder = ClientTls::builder();
+    builder.ca_file(args.required("ca")?);
+    match (args.value("cert"), args.value("key")) {
+        (Some(cert), Some(key)) => {
+            builder.client_cert(cert, key);
+        }
+        (None, None) => {}
+        _ => return Err(UsageError("--cert and --key go together".into())),
+    }
+    let mut client_tls = builder
+        .build()
+        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    if let Some(name) = args.value("server-name") {
+        client_tls
+            .server_name(name)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    Ok(if tls {
+        Mode::Tls(client_tls)
+    } else {
+        Mode::StartTls(client_tls)
+    })
+}
+
+/// Waits until `want` bytes arrived; returns them.
+async fn receive(
+    rx: &mut mpsc::UnboundedReceiver<Option<Bytes>>,
+    want: usize,
+) -> aioproto::Result<BytesMut> {
+    let mut got = BytesMut::new();
+    while got.len() < want {
+        match tokio::time::timeout(ECHO_TIMEOUT, rx.recv()).await {
+            Ok(Some(Some(data))) => got.extend_from_slice(&data),
+            Ok(_) => return Err(aioproto::Error::Closed("connection")),
+            Err(_) => return Err(aioproto::Error::Timeout("echo")),
+        }
+    }
+    Ok(got)
+}
+
+async fn run(host: &str, port: u16, messages: &[String], mode: Mode) -> aioproto::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut options = ConnectOptions::new();
+    let upgrade = match mode {
+        Mode::Plain => None,
+        Mode::Tls(tls) => {
+            options.tls(tls);
+            None
+        }
+        Mode::StartTls(tls) => Some(tls),
+    };
+    let (mut transport, _client): (Transport, _) =
+        create_connection(move || Client { received: tx }, host, port, &options).await?;
+    if let Some(tls) = upgrade {
+        transport.write("STARTTLS\n");
+        let answer = receive(&mut rx, b"READY\n".len()).await?;
+        if &answer[..] != b"READY\n" {
+            return Err(aioproto::Error::invalid_state(format!(
+                "expected READY, got {:?}",
+                String::from_utf8_lossy(&answer)
+            )));
+        }
+        transport = start_tls(&transport, tls, false, Some(host)).await?;
+        println!("upgraded to TLS");
+    }
+    if let Some(info) = transport.tls() {
+        tracing::info!(version = ?info.protocol_version, cipher = ?info.cipher_suite, "TLS");
+    }
+    for message in messages {
+        transport.write(message.clone());
+        let echo = receive(&mut rx, message.len()).await?;
+        println!("{}", String::from_utf8_lossy(&echo));
+    }
+    transport.close();
+    // Wait for the close to finish (close_notify exchange on TLS).
+    let _ = tokio::time::timeout(ECHO_TIMEOUT, async {
+        while rx.recv().await.is_some_and(|m| m.is_some()) {}
+    })
+    .await;
+    Ok(())
+}
+
+/// `--unix PATH`: the same echo over a Unix socket.
+async fn run_unix(path: std::path::PathBuf, messages: &[String]) -> aioproto::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (transport, _client) =
+        aioproto::create_unix_connection(move || Client { received: tx }, path).await?;
+    for message in messages {
+        transport.write(message.clone());
+        let echo = receive(&mut rx, message.len()).await?;
         println!("{}", String::from_utf8_lossy(&echo));
     }
     transport.close();

@@ -92,6 +92,9 @@ pub(crate) struct State {
     pub(crate) socket_options_changed: bool,
     /// Where a detached stream goes (`start_tls`).
     pub(crate) detach_tx: Option<tokio::sync::oneshot::Sender<stream::Detached>>,
+    /// The transport this connection was upgraded to (`start_tls`): writes,
+    /// `close()` and `abort()` on this handle go there.
+    pub(crate) upgraded_to: Option<Transport>,
     /// Optional cap on the buffer; going over it aborts the connection.
     pub(crate) hard_limit: Option<usize>,
     /// Something changed that the driver must look at.
@@ -163,6 +166,7 @@ impl Transport {
             socket_options,
             socket_options_changed: false,
             detach_tx: None,
+            upgraded_to: None,
             dirty: false,
             waker: None,
             dropped_writes: 0,
@@ -231,6 +235,10 @@ impl Transport {
         }
         let waker = {
             let mut state = self.lock();
+            if let Some(next) = state.upgraded_to.clone() {
+                drop(state);
+                return next.write(data);
+            }
             if !state.accepts_writes("write") {
                 return;
             }
@@ -267,6 +275,10 @@ impl Transport {
     {
         let waker = {
             let mut state = self.lock();
+            if let Some(next) = state.upgraded_to.clone() {
+                drop(state);
+                return next.writelines(chunks);
+            }
             if !state.accepts_writes("writelines") {
                 return;
             }
@@ -322,16 +334,26 @@ impl Transport {
     /// `connection_lost` never runs inside this call; it runs on the driver task
     /// once the buffer is empty.
     pub fn close(&self) {
-        self.update(|state| state.closing = true);
+        let next = self.update(|state| {
+            state.closing = true;
+            state.upgraded_to.clone()
+        });
+        if let Some(next) = next {
+            next.close();
+        }
     }
 
     /// Closes now: drops the write buffer and ends the connection with
     /// `connection_lost(None)` on the driver task. Idempotent.
     pub fn abort(&self) {
-        self.update(|state| {
+        let next = self.update(|state| {
             state.closing = true;
             state.aborting = true;
+            state.upgraded_to.clone()
         });
+        if let Some(next) = next {
+            next.abort();
+        }
     }
 
     /// True once [`close`](Self::close) or [`abort`](Self::abort) was called, the
