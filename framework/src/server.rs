@@ -686,7 +686,7 @@ impl ServerInner {
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.options.tls {
-            crate::tls_impl::accept(self, tls, io, extra, socket_options);
+            crate::tls_impl::accept(self, tls, io, extra, Some(socket_options));
             return;
         }
         let transport = Transport::new(extra, Some(socket_options));
@@ -700,7 +700,12 @@ impl ServerInner {
     #[cfg(feature = "unix")]
     fn on_accept_unix(self: &Arc<Self>, stream: tokio::net::UnixStream) {
         let (io, extra) = crate::unix::unix_io(stream);
-        self.start_connection(io, Transport::new(extra, None));
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.options.tls {
+            crate::tls_impl::accept(self, tls, io, extra, None);
+            return;
+        }
+        self.start_connection(io, Transport::new(extra, None), None);
     }
 
     /// Starts the driver of a connection whose transport is ready.

@@ -238,21 +238,22 @@ pub(crate) fn accept(
     tls: &ServerTls,
     io: Box<dyn StreamIo>,
     extra: ExtraInfo,
-    socket_options: SocketOptions,
+    socket_options: Option<SocketOptions>,
 ) {
     let server = server.clone();
     let config = tls.config();
     let handshake_timeout = tls.handshake_timeout;
     let shutdown_timeout = tls.shutdown_timeout;
-    let span = match extra.peername {
-        Some(peer) => tracing::debug_span!("tls", peer = %peer),
-        None => tracing::debug_span!("tls"),
+    let span = match (extra.peername, &extra.peer_path) {
+        (Some(peer), _) => tracing::debug_span!("tls", peer = %peer),
+        (None, Some(path)) => tracing::debug_span!("tls", peer = %path.display()),
+        (None, None) => tracing::debug_span!("tls"),
     };
     let task = async move {
         match server_handshake(config, Plain::new(io, Bytes::new()), handshake_timeout).await {
             Ok((io, info)) => {
                 tracing::debug!(version = ?info.protocol_version, "TLS handshake done");
-                let transport = tls_transport(extra, info, Some(socket_options));
+                let transport = tls_transport(extra, info, socket_options);
                 server.start_connection(Box::new(io), transport, Some(shutdown_timeout));
             }
             Err(e) => tracing::warn!(error = %e, "TLS handshake failed; connection dropped"),
