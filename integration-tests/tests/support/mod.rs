@@ -482,5 +482,6 @@ pub fn run_loop<F: std::future::IntoFuture>(fut: F) -> F::Output {
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
+
 /// TLS fixtures: an in-memory test PKI and raw tokio-rustls peers.
 pub mod pki;
