@@ -550,6 +550,9 @@ impl fmt::Debug for StreamReader {
 #[derive(Default)]
 struct ConnShared {
     state: Mutex<ConnState>,
+    /// Made by a `start_server` variant: `start_tls` upgrades as the server.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    server_side: bool,
 }
 
 #[derive(Default)]
@@ -614,7 +617,6 @@ type OnConnect = Box<dyn FnOnce(StreamReader, StreamWriter) + Send>;
 pub struct StreamReaderProtocol {
     reader: StreamReader,
     conn: Arc<ConnShared>,
-    transport: Option<Transport>,
     on_connect: Option<OnConnect>,
 }
 
@@ -628,7 +630,6 @@ impl StreamReaderProtocol {
         Ok(StreamReaderProtocol {
             reader: StreamReader::new(limit)?,
             conn: Arc::default(),
-            transport: None,
             on_connect: None,
         })
     }
@@ -651,7 +652,6 @@ impl StreamReaderProtocol {
 impl BaseProtocol for StreamReaderProtocol {
     fn connection_made(&mut self, transport: &Transport) {
         self.reader.set_transport(transport);
-        self.transport = Some(transport.clone());
         if let Some(on_connect) = self.on_connect.take() {
             on_connect(self.reader.clone(), self.writer(transport));
         }
@@ -689,7 +689,10 @@ impl Protocol for StreamReaderProtocol {
 
     fn eof_received(&mut self) -> bool {
         self.reader.feed_eof();
-        self.transport
+        // The reader holds the current transport (it changes after start_tls).
+        self.reader
+            .lock()
+            .transport
             .as_ref()
             .is_some_and(Transport::can_write_eof)
     }
@@ -1183,8 +1186,10 @@ where
         let callback = callback.clone();
         let mut protocol = StreamReaderProtocol {
             reader: StreamReader::build(limit),
-            conn: Arc::default(),
-            transport: None,
+            conn: Arc::new(ConnShared {
+                server_side: true,
+                ..ConnShared::default()
+            }),
             on_connect: None,
         };
         protocol.on_connect = Some(Box::new(move |reader, writer| {
