@@ -1,4 +1,121 @@
 //! asyncio's Transport/Protocol callback model, ported to Rust on tokio.
+//!
+//! A **protocol** is a plain struct whose methods aioproto calls when something
+//! happens on a connection; a **transport** is the handle the protocol uses to
+//! write, close and steer that connection. Servers and clients are made from a
+//! protocol factory, exactly as with asyncio's `create_server` and
+//! `create_connection`.
+//!
+//! # Design overview
+//!
+//! ```text
+//!  your Protocol  <-- sync callbacks --  driver task (one per connection)  <-->  tokio socket
+//!       |                                  ^  owns the socket and the protocol
+//!       +-- Transport (Clone handle) ------+  write()/close()/pause_reading() queue work
+//! ```
+//!
+//! * One tokio task per connection owns the socket and the protocol. It reads, calls
+//!   the protocol, then flushes whatever the protocol wrote with one vectored write:
+//!   many `write()` calls in one callback cost one system call.
+//! * [`Transport`] is a cheap `Clone + Send + Sync` handle. Its methods are
+//!   synchronous, like asyncio's; they queue work and wake the driver. A write from
+//!   another task (a chat broadcast) wakes that connection's driver.
+//! * Callbacks are synchronous `fn(&mut self, …)` with no-op defaults. The
+//!   protocol lives in an `Arc<Mutex<P>>` that the driver locks for the length of
+//!   one callback; [`create_connection`] hands you a clone, as asyncio returns
+//!   `(transport, protocol)`.
+//! * A panic in a callback ends that connection only: `connection_lost` receives
+//!   [`Error::CallbackPanicked`], and the server and every other connection go on.
+//! * An idle connection holds no read buffer: reads go into buffers from a small
+//!   per-thread pool, handed back whenever the socket has nothing more to read.
+//!
+//! # asyncio mapping
+//!
+//! | asyncio | aioproto |
+//! |---|---|
+//! | `asyncio.Protocol` | [`BaseProtocol`] + [`Protocol`] |
+//! | `asyncio.BufferedProtocol` | [`BaseProtocol`] + [`BufferedProtocol`] |
+//! | transport methods (`write`, `close`, `abort`, `pause_reading`, …) | [`Transport`], same names |
+//! | `get_extra_info(...)` | [`Transport::extra`], [`Transport::peername`], … |
+//! | `loop.create_server` / `Server` | [`create_server`] / [`Server`] |
+//! | `loop.create_connection` | [`create_connection`] |
+//! | `loop.connect_accepted_socket` | [`connect_accepted_socket`] |
+//! | exceptions | one [`Error`] enum; `connection_lost(None)` is a clean close |
+//!
+//! The [`guide`] has a chapter per topic with the asyncio code next to the aioproto code.
+//!
+//! # Getting started
+//!
+//! An echo server and a client that talks to it:
+//!
+//! ```
+//! use aioproto::{BaseProtocol, Protocol, ServerOptions, Transport, create_server};
+//! use bytes::Bytes;
+//!
+//! #[derive(Default)]
+//! struct Echo(Option<Transport>);
+//!
+//! impl BaseProtocol for Echo {
+//!     fn connection_made(&mut self, transport: &Transport) {
+//!         self.0 = Some(transport.clone());
+//!     }
+//! }
+//! impl Protocol for Echo {
+//!     fn data_received(&mut self, data: Bytes) {
+//!         self.0.as_ref().unwrap().write(data);
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aioproto::Result<()> {
+//! let server = create_server(Echo::default, "127.0.0.1", 0, &ServerOptions::new()).await?;
+//! let addr = server.local_addrs()[0];
+//!
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! let mut client = tokio::net::TcpStream::connect(addr).await?;
+//! client.write_all(b"ping").await?;
+//! let mut reply = [0u8; 4];
+//! client.read_exact(&mut reply).await?;
+//! assert_eq!(&reply, b"ping");
+//!
+//! server.close();
+//! # Ok(()) }
+//! ```
+//!
+//! # Feature flags
+//!
+//! No feature is on by default; the TCP core is always there.
+//!
+//! * `tls`: TLS transports with rustls on the *ring* provider.
+//! * `unix`: Unix domain sockets and pipes.
+//! * `process`: child processes with pipe transports (implies `unix`).
+//! * `full`: all of the above.
+//!
+//! # Stability
+//!
+//! Pre-1.0: the API follows asyncio's names and may still change in minor releases.
+//! Items under `#[doc(hidden)]` are not part of the API.
+//!
+//! # Cancel safety
+//!
+//! Transport methods are synchronous and cannot be cancelled half-way. Every
+//! `async fn` documents its cancel safety; in short, dropping a connecting or
+//! binding future closes whatever socket it opened and no callback runs, and
+//! dropping [`Server::serve_forever`] closes the server, as cancelling asyncio's
+//! `serve_forever()` does.
+//!
+//! # Implementation notes and caveats
+//!
+//! * Callbacks of one connection run on its driver task, one at a time, in the
+//!   order `connection_made`, `data_received`*, `eof_received`, `connection_lost`.
+//!   On a current-thread runtime (asyncio's model) no two callbacks of any
+//!   connection ever run at once.
+//! * `pause_writing` is called right after the callback (or the batch of writes
+//!   from other tasks) that took the buffer over the high-water mark, not inside
+//!   `write()` as in asyncio: a callback cannot be re-entered while it runs.
+//! * Every API works inside any tokio runtime, `#[tokio::main]` included. Do not
+//!   block inside a callback: it stalls every connection on that thread.
+
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -89,3 +206,8 @@ pub use transport::{ExtraInfo, Transport};
 #[cfg(feature = "unix")]
 pub use unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
 pub use wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
+
+/// The README's examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -9,6 +9,8 @@ pub mod ch01_event_loop_and_futures;
 pub mod ch02_tasks_and_gather;
 pub mod ch03_blocking_code;
 pub mod ch04_first_protocol;
+pub mod ch05_client;
+pub mod ch06_flow_control;
 pub mod ch08_udp;
 #[cfg(feature = "unix")]
 pub mod ch08b_unix_sockets;

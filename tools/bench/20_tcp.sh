@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# TCP echo: aioproto echo_server vs a raw tokio echo server, same run, same method.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DURATION=${DURATION:-3}
+CONNS=10
+ulimit -n 65536 2>/dev/null || true
+
+SERVERS=("aioproto:$BIN/echo_server --port 0" "raw-tokio:$BIN/raw_tokio_echo --port 0")
+
+echo "ping-pong echo, $CONNS connections, ${DURATION}s per run, server pinned to core $SERVER_CORE"
+printf '%-10s %-10s %12s %16s\n' size server "requests/s" "server CPU us/req"
+for size in 1024 10240 102400; do
+    declare -A us
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%:*}
+        start_pinned "$name" ${entry#*:}
+        before=$(cpu_ticks "$SERVER_PID")
+        line=$(taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size $size --duration "$DURATION")
+        after=$(cpu_ticks "$SERVER_PID")
+        stop_server
+        requests=$(field requests "$line")
+        us[$name]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+        printf '%-10s %-10s %12s %16s\n' "$size" "$name" "$(field rps "$line")" "${us[$name]}"
+    done
+    echo "  ratio aioproto/raw-tokio CPU per request at $size B: $(ratio "${us[aioproto]}" "${us[raw-tokio]}")"
+done
+
+# Instructions per request: cachegrind counts user-space instructions, which
+# machine noise cannot move. Two loads of different sizes cancel start-up costs.
+if command -v valgrind >/dev/null; then
+    echo
+    echo "user-space instructions per 1 KiB request (valgrind cachegrind, differential 2,000 vs 12,000 requests)"
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%:*}
+        refs=()
+        for requests in 2000 12000; do
+            start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
+            taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size 1024 --requests $requests >/dev/null
+            stop_server
+            refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',')")
+        done
+        printf '  %-10s %8s instructions/request\n' "$name" "$(awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }')"
+    done
+else
+    echo "(valgrind not installed: instruction counts skipped)"
+fi
+
+# Syscalls per request: strace counts every system call of the server.
+if command -v strace >/dev/null; then
+    echo
+    echo "syscalls per 1 KiB request (strace -f -c, 20,000 requests)"
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%:*}
+        start_pinned "$name-st" strace -f -c -o "$BENCH_TMP/$name.strace" ${entry#*:}
+        taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size 1024 --requests 20000 >/dev/null
+        stop_server
+        calls=$(awk '$NF == "total" {print $4}' "$BENCH_TMP/$name.strace")
+        printf '  %-10s %8s syscalls/request\n' "$name" "$(awk -v c="$calls" 'BEGIN { printf "%.2f", c / 20000 }')"
+    done
+else
+    echo "(strace not installed: syscall counts skipped)"
+fi
+
+# Memory per idle connection and accept rate.
+echo
+IDLE=${IDLE:-10000}
+printf '%-10s %22s %20s\n' server "RSS per idle conn (B)" "accepted conns/s"
+for entry in "${SERVERS[@]}"; do
+    name=${entry%%:*}
+    start_pinned "$name" ${entry#*:}
+    before=$(rss_kb "$SERVER_PID")
+    coproc IDLER { taskset -c "$LOAD_CORE" "$BIN/loadgen" idle "$ADDR" --conns "$IDLE"; }
+    read -r ready <&"${IDLER[0]}"
+    sleep 0.5 # let the server's driver tasks run their first poll
+    after=$(rss_kb "$SERVER_PID")
+    exec {IDLER[1]}>&-
+    wait "$IDLER_PID" 2>/dev/null || true
+    per_conn=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+    line=$(taskset -c "$LOAD_CORE" "$BIN/loadgen" connect "$ADDR" --duration 2)
+    stop_server
+    printf '%-10s %22s %20s\n' "$name" "$per_conn" "$(field cps "$line")"
+done
