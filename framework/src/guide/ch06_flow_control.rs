@@ -24,74 +24,56 @@
 //!         self.paused = False
 //! ```
 //!
-//! The aioproto version below writes 64 KiB chunks to a peer that does not read.
-//! The buffer fills, `pause_writing` arrives, the producer stops; once the peer
-//! reads, `resume_writing` arrives and the producer finishes.
+//! The aioproto version below answers a connection with 12.5 MiB, far more than
+//! the kernel's socket buffer holds, to a peer that does not read yet. The write
+//! buffer keeps the rest, `pause_writing` arrives, and once the peer reads,
+//! `resume_writing` follows. A real producer (a file sender, a chat broadcast)
+//! stops producing between the two.
 //!
 //! ```
-//! use std::sync::{Arc, Mutex};
-//!
 //! use aioproto::{BaseProtocol, ConnectOptions, Protocol, Transport, create_connection};
 //! use tokio::sync::mpsc;
 //!
 //! const CHUNK: usize = 64 * 1024;
+//! const CHUNKS: usize = 200;
 //!
 //! struct Producer {
-//!     transport: Option<Transport>,
-//!     left: usize,
 //!     events: mpsc::UnboundedSender<&'static str>,
 //! }
 //!
-//! impl Producer {
-//!     /// Writes until paused or finished.
-//!     fn produce(&mut self, paused: &Arc<Mutex<bool>>) {
-//!         let transport = self.transport.as_ref().unwrap();
-//!         // Stop once the buffer is over the mark; pause_writing follows.
-//!         while self.left > 0 && transport.get_write_buffer_size() <= CHUNK && !*paused.lock().unwrap() {
+//! impl BaseProtocol for Producer {
+//!     fn connection_made(&mut self, transport: &Transport) {
+//!         for _ in 0..CHUNKS {
 //!             transport.write(vec![b'x'; CHUNK]);
-//!             self.left -= 1;
 //!         }
-//!         if self.left == 0 {
-//!             transport.close();
-//!         }
+//!         transport.close(); // flushes everything first
+//!     }
+//!     fn pause_writing(&mut self) {
+//!         let _ = self.events.send("pause_writing");
+//!     }
+//!     fn resume_writing(&mut self) {
+//!         let _ = self.events.send("resume_writing");
 //!     }
 //! }
+//! impl Protocol for Producer {}
 //!
-//! # struct P(Producer, Arc<Mutex<bool>>);
-//! # impl BaseProtocol for P {
-//! #     fn connection_made(&mut self, t: &Transport) {
-//! #         self.0.transport = Some(t.clone());
-//! #         self.0.produce(&self.1);
-//! #     }
-//! #     fn pause_writing(&mut self) {
-//! #         *self.1.lock().unwrap() = true;
-//! #         let _ = self.0.events.send("pause_writing");
-//! #     }
-//! #     fn resume_writing(&mut self) {
-//! #         *self.1.lock().unwrap() = false;
-//! #         let _ = self.0.events.send("resume_writing");
-//! #         self.0.produce(&self.1);
-//! #     }
-//! # }
-//! # impl Protocol for P {}
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> aioproto::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let port = listener.local_addr()?.port();
 //! let (tx, mut events) = mpsc::unbounded_channel();
-//! let factory = move || {
-//!     P(Producer { transport: None, left: 200, events: tx }, Arc::new(Mutex::new(false)))
-//! };
-//! let (_transport, _producer) = create_connection(factory, "127.0.0.1", port, &ConnectOptions::new()).await?;
+//! let (transport, _producer) =
+//!     create_connection(move || Producer { events: tx }, "127.0.0.1", port, &ConnectOptions::new()).await?;
 //! let (mut peer, _) = listener.accept().await?;
 //!
-//! // The peer reads nothing yet: the producer gets paused.
+//! // The peer reads nothing yet: the buffer is over the mark, the producer is paused.
 //! assert_eq!(events.recv().await, Some("pause_writing"));
+//! assert!(transport.get_write_buffer_size() > 64 * 1024);
 //!
-//! // Now the peer reads everything; the producer resumes and finishes.
+//! // Now the peer reads everything; the producer is resumed and the data all arrives.
 //! let mut sink = Vec::new();
 //! tokio::io::AsyncReadExt::read_to_end(&mut peer, &mut sink).await?;
-//! assert_eq!(sink.len(), 200 * CHUNK);
+//! assert_eq!(sink.len(), CHUNKS * CHUNK);
 //! assert_eq!(events.recv().await, Some("resume_writing"));
 //! # Ok(()) }
 //! ```
@@ -99,9 +81,11 @@
 //! Differences from asyncio worth knowing:
 //!
 //! * `pause_writing()` is called right after the callback whose writes took the
-//!   buffer over the mark (asyncio calls it inside `write()`); the callback cannot
-//!   be re-entered while it runs. Check `get_write_buffer_size()` in loops that
-//!   write a lot in one callback, as above.
+//!   buffer over the mark, once the driver has tried to flush (asyncio calls it
+//!   inside `write()`); a callback cannot be re-entered while it runs. So a loop
+//!   that writes "until paused" inside one callback must bound itself, for
+//!   example with `get_write_buffer_size()`; producers that write from other
+//!   tasks are paused as soon as their writes cross the mark.
 //! * [`Transport::set_write_buffer_hard_limit`](crate::Transport::set_write_buffer_hard_limit)
 //!   adds a cap asyncio lacks: a peer that never reads is aborted once the
 //!   buffer passes it, instead of growing the buffer without end.
