@@ -128,10 +128,8 @@ impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
             return Err(err);
         }
         let outcome = read(buf);
-        if let Some(Ok(n)) = outcome {
-            if n > 0 {
-                guard("buffer_updated", || protocol.buffer_updated(n))?;
-            }
+        if let Some(Ok(n @ 1..)) = outcome {
+            guard("buffer_updated", || protocol.buffer_updated(n))?;
         }
         Ok(outcome)
     }

@@ -283,10 +283,10 @@ impl StreamDriver {
             if let Some(next) = state.next_handler.take() {
                 self.handler = next;
             }
-            if std::mem::take(&mut state.socket_options_changed) {
-                if let (Some(options), Some(fd)) = (state.socket_options, io.socket()) {
-                    apply_socket_options(&fd, options);
-                }
+            if std::mem::take(&mut state.socket_options_changed)
+                && let (Some(options), Some(fd)) = (state.socket_options, io.socket())
+            {
+                apply_socket_options(&fd, options);
             }
             if let Some(limit) = state.over_hard_limit() {
                 tracing::debug!(limit, "write buffer over its hard limit; aborting");
@@ -537,11 +537,11 @@ impl Future for StreamDriver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if std::mem::take(&mut this.config.call_connection_made) {
-            if let Err(e) = this.handler.base().connection_made(&this.transport) {
-                this.finish(Some(e));
-                return Poll::Ready(());
-            }
+        if std::mem::take(&mut this.config.call_connection_made)
+            && let Err(e) = this.handler.base().connection_made(&this.transport)
+        {
+            this.finish(Some(e));
+            return Poll::Ready(());
         }
         loop {
             match this.step(cx) {

@@ -27,9 +27,23 @@ struct Opts {
 
 fn parse() -> Result<Opts, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = args.first().cloned().ok_or("missing mode (echo, idle, connect)")?;
-    let addr = args.get(1).ok_or("missing ADDR")?.parse().map_err(|e| format!("ADDR: {e}"))?;
-    let mut opts = Opts { mode, addr, conns: 10, size: 1024, duration: None, requests: None };
+    let mode = args
+        .first()
+        .cloned()
+        .ok_or("missing mode (echo, idle, connect)")?;
+    let addr = args
+        .get(1)
+        .ok_or("missing ADDR")?
+        .parse()
+        .map_err(|e| format!("ADDR: {e}"))?;
+    let mut opts = Opts {
+        mode,
+        addr,
+        conns: 10,
+        size: 1024,
+        duration: None,
+        requests: None,
+    };
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -50,7 +64,10 @@ fn main() {
         eprintln!("loadgen: {e}");
         std::process::exit(2)
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let outcome = runtime.block_on(async {
         match opts.mode.as_str() {
             "echo" => echo(&opts).await,
@@ -98,7 +115,10 @@ async fn echo(opts: &Opts) -> std::io::Result<()> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let requests = done.load(Ordering::Relaxed);
-    println!("requests={requests} elapsed={elapsed:.3} rps={:.0}", requests as f64 / elapsed);
+    println!(
+        "requests={requests} elapsed={elapsed:.3} rps={:.0}",
+        requests as f64 / elapsed
+    );
     Ok(())
 }
 
@@ -127,6 +147,9 @@ async fn connect(opts: &Opts) -> std::io::Result<()> {
         count += 1;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    println!("connections={count} elapsed={elapsed:.3} cps={:.0}", count as f64 / elapsed);
+    println!(
+        "connections={count} elapsed={elapsed:.3} cps={:.0}",
+        count as f64 / elapsed
+    );
     Ok(())
 }

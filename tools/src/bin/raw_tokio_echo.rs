@@ -9,7 +9,9 @@ use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> std::io::Result<()> {
     let port = aioproto_tools::port_arg(0);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         aioproto_tools::announce(listener.local_addr()?);
