@@ -26,7 +26,7 @@ use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
 
 use crate::error::{Error, Result};
 pub(crate) use crate::event_loop_impl::{EnterGuard, LoopShared, current_shared};
-use crate::event_loop_impl::{HandleInner, now_secs};
+use crate::event_loop_impl::{HandleInner, cancel_job, new_job, now_secs};
 use crate::future::{Future, lock};
 use crate::task::{Task, spawn_in_loop};
 
@@ -106,8 +106,8 @@ pub struct Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("callback", &self.inner.name)
-            .field("when", &self.inner.when)
+            .field("callback", &self.inner.header().name)
+            .field("when", &self.inner.header().when)
             .field("cancelled", &self.cancelled())
             .finish()
     }
@@ -116,17 +116,17 @@ impl fmt::Debug for Handle {
 impl Handle {
     /// Stops the callback from running (idempotent); what it captured is dropped at once.
     pub fn cancel(&self) {
-        self.inner.cancel();
+        cancel_job(&*self.inner);
     }
 
     /// True once [`cancel`](Self::cancel) was called.
     pub fn cancelled(&self) -> bool {
-        self.inner.cancelled.load(Ordering::Acquire)
+        self.inner.header().cancelled.load(Ordering::Acquire)
     }
 
     /// For timer handles, when the callback is due, on the [`EventLoop::time`] clock.
     pub fn when(&self) -> Option<f64> {
-        self.inner.when
+        self.inner.header().when
     }
 }
 
@@ -528,7 +528,7 @@ impl EventLoop {
     pub fn call_soon(&self, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
         self.check_open()?;
         let name = std::any::type_name_of_val(&cb);
-        let inner = HandleInner::new(name, None, Box::new(cb));
+        let inner = new_job(name, None, cb);
         self.shared.push_ready(inner.clone());
         Ok(Handle { inner })
     }
@@ -583,7 +583,7 @@ impl EventLoop {
             return Err(Error::invalid_argument("when must not be NaN"));
         }
         let name = std::any::type_name_of_val(&cb);
-        let inner = HandleInner::new(name, Some(when), Box::new(cb));
+        let inner = new_job(name, Some(when), cb);
         self.shared.push_timer(inner.clone());
         Ok(Handle { inner })
     }

@@ -65,30 +65,65 @@ pub(crate) fn instant_of(when: f64) -> tokio::time::Instant {
 
 pub(crate) type Callback = Box<dyn FnOnce() + Send>;
 
-/// One scheduled callback.
-pub(crate) struct HandleInner {
+/// What every scheduled callback carries besides the closure.
+pub(crate) struct Header {
     pub(crate) cancelled: AtomicBool,
-    cb: Mutex<Option<Callback>>,
     pub(crate) name: &'static str,
     pub(crate) when: Option<f64>,
 }
 
-impl HandleInner {
-    pub(crate) fn new(name: &'static str, when: Option<f64>, cb: Callback) -> Arc<Self> {
-        Arc::new(HandleInner {
-            cancelled: AtomicBool::new(false),
-            cb: Mutex::new(Some(cb)),
-            name,
-            when,
-        })
-    }
+/// One scheduled callback, type-erased; the closure lives in the same
+/// allocation as its header (one allocation per `call_soon`).
+pub(crate) trait Job: Send + Sync {
+    fn header(&self) -> &Header;
+    /// Drops the closure without running it.
+    fn discard(&self);
+    /// Runs the closure if it is still there.
+    fn run(&self);
+}
 
-    pub(crate) fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
-        // Drop the callback (and what it captured) at once, like asyncio.
+struct JobImpl<F> {
+    header: Header,
+    cb: Mutex<Option<F>>,
+}
+
+impl<F: FnOnce() + Send + 'static> Job for JobImpl<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn discard(&self) {
         let cb = lock(&self.cb).take();
         drop(cb);
     }
+    fn run(&self) {
+        let cb = lock(&self.cb).take();
+        if let Some(cb) = cb {
+            cb();
+        }
+    }
+}
+
+pub(crate) type HandleInner = dyn Job;
+
+pub(crate) fn new_job<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    when: Option<f64>,
+    cb: F,
+) -> Arc<HandleInner> {
+    Arc::new(JobImpl {
+        header: Header {
+            cancelled: AtomicBool::new(false),
+            name,
+            when,
+        },
+        cb: Mutex::new(Some(cb)),
+    })
+}
+
+/// Cancels a job: marks it and drops what it captured at once, like asyncio.
+pub(crate) fn cancel_job(job: &HandleInner) {
+    job.header().cancelled.store(true, Ordering::Release);
+    job.discard();
 }
 
 struct TimerEntry {
@@ -262,7 +297,7 @@ impl LoopShared {
         if self.is_closed() {
             return Err(job);
         }
-        self.push_ready(HandleInner::new(name, None, job));
+        self.push_ready(new_job(name, None, job));
         Ok(())
     }
 
@@ -276,7 +311,7 @@ impl LoopShared {
     }
 
     pub(crate) fn push_timer(self: &Arc<Self>, h: Arc<HandleInner>) {
-        let when = h.when.unwrap_or(f64::NEG_INFINITY);
+        let when = h.header().when.unwrap_or(f64::NEG_INFINITY);
         {
             let mut st = lock(&self.st);
             st.seq += 1;
@@ -306,7 +341,7 @@ impl LoopShared {
                 break;
             }
             let entry = st.timers.pop().expect("peeked");
-            if !entry.handle.cancelled.load(Ordering::Acquire) {
+            if !entry.handle.header().cancelled.load(Ordering::Acquire) {
                 st.ready.push_back(entry.handle);
             }
         }
@@ -323,7 +358,7 @@ impl LoopShared {
         while st
             .timers
             .peek()
-            .is_some_and(|t| t.handle.cancelled.load(Ordering::Acquire))
+            .is_some_and(|t| t.handle.header().cancelled.load(Ordering::Acquire))
         {
             st.timers.pop();
         }
@@ -331,19 +366,17 @@ impl LoopShared {
     }
 
     fn run_handle(self: &Arc<Self>, h: &HandleInner) {
-        if h.cancelled.load(Ordering::Acquire) {
+        let header = h.header();
+        if header.cancelled.load(Ordering::Acquire) {
             return;
         }
-        let Some(cb) = lock(&h.cb).take() else {
-            return;
-        };
         let slow = self.slow_threshold();
         let start = slow.map(|_| std::time::Instant::now());
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(cb));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.run()));
         if let (Some(start), Some(threshold)) = (start, slow) {
             let took = start.elapsed();
             if took >= threshold {
-                self.warn_slow(&format!("<Handle {}>", h.name), took);
+                self.warn_slow(&format!("<Handle {}>", header.name), took);
             }
         }
         if let Err(payload) = outcome {
@@ -352,9 +385,9 @@ impl LoopShared {
                 message: crate::protocol_impl::panic_message(payload.as_ref()),
             };
             self.call_exception_handler(
-                ExceptionContext::new(format!("Exception in callback {}", h.name))
+                ExceptionContext::new(format!("Exception in callback {}", header.name))
                     .with_error(err)
-                    .with_handle_name(h.name),
+                    .with_handle_name(header.name),
             );
         }
     }
@@ -385,7 +418,7 @@ async fn drive(weak: Weak<LoopShared>, wake: Arc<Notify>) {
             if !batch.is_empty() {
                 let _enter = EnterGuard::enter(lp.clone());
                 for h in &batch {
-                    lp.run_handle(h);
+                    lp.run_handle(&**h);
                 }
             }
             lp.next_wake()

@@ -105,8 +105,9 @@ pub(crate) struct FutureCore<T> {
     inner: Mutex<Inner<T>>,
     notify: Notify,
     sched: Scheduler,
-    /// `Some(name)` for a task's result (changes the "never retrieved" message).
-    owner: Mutex<Option<String>>,
+    /// For a task's result: the task's id and name, if it was given one
+    /// (changes the "never retrieved" message).
+    owner: Mutex<Option<(u64, Option<String>)>>,
 }
 
 impl<T: Send + 'static> FutureCore<T> {
@@ -124,8 +125,8 @@ impl<T: Send + 'static> FutureCore<T> {
         })
     }
 
-    pub(crate) fn set_owner(&self, name: String) {
-        *lock(&self.owner) = Some(name);
+    pub(crate) fn set_owner(&self, id: u64, name: Option<String>) {
+        *lock(&self.owner) = Some((id, name));
     }
 
     pub(crate) fn notify_handle(&self) -> &Notify {
@@ -301,8 +302,8 @@ impl<T> Drop for FutureCore<T> {
         if let State::Finished(Err(err)) = &inner.state {
             let owner = self.owner.get_mut().unwrap_or_else(PoisonError::into_inner);
             let ctx = match owner {
-                Some(name) => ExceptionContext::new("Task exception was never retrieved")
-                    .with_task_name(name.clone()),
+                Some((id, name)) => ExceptionContext::new("Task exception was never retrieved")
+                    .with_task_name(name.clone().unwrap_or_else(|| format!("Task-{id}"))),
                 None => ExceptionContext::new("Future exception was never retrieved"),
             }
             .with_error(err.clone());

@@ -58,7 +58,8 @@ struct TaskState {
 /// The shared, type-erased part of a task.
 pub(crate) struct TaskShared {
     id: u64,
-    name: Mutex<String>,
+    /// `None` until named: the name is then `Task-{id}`.
+    name: Mutex<Option<String>>,
     st: Mutex<TaskState>,
     loop_id: u64,
     lp: Option<Weak<LoopShared>>,
@@ -131,7 +132,9 @@ impl TaskShared {
     }
 
     pub(crate) fn name(&self) -> String {
-        lock(&self.name).clone()
+        lock(&self.name)
+            .clone()
+            .unwrap_or_else(|| format!("Task-{}", self.id))
     }
 }
 
@@ -444,13 +447,12 @@ where
     F: StdFuture<Output = Result<T>> + Send + 'static,
 {
     let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
-    let name = name.unwrap_or_else(|| format!("Task-{id}"));
     let sched = match lp {
         Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
         None => Scheduler::Tokio(handle.clone()),
     };
     let core = FutureCore::<T>::new(sched);
-    core.set_owner(name.clone());
+    core.set_owner(id, name.clone());
     let view: Arc<dyn ResultView> = core.clone();
     let shared = Arc::new(TaskShared {
         id,
@@ -568,8 +570,8 @@ impl<T: Send + 'static> Task<T> {
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
         let name = name.into();
-        self.result.core.set_owner(name.clone());
-        *lock(&self.shared.name) = name;
+        self.result.core.set_owner(self.shared.id, Some(name.clone()));
+        *lock(&self.shared.name) = Some(name);
     }
 
     /// A process-unique id.

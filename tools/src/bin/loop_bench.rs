@@ -3,7 +3,9 @@
 //! baseline measured in the same run on the same kind of single-threaded runtime.
 //!
 //! ```text
-//! loop_bench [N]     (default 200000 operations per measurement, best of 5 rounds)
+//! loop_bench [N]          (default 200000 operations per measurement, best of 5 rounds)
+//! loop_bench N MODE       runs one measurement once, for instruction counting
+//!                         (MODE: call_soon | tokio_callbacks | tasks | tokio_tasks | none)
 //! ```
 
 use std::sync::Arc;
@@ -98,11 +100,13 @@ fn tokio_tasks(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
 }
 
 fn main() {
+    const USAGE: &str =
+        "usage: loop_bench [N>0 [call_soon|tokio_callbacks|tasks|tokio_tasks|none]]";
     let n: usize = match std::env::args().nth(1).map(|s| s.parse()) {
         None => 200_000,
         Some(Ok(n)) if n > 0 => n,
         Some(_) => {
-            eprintln!("usage: loop_bench [N>0]");
+            eprintln!("{USAGE}");
             std::process::exit(2);
         }
     };
@@ -111,6 +115,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+
+    if let Some(mode) = std::env::args().nth(2) {
+        // One run of one measurement (plus the fixed set-up), for cachegrind.
+        match mode.as_str() {
+            "call_soon" => drop(aioproto_call_soon(&lp, n)),
+            "tokio_callbacks" => drop(tokio_channel_callbacks(&rt, n)),
+            "tasks" => drop(aioproto_tasks(&lp, n)),
+            "tokio_tasks" => drop(tokio_tasks(&rt, n)),
+            "none" => {}
+            _ => {
+                eprintln!("{USAGE}");
+                std::process::exit(2);
+            }
+        }
+        lp.close().expect("close");
+        return;
+    }
 
     let cb = best_of(|| aioproto_call_soon(&lp, n));
     let cb_base = best_of(|| tokio_channel_callbacks(&rt, n));
