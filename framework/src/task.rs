@@ -288,16 +288,17 @@ impl Drop for CurrentGuard {
     }
 }
 
-/// The spawned future that drives a task's body and records its outcome.
+/// Drives a task's body (held, pinned, next to it in the spawned future) and
+/// records its outcome.
 struct TaskRunner<T: Send + 'static> {
-    fut: Option<Pin<Box<dyn StdFuture<Output = Result<T>> + Send>>>,
+    finished: bool,
     shared: Arc<TaskShared>,
     result: Arc<FutureCore<T>>,
 }
 
 impl<T: Send + 'static> TaskRunner<T> {
     fn finish(&mut self, outcome: Result<T>) {
-        self.fut = None;
+        self.finished = true;
         let (must_cancel, msg) = {
             let mut st = lock(&self.shared.st);
             st.done = true;
@@ -315,12 +316,14 @@ impl<T: Send + 'static> TaskRunner<T> {
     }
 }
 
-impl<T: Send + 'static> StdFuture for TaskRunner<T> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.fut.is_none() {
+impl<T: Send + 'static> TaskRunner<T> {
+    fn poll_body<F: StdFuture<Output = Result<T>>>(
+        &mut self,
+        fut: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let this = self;
+        if this.finished {
             return Poll::Ready(());
         }
         {
@@ -343,9 +346,7 @@ impl<T: Send + 'static> StdFuture for TaskRunner<T> {
         let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
         let guard = CurrentGuard::enter(&this.shared, lp.clone());
         let start = slow.map(|_| Instant::now());
-        let fut = this.fut.as_mut().expect("checked above");
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)));
         drop(guard);
         if let (Some(start), Some(threshold), Some(lp)) = (start, slow, lp.as_ref()) {
             let took = start.elapsed();
@@ -373,7 +374,7 @@ impl<T: Send + 'static> StdFuture for TaskRunner<T> {
 
 impl<T: Send + 'static> Drop for TaskRunner<T> {
     fn drop(&mut self) {
-        if self.fut.is_some() {
+        if !self.finished {
             // The runtime dropped the task before it finished (shutdown).
             tracing::debug!(task = %self.shared.name(), "Task was destroyed but it is pending!");
             self.finish(Err(Error::Cancelled(Some("task was destroyed".into()))));
@@ -472,12 +473,15 @@ where
     });
     drop(view);
     register(&shared);
-    let runner = TaskRunner {
-        fut: Some(Box::pin(fut)),
+    let mut runner = TaskRunner {
+        finished: false,
         shared: shared.clone(),
         result: core.clone(),
     };
-    handle.spawn(runner);
+    handle.spawn(async move {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| runner.poll_body(fut.as_mut(), cx)).await
+    });
     Task {
         shared,
         result: Future::from_core(core),
@@ -570,7 +574,9 @@ impl<T: Send + 'static> Task<T> {
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
         let name = name.into();
-        self.result.core.set_owner(self.shared.id, Some(name.clone()));
+        self.result
+            .core
+            .set_owner(self.shared.id, Some(name.clone()));
         *lock(&self.shared.name) = Some(name);
     }
 
