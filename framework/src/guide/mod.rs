@@ -11,6 +11,8 @@ pub mod ch03_blocking_code;
 pub mod ch04_first_protocol;
 pub mod ch05_client;
 pub mod ch06_flow_control;
+#[cfg(feature = "tls")]
+pub mod ch07_tls;
 pub mod ch08_udp;
 #[cfg(feature = "unix")]
 pub mod ch08b_unix_sockets;

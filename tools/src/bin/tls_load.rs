@@ -1,0 +1,174 @@
+//! TLS load generator for `make bench` (vmbench method): N connections each
+//! send a message, wait for the whole echo, and repeat, for a fixed time. With
+//! `--handshakes`, each of N workers instead opens a fresh connection, does a
+//! full handshake (no session resumption), echoes one byte and closes, again
+//! and again. Prints one line of `key=value` fields:
+//!
+//! ```text
+//! tls_load HOST:PORT --ca F [--conns N] [--size BYTES] [--seconds S] [--handshakes]
+//! requests=123456 rate=24691.2 seconds=5.00
+//! handshakes=2345 rate=469.0 seconds=5.00
+//! ```
+//!
+//! Runs on one thread so it can be pinned to its own core (`taskset`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Options {
+    addr: SocketAddr,
+    ca: String,
+    conns: usize,
+    size: usize,
+    seconds: f64,
+    handshakes: bool,
+}
+
+fn parse() -> Result<Options, BoxError> {
+    let mut args = std::env::args().skip(1);
+    let mut options = Options {
+        addr: "127.0.0.1:0".parse()?,
+        ca: String::new(),
+        conns: 10,
+        size: 1024,
+        seconds: 5.0,
+        handshakes: false,
+    };
+    let mut addr = None;
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--ca" => options.ca = value()?,
+            "--conns" => options.conns = value()?.parse()?,
+            "--size" => options.size = value()?.parse()?,
+            "--seconds" => options.seconds = value()?.parse()?,
+            "--handshakes" => options.handshakes = true,
+            a if !a.starts_with("--") && addr.is_none() => addr = Some(a.parse()?),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    options.addr = addr.ok_or("HOST:PORT is required")?;
+    if options.ca.is_empty() {
+        return Err("--ca is required".into());
+    }
+    Ok(options)
+}
+
+fn client_config(ca: &str) -> Result<Arc<rustls::ClientConfig>, BoxError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca)? {
+        roots.add(cert?)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // Every handshake in --handshakes mode is a full one.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(config))
+}
+
+async fn connect(
+    addr: SocketAddr,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, BoxError> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    Ok(connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?)
+}
+
+async fn ping_pong(
+    mut tls: tokio_rustls::client::TlsStream<TcpStream>,
+    size: usize,
+    deadline: Instant,
+    count: Arc<AtomicU64>,
+) -> Result<(), BoxError> {
+    let message = vec![b'x'; size];
+    let mut back = vec![0u8; size];
+    while Instant::now() < deadline {
+        tls.write_all(&message).await?;
+        tls.read_exact(&mut back).await?;
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+    let _ = tls.shutdown().await;
+    Ok(())
+}
+
+async fn handshakes(
+    addr: SocketAddr,
+    connector: tokio_rustls::TlsConnector,
+    deadline: Instant,
+    count: Arc<AtomicU64>,
+) -> Result<(), BoxError> {
+    let mut byte = [0u8; 1];
+    while Instant::now() < deadline {
+        let mut tls = connect(addr, &connector).await?;
+        tls.write_all(b"h").await?;
+        tls.read_exact(&mut byte).await?;
+        count.fetch_add(1, Ordering::Relaxed);
+        let _ = tls.shutdown().await;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    let options = parse()?;
+    let connector = tokio_rustls::TlsConnector::from(client_config(&options.ca)?);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let count = Arc::new(AtomicU64::new(0));
+            let mut streams = Vec::new();
+            if !options.handshakes {
+                for _ in 0..options.conns {
+                    streams.push(connect(options.addr, &connector).await?);
+                }
+            }
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs_f64(options.seconds);
+            let mut tasks = tokio::task::JoinSet::new();
+            if options.handshakes {
+                for _ in 0..options.conns {
+                    tasks.spawn(handshakes(
+                        options.addr,
+                        connector.clone(),
+                        deadline,
+                        count.clone(),
+                    ));
+                }
+            } else {
+                for tls in streams {
+                    tasks.spawn(ping_pong(tls, options.size, deadline, count.clone()));
+                }
+            }
+            while let Some(done) = tasks.join_next().await {
+                done??;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let n = count.load(Ordering::Relaxed);
+            let what = if options.handshakes {
+                "handshakes"
+            } else {
+                "requests"
+            };
+            println!(
+                "{what}={n} rate={:.1} seconds={seconds:.2}",
+                n as f64 / seconds
+            );
+            Ok(())
+        })
+}
