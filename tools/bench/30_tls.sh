@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# TLS echo: echo_server --tls (aioproto) vs raw_tls_echo (plain tokio-rustls),
+# same run, same load (tls_load, vmbench ping-pong; TLS 1.3, ring). Reports
+# requests/s and server CPU µs per request (from /proc/<pid>/stat) at 1, 10 and
+# 100 KiB, full handshakes per second with CPU µs per handshake, and (with
+# valgrind) user instructions per 1 KiB request. Target: aioproto <= 1.15x raw
+# CPU per request. Needs $BIN and certs/ (make bench runs make certs).
+# Tunables: TLS_CONNS (10), DURATION (3 s).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+CONNS=${TLS_CONNS:-10}
+DURATION=${DURATION:-3}
+CERT=certs/server.pem
+KEY=certs/server.key
+CA=certs/ca.pem
+[ -f "$CERT" ] || { echo "certs/ missing: run make certs" >&2; exit 1; }
+
+SERVERS=("aioproto:$BIN/echo_server --port 0 --tls --cert $CERT --key $KEY" "raw-rustls:$BIN/raw_tls_echo $CERT $KEY")
+load() { taskset -c "$LOAD_CORE" "$BIN/tls_load" "$ADDR" --ca "$CA" --conns "$CONNS" "$@"; }
+per() { awk -v t="$1" -v hz="$TICKS" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "n/a" }'; }
+
+echo "TLS ping-pong echo, $CONNS connections, ${DURATION}s per run, server pinned to core $SERVER_CORE"
+printf '%-10s %-11s %12s %16s\n' size server "requests/s" "server CPU us/req"
+for size in 1024 10240 102400; do
+    declare -A us
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%:*}
+        # shellcheck disable=SC2086
+        start_pinned "$name" ${entry#*:}
+        load --size "$size" --seconds 1 >/dev/null # warm-up
+        before=$(cpu_ticks "$SERVER_PID")
+        line=$(load --size "$size" --seconds "$DURATION")
+        after=$(cpu_ticks "$SERVER_PID")
+        stop_server
+        us[$name]=$(per $((after - before)) "$(field requests "$line")")
+        printf '%-10s %-11s %12s %16s\n' "$size" "$name" "$(field rate "$line")" "${us[$name]}"
+    done
+    echo "  ratio aioproto/raw-rustls CPU per request at $size B: $(ratio "${us[aioproto]}" "${us[raw-rustls]}") (target <= 1.15)"
+done
+
+echo
+echo "full TLS 1.3 handshakes (no resumption), $CONNS concurrent clients, ${DURATION}s"
+printf '%-11s %14s %22s\n' server "handshakes/s" "server CPU us/handshake"
+declare -A hs
+for entry in "${SERVERS[@]}"; do
+    name=${entry%%:*}
+    # shellcheck disable=SC2086
+    start_pinned "$name-hs" ${entry#*:}
+    before=$(cpu_ticks "$SERVER_PID")
+    line=$(load --handshakes --seconds "$DURATION")
+    after=$(cpu_ticks "$SERVER_PID")
+    stop_server
+    hs[$name]=$(per $((after - before)) "$(field handshakes "$line")")
+    printf '%-11s %14s %22s\n' "$name" "$(field rate "$line")" "${hs[$name]}"
+done
+echo "  ratio aioproto/raw-rustls CPU per handshake: $(ratio "${hs[aioproto]}" "${hs[raw-rustls]}")"
+
+if command -v valgrind >/dev/null; then
+    echo
+    echo "user-space instructions per 1 KiB TLS request (cachegrind, start-up and $CONNS handshakes included, 3 s of load)"
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%:*}
+        # shellcheck disable=SC2086
+        start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
+        line=$(load --size 1024 --seconds 3)
+        stop_server
+        refs=$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)
+        printf '  %-11s %8s instructions/request (%s requests)\n' "$name" \
+            "$(awk -v r="$refs" -v n="$(field requests "$line")" 'BEGIN { printf "%.0f", r / n }')" "$(field requests "$line")"
+    done
+fi
