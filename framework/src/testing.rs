@@ -386,7 +386,7 @@ impl TestConnection {
             let state = self.transport.lock();
             (
                 state.reading_paused || state.closing,
-                state.waker.is_some() && !state.dirty,
+                state.parked && !state.dirty,
             )
         };
         let peer = self.peer();

@@ -101,6 +101,9 @@ pub(crate) struct State {
     pub(crate) dirty: bool,
     /// Set while the driver is parked, taken by the first change that wakes it.
     pub(crate) waker: Option<Waker>,
+    /// The driver is parked and `waker` wakes it. The waker itself stays stored
+    /// across polls, so a busy driver does not clone it on every poll.
+    pub(crate) parked: bool,
     dropped_writes: u32,
     /// Copied from the capabilities, so write checks need no second lookup.
     writable: bool,
@@ -169,6 +172,7 @@ impl Transport {
             upgraded_to: None,
             dirty: false,
             waker: None,
+            parked: false,
             dropped_writes: 0,
             writable: extra.caps.writable,
         };
@@ -195,7 +199,7 @@ impl Transport {
             let mut state = self.lock();
             let out = change(&mut state);
             state.dirty = true;
-            (out, state.waker.take())
+            (out, state.wake_parked_driver())
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -539,7 +543,18 @@ impl State {
         let crossed_high =
             !self.buffer.is_paused() && self.buffer.len() > self.buffer.limits().high;
         if was_empty || crossed_high || self.over_hard_limit().is_some() {
-            self.waker.take()
+            self.wake_parked_driver()
+        } else {
+            None
+        }
+    }
+
+    /// The waker of a parked driver, which is no longer parked once woken. A
+    /// running driver (one calling our caller's callback) needs no wake-up: it
+    /// looks at the state again before it parks.
+    pub(crate) fn wake_parked_driver(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.parked) {
+            self.waker.clone()
         } else {
             None
         }

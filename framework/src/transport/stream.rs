@@ -275,7 +275,7 @@ impl StreamDriver {
         let (event, reading, closing, eof_requested, detach, flushed) = {
             let mut state = self.transport.lock();
             state.dirty = false;
-            state.waker = None;
+            state.parked = false;
             if state.aborting {
                 state.buffer.clear();
                 return Step::Finish(None);
@@ -294,9 +294,20 @@ impl StreamDriver {
                 return Step::Finish(Some(Error::WriteBufferFull { limit }));
             }
             while !state.buffer.is_empty() {
-                let mut slices = empty_io_slices();
-                let n = state.buffer.io_slices(&mut slices);
-                match io.poll_write_vectored(cx, &slices[..n]) {
+                let written = match state
+                    .buffer
+                    .front()
+                    .filter(|_| state.buffer.chunk_count() == 1)
+                {
+                    // One chunk (the common echo case): no slice array to fill.
+                    Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
+                    None => {
+                        let mut slices = empty_io_slices();
+                        let n = state.buffer.io_slices(&mut slices);
+                        io.poll_write_vectored(cx, &slices[..n])
+                    }
+                };
+                match written {
                     Poll::Ready(Ok(0)) => {
                         return Step::Finish(Some(io::ErrorKind::WriteZero.into()));
                     }
@@ -482,6 +493,7 @@ impl StreamDriver {
             state.closed = true;
             state.buffer.clear();
             state.waker = None;
+            state.parked = false;
             let tx = state
                 .detach_tx
                 .take()
@@ -560,6 +572,7 @@ impl Future for StreamDriver {
                         Some(w) if w.will_wake(cx.waker()) => {}
                         _ => state.waker = Some(cx.waker().clone()),
                     }
+                    state.parked = true;
                     return Poll::Pending;
                 }
             }
