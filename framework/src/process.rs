@@ -14,7 +14,6 @@ use std::fmt;
 use std::io;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
@@ -685,35 +684,30 @@ impl ProcessStdin {
     ///
     /// Cancel safe.
     pub async fn drain(&self) -> Result<()> {
-        loop {
-            let mut notified = pin!(self.shared.notify.notified());
-            notified.as_mut().enable();
-            let over_high = {
-                let state = lock(&self.shared.state);
-                if let Some(lost) = &state.lost {
-                    return Err(lost.clone().unwrap_or_else(|| {
-                        io::Error::new(io::ErrorKind::ConnectionReset, "connection lost").into()
-                    }));
-                }
-                // asyncio pauses inside write(); aioproto's driver decides right
-                // after it. Until then, a buffer over the mark counts as paused.
-                let over_high = state
-                    .transport
-                    .as_ref()
-                    .is_some_and(|t| t.get_write_buffer_size() > t.get_write_buffer_limits().1);
-                if !state.paused && !over_high {
-                    return Ok(());
-                }
-                over_high && !state.paused
-            };
-            if over_high {
-                // The driver either pauses us (and notifies) or flushes below the
-                // mark without a callback: look again shortly in that case.
-                let _ = tokio::time::timeout(Duration::from_millis(1), notified).await;
-            } else {
-                notified.await;
+        let lost_error = |lost: &Option<Error>| {
+            lost.clone().unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::ConnectionReset, "connection lost").into()
+            })
+        };
+        let transport = {
+            let state = lock(&self.shared.state);
+            if let Some(lost) = &state.lost {
+                return Err(lost_error(lost));
             }
+            state.transport.clone()
+        };
+        let Some(transport) = transport else {
+            return Ok(());
+        };
+        if transport.drain().await.is_ok() {
+            return Ok(());
         }
+        // The pipe ended while we waited: say how, as asyncio does.
+        let state = lock(&self.shared.state);
+        Err(state
+            .lost
+            .as_ref()
+            .map_or_else(|| lost_error(&None), lost_error))
     }
 
     /// Flushes, then closes stdin (the child sees EOF).

@@ -326,3 +326,67 @@ async fn hard_limit_aborts_a_peer_that_never_reads() {
     assert_eq!(t.get_write_buffer_size(), 0);
     assert!(t.is_closing());
 }
+
+/// T14 (drain): many tasks await `Transport::drain` while the peer does not
+/// read; none returns early, all return once the peer reads, and a writer that
+/// drains after each write never has more than one chunk over the mark queued.
+#[tokio::test]
+async fn drain_waits_for_the_buffer_and_wakes_every_waiter() {
+    init_tracing();
+    let log = Log::new();
+    let (t, mut peer) = client_with_idle_peer(&log).await;
+    const CHUNK: usize = 256 * 1024;
+    // Fill far beyond any socket buffer so the transport keeps data queued.
+    for _ in 0..64 {
+        t.write(vec![b'x'; CHUNK]);
+    }
+    log.wait_for("pw").await;
+    let finished = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..5)
+        .map(|_| {
+            let (t, finished) = (t.clone(), finished.clone());
+            tokio::spawn(async move {
+                t.drain().await.unwrap();
+                finished.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "drain returned while paused"
+    );
+    assert!(t.get_write_buffer_size() > t.get_write_buffer_limits().1);
+
+    let reader = tokio::spawn(async move {
+        drain(&mut peer, 64 * CHUNK).await;
+        peer
+    });
+    for waiter in waiters {
+        with_timeout(waiter).await.unwrap();
+    }
+    assert!(t.get_write_buffer_size() <= t.get_write_buffer_limits().1);
+    let _peer = with_timeout(reader).await.unwrap();
+}
+
+/// Drain on a connection that ends fails instead of waiting for ever.
+#[tokio::test]
+async fn drain_fails_once_the_connection_is_gone() {
+    init_tracing();
+    let log = Log::new();
+    let (t, _peer) = client_with_idle_peer(&log).await;
+    for _ in 0..64 {
+        t.write(vec![b'x'; 256 * 1024]);
+    }
+    log.wait_for("pw").await;
+    let waiter = tokio::spawn({
+        let t = t.clone();
+        async move { t.drain().await }
+    });
+    tokio::task::yield_now().await;
+    t.abort();
+    let outcome = with_timeout(waiter).await.unwrap();
+    assert!(matches!(outcome, Err(Error::Closed(_))), "{outcome:?}");
+    assert!(matches!(t.drain().await, Err(Error::Closed(_))));
+}

@@ -92,6 +92,9 @@ pub(crate) struct State {
     pub(crate) socket_options_changed: bool,
     /// Where a detached stream goes (`start_tls`).
     pub(crate) detach_tx: Option<tokio::sync::oneshot::Sender<stream::Detached>>,
+    /// Tasks waiting in [`Transport::drain`]; woken once the buffer is writable
+    /// again or the connection ends.
+    pub(crate) drain_waiters: Vec<Waker>,
     /// The transport this connection was upgraded to (`start_tls`): writes,
     /// `close()` and `abort()` on this handle go there.
     pub(crate) upgraded_to: Option<Transport>,
@@ -170,6 +173,7 @@ impl Transport {
             socket_options_changed: false,
             detach_tx: None,
             upgraded_to: None,
+            drain_waiters: Vec::new(),
             dirty: false,
             waker: None,
             parked: false,
@@ -418,6 +422,57 @@ impl Transport {
         (limits.low, limits.high)
     }
 
+    /// Waits until it is fine to write more, like asyncio's `StreamWriter.drain()`
+    /// at the transport level: returns at once unless the write buffer is over
+    /// its high-water mark or the protocol is paused, then waits until the
+    /// driver has flushed it below the mark (or resumed the protocol).
+    ///
+    /// Any number of tasks may wait at once; all wake together.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once the connection has ended (data still queued then
+    /// was dropped).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only observes the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn f(transport: aioproto::Transport) -> aioproto::Result<()> {
+    /// for _ in 0..100 {
+    ///     transport.write(vec![0u8; 64 * 1024]);
+    ///     transport.drain().await?; // never more than about 128 KiB queued
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn drain(&self) -> Result<()> {
+        std::future::poll_fn(|cx| self.poll_drain(cx)).await
+    }
+
+    /// The poll form of [`drain`](Self::drain), for hand-written futures.
+    pub fn poll_drain(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        let next = {
+            let mut state = self.lock();
+            match state.upgraded_to.clone() {
+                Some(next) => next,
+                None if state.closed => {
+                    return std::task::Poll::Ready(Err(Error::Closed("transport")));
+                }
+                None if state.is_writable() => return std::task::Poll::Ready(Ok(())),
+                None => {
+                    if !state.drain_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                        state.drain_waiters.push(cx.waker().clone());
+                    }
+                    return std::task::Poll::Pending;
+                }
+            }
+        };
+        next.poll_drain(cx)
+    }
+
     /// Bytes queued and not yet handed to the kernel. Exact.
     pub fn get_write_buffer_size(&self) -> usize {
         self.lock().buffer.len()
@@ -546,6 +601,20 @@ impl State {
             self.wake_parked_driver()
         } else {
             None
+        }
+    }
+
+    /// Not over the high-water mark and the protocol not paused: a writer may go on.
+    pub(crate) fn is_writable(&self) -> bool {
+        !self.buffer.is_paused() && self.buffer.len() <= self.buffer.limits().high
+    }
+
+    /// The drain waiters to wake, if the buffer is writable again.
+    pub(crate) fn drain_waiters_to_wake(&mut self) -> Vec<Waker> {
+        if !self.drain_waiters.is_empty() && (self.is_writable() || self.closed) {
+            std::mem::take(&mut self.drain_waiters)
+        } else {
+            Vec::new()
         }
     }
 

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use std::os::fd::{AsFd, BorrowedFd};
@@ -272,6 +272,7 @@ impl StreamDriver {
         let io = self.io.as_mut().expect("driver polled after finishing");
 
         // Commands and the flush, under the lock: the writes are non-blocking and short.
+        let drained;
         let (event, reading, closing, eof_requested, detach, flushed) = {
             let mut state = self.transport.lock();
             state.dirty = false;
@@ -335,6 +336,7 @@ impl StreamDriver {
                 && !state.detach_requested
                 && !self.read_eof;
             let event = state.flow_event();
+            drained = state.drain_waiters_to_wake();
             (
                 event,
                 reading,
@@ -344,6 +346,8 @@ impl StreamDriver {
                 state.buffer.is_empty() && !self.needs_flush,
             )
         };
+
+        drained.into_iter().for_each(Waker::wake);
 
         // Flow control, outside the lock: the protocol may call the transport.
         if let Some(event) = event {
@@ -487,18 +491,19 @@ impl StreamDriver {
     /// Ends the connection: closes the stream, then calls `connection_lost` once;
     /// or, when a detach was asked for and nothing failed, hands the stream over.
     pub(crate) fn finish(&mut self, outcome: Option<Error>) {
-        let (detach_tx, reading_paused) = {
+        let (detach_tx, reading_paused, drained) = {
             let mut state = self.transport.lock();
             state.closing = true;
             state.closed = true;
             state.buffer.clear();
             state.waker = None;
             state.parked = false;
+            let drained = std::mem::take(&mut state.drain_waiters);
             let tx = state
                 .detach_tx
                 .take()
                 .filter(|_| outcome.is_none() && !state.aborting);
-            (tx, state.reading_paused)
+            (tx, state.reading_paused, drained)
         };
         if let Some(buf) = self.read_buf.take() {
             give_back_read_buffer(buf);
@@ -530,6 +535,8 @@ impl StreamDriver {
         if let Some(on_finish) = self.config.on_finish.take() {
             on_finish();
         }
+        // Last, so a waiter that wakes finds `connection_lost` has run.
+        drained.into_iter().for_each(Waker::wake);
     }
 }
 
