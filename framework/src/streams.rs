@@ -813,6 +813,58 @@ impl StreamWriter {
         self.transport.sockname()
     }
 
+    /// Upgrades the connection to TLS in place, like asyncio's
+    /// `StreamWriter.start_tls`: afterwards this writer and its reader speak TLS.
+    ///
+    /// Streams from a `start_server` variant act as the TLS server (`config`
+    /// must be a [`ServerTls`](crate::ServerTls)); from `open_connection`, as
+    /// the client (a [`ClientTls`](crate::ClientTls); `server_name` overrides
+    /// the name checked against the certificate). What was written is flushed
+    /// first. Bytes the reader holds unread at that point are taken to be the
+    /// start of the TLS stream (the peer's handshake), not plaintext.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`start_tls`](crate::start_tls): a mismatched `config`
+    /// ([`Error::InvalidArgument`]), a closed transport, or the handshake's
+    /// failure, after which the connection is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropping it closes the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(mut writer: aioproto::StreamWriter, reader: aioproto::StreamReader)
+    /// #     -> aioproto::Result<()> {
+    /// writer.write("STARTTLS\r\n");
+    /// assert_eq!(reader.readline().await?, "READY\r\n");
+    /// writer.start_tls(aioproto::ClientTls::from_ca_file("certs/ca.pem")?, Some("localhost")).await?;
+    /// writer.write("now encrypted\n");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub async fn start_tls(
+        &mut self,
+        config: impl Into<crate::tls::TlsConfig>,
+        server_name: Option<&str>,
+    ) -> Result<()> {
+        let reader = self.reader.clone();
+        let upgrading = crate::tls::start_tls_deferred(
+            &self.transport,
+            config.into(),
+            self.conn.server_side,
+            server_name,
+            move || reader.lock().buf.take_all(),
+        );
+        let transport = upgrading.await?;
+        self.reader.set_transport(&transport);
+        self.transport = transport;
+        Ok(())
+    }
+
     /// The flow-control check shared by `drain`, `poll_write` and `poll_flush`.
     /// `Ready(Ok)` means "go on writing".
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -763,7 +763,26 @@ pub fn start_tls_with_data(
     server_name: Option<&str>,
     already_read: Bytes,
 ) -> impl Future<Output = Result<Transport>> + Send + 'static {
-    let checked = check_upgrade(transport, config.into(), server_side, server_name);
+    start_tls_deferred(
+        transport,
+        config.into(),
+        server_side,
+        server_name,
+        move || already_read,
+    )
+}
+
+/// [`start_tls_with_data`] whose `already_read` is taken only once the driver
+/// has stopped and handed the stream over, so nothing the driver delivered to
+/// the protocol in between is lost (streams use it: their reader's buffer).
+pub(crate) fn start_tls_deferred(
+    transport: &Transport,
+    config: TlsConfig,
+    server_side: bool,
+    server_name: Option<&str>,
+    already_read: impl FnOnce() -> Bytes + Send + 'static,
+) -> impl Future<Output = Result<Transport>> + Send + 'static {
+    let checked = check_upgrade(transport, config, server_side, server_name);
     let prepared = checked.map(|side| {
         let socket_options = transport.lock().socket_options;
         (
@@ -776,7 +795,17 @@ pub fn start_tls_with_data(
     });
     async move {
         let (old, detaching, extra, socket_options, side) = prepared?;
-        upgrade(old, detaching, extra, socket_options, side, already_read).await
+        let detached = detaching.await;
+        let already_read = already_read();
+        upgrade(
+            old,
+            std::future::ready(detached),
+            extra,
+            socket_options,
+            side,
+            already_read,
+        )
+        .await
     }
 }
 
