@@ -14,12 +14,16 @@ build-release:
 certs:
 	$(CARGO) run --quiet -p aioproto-tools --bin make_certs -- certs
 
-## Start the chat server on 127.0.0.1:7777 and say how to connect.
+## Start the chat server: plain TCP on 127.0.0.1:7777 and TLS on 7778 (one room).
 run: certs build-release
-	@echo "chat_server on 127.0.0.1:7777 (first line you send is your nickname; /who, /quit)"
-	@echo "  connect: $(RELEASE_BIN)/chat_client 127.0.0.1 7777"
-	@echo "       or: nc 127.0.0.1 7777"
-	$(RELEASE_BIN)/chat_server --host 127.0.0.1 --port 7777
+	@echo "chat_server: plain TCP on 127.0.0.1:7777, TLS on 127.0.0.1:7778, one room."
+	@echo "The first line you send is your nickname; then /who, /quit or any text."
+	@echo "  $(RELEASE_BIN)/chat_client 127.0.0.1 7777"
+	@echo "  $(RELEASE_BIN)/chat_client --tls --ca certs/ca.pem 127.0.0.1 7778"
+	@echo "  nc 127.0.0.1 7777"
+	@echo "  openssl s_client -quiet -connect 127.0.0.1:7778 -CAfile certs/ca.pem"
+	$(RELEASE_BIN)/chat_server --host 127.0.0.1 --port 7777 --tls-port 7778 \
+		--cert certs/server.pem --key certs/server.key
 
 ## A scripted tour of what exists; runs and exits.
 demo: certs build-release

@@ -1,9 +1,16 @@
 # Sourced by tools/demo.sh: a short scripted chat on chat_server.
-step "Chat: chat_server with three chat_clients (alice stays, bob talks and quits, a second alice is refused)"
-ADDR=$(start_server "$TMP/chat.out" "$BIN/chat_server" --port 0)
+step "Chat: chat_server (TCP + TLS, one room); alice stays, bob talks and quits, dave joins over TLS, a second alice is refused"
+ADDR=$(start_server "$TMP/chat.out" "$BIN/chat_server" --port 0 --tls-port 0 \
+    --cert certs/server.pem --key certs/server.key)
 CHAT_HOST=${ADDR%:*}
 CHAT_PORT=${ADDR##*:}
-echo "chat_server: listening on $ADDR"
+# The second "listening on" line is the TLS port.
+for _ in $(seq 1 100); do
+    TLS_ADDR=$(sed -n 's/^listening on //p' "$TMP/chat.out" | sed -n 2p)
+    [ -n "$TLS_ADDR" ] && break
+    sleep 0.05
+done
+echo "chat_server: listening on $ADDR (TCP) and $TLS_ADDR (TLS)"
 
 # Waits (up to 10 s) until FILE has a line matching PATTERN.
 wait_line() {
@@ -28,6 +35,11 @@ printf 'bob\nhi alice, bob here\n/who\n/quit\n' |
     "$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" >"$TMP/bob.log" 2>&1
 wait_line "$TMP/alice.log" '^\* bob left$'
 
+# dave speaks TLS; he is in the same room.
+printf 'dave\nhello over TLS\n' |
+    "$BIN/chat_client" --tls --ca certs/ca.pem "$CHAT_HOST" "${TLS_ADDR##*:}" >"$TMP/dave.log" 2>&1
+wait_line "$TMP/alice.log" '^\* dave left$'
+
 # Someone else tries the nickname alice.
 printf 'alice\n' | "$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" >"$TMP/dup.log" 2>&1 || true
 
@@ -37,5 +49,6 @@ wait "$ALICE_PID" || true
 
 echo "-- alice saw:";          sed 's/^/   /' "$TMP/alice.log"
 echo "-- bob saw:";            sed 's/^/   /' "$TMP/bob.log"
+echo "-- dave (TLS) saw:";     sed 's/^/   /' "$TMP/dave.log"
 echo "-- the second alice saw:"; sed 's/^/   /' "$TMP/dup.log"
 stop_server

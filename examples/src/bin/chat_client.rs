@@ -2,8 +2,11 @@
 //! See DESIGN.md for the chat protocol (the first line is your nickname).
 //!
 //! ```text
-//! chat_client [--host H] [--port P] [HOST [PORT]]
+//! chat_client [--host H] [--port P] [--tls --ca F [--cert F --key F] [--server-name N]] [HOST [PORT]]
 //! ```
+//!
+//! `--tls` speaks TLS, trusting the CA in `--ca` (the server certificate is
+//! checked against `--server-name`, else HOST).
 //!
 //! Written on the Protocol layer: the protocol prints what arrives; the main
 //! task reads stdin and writes each line to the transport. At the end of stdin
@@ -12,13 +15,14 @@
 
 use std::io::Write;
 
-use aioproto::{BaseProtocol, ConnectOptions, Error, Protocol, create_connection};
+use aioproto::{BaseProtocol, ClientTls, ConnectOptions, Error, Protocol, create_connection};
 use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
 
-const USAGE: &str = "chat_client [--host H] [--port P] [HOST [PORT]]";
+const USAGE: &str = "chat_client [--host H] [--port P] \
+    [--tls --ca F [--cert F --key F] [--server-name N]] [HOST [PORT]]";
 
 /// Prints everything the server sends; reports the end of the connection.
 struct Printer {
@@ -43,7 +47,11 @@ impl Protocol for Printer {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["host", "port"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let args = Args::parse(
+        &["host", "port", "ca", "cert", "key", "server-name"],
+        &["tls"],
+    )
+    .unwrap_or_else(|e| usage_exit(USAGE, &e));
     let host = args
         .positional
         .first()
@@ -62,17 +70,50 @@ fn main() {
     if args.positional.len() > 2 {
         usage_exit(USAGE, &UsageError("too many arguments".into()));
     }
+    let mut options = ConnectOptions::new();
+    if let Some(tls) = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e)) {
+        options.tls(tls);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run(&host, port)) {
+    if let Err(e) = runtime.block_on(run(&host, port, &options)) {
         eprintln!("chat_client: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run(host: &str, port: u16) -> aioproto::Result<()> {
+/// Reads the TLS flags.
+fn tls(args: &Args) -> Result<Option<ClientTls>, UsageError> {
+    if !args.flag("tls") {
+        for name in ["ca", "cert", "key", "server-name"] {
+            if args.value(name).is_some() {
+                return Err(UsageError(format!("--{name} needs --tls")));
+            }
+        }
+        return Ok(None);
+    }
+    let mut builder = ClientTls::builder();
+    builder.ca_file(args.required("ca")?);
+    match (args.value("cert"), args.value("key")) {
+        (Some(cert), Some(key)) => {
+            builder.client_cert(cert, key);
+        }
+        (None, None) => {}
+        _ => return Err(UsageError("--cert and --key go together".into())),
+    }
+    let mut tls = builder
+        .build()
+        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    if let Some(name) = args.value("server-name") {
+        tls.server_name(name)
+            .map_err(|e| UsageError(format!("--server-name {name}: {e}")))?;
+    }
+    Ok(Some(tls))
+}
+
+async fn run(host: &str, port: u16, options: &ConnectOptions) -> aioproto::Result<()> {
     let (lost_tx, mut lost_rx) = oneshot::channel();
     let (transport, _printer) = create_connection(
         move || Printer {
@@ -80,11 +121,12 @@ async fn run(host: &str, port: u16) -> aioproto::Result<()> {
         },
         host,
         port,
-        &ConnectOptions::new(),
+        options,
     )
     .await?;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
+    let mut sent_any = false;
     loop {
         tokio::select! {
             lost = &mut lost_rx => {
@@ -94,12 +136,21 @@ async fn run(host: &str, port: u16) -> aioproto::Result<()> {
                 };
             }
             line = stdin.next_line(), if stdin_open => match line? {
-                Some(line) => transport.write(format!("{line}\n")),
+                Some(line) => {
+                    transport.write(format!("{line}\n"));
+                    sent_any = true;
+                }
                 None => {
-                    // End of input: half-close; the server closes in turn.
+                    // End of input: half-close, and the server closes in turn
+                    // after answering what we sent. TLS cannot half-close, so
+                    // there we ask the server to end with /quit (once joined).
                     stdin_open = false;
                     if transport.write_eof().is_err() {
-                        transport.close();
+                        if sent_any {
+                            transport.write("/quit\n");
+                        } else {
+                            transport.close();
+                        }
                     }
                 }
             },

@@ -3,48 +3,117 @@
 //! `examples/src/chat.rs`.
 //!
 //! ```text
-//! chat_server [--host H] [--port P]
+//! chat_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]
+//! chat_server [--host H] [--port P] --tls-port P2 --cert F --key F [--client-ca F]
 //! ```
+//!
+//! `--tls` serves TLS on `--port`. `--tls-port` serves plain TCP on `--port`
+//! and TLS on `--tls-port` at the same time, into one shared room (this is
+//! what `make run` starts). The protocol is the same either way: TLS is a
+//! server option, not a different protocol.
 
-use aioproto::{ServerOptions, create_server};
+use aioproto::{Server, ServerOptions, ServerTls, create_server};
 use aioproto_examples::chat::{ChatClient, SharedRoom};
-use aioproto_examples::{Args, announce, init_logging, shutdown_signal, usage_exit};
+use aioproto_examples::{Args, UsageError, announce, init_logging, shutdown_signal, usage_exit};
 
-const USAGE: &str = "chat_server [--host H] [--port P]";
+const USAGE: &str = "chat_server [--host H] [--port P] \
+    [--tls | --tls-port P2] [--cert F --key F [--client-ca F]]";
+
+/// Where to serve TLS, if anywhere.
+enum Tls {
+    None,
+    /// TLS instead of plain TCP on `--port`.
+    Only(ServerTls),
+    /// Plain on `--port` and TLS on this port too.
+    Also(u16, ServerTls),
+}
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["host", "port"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let args = Args::parse(
+        &["host", "port", "tls-port", "cert", "key", "client-ca"],
+        &["tls"],
+    )
+    .unwrap_or_else(|e| usage_exit(USAGE, &e));
     let host = args.value("host").unwrap_or("127.0.0.1").to_owned();
     let port = args
         .parsed("port", 7777u16)
         .unwrap_or_else(|e| usage_exit(USAGE, &e));
+    let tls = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
     // One thread, like asyncio: callbacks never run at the same time.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(serve(&host, port)) {
+    if let Err(e) = runtime.block_on(serve(&host, port, tls)) {
         eprintln!("chat_server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
+/// Reads the TLS flags.
+fn tls(args: &Args) -> Result<Tls, UsageError> {
+    let tls_port: Option<u16> = match args.value("tls-port") {
+        None => None,
+        Some(_) => Some(args.parsed("tls-port", 0u16)?),
+    };
+    if args.flag("tls") && tls_port.is_some() {
+        return Err(UsageError("--tls and --tls-port exclude each other".into()));
+    }
+    if !args.flag("tls") && tls_port.is_none() {
+        for name in ["cert", "key", "client-ca"] {
+            if args.value(name).is_some() {
+                return Err(UsageError(format!("--{name} needs --tls or --tls-port")));
+            }
+        }
+        return Ok(Tls::None);
+    }
+    let mut builder = ServerTls::builder(args.required("cert")?, args.required("key")?);
+    if let Some(ca) = args.value("client-ca") {
+        builder.client_ca(ca);
+    }
+    let server_tls = builder
+        .build()
+        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    Ok(match tls_port {
+        Some(p) => Tls::Also(p, server_tls),
+        None => Tls::Only(server_tls),
+    })
+}
+
+async fn serve(host: &str, port: u16, tls: Tls) -> aioproto::Result<()> {
+    // One room for every listener: plain and TLS clients chat together.
     let room = SharedRoom::default();
-    let server = create_server(
-        move || ChatClient::new(room.clone()),
-        host,
-        port,
-        &ServerOptions::new(),
-    )
-    .await?;
-    for addr in server.local_addrs() {
-        announce(addr);
+    let factory = move || {
+        let room = room.clone();
+        move || ChatClient::new(room.clone())
+    };
+    let mut servers: Vec<Server> = Vec::new();
+    let (plain, tls) = match tls {
+        Tls::None => (true, None),
+        Tls::Only(tls) => (false, Some((port, tls))),
+        Tls::Also(tls_port, tls) => (true, Some((tls_port, tls))),
+    };
+    if plain {
+        servers.push(create_server(factory(), host, port, &ServerOptions::new()).await?);
+    }
+    if let Some((tls_port, tls)) = tls {
+        let mut options = ServerOptions::new();
+        options.tls(tls);
+        servers.push(create_server(factory(), host, tls_port, &options).await?);
+    }
+    for server in &servers {
+        for addr in server.local_addrs() {
+            announce(addr);
+        }
     }
     shutdown_signal().await?;
-    server.close();
-    server.close_clients();
-    server.wait_closed().await;
+    for server in &servers {
+        server.close();
+        server.close_clients();
+    }
+    for server in &servers {
+        server.wait_closed().await;
+    }
     Ok(())
 }

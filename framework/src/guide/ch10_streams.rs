@@ -77,6 +77,28 @@
 //! implement tokio's `AsyncRead` / `AsyncWrite`, so `tokio::io::copy`,
 //! `FramedRead` and friends work on them.
 //!
+//! Over TLS and Unix sockets, streams work the same way. TLS is an option of
+//! the connection, as in asyncio's `ssl=` argument:
+//! [`open_connection_with`](crate::open_connection_with) with
+//! `ConnectOptions::tls`, [`start_server_with`](crate::start_server_with) with
+//! `ServerOptions::tls`; an established plain stream upgrades in place with
+//! [`StreamWriter::start_tls`](crate::StreamWriter::start_tls) (asyncio 3.11's
+//! `writer.start_tls`). Unix sockets have
+//! [`open_unix_connection`](crate::open_unix_connection) and
+//! [`start_unix_server`](crate::start_unix_server).
+//!
+//! ```no_run
+//! use aioproto::{ClientTls, ConnectOptions, open_connection_with};
+//!
+//! # async fn f() -> aioproto::Result<()> {
+//! let mut options = ConnectOptions::new();
+//! options.tls(ClientTls::from_ca_file("certs/ca.pem")?);
+//! let (reader, writer) = open_connection_with("localhost", 7778, &options, 64 * 1024).await?;
+//! writer.write("alice\n");
+//! println!("{:?}", reader.readline().await?);
+//! # Ok(()) }
+//! ```
+//!
 //! ## Async protocols
 //!
 //! A sync callback must not wait. When each message needs an `await` (a
