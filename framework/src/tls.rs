@@ -847,3 +847,6 @@ fn check_upgrade(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -409,3 +409,47 @@ async fn start_tls_rejects_mismatched_settings() {
     assert!(log.wait_lost().await.is_none());
     server.close();
 }
+
+/// T37: a corrupted TLS stream. The peer sends `A\n` over TLS, then plaintext
+/// garbage on the raw socket: the client gets `A\n`, then `connection_lost`
+/// with a TLS error.
+#[tokio::test]
+async fn corrupted_stream_is_a_tls_error() {
+    init_tracing();
+    let pki = Pki::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.raw_server_config("server"));
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(tcp).await.unwrap();
+        tls.write_all(b"A\n").await.unwrap();
+        tls.flush().await.unwrap();
+        let mut one = [0u8; 1];
+        tls.read_exact(&mut one).await.unwrap();
+        let (tcp, _) = tls.get_mut();
+        tcp.write_all(b"this is not a TLS record\r\n")
+            .await
+            .unwrap();
+        let _ = tcp.read(&mut one).await;
+    });
+    let log = Log::new();
+    let (transport, _) = with_timeout(create_connection(
+        {
+            let log = log.clone();
+            move || Events::new(&log)
+        },
+        "localhost",
+        addr.port(),
+        &connect_options(pki.client_tls()),
+    ))
+    .await
+    .unwrap();
+    log.wait_data(2).await;
+    assert_eq!(log.data(), b"A\n");
+    transport.write("x");
+    let err = log.wait_lost().await.expect("a TLS error");
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    transport.close(); // does not panic after the end
+    assert_eq!(log.lost_count(), 1);
+}

@@ -69,3 +69,27 @@ if command -v valgrind >/dev/null; then
             "$(awk -v r="$refs" -v n="$(field requests "$line")" 'BEGIN { printf "%.0f", r / n }')" "$(field requests "$line")"
     done
 fi
+
+# Memory per idle TLS connection: RSS growth of the server with IDLE connections
+# open (each did its handshake and echoed one byte), divided by IDLE.
+IDLE=${TLS_IDLE:-500}
+echo
+echo "memory per idle TLS connection ($IDLE connections, server RSS delta / $IDLE; target <= 20 KiB)"
+for entry in "${SERVERS[@]}"; do
+    name=${entry%%:*}
+    # shellcheck disable=SC2086
+    start_pinned "$name-idle" ${entry#*:}
+    before=$(rss_kb "$SERVER_PID")
+    taskset -c "$LOAD_CORE" "$BIN/tls_load" "$ADDR" --ca "$CA" --conns "$IDLE" --idle --seconds 30 >"$BENCH_TMP/idle.out" &
+    LOAD_PID=$!
+    for _ in $(seq 1 600); do
+        grep -q '^idle=' "$BENCH_TMP/idle.out" && break
+        sleep 0.05
+    done
+    sleep 0.5
+    after=$(rss_kb "$SERVER_PID")
+    kill "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+    stop_server
+    printf '  %-11s %8s KiB per idle connection\n' "$name" "$(awk -v a="$before" -v b="$after" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) / n }')"
+done

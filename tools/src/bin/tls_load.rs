@@ -5,10 +5,14 @@
 //! and again. Prints one line of `key=value` fields:
 //!
 //! ```text
-//! tls_load HOST:PORT --ca F [--conns N] [--size BYTES] [--seconds S] [--handshakes]
+//! tls_load HOST:PORT --ca F [--conns N] [--size BYTES] [--seconds S] [--handshakes | --idle]
 //! requests=123456 rate=24691.2 seconds=5.00
 //! handshakes=2345 rate=469.0 seconds=5.00
+//! idle=1000
 //! ```
+//!
+//! With `--idle`, it opens N connections (each echoes one byte), prints
+//! `idle=N`, and holds them open for `--seconds` (for memory per idle connection).
 //!
 //! Runs on one thread so it can be pinned to its own core (`taskset`).
 
@@ -31,6 +35,7 @@ struct Options {
     size: usize,
     seconds: f64,
     handshakes: bool,
+    idle: bool,
 }
 
 fn parse() -> Result<Options, BoxError> {
@@ -42,6 +47,7 @@ fn parse() -> Result<Options, BoxError> {
         size: 1024,
         seconds: 5.0,
         handshakes: false,
+        idle: false,
     };
     let mut addr = None;
     while let Some(arg) = args.next() {
@@ -52,6 +58,7 @@ fn parse() -> Result<Options, BoxError> {
             "--size" => options.size = value()?.parse()?,
             "--seconds" => options.seconds = value()?.parse()?,
             "--handshakes" => options.handshakes = true,
+            "--idle" => options.idle = true,
             a if !a.starts_with("--") && addr.is_none() => addr = Some(a.parse()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -131,6 +138,21 @@ fn main() -> Result<(), BoxError> {
         .enable_all()
         .build()?
         .block_on(async move {
+            if options.idle {
+                let mut held = Vec::with_capacity(options.conns);
+                let mut byte = [0u8; 1];
+                for _ in 0..options.conns {
+                    let mut tls = connect(options.addr, &connector).await?;
+                    tls.write_all(b"i").await?;
+                    tls.read_exact(&mut byte).await?;
+                    held.push(tls);
+                }
+                println!("idle={}", held.len());
+                use std::io::Write;
+                std::io::stdout().flush()?;
+                tokio::time::sleep(Duration::from_secs_f64(options.seconds)).await;
+                return Ok(());
+            }
             let count = Arc::new(AtomicU64::new(0));
             let mut streams = Vec::new();
             if !options.handshakes {
