@@ -136,7 +136,8 @@ async fn t14_get_write_buffer_size_is_exact() {
     t.write_slice(&[0u8; 100]);
     assert_eq!(t.get_write_buffer_size(), 108);
     // Fill the kernel so the buffer keeps a remainder, then account for it.
-    const TOTAL: usize = 4 * 1024 * 1024;
+    // Loopback socket buffers can absorb several MiB, so write well beyond that.
+    const TOTAL: usize = 24 * 1024 * 1024;
     t.write(vec![9u8; TOTAL]);
     log.wait_for("pw").await;
     let left = t.get_write_buffer_size();
@@ -337,7 +338,8 @@ async fn drain_waits_for_the_buffer_and_wakes_every_waiter() {
     let (t, mut peer) = client_with_idle_peer(&log).await;
     const CHUNK: usize = 256 * 1024;
     // Fill far beyond any socket buffer so the transport keeps data queued.
-    for _ in 0..64 {
+    const CHUNKS: usize = 128;
+    for _ in 0..CHUNKS {
         t.write(vec![b'x'; CHUNK]);
     }
     log.wait_for("pw").await;
@@ -360,7 +362,7 @@ async fn drain_waits_for_the_buffer_and_wakes_every_waiter() {
     assert!(t.get_write_buffer_size() > t.get_write_buffer_limits().1);
 
     let reader = tokio::spawn(async move {
-        drain(&mut peer, 64 * CHUNK).await;
+        drain(&mut peer, CHUNKS * CHUNK).await;
         peer
     });
     for waiter in waiters {
@@ -376,7 +378,7 @@ async fn drain_fails_once_the_connection_is_gone() {
     init_tracing();
     let log = Log::new();
     let (t, _peer) = client_with_idle_peer(&log).await;
-    for _ in 0..64 {
+    for _ in 0..128 {
         t.write(vec![b'x'; 256 * 1024]);
     }
     log.wait_for("pw").await;
