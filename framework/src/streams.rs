@@ -875,13 +875,9 @@ impl StreamWriter {
         if state.lost {
             return Poll::Ready(Err(lost_error()));
         }
-        // One look at the transport: closing, and the buffer against its mark.
-        let (closing, over_high) = {
+        let closing = {
             let t = self.transport.lock();
-            (
-                t.closing || t.closed,
-                t.buffer.len() > t.buffer.limits().high,
-            )
+            t.closing || t.closed
         };
         if closing || state.paused {
             // Closing: wait for connection_lost, then fail like asyncio.
@@ -890,13 +886,9 @@ impl StreamWriter {
             return Poll::Pending;
         }
         drop(state);
-        if over_high {
-            // Over the mark but the driver has not run yet to pause us: let it
-            // run (it was woken by the write), then look again.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(Ok(()))
+        // Over the mark but not paused yet: the driver either pauses us or
+        // flushes below the mark, and the transport wakes drain waiters in both cases.
+        self.transport.poll_drain(cx).map_err(|_| lost_error())
     }
 
     /// Waits until it is fine to write more: returns at once unless the write
