@@ -146,6 +146,30 @@ pub fn announce(addr: impl fmt::Display) {
     let _ = out.flush();
 }
 
+/// Runs `main_future` on a single-threaded tokio runtime, asyncio's model
+/// (callbacks never run at the same time; the benchmarks pin servers to one
+/// core). On an error, prints `PROGRAM: error` to stderr and exits with status 1.
+pub fn run_single_threaded<F, E>(program: &str, main_future: F)
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{program}: cannot start the tokio runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(main_future) {
+        eprintln!("{program}: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Waits for SIGINT or SIGTERM.
 pub async fn shutdown_signal() -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};

@@ -16,7 +16,7 @@
 use std::io::Write;
 
 use aioproto::{BaseProtocol, ClientTls, ConnectOptions, Error, Protocol, create_connection};
-use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
@@ -74,14 +74,7 @@ fn main() {
     if let Some(tls) = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e)) {
         options.tls(tls);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run(&host, port, &options)) {
-        eprintln!("chat_client: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("chat_client", run(&host, port, &options));
 }
 
 /// Reads the TLS flags.

@@ -14,7 +14,9 @@
 
 use aioproto::{Server, ServerOptions, ServerTls, create_server};
 use aioproto_examples::chat::{ChatClient, SharedRoom};
-use aioproto_examples::{Args, UsageError, announce, init_logging, shutdown_signal, usage_exit};
+use aioproto_examples::{
+    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+};
 
 const USAGE: &str = "chat_server [--host H] [--port P] \
     [--tls | --tls-port P2] [--cert F --key F [--client-ca F]]";
@@ -40,15 +42,7 @@ fn main() {
         .parsed("port", 7777u16)
         .unwrap_or_else(|e| usage_exit(USAGE, &e));
     let tls = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    // One thread, like asyncio: callbacks never run at the same time.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(serve(&host, port, tls)) {
-        eprintln!("chat_server: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("chat_server", serve(&host, port, tls));
 }
 
 /// Reads the TLS flags.

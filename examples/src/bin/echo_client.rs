@@ -16,7 +16,7 @@ use std::time::Duration;
 use aioproto::{
     BaseProtocol, ClientTls, ConnectOptions, Protocol, Transport, create_connection, start_tls,
 };
-use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
@@ -63,14 +63,7 @@ fn main() {
         if !matches!(mode, Mode::Plain) {
             usage_exit(USAGE, &UsageError("--unix speaks plain echo only".into()));
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        if let Err(e) = runtime.block_on(run_unix(path.into(), &args.positional)) {
-            eprintln!("echo_client: {e}");
-            std::process::exit(1);
-        }
+        run_single_threaded("echo_client", run_unix(path.into(), &args.positional));
         return;
     }
     let [host, port, messages @ ..] = args.positional.as_slice() else {
@@ -79,14 +72,7 @@ fn main() {
     let port: u16 = port
         .parse()
         .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run(host, port, messages, mode)) {
-        eprintln!("echo_client: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("echo_client", run(host, port, messages, mode));
 }
 
 /// Reads the TLS flags into a mode.

@@ -14,7 +14,9 @@
 use aioproto::{
     BaseProtocol, Protocol, ServerOptions, ServerTls, Transport, create_server, start_tls_with_data,
 };
-use aioproto_examples::{Args, UsageError, announce, init_logging, shutdown_signal, usage_exit};
+use aioproto_examples::{
+    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+};
 use bytes::{Bytes, BytesMut};
 
 const USAGE: &str = "echo_server [--host H] [--port P] \
@@ -115,15 +117,7 @@ fn main() {
         .parsed("port", 8888u16)
         .unwrap_or_else(|e| usage_exit(USAGE, &e));
     let mode = mode(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    // One thread, like asyncio: the benchmark pins this process to one core.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(serve(&host, port, mode)) {
-        eprintln!("echo_server: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("echo_server", serve(&host, port, mode));
 }
 
 /// Reads the TLS flags into a mode.

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aioproto::{DatagramOptions, DatagramProtocol, create_datagram_endpoint};
-use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -40,14 +40,7 @@ fn main() {
     let port: u16 = port
         .parse()
         .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run(host, port, messages)) {
-        eprintln!("udp_echo_client: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("udp_echo_client", run(host, port, messages));
 }
 
 async fn run(host: &str, port: u16, messages: &[String]) -> aioproto::Result<()> {

@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 
 use aioproto::{DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint};
-use aioproto_examples::{Args, UsageError, announce, init_logging, shutdown_signal, usage_exit};
+use aioproto_examples::{
+    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+};
 use bytes::Bytes;
 
 const USAGE: &str = "udp_echo_server [--host H] [--port P]";
@@ -42,15 +44,7 @@ fn main() {
     let port = args
         .parsed("port", 9999u16)
         .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    // One thread, like asyncio: the benchmark pins this process to one core.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(serve(&host, port)) {
-        eprintln!("udp_echo_server: {e}");
-        std::process::exit(1);
-    }
+    run_single_threaded("udp_echo_server", serve(&host, port));
 }
 
 async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
