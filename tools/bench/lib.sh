@@ -5,7 +5,7 @@ SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 TICKS=$(getconf CLK_TCK)
 BENCH_TMP=$(mktemp -d)
-trap 'kill ${SERVER_PID:-} 2>/dev/null; rm -rf "$BENCH_TMP"' EXIT
+trap 'kill ${SERVER_PID:-} 2>/dev/null || true; rm -rf "$BENCH_TMP"' EXIT
 
 # start_pinned NAME CMD... : starts a server on the server core; sets SERVER_PID and ADDR.
 start_pinned() {
