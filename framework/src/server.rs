@@ -248,6 +248,9 @@ struct ServerState {
     accept_tasks: Vec<JoinHandle<()>>,
     connections: HashMap<u64, Transport>,
     next_connection_id: u64,
+    /// Accepted connections still being set up (TLS handshakes): not yet a
+    /// transport, but `wait_closed` waits for them as asyncio does.
+    in_setup: usize,
     closed: bool,
     serve_forever_running: bool,
 }
@@ -585,7 +588,8 @@ impl Server {
         }
     }
 
-    /// Waits until the server is closed and every connection has ended.
+    /// Waits until the server is closed and every connection has ended,
+    /// including accepted TLS connections whose handshake is still running.
     ///
     /// Called before [`close`](Self::close) it waits for the close too.
     ///
@@ -599,7 +603,7 @@ impl Server {
             changed.as_mut().enable();
             {
                 let state = self.lock();
-                if state.closed && state.connections.is_empty() {
+                if state.closed && state.connections.is_empty() && state.in_setup == 0 {
                     return;
                 }
             }
@@ -654,7 +658,31 @@ impl Server {
     }
 }
 
+/// Counts one accepted connection that is still being set up (a TLS handshake)
+/// until dropped; register the connection before dropping it.
+pub(crate) struct SetupGuard(Arc<ServerInner>);
+
+impl Drop for SetupGuard {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_setup -= 1;
+        self.0.changed.notify_waiters();
+    }
+}
+
 impl ServerInner {
+    /// Counts a connection under set-up until the guard drops.
+    pub(crate) fn setup_guard(self: &Arc<Self>) -> SetupGuard {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_setup += 1;
+        SetupGuard(self.clone())
+    }
+
     /// Registers a new connection; returns the hook that unregisters it.
     fn register(self: &Arc<Self>, transport: &Transport) -> Box<dyn FnOnce() + Send> {
         let id = {

@@ -249,6 +249,8 @@ pub(crate) fn accept(
         (None, Some(path)) => tracing::debug_span!("tls", peer = %path.display()),
         (None, None) => tracing::debug_span!("tls"),
     };
+    // The server's wait_closed() waits for handshakes in progress too.
+    let setup = server.setup_guard();
     let task = async move {
         match server_handshake(config, Plain::new(io, Bytes::new()), handshake_timeout).await {
             Ok((io, info)) => {
@@ -258,6 +260,7 @@ pub(crate) fn accept(
             }
             Err(e) => tracing::warn!(error = %e, "TLS handshake failed; connection dropped"),
         }
+        drop(setup);
     };
     tokio::spawn(task.instrument(span));
 }

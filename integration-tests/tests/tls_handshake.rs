@@ -129,6 +129,36 @@ async fn server_handshake_timeout_drops_silent_client() {
     server.close();
 }
 
+/// `wait_closed()` waits for a handshake that is still in progress when the
+/// server closes (asyncio counts the connection from accept on).
+#[tokio::test(flavor = "current_thread")]
+async fn wait_closed_waits_for_handshakes_in_progress() {
+    init_tracing();
+    let pki = Pki::new();
+    let mut tls = pki.server_tls("server");
+    tls.handshake_timeout(Duration::from_millis(300)).unwrap();
+    let (server, addr, _logs) = tls_recording_server(tls, Events::new).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // On a current-thread runtime each yield polls the I/O driver first, so the
+    // accept loop takes the connection and starts its handshake.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    server.close();
+    with_timeout(server.wait_closed()).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "returned after {waited:?}"
+    );
+    assert!(
+        with_timeout(read_until_closed(&mut silent))
+            .await
+            .is_empty()
+    );
+}
+
 /// A client that sends its ClientHello and then stalls mid-handshake is
 /// dropped after the handshake timeout.
 #[tokio::test]
