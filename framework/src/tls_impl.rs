@@ -26,7 +26,9 @@ use crate::error::{Error, Result};
 use crate::protocol_impl::{Handler, IntoHandler};
 use crate::server::ServerInner;
 use crate::tls::{ClientTls, ServerTls, TlsInfo};
-use crate::transport::stream::{Detached, DriverConfig, StreamDriver, StreamIo, tcp_io};
+use crate::transport::stream::{
+    Detached, DriverConfig, StreamDriver, StreamIo, poll_read_into_slice, tcp_io,
+};
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions, Transport};
 
 /// A byte stream under TLS: replays `prefix` first, then reads the inner stream.
@@ -130,9 +132,7 @@ impl StreamIo for TlsIo {
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut read_buf = ReadBuf::new(buf);
-        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut read_buf))?;
-        Poll::Ready(Ok(read_buf.filled().len()))
+        poll_read_into_slice(&mut self.stream, cx, buf)
     }
 
     fn poll_write_vectored(

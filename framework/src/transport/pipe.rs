@@ -32,7 +32,7 @@ use bytes::BytesMut;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::stat::{SFlag, fstat};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, Interest, ReadBuf, Ready};
+use tokio::io::{Interest, Ready};
 use tokio::net::unix::pipe;
 
 use crate::error::{Error, Result};
@@ -41,7 +41,7 @@ use crate::protocol_impl::Handler;
 use crate::protocol_impl::IntoHandler;
 #[cfg(feature = "process")]
 use crate::transport::stream::StreamDriver;
-use crate::transport::stream::{DriverConfig, StreamIo, start_stream};
+use crate::transport::stream::{DriverConfig, StreamIo, poll_read_into_slice, start_stream};
 use crate::transport::{Capabilities, ExtraInfo, Transport, write_buffer};
 
 /// Something that owns a pipe-like file descriptor and can give it up:
@@ -363,9 +363,7 @@ impl StreamIo for ReadPipe {
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut read_buf = ReadBuf::new(buf);
-        let outcome = ready!(Pin::new(&mut self.rx).poll_read(cx, &mut read_buf))
-            .map(|()| read_buf.filled().len());
+        let outcome = ready!(poll_read_into_slice(&mut self.rx, cx, buf));
         Poll::Ready(self.eof_on_tty_eio(outcome))
     }
 

@@ -132,9 +132,7 @@ where
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut read_buf = ReadBuf::new(buf);
-        ready!(Pin::new(&mut self.0).poll_read(cx, &mut read_buf))?;
-        Poll::Ready(Ok(read_buf.filled().len()))
+        poll_read_into_slice(&mut self.0, cx, buf)
     }
 
     fn poll_write_vectored(
@@ -152,6 +150,18 @@ where
     fn socket(&self) -> Option<BorrowedFd<'_>> {
         Some(self.0.as_fd())
     }
+}
+
+/// `StreamIo::poll_read_slice` for any tokio reader: reads into `buf` and
+/// returns how many bytes arrived (0 at EOF).
+pub(crate) fn poll_read_into_slice<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut read_buf = ReadBuf::new(buf);
+    ready!(Pin::new(reader).poll_read(cx, &mut read_buf))?;
+    Poll::Ready(Ok(read_buf.filled().len()))
 }
 
 /// Wraps an accepted or connected TCP stream: sets TCP_NODELAY as asked and

@@ -71,9 +71,7 @@ impl StreamIo for MemIo {
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut read_buf = ReadBuf::new(buf);
-        ready!(Pin::new(&mut self.reader).poll_read(cx, &mut read_buf))?;
-        Poll::Ready(Ok(read_buf.filled().len()))
+        poll_read_into_slice(&mut self.reader, cx, buf)
     }
 
     fn poll_write_vectored(
