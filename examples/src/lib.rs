@@ -123,6 +123,39 @@ pub fn format_seconds(seconds: f64) -> String {
     s.to_owned()
 }
 
+/// Reads the contract's server TLS flags, `--cert F --key F [--client-ca F]`.
+///
+/// `enabled` says whether a flag that turns TLS on was given; `enabling`
+/// names those flags for the error when it was not (e.g. `"--tls or --starttls"`).
+/// Returns `None` without TLS.
+///
+/// # Errors
+///
+/// A [`UsageError`] for a TLS file flag without TLS, a missing `--cert` or
+/// `--key`, or files that do not make a valid TLS configuration.
+pub fn server_tls_from_args(
+    args: &Args,
+    enabled: bool,
+    enabling: &str,
+) -> Result<Option<aioproto::ServerTls>, UsageError> {
+    if !enabled {
+        for name in ["cert", "key", "client-ca"] {
+            if args.value(name).is_some() {
+                return Err(UsageError(format!("--{name} needs {enabling}")));
+            }
+        }
+        return Ok(None);
+    }
+    let mut builder = aioproto::ServerTls::builder(args.required("cert")?, args.required("key")?);
+    if let Some(ca) = args.value("client-ca") {
+        builder.client_ca(ca);
+    }
+    let tls = builder
+        .build()
+        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    Ok(Some(tls))
+}
+
 /// Prints `err` and the usage to stderr, then exits with status 2.
 pub fn usage_exit(usage: &str, err: &dyn fmt::Display) -> ! {
     eprintln!("error: {err}\nusage: {usage}");

@@ -15,7 +15,8 @@
 use aioproto::{Server, ServerOptions, ServerTls, create_server};
 use aioproto_examples::chat::{ChatClient, SharedRoom};
 use aioproto_examples::{
-    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+    Args, UsageError, announce, init_logging, run_single_threaded, server_tls_from_args,
+    shutdown_signal, usage_exit,
 };
 
 const USAGE: &str = "chat_server [--host H] [--port P] \
@@ -54,21 +55,10 @@ fn tls(args: &Args) -> Result<Tls, UsageError> {
     if args.flag("tls") && tls_port.is_some() {
         return Err(UsageError("--tls and --tls-port exclude each other".into()));
     }
-    if !args.flag("tls") && tls_port.is_none() {
-        for name in ["cert", "key", "client-ca"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs --tls or --tls-port")));
-            }
-        }
+    let enabled = args.flag("tls") || tls_port.is_some();
+    let Some(server_tls) = server_tls_from_args(args, enabled, "--tls or --tls-port")? else {
         return Ok(Tls::None);
-    }
-    let mut builder = ServerTls::builder(args.required("cert")?, args.required("key")?);
-    if let Some(ca) = args.value("client-ca") {
-        builder.client_ca(ca);
-    }
-    let server_tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    };
     Ok(match tls_port {
         Some(p) => Tls::Also(p, server_tls),
         None => Tls::Only(server_tls),

@@ -15,7 +15,8 @@ use aioproto::{
     BaseProtocol, Protocol, ServerOptions, ServerTls, Transport, create_server, start_tls_with_data,
 };
 use aioproto_examples::{
-    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+    Args, UsageError, announce, init_logging, run_single_threaded, server_tls_from_args,
+    shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
 
@@ -132,21 +133,10 @@ fn mode(args: &Args) -> Result<Mode, UsageError> {
         }
         return Ok(Mode::Unix(path.into()));
     }
-    if !tls && !starttls {
-        for name in ["cert", "key", "client-ca"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs --tls or --starttls")));
-            }
-        }
+    let Some(server_tls) = server_tls_from_args(args, tls || starttls, "--tls or --starttls")?
+    else {
         return Ok(Mode::Plain);
-    }
-    let mut builder = ServerTls::builder(args.required("cert")?, args.required("key")?);
-    if let Some(ca) = args.value("client-ca") {
-        builder.client_ca(ca);
-    }
-    let server_tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+    };
     Ok(if tls {
         Mode::Tls(server_tls)
     } else {
