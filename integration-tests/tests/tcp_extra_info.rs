@@ -12,14 +12,7 @@ async fn peername_sockname_and_default_socket_options() {
     init_tracing();
     let (server, addr, mut rx) = recording_server(Events::new).await;
     let log = Log::new();
-    let (client, _) = create_connection(
-        || Events::new(&log),
-        "127.0.0.1",
-        addr.port(),
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (client, _) = connect_recording(&log, addr.port()).await;
     let server_log = next_log(&mut rx).await;
     server_log.wait_for("cm").await;
     let server_side = server.connections().pop().unwrap();

@@ -103,14 +103,7 @@ async fn t14_write_accepted_in_full_never_pauses() {
     init_tracing();
     let (server, addr) = echo_server().await;
     let log = Log::new();
-    let (t, _) = create_connection(
-        || Events::new(&log),
-        "127.0.0.1",
-        addr.port(),
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (t, _) = connect_recording(&log, addr.port()).await;
     t.set_write_buffer_limits(Some(4), None).unwrap();
     t.write(vec![1u8; 1000]);
     log.wait_data(1000).await;

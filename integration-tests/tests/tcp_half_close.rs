@@ -30,14 +30,7 @@ async fn t03_eof_received_true_keeps_the_write_side_open() {
     .await;
 
     let client_log = Log::new();
-    let (client, _) = create_connection(
-        || Events::new(&client_log),
-        "127.0.0.1",
-        addr.port(),
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (client, _) = connect_recording(&client_log, addr.port()).await;
     client.write("hello");
     client.write_eof().unwrap();
     assert!(!client.is_closing());
@@ -119,14 +112,7 @@ async fn t05_write_eof_flushes_first_and_later_writes_are_dropped() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let log = Log::new();
-    let (client, _) = create_connection(
-        || Events::new(&log),
-        "127.0.0.1",
-        port,
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (client, _) = connect_recording(&log, port).await;
     let (mut peer, _) = with_timeout(listener.accept()).await.unwrap();
 
     // The peer does not read yet: 8 MiB cannot all fit in the kernel buffers.
@@ -168,14 +154,7 @@ async fn t05_write_eof_after_close_is_a_no_op() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let log = Log::new();
-    let (client, _) = create_connection(
-        || Events::new(&log),
-        "127.0.0.1",
-        port,
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (client, _) = connect_recording(&log, port).await;
     let (mut peer, _) = with_timeout(listener.accept()).await.unwrap();
     client.write("last words");
     client.close();

@@ -75,14 +75,7 @@ async fn t02_client_lifecycle_create_connection_returns_after_connection_made() 
     .await;
 
     let log = Log::new();
-    let (transport, protocol) = create_connection(
-        || Events::new(&log),
-        "127.0.0.1",
-        addr.port(),
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (transport, protocol) = connect_recording(&log, addr.port()).await;
     {
         let p = protocol.lock().unwrap();
         let seen = p.transport.as_ref().expect("connection_made already ran");
@@ -156,14 +149,7 @@ async fn t09_panic_in_data_received_is_fatal_to_that_connection_only() {
     let healthy_log = next_log(&mut rx).await;
 
     let client_log = Log::new();
-    let (client, _) = create_connection(
-        || Events::new(&client_log),
-        "127.0.0.1",
-        addr.port(),
-        &ConnectOptions::new(),
-    )
-    .await
-    .unwrap();
+    let (client, _) = connect_recording(&client_log, addr.port()).await;
     let log = next_log(&mut rx).await;
     client.write("boom");
     match log.wait_lost().await {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aioproto::{
-    BaseProtocol, BufferedProtocol, Error, Protocol, Server, ServerOptions, Transport,
-    create_server,
+    BaseProtocol, BufferedProtocol, ConnectOptions, Error, Protocol, Server, ServerOptions,
+    Transport, create_connection, create_server,
 };
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -393,6 +393,18 @@ pub async fn recording_server(
         .expect("server binds");
     let addr = server.local_addrs()[0];
     (server, addr, rx)
+}
+
+/// Connects to `127.0.0.1:port` with an [`Events`] protocol recording into `log`.
+pub async fn connect_recording(log: &Arc<Log>, port: u16) -> (Transport, Arc<Mutex<Events>>) {
+    create_connection(
+        || Events::new(log),
+        "127.0.0.1",
+        port,
+        &ConnectOptions::new(),
+    )
+    .await
+    .unwrap()
 }
 
 /// Receives the next connection's log from [`recording_server`].
