@@ -21,17 +21,9 @@ async fn round_trip_client_and_server() {
     let log = Log::new();
     let mut tls = pki.client_tls();
     tls.server_name("localhost").unwrap();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
-        "127.0.0.1",
-        addr.port(),
-        &connect_options(tls),
-    ))
-    .await
-    .expect("TLS connect");
+    let (transport, _) = with_timeout(connect_tls_recording(&log, "127.0.0.1", addr.port(), tls))
+        .await
+        .expect("TLS connect");
     assert_eq!(
         log.events(),
         ["cm"],
@@ -57,14 +49,11 @@ async fn round_trip_by_host_name() {
     let pki = Pki::new();
     let (server, addr) = tls_echo_server(pki.server_tls("server")).await;
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await
     .expect("TLS connect to localhost");
@@ -95,14 +84,11 @@ async fn large_writes_with_flow_control() {
     })
     .await;
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await
     .unwrap();
@@ -153,14 +139,11 @@ async fn extra_info_and_no_half_close() {
         .build()
         .unwrap();
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(client_tls),
+        client_tls,
     ))
     .await
     .unwrap();
@@ -307,14 +290,11 @@ async fn buffered_data_is_flushed_before_close_notify() {
         tls.read_to_end(&mut all).await.map(|_| all.len())
     });
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await
     .unwrap();
@@ -434,14 +414,11 @@ async fn corrupted_stream_is_a_tls_error() {
         let _ = tcp.read(&mut one).await;
     });
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await
     .unwrap();

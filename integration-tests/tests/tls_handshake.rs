@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aioproto::{Error, create_connection};
+use aioproto::Error;
 use rustls::pki_types::ServerName;
 use support::pki::*;
 use support::*;
@@ -82,14 +82,11 @@ async fn server_keeps_serving_after_100_failed_handshakes() {
     assert_eq!(server.connection_count(), 0);
 
     let log = Log::new();
-    let (transport, _) = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let (transport, _) = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await
     .expect("handshake 101 succeeds");
@@ -205,16 +202,7 @@ async fn client_handshake_timeout() {
     tls.handshake_timeout(Duration::from_millis(300)).unwrap();
     let log = Log::new();
     let started = Instant::now();
-    let outcome = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
-        "localhost",
-        addr.port(),
-        &connect_options(tls),
-    ))
-    .await;
+    let outcome = with_timeout(connect_tls_recording(&log, "localhost", addr.port(), tls)).await;
     let elapsed = started.elapsed();
     let err = outcome.map(|_| ()).expect_err("timed out");
     assert!(err.is_timeout(), "{err:?}");
@@ -241,14 +229,11 @@ async fn peer_closes_during_handshake() {
         drop(s);
     });
     let log = Log::new();
-    let outcome = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
+    let outcome = with_timeout(connect_tls_recording(
+        &log,
         "localhost",
         addr.port(),
-        &connect_options(pki.client_tls()),
+        pki.client_tls(),
     ))
     .await;
     let err = outcome.map(|_| ()).expect_err("the peer hung up");

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use aioproto::{ClientTls, Error, ServerTls, create_connection};
+use aioproto::{ClientTls, Error, ServerTls};
 use support::pki::*;
 use support::*;
 
@@ -17,17 +17,9 @@ async fn try_connect(
     tls: ClientTls,
 ) -> (std::sync::Arc<Log>, aioproto::Result<aioproto::Transport>) {
     let log = Log::new();
-    let outcome = with_timeout(create_connection(
-        {
-            let log = log.clone();
-            move || Events::new(&log)
-        },
-        host,
-        port,
-        &connect_options(tls),
-    ))
-    .await
-    .map(|(t, _)| t);
+    let outcome = with_timeout(connect_tls_recording(&log, host, port, tls))
+        .await
+        .map(|(t, _)| t);
     (log, outcome)
 }
 

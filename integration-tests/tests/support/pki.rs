@@ -223,6 +223,23 @@ pub async fn tls_echo_server(tls: ServerTls) -> (aioproto::Server, SocketAddr) {
     (server, addr)
 }
 
+/// Connects over TLS with an [`Events`](super::Events) protocol recording into `log`.
+pub async fn connect_tls_recording(
+    log: &Arc<super::Log>,
+    host: &str,
+    port: u16,
+    tls: ClientTls,
+) -> aioproto::Result<(aioproto::Transport, Arc<std::sync::Mutex<super::Events>>)> {
+    let log = log.clone();
+    aioproto::create_connection(
+        move || super::Events::new(&log),
+        host,
+        port,
+        &connect_options(tls),
+    )
+    .await
+}
+
 /// Client options with these TLS settings.
 pub fn connect_options(tls: ClientTls) -> aioproto::ConnectOptions {
     let mut options = aioproto::ConnectOptions::new();
