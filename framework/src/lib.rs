@@ -123,54 +123,60 @@
 
 mod async_protocol;
 mod codec;
-mod connect;
 mod error;
-mod event_loop;
-mod event_loop_impl;
-mod future;
-mod gather;
 pub mod guide;
+mod net;
 #[cfg(feature = "process")]
 mod process;
-mod protocol;
-mod protocol_impl;
-mod queue;
-mod server;
+mod runtime;
 mod streams;
-mod streams_impl;
-mod sync;
-mod task;
-mod task_group;
 pub mod testing;
-mod timeout;
-#[cfg(feature = "tls")]
-mod tls;
-#[cfg(feature = "tls")]
-mod tls_impl;
 mod transport;
-#[cfg(feature = "unix")]
-mod unix;
-mod wait;
+mod util;
 
 // Public interface
 pub use async_protocol::{AsyncAdapter, AsyncProtocol};
 pub use codec::{CodecProtocol, FrameHandler, FrameSink};
-pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
 pub use error::{Error, Result};
-pub use event_loop::{
-    ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
-    default_exception_handler, get_running_loop,
+pub use net::connect::{ConnectOptions, connect_accepted_socket, create_connection};
+#[cfg(feature = "unix")]
+pub use net::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
+pub use net::server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+#[cfg(feature = "process")]
+pub use net::subprocess::{
+    Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
+    subprocess_shell,
 };
-pub use future::{DoneCallback, Future, Wait};
-pub use gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use net::tls::{
+    ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
+    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
+};
+pub use net::udp::{
+    DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
+    create_datagram_endpoint_from_std,
+};
+#[cfg(feature = "unix")]
+pub use net::unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
 #[cfg(feature = "process")]
 pub use process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
-pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
-pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
-pub use queue::Queue;
-pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+pub use runtime::event_loop::{
+    ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
+    default_exception_handler, get_running_loop,
+};
+pub use runtime::future::{DoneCallback, Future, Wait};
+pub use runtime::gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
+pub use runtime::queue::Queue;
+pub use runtime::sync::{Condition, Event, Lock, LockGuard, Semaphore};
+pub use runtime::task::{
+    Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
+};
+pub use runtime::task_group::TaskGroup;
+pub use runtime::timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
+pub use runtime::wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
 pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
     open_connection_with, start_server, start_server_with,
@@ -179,33 +185,9 @@ pub use streams::{
 pub use streams::{
     open_unix_connection, open_unix_connection_with, start_unix_server, start_unix_server_with,
 };
-pub use sync::{Condition, Event, Lock, LockGuard, Semaphore};
-pub use task::{
-    Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
-};
-pub use task_group::TaskGroup;
-pub use timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::{
-    ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
-    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
-};
-pub use transport::datagram::{
-    DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
-    create_datagram_endpoint_from_std,
-};
-#[cfg(feature = "unix")]
-pub use transport::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
-#[cfg(feature = "process")]
-pub use transport::subprocess::{
-    Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
-    subprocess_shell,
-};
+pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
+pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use transport::{ExtraInfo, Transport};
-#[cfg(feature = "unix")]
-pub use unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
-pub use wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
 
 /// The README's examples compile as doctests.
 #[cfg(doctest)]

@@ -3,8 +3,8 @@ use std::io;
 use bytes::Bytes;
 
 use super::*;
-use crate::protocol::{BaseProtocol, Protocol};
 use crate::transport::Transport;
+use crate::transport::protocol::{BaseProtocol, Protocol};
 
 /// Echoes, keeps the transport open on EOF when asked, and writes a lot on "flood".
 #[derive(Default)]

@@ -5,14 +5,10 @@
 //! connection's driver task, which does the I/O after the current callback returns.
 //! Many `write()` calls made in one callback therefore leave in one vectored write.
 
-pub(crate) mod datagram;
-mod datagram_impl;
+pub(crate) mod dispatch;
+pub(crate) mod driver;
 mod extra;
-#[cfg(feature = "unix")]
-pub(crate) mod pipe;
-pub(crate) mod stream;
-#[cfg(feature = "process")]
-pub(crate) mod subprocess;
+pub(crate) mod protocol;
 pub(crate) mod write_buffer;
 
 use std::fmt;
@@ -23,7 +19,7 @@ use std::task::Waker;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::protocol_impl::Handler;
+use crate::transport::dispatch::Handler;
 pub use extra::ExtraInfo;
 use write_buffer::{FlowEvent, Limits, WriteBuffer};
 
@@ -91,7 +87,7 @@ pub(crate) struct State {
     /// `socket_options` changed and the driver has not applied them yet.
     pub(crate) socket_options_changed: bool,
     /// Where a detached stream goes (`start_tls`).
-    pub(crate) detach_tx: Option<tokio::sync::oneshot::Sender<stream::Detached>>,
+    pub(crate) detach_tx: Option<tokio::sync::oneshot::Sender<driver::Detached>>,
     /// Tasks waiting in [`Transport::drain`]; woken once the buffer is writable
     /// again or the connection ends.
     pub(crate) drain_waiters: Vec<Waker>,
@@ -495,7 +491,7 @@ impl Transport {
     /// reference to it.
     pub fn set_protocol<P, M>(&self, protocol: P) -> Arc<Mutex<P>>
     where
-        P: crate::protocol_impl::IntoHandler<M>,
+        P: crate::transport::dispatch::IntoHandler<M>,
     {
         let (shared, handler) = protocol.into_handler();
         self.update(|state| state.next_handler = Some(handler));

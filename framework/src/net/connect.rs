@@ -1,0 +1,369 @@
+//! Outgoing connections: [`create_connection`], [`ConnectOptions`] and
+//! [`connect_accepted_socket`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
+use crate::net::server::with_address;
+use crate::transport::Transport;
+use crate::transport::dispatch::IntoHandler;
+use crate::transport::driver::{DriverConfig, StreamIo, start_stream, tcp_io};
+
+/// Options for [`create_connection`], set with a builder.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut options = aioproto::ConnectOptions::new();
+/// options
+///     .happy_eyeballs_delay(Duration::from_millis(250))
+///     .connect_timeout(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Default)]
+pub struct ConnectOptions {
+    pub(crate) local_addr: Option<SocketAddr>,
+    pub(crate) happy_eyeballs_delay: Option<Duration>,
+    pub(crate) interleave: Option<usize>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) keepalive: bool,
+    pub(crate) no_nodelay: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::net::tls::ClientTls>,
+}
+
+impl ConnectOptions {
+    /// The defaults: addresses tried one after another, no time limit,
+    /// `TCP_NODELAY` on, keep-alive off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binds the local end to `addr` before connecting.
+    pub fn local_addr(&mut self, addr: SocketAddr) -> &mut Self {
+        self.local_addr = Some(addr);
+        self
+    }
+
+    /// Happy Eyeballs (RFC 8305): start the next address after `delay` if the
+    /// previous one has not connected yet; the first to connect wins. Also sets
+    /// `interleave(1)` unless set. Default: none (one address at a time).
+    pub fn happy_eyeballs_delay(&mut self, delay: Duration) -> &mut Self {
+        self.happy_eyeballs_delay = Some(delay);
+        self
+    }
+
+    /// Reorders the resolved addresses so families alternate, `n` of the first
+    /// family before one of the next (asyncio's `interleave`). 0 keeps the order.
+    pub fn interleave(&mut self, n: usize) -> &mut Self {
+        self.interleave = Some(n);
+        self
+    }
+
+    /// Upper bound on resolving and connecting together (default: none).
+    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// `SO_KEEPALIVE` on the connection (default off).
+    pub fn keepalive(&mut self, on: bool) -> &mut Self {
+        self.keepalive = on;
+        self
+    }
+
+    /// `TCP_NODELAY` on the connection (default on).
+    pub fn nodelay(&mut self, on: bool) -> &mut Self {
+        self.no_nodelay = !on;
+        self
+    }
+
+    /// Speaks TLS over the connection (default: plain TCP). The handshake runs
+    /// before the protocol is made; its failure is `create_connection`'s error.
+    /// See [`ClientTls`](crate::ClientTls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, tls: crate::net::tls::ClientTls) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ConnectOptions");
+        d.field("local_addr", &self.local_addr)
+            .field("happy_eyeballs_delay", &self.happy_eyeballs_delay)
+            .field("interleave", &self.interleave)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("keepalive", &self.keepalive)
+            .field("nodelay", &!self.no_nodelay);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some());
+        d.finish()
+    }
+}
+
+/// Connects to `host:port` and runs a protocol on the connection, like
+/// asyncio's `create_connection`.
+///
+/// `factory` makes the protocol (a [`Protocol`](crate::Protocol) or
+/// [`BufferedProtocol`](crate::BufferedProtocol)). `host` is resolved; every
+/// address is tried (see [`ConnectOptions::happy_eyeballs_delay`]).
+///
+/// Returns after the protocol's `connection_made` ran, with the transport and a
+/// shared reference to the protocol, asyncio's `(transport, protocol)` pair.
+/// The driver locks the protocol's mutex only while a callback runs.
+///
+/// # Errors
+///
+/// The connect error when one address was tried; [`Error::MultipleErrors`]
+/// when several were tried and failed differently; [`Error::Timeout`] after
+/// the connect timeout; [`Error::CallbackPanicked`] if `connection_made` panicked
+/// (then `connection_lost` has run).
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes any socket it opened; no callback runs.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{BaseProtocol, ConnectOptions, Protocol, create_connection};
+/// use bytes::Bytes;
+///
+/// #[derive(Default)]
+/// struct Client {
+///     received: Vec<u8>,
+/// }
+/// impl BaseProtocol for Client {}
+/// impl Protocol for Client {
+///     fn data_received(&mut self, data: Bytes) {
+///         self.received.extend_from_slice(&data);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let port = listener.local_addr()?.port();
+/// let (transport, client) =
+///     create_connection(Client::default, "127.0.0.1", port, &ConnectOptions::new()).await?;
+/// transport.write("ping");
+/// # let (mut peer, _) = listener.accept().await?;
+/// # tokio::io::AsyncWriteExt::write_all(&mut peer, b"pong").await?;
+/// # tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+/// println!("{:?}", client.lock().unwrap().received);
+/// transport.close();
+/// # Ok(()) }
+/// ```
+pub async fn create_connection<F, P, M>(
+    factory: F,
+    host: &str,
+    port: u16,
+    options: &ConnectOptions,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    let connecting = async {
+        if host.is_empty() {
+            return Err(Error::invalid_argument("host must not be empty"));
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        connect_any(addrs, options).await
+    };
+    let stream = match options.connect_timeout {
+        Some(limit) => tokio::time::timeout(limit, connecting)
+            .await
+            .map_err(|_| Error::Timeout("connect"))??,
+        None => connecting.await?,
+    };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        return crate::net::tls::session::connect(stream, host, tls, options, factory).await;
+    }
+    connect_stream(stream, options, factory)
+}
+
+/// Runs a protocol on an already-connected socket, such as one accepted
+/// outside aioproto (asyncio's `connect_accepted_socket`).
+///
+/// Returns after `connection_made` ran.
+///
+/// # Errors
+///
+/// An I/O error (`NotConnected`) if the socket is not connected, or if it
+/// cannot be registered with tokio; [`Error::CallbackPanicked`] if
+/// `connection_made` panicked. No callback runs for a rejected socket.
+pub fn connect_accepted_socket<F, P, M>(
+    factory: F,
+    socket: std::net::TcpStream,
+    options: &ConnectOptions,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    // A socket that is not connected (never connected, or a listener) would
+    // only fail on its first read, after connection_made: refuse it now.
+    socket.peer_addr()?;
+    socket.set_nonblocking(true)?;
+    connect_stream(TcpStream::from_std(socket)?, options, factory)
+}
+
+/// Starts a protocol on a connected TCP stream.
+fn connect_stream<F, P, M>(
+    stream: TcpStream,
+    options: &ConnectOptions,
+    factory: F,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    let (io, extra, mut socket_options) = tcp_io(stream, !options.no_nodelay);
+    socket_options.keepalive |= options.keepalive;
+    let transport = Transport::new(extra, Some(socket_options));
+    if options.keepalive {
+        transport.set_keepalive(true);
+    }
+    start_with(io, transport, factory)
+}
+
+/// Calls the factory and starts the driver; shared by every connecting path.
+pub(crate) fn start_with<F, P, M>(
+    io: Box<dyn StreamIo>,
+    transport: Transport,
+    factory: F,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    start_with_config(io, transport, factory, DriverConfig::default())
+}
+
+/// [`start_with`] with driver settings (TLS sets a shutdown timeout).
+pub(crate) fn start_with_config<F, P, M>(
+    io: Box<dyn StreamIo>,
+    transport: Transport,
+    factory: F,
+    config: DriverConfig,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    let (protocol, handler) = factory().into_handler();
+    let transport = start_stream(io, handler, transport, config)?;
+    Ok((transport, protocol))
+}
+
+/// Tries `addrs` in turn (or staggered, with Happy Eyeballs) until one connects.
+async fn connect_any(addrs: Vec<SocketAddr>, options: &ConnectOptions) -> Result<TcpStream> {
+    if addrs.is_empty() {
+        return Err(Error::invalid_argument("the host resolved to no address"));
+    }
+    let interleave = options
+        .interleave
+        .or(options.happy_eyeballs_delay.map(|_| 1))
+        .unwrap_or(0);
+    let addrs = interleave_families(addrs, interleave);
+    let local = options.local_addr;
+    let mut errors = Vec::new();
+    match options.happy_eyeballs_delay {
+        None => {
+            for addr in addrs {
+                match connect_one(addr, local).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Some(delay) => {
+            let mut attempts = JoinSet::new();
+            let mut pending = addrs.into_iter();
+            if let Some(addr) = pending.next() {
+                attempts.spawn(connect_one(addr, local));
+            }
+            while !attempts.is_empty() {
+                tokio::select! {
+                    Some(done) = attempts.join_next() => match done {
+                        Ok(Ok(stream)) => return Ok(stream),
+                        Ok(Err(e)) => {
+                            errors.push(e);
+                            // A failure starts the next address at once.
+                            if let Some(addr) = pending.next() {
+                                attempts.spawn(connect_one(addr, local));
+                            }
+                        }
+                        Err(join) => errors.push(Error::invalid_state(join)),
+                    },
+                    () = tokio::time::sleep(delay), if pending.len() > 0 => {
+                        if let Some(addr) = pending.next() {
+                            attempts.spawn(connect_one(addr, local));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Err(aggregate(errors))
+}
+
+async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(local) = local {
+        socket.bind(local).map_err(|e| with_address(e, local))?;
+    }
+    Ok(socket.connect(addr).await?)
+}
+
+/// One error as it is; several with identical text collapse to the first;
+/// otherwise [`Error::MultipleErrors`].
+fn aggregate(mut errors: Vec<Error>) -> Error {
+    let first = errors[0].to_string();
+    if errors.len() == 1 || errors.iter().all(|e| e.to_string() == first) {
+        errors.swap_remove(0)
+    } else {
+        Error::MultipleErrors(errors)
+    }
+}
+
+/// Reorders addresses so that families alternate, `first_count` of the first
+/// family, then one of each other, as RFC 8305 and asyncio do.
+fn interleave_families(addrs: Vec<SocketAddr>, first_count: usize) -> Vec<SocketAddr> {
+    if first_count == 0 {
+        return addrs;
+    }
+    let first_is_v4 = addrs[0].is_ipv4();
+    let (mut first, mut other): (Vec<_>, Vec<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv4() == first_is_v4);
+    first.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(first.len() + other.len());
+    for _ in 0..first_count.saturating_sub(1) {
+        out.extend(first.pop());
+    }
+    while !first.is_empty() || !other.is_empty() {
+        out.extend(first.pop());
+        out.extend(other.pop());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

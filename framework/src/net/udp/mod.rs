@@ -1,0 +1,749 @@
+//! UDP endpoints: [`create_datagram_endpoint`], [`DatagramProtocol`],
+//! [`DatagramTransport`] and [`DatagramOptions`].
+//!
+//! The datagram protocol trait lives here rather than in `protocol.rs` because it
+//! belongs to this transport alone: its callbacks take a [`DatagramTransport`],
+//! not a stream [`Transport`](crate::Transport).
+//!
+//! Each endpoint has one driver task (see `driver.rs`) that owns the socket
+//! and calls the protocol, exactly like a stream connection: callbacks run one at
+//! a time on that task, and [`DatagramTransport`] methods only queue work and wake
+//! it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use bytes::Bytes;
+use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
+use tokio::net::UdpSocket;
+
+use crate::error::{Error, Result};
+use crate::net::server::with_address;
+use crate::transport::write_buffer::{DEFAULT_HIGH_WATER, Limits, WriteBuffer};
+use crate::transport::{Capabilities, ExtraInfo};
+
+/// `sendto` after close drops the datagram; from this many drops on, each is logged.
+const WARN_DROPPED_SENDS_FROM: u32 = 5;
+
+/// What a datagram transport can do (no half-close, no EOF).
+const DATAGRAM: Capabilities = Capabilities {
+    can_write_eof: false,
+    eof_keeps_open: false,
+    readable: true,
+    writable: true,
+    default_high_water: DEFAULT_HIGH_WATER,
+};
+
+/// The callbacks of a UDP endpoint, like asyncio's `DatagramProtocol`.
+///
+/// Every callback is synchronous, takes `&mut self`, has a no-op default and
+/// runs on the endpoint's driver task, one at a time. Call order:
+///
+/// ```text
+/// connection_made -> (datagram_received | error_received)* -> connection_lost
+///                 \-> pause_writing / resume_writing, strictly alternating, anywhere in between
+/// ```
+///
+/// `connection_lost` runs exactly once, last, and never inside the user's own
+/// [`close`](DatagramTransport::close)/[`abort`](DatagramTransport::abort) call.
+/// Errors of single sends and receives (an ICMP "port unreachable" on a
+/// connected endpoint, a send to an unreachable network) go to
+/// [`error_received`](Self::error_received) and do **not** end the endpoint.
+///
+/// # Examples
+///
+/// A UDP echo protocol:
+///
+/// ```
+/// use std::net::SocketAddr;
+///
+/// use aioproto::{DatagramProtocol, DatagramTransport};
+/// use bytes::Bytes;
+///
+/// #[derive(Default)]
+/// struct Echo(Option<DatagramTransport>);
+///
+/// impl DatagramProtocol for Echo {
+///     fn connection_made(&mut self, transport: &DatagramTransport) {
+///         self.0 = Some(transport.clone());
+///     }
+///     fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
+///         if let Some(t) = &self.0 {
+///             let _ = t.sendto(data, Some(addr));
+///         }
+///     }
+/// }
+/// ```
+pub trait DatagramProtocol: Send + 'static {
+    /// Called once when the endpoint is ready, before any other callback.
+    ///
+    /// Keep a clone of `transport` to send later.
+    fn connection_made(&mut self, transport: &DatagramTransport) {
+        let _ = transport;
+    }
+
+    /// Called with each received datagram and its sender. `data` may be empty
+    /// (a zero-length datagram is a real message).
+    ///
+    /// `data` is a zero-copy view of the endpoint's receive buffer; keep it as
+    /// long as needed. It shares one allocation with the datagrams received
+    /// around it, so to keep a few small datagrams for a long time, copy them
+    /// (`Bytes::copy_from_slice`) rather than pin the whole buffer.
+    fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
+        let _ = (data, addr);
+    }
+
+    /// A send or receive failed (for example `ConnectionRefused` after an ICMP
+    /// port unreachable on a connected endpoint). The endpoint stays open.
+    fn error_received(&mut self, exc: Error) {
+        let _ = exc;
+    }
+
+    /// Called once when the endpoint is closed: `None` after
+    /// [`close`](DatagramTransport::close)/[`abort`](DatagramTransport::abort),
+    /// `Some(err)` when it failed (a callback panicked, the socket broke).
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let _ = exc;
+    }
+
+    /// The send buffer went over the high-water mark (the kernel's buffer is
+    /// full). Stop sending until [`resume_writing`](Self::resume_writing).
+    fn pause_writing(&mut self) {}
+
+    /// The send buffer drained to the low-water mark or below.
+    fn resume_writing(&mut self) {}
+}
+
+/// Options for [`create_datagram_endpoint`], set with a builder.
+///
+/// # Examples
+///
+/// ```
+/// let mut options = aioproto::DatagramOptions::new();
+/// options.reuse_port(true).allow_broadcast(false);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DatagramOptions {
+    pub(crate) reuse_port: bool,
+    pub(crate) allow_broadcast: bool,
+}
+
+impl DatagramOptions {
+    /// The defaults: `SO_REUSEPORT` off, `SO_BROADCAST` off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `SO_REUSEPORT`, so several endpoints can bind the same address and the
+    /// kernel spreads datagrams among them (default off).
+    pub fn reuse_port(&mut self, on: bool) -> &mut Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `SO_BROADCAST`, allowing sends to broadcast addresses (default off).
+    ///
+    /// As in asyncio, with this on a `remote_addr` is **not** `connect()`ed: the
+    /// endpoint has no [`peername`](DatagramTransport::peername), receives from
+    /// anyone, and `sendto(data, None)` still goes to `remote_addr`.
+    pub fn allow_broadcast(&mut self, on: bool) -> &mut Self {
+        self.allow_broadcast = on;
+        self
+    }
+}
+
+/// A handle to one UDP endpoint, like asyncio's `DatagramTransport`.
+///
+/// Cloning is cheap (an `Arc` increment) and every clone controls the same
+/// endpoint; the handle is `Send + Sync`, so other tasks can send through it.
+///
+/// # What happens when handles drop
+///
+/// The endpoint is owned by its driver task, not by the handles: dropping every
+/// `DatagramTransport` does not close it (a server endpoint usually keeps
+/// running that way). It ends with [`close`](Self::close) or
+/// [`abort`](Self::abort), called from anywhere. After the end the handle stays
+/// valid; sends are dropped and [`is_closing`](Self::is_closing) is `true`.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{DatagramOptions, DatagramProtocol, create_datagram_endpoint};
+///
+/// struct Quiet;
+/// impl DatagramProtocol for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let local = "127.0.0.1:0".parse().ok();
+/// let (transport, _protocol) =
+///     create_datagram_endpoint(|| Quiet, local, None, &DatagramOptions::new()).await?;
+/// let me = transport.sockname().unwrap();
+/// transport.sendto("note to self", Some(me))?;
+/// transport.close();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DatagramTransport {
+    pub(crate) inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) extra: ExtraInfo,
+    /// asyncio's `_address`: where `sendto(data, None)` goes, and the only
+    /// address `sendto` accepts. Set when a `remote_addr` was given.
+    pub(crate) remote: Option<SocketAddr>,
+    /// The socket is `connect()`ed to `remote` (not with `allow_broadcast`).
+    pub(crate) connected: bool,
+}
+
+/// Everything a handle can change, under one short lock never held across user code.
+pub(crate) struct State {
+    /// Queued datagrams (empty ones too) with exact size and flow-control state.
+    pub(crate) buffer: WriteBuffer,
+    /// The destination of each queued datagram, in step with `buffer`.
+    pub(crate) targets: VecDeque<SocketAddr>,
+    pub(crate) closing: bool,
+    pub(crate) aborting: bool,
+    pub(crate) closed: bool,
+    pub(crate) reading_paused: bool,
+    /// Something changed that the driver must look at.
+    pub(crate) dirty: bool,
+    /// Set while the driver waits, taken by the first change that wakes it.
+    pub(crate) waker: Option<Waker>,
+    /// The socket, shared with the driver so that `sendto` can send at once
+    /// when nothing is queued (as asyncio does). `None` once the endpoint ended,
+    /// so the descriptor closes with the driver, whatever handles remain.
+    pub(crate) socket: Option<Arc<UdpSocket>>,
+    /// Errors of sends made by `sendto` directly, for the driver to hand to
+    /// `error_received` (never from inside `sendto`, whose caller may be a
+    /// callback holding the protocol).
+    pub(crate) send_errors: Vec<io::Error>,
+    dropped_sends: u32,
+}
+
+impl DatagramTransport {
+    pub(crate) fn new(
+        socket: Arc<UdpSocket>,
+        extra: ExtraInfo,
+        remote: Option<SocketAddr>,
+        connected: bool,
+    ) -> Self {
+        let limits =
+            Limits::new(None, None, DATAGRAM.default_high_water).expect("default limits are valid");
+        DatagramTransport {
+            inner: Arc::new(Shared {
+                state: Mutex::new(State {
+                    buffer: WriteBuffer::new(limits),
+                    targets: VecDeque::new(),
+                    closing: false,
+                    aborting: false,
+                    closed: false,
+                    reading_paused: false,
+                    dirty: false,
+                    waker: None,
+                    socket: Some(socket),
+                    send_errors: Vec::new(),
+                    dropped_sends: 0,
+                }),
+                extra,
+                remote,
+                connected,
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Never held across user code: poisoning could only come from a bug here.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `change` under the lock, marks the state dirty and wakes a parked driver.
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        let wake = {
+            let mut state = self.lock();
+            change(&mut state);
+            state.dirty = true;
+            state.waker.take()
+        };
+        if let Some(waker) = wake {
+            waker.wake();
+        }
+    }
+
+    /// Sends one datagram to `addr`, like asyncio's `sendto(data, addr)`.
+    ///
+    /// `addr` `None` sends to the endpoint's `remote_addr`. `data` is anything
+    /// that converts to [`Bytes`] without copying (`Bytes`, `Vec<u8>`, `String`,
+    /// `&'static str`, …); an empty `data` sends a zero-length datagram.
+    ///
+    /// The datagram is handed to the kernel at once when nothing is queued
+    /// (as in asyncio); only while the kernel's buffer is full does it wait in
+    /// the transport's buffer for the driver. Datagrams are never split or merged.
+    ///
+    /// Failures of the send itself (network unreachable, ICMP errors reported
+    /// by the kernel) are not returned here: they go to the protocol's
+    /// [`error_received`](DatagramProtocol::error_received) on the driver task.
+    ///
+    /// After [`close`](Self::close) or the end of the endpoint, datagrams are
+    /// dropped silently; the fifth and later drops are logged as warnings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when the endpoint has a `remote_addr` and
+    /// `addr` is another address ("invalid address: must be None or …"), or
+    /// when `addr` is `None` and the endpoint has no `remote_addr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f(transport: &aioproto::DatagramTransport) -> aioproto::Result<()> {
+    /// let peer = "127.0.0.1:9999".parse().unwrap();
+    /// transport.sendto("hello", Some(peer))?;
+    /// transport.sendto(bytes::Bytes::new(), Some(peer))?; // a zero-length datagram
+    /// # Ok(()) }
+    /// ```
+    pub fn sendto(&self, data: impl Into<Bytes>, addr: Option<SocketAddr>) -> Result<()> {
+        self.send_datagram(Payload::Owned(data.into()), addr)
+    }
+
+    fn send_datagram(&self, data: Payload<'_>, addr: Option<SocketAddr>) -> Result<()> {
+        let target = match (self.inner.remote, addr) {
+            (Some(remote), None) => remote,
+            (Some(remote), Some(addr)) if addr == remote => remote,
+            (Some(remote), Some(_)) => {
+                return Err(Error::invalid_argument(format!(
+                    "invalid address: must be None or {remote}"
+                )));
+            }
+            (None, Some(addr)) => addr,
+            (None, None) => {
+                return Err(Error::invalid_argument(
+                    "no address: sendto() needs an address on an endpoint without remote_addr",
+                ));
+            }
+        };
+        let wake = {
+            let mut state = self.lock();
+            if state.closing || state.closed {
+                state.dropped_sends = state.dropped_sends.saturating_add(1);
+                if state.dropped_sends >= WARN_DROPPED_SENDS_FROM {
+                    tracing::warn!(
+                        "socket.send() raised exception: sendto() on a closed endpoint; datagram dropped"
+                    );
+                }
+                return Ok(());
+            }
+            if state.buffer.chunk_count() == 0 {
+                // Nothing queued: send now, like asyncio. Only a full kernel
+                // buffer makes the datagram wait for the driver.
+                let socket = state
+                    .socket
+                    .as_ref()
+                    .expect("an open endpoint has its socket");
+                let sent = if self.inner.connected {
+                    socket.try_send(data.as_slice())
+                } else {
+                    socket.try_send_to(data.as_slice(), target)
+                };
+                match sent {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        state.send_errors.push(e);
+                        state.dirty = true;
+                        let waker = state.waker.take();
+                        drop(state);
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            state.buffer.push_datagram(data.into_bytes());
+            state.targets.push_back(target);
+            state.dirty = true;
+            state.waker.take()
+        };
+        if let Some(waker) = wake {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Sends a borrowed datagram; see [`sendto`](Self::sendto).
+    ///
+    /// When nothing is queued the kernel copies `data` straight from the
+    /// slice; only a datagram that has to wait is copied into the buffer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sendto`](Self::sendto).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f(transport: &aioproto::DatagramTransport) -> aioproto::Result<()> {
+    /// let frame = [0x01, 0x02, 0x03];
+    /// transport.sendto_slice(&frame, Some("127.0.0.1:9999".parse().unwrap()))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sendto_slice(&self, data: &[u8], addr: Option<SocketAddr>) -> Result<()> {
+        self.send_datagram(Payload::Borrowed(data), addr)
+    }
+
+    /// Closes gracefully: stops receiving, sends what is queued, then ends the
+    /// endpoint with `connection_lost(None)` on the driver task. Idempotent.
+    pub fn close(&self) {
+        self.update(|state| state.closing = true);
+    }
+
+    /// Closes now: drops queued datagrams and ends the endpoint with
+    /// `connection_lost(None)` on the driver task. Idempotent.
+    pub fn abort(&self) {
+        self.update(|state| {
+            state.closing = true;
+            state.aborting = true;
+        });
+    }
+
+    /// True once [`close`](Self::close) or [`abort`](Self::abort) was called or
+    /// the endpoint ended.
+    pub fn is_closing(&self) -> bool {
+        let state = self.lock();
+        state.closing || state.closed
+    }
+
+    /// Stops `datagram_received` until [`resume_reading`](Self::resume_reading).
+    ///
+    /// No further `datagram_received` call starts after this returns (when
+    /// called from a callback of this endpoint). Idempotent. The kernel keeps
+    /// queueing arrivals in the socket's receive buffer meanwhile and drops
+    /// datagrams once it is full; that is UDP.
+    pub fn pause_reading(&self) {
+        self.update(|state| state.reading_paused = true);
+    }
+
+    /// Undoes [`pause_reading`](Self::pause_reading). Idempotent.
+    pub fn resume_reading(&self) {
+        self.update(|state| state.reading_paused = false);
+    }
+
+    /// True while the endpoint delivers datagrams: not paused, not closing.
+    pub fn is_reading(&self) -> bool {
+        let state = self.lock();
+        !state.reading_paused && !state.closing && !state.closed
+    }
+
+    /// Payload bytes queued and not yet accepted by the kernel. Exact.
+    ///
+    /// A datagram waits here only while the kernel's send buffer is full.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.lock().buffer.len()
+    }
+
+    /// Sets the send buffer's water marks, like asyncio. A missing `high` is
+    /// `4 × low` (or 64 KiB), a missing `low` is `high / 4`. The protocol is
+    /// paused or resumed right after this call if the buffer is now outside
+    /// the new marks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `high < low`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f(transport: &aioproto::DatagramTransport) -> aioproto::Result<()> {
+    /// transport.set_write_buffer_limits(Some(4096), None)?;
+    /// assert_eq!(transport.get_write_buffer_limits(), (1024, 4096));
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+        let limits = Limits::new(high, low, DATAGRAM.default_high_water)?;
+        self.update(|state| state.buffer.set_limits(limits));
+        Ok(())
+    }
+
+    /// The current `(low, high)` water marks.
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let limits = self.lock().buffer.limits();
+        (limits.low, limits.high)
+    }
+
+    /// Everything known about the endpoint (`get_extra_info`).
+    pub fn extra(&self) -> &ExtraInfo {
+        &self.inner.extra
+    }
+
+    /// The local address, like `get_extra_info('sockname')`.
+    pub fn sockname(&self) -> Option<SocketAddr> {
+        self.inner.extra.sockname
+    }
+
+    /// The connected peer, like `get_extra_info('peername')`: the
+    /// `remote_addr`, or `None` for an unconnected endpoint (no `remote_addr`,
+    /// or `allow_broadcast`).
+    pub fn peername(&self) -> Option<SocketAddr> {
+        self.inner.extra.peername
+    }
+
+    /// Where `sendto(data, None)` goes: the `remote_addr`, connected or not.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.remote
+    }
+
+    /// True if both handles control the same endpoint.
+    pub fn same_as(&self, other: &DatagramTransport) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// A datagram handed to `sendto` (owned) or `sendto_slice` (borrowed).
+enum Payload<'a> {
+    Owned(Bytes),
+    Borrowed(&'a [u8]),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Owned(bytes) => bytes,
+            Payload::Borrowed(slice) => slice,
+        }
+    }
+
+    /// The datagram as `Bytes`, copying a borrowed one.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::Owned(bytes) => bytes,
+            Payload::Borrowed(slice) => Bytes::copy_from_slice(slice),
+        }
+    }
+}
+
+impl fmt::Debug for DatagramTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("DatagramTransport")
+            .field("sockname", &self.inner.extra.sockname)
+            .field("remote", &self.inner.remote)
+            .field("connected", &self.inner.connected)
+            .field("buffered", &state.buffer.len())
+            .field("closing", &state.closing)
+            .field("closed", &state.closed)
+            .finish()
+    }
+}
+
+/// Creates a UDP endpoint, like asyncio's `create_datagram_endpoint`.
+///
+/// * `local_addr`: bind here (port 0 picks a free port). Without it the socket
+///   is bound by `connect()` or by the first send.
+/// * `remote_addr`: the default destination of [`DatagramTransport::sendto`]
+///   and the only one it accepts. The socket is `connect()`ed to it (so it only
+///   receives from that peer and gets ICMP errors), unless
+///   [`DatagramOptions::allow_broadcast`] is on.
+///
+/// At least one address is needed; it decides the family (IPv4 or IPv6).
+/// Resolve host names first with `tokio::net::lookup_host`. To use a socket
+/// made elsewhere, see [`create_datagram_endpoint_from_std`].
+///
+/// Returns after the protocol's `connection_made` ran, with the transport and a
+/// shared reference to the protocol. Must be called inside a tokio runtime.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] with neither address, or with addresses of
+/// different families; I/O errors from creating, binding (the text names the
+/// address, `raw_os_error` is e.g. `EADDRINUSE`) or connecting the socket;
+/// [`Error::CallbackPanicked`] if `connection_made` panicked (then
+/// `connection_lost` has run).
+///
+/// # Cancel safety
+///
+/// Cancel-safe: it does not wait on anything, so it cannot be cancelled halfway.
+///
+/// # Examples
+///
+/// A server replies to a client that was given its address as `remote_addr`:
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::time::Duration;
+///
+/// use aioproto::{DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint};
+/// use bytes::Bytes;
+/// use tokio::sync::mpsc;
+///
+/// #[derive(Default)]
+/// struct Server(Option<DatagramTransport>);
+/// impl DatagramProtocol for Server {
+///     fn connection_made(&mut self, t: &DatagramTransport) {
+///         self.0 = Some(t.clone());
+///     }
+///     fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
+///         let reply = [b"resp:".as_slice(), &data].concat();
+///         let _ = self.0.as_ref().unwrap().sendto(reply, Some(addr));
+///     }
+/// }
+///
+/// struct Client(mpsc::UnboundedSender<Bytes>);
+/// impl DatagramProtocol for Client {
+///     fn datagram_received(&mut self, data: Bytes, _addr: SocketAddr) {
+///         let _ = self.0.send(data);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let options = DatagramOptions::new();
+/// let local = "127.0.0.1:0".parse().ok();
+/// let (server, _) = create_datagram_endpoint(Server::default, local, None, &options).await?;
+///
+/// let (tx, mut rx) = mpsc::unbounded_channel();
+/// let (client, _) =
+///     create_datagram_endpoint(move || Client(tx), None, server.sockname(), &options).await?;
+/// client.sendto("xxx", None)?;
+/// let reply = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+/// assert_eq!(reply.unwrap(), "resp:xxx");
+/// client.close();
+/// server.close();
+/// # Ok(()) }
+/// ```
+pub async fn create_datagram_endpoint<F, P>(
+    factory: F,
+    local_addr: Option<SocketAddr>,
+    remote_addr: Option<SocketAddr>,
+    options: &DatagramOptions,
+) -> Result<(DatagramTransport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: DatagramProtocol,
+{
+    let family = match (local_addr, remote_addr) {
+        (None, None) => {
+            return Err(Error::invalid_argument(
+                "unexpected address family: give local_addr or remote_addr",
+            ));
+        }
+        (Some(local), Some(remote)) if local.is_ipv4() != remote.is_ipv4() => {
+            return Err(Error::invalid_argument(format!(
+                "local_addr {local} and remote_addr {remote} are of different address families"
+            )));
+        }
+        (Some(addr), _) | (None, Some(addr)) => Domain::for_address(addr),
+    };
+    let socket = Socket::new(family, Type::DGRAM, Some(SockProtocol::UDP))?;
+    socket.set_nonblocking(true)?;
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if options.allow_broadcast {
+        socket.set_broadcast(true)?;
+    }
+    if let Some(local) = local_addr {
+        socket
+            .bind(&local.into())
+            .map_err(|e| with_address(e, local))?;
+    }
+    let connected = match remote_addr {
+        Some(remote) if !options.allow_broadcast => {
+            socket.connect(&remote.into())?;
+            true
+        }
+        _ => false,
+    };
+    let socket = UdpSocket::from_std(socket.into())?;
+    driver::start(socket, remote_addr, connected, factory)
+}
+
+/// Creates a UDP endpoint on a socket made elsewhere, like
+/// `create_datagram_endpoint(sock=…)`.
+///
+/// The socket is used as it is: bound or not, connected or not. A connected
+/// socket's peer becomes the endpoint's `remote_addr`. It is switched to
+/// non-blocking mode.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `options` sets anything (socket options are
+/// the caller's business here, as in asyncio), or if the descriptor is not a
+/// datagram socket; I/O errors from registering it with tokio;
+/// [`Error::CallbackPanicked`] if `connection_made` panicked.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{DatagramOptions, DatagramProtocol, create_datagram_endpoint_from_std};
+///
+/// struct Quiet;
+/// impl DatagramProtocol for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+/// let addr = socket.local_addr()?;
+/// let (transport, _) =
+///     create_datagram_endpoint_from_std(|| Quiet, socket, &DatagramOptions::new())?;
+/// assert_eq!(transport.sockname(), Some(addr));
+/// transport.close();
+/// # Ok(()) }
+/// ```
+pub fn create_datagram_endpoint_from_std<F, P>(
+    factory: F,
+    socket: std::net::UdpSocket,
+    options: &DatagramOptions,
+) -> Result<(DatagramTransport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: DatagramProtocol,
+{
+    let mut offending = Vec::new();
+    if options.reuse_port {
+        offending.push("reuse_port");
+    }
+    if options.allow_broadcast {
+        offending.push("allow_broadcast");
+    }
+    if !offending.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "socket modifier options can not be used when a socket is given: {}",
+            offending.join(", ")
+        )));
+    }
+    let kind = SockRef::from(&socket).r#type()?;
+    if kind != Type::DGRAM {
+        return Err(Error::invalid_argument(format!(
+            "a UDP socket was expected, got a socket of type {kind:?}"
+        )));
+    }
+    socket.set_nonblocking(true)?;
+    let remote = socket.peer_addr().ok();
+    let socket = UdpSocket::from_std(socket)?;
+    driver::start(socket, remote, remote.is_some(), factory)
+}
+
+/// Describes an endpoint's socket for its transport.
+pub(crate) fn endpoint_extra(socket: &UdpSocket, connected: bool) -> ExtraInfo {
+    let mut extra = ExtraInfo::new(DATAGRAM);
+    extra.sockname = socket.local_addr().ok();
+    if connected {
+        extra.peername = socket.peer_addr().ok();
+    }
+    extra
+}
+
+mod driver;
+
+#[cfg(test)]
+mod tests;

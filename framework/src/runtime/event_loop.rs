@@ -1,0 +1,922 @@
+//! An asyncio-style event loop on top of a tokio runtime.
+//!
+//! | asyncio | aioproto |
+//! |---|---|
+//! | `asyncio.new_event_loop()` | [`EventLoop::new`] (single-threaded) / [`EventLoop::builder`] |
+//! | `loop.run_until_complete(coro)` | [`EventLoop::run_until_complete`] |
+//! | `loop.run_forever()` / `loop.stop()` / `loop.close()` | [`EventLoop::run_forever`] / [`EventLoop::stop`] / [`EventLoop::close`] |
+//! | `loop.time()` | [`EventLoop::time`] (seconds, `f64`, monotonic) |
+//! | `loop.call_soon(cb)` / `call_soon_threadsafe` | [`EventLoop::call_soon`] / [`EventLoop::call_soon_threadsafe`] |
+//! | `loop.call_later(delay, cb)` / `call_at(when, cb)` | [`EventLoop::call_later`] / [`EventLoop::call_at`], giving a [`Handle`] |
+//! | `loop.create_task(coro)` | [`EventLoop::create_task`] |
+//! | `loop.run_in_executor(None, fn)` | [`EventLoop::run_in_executor`] |
+//! | `loop.add_signal_handler(sig, cb)` | [`EventLoop::add_signal_handler`] / [`EventLoop::remove_signal_handler`] |
+//! | `loop.set_exception_handler(h)` | [`EventLoop::set_exception_handler`], [`ExceptionContext`] |
+//! | `loop.set_debug(True)`, `slow_callback_duration` | [`EventLoop::set_debug`], [`EventLoop::set_slow_callback_duration`] |
+//! | `asyncio.get_running_loop()` | [`get_running_loop`] / [`EventLoop::current`] |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`EventLoop::run_coroutine_threadsafe`] |
+
+use std::fmt;
+use std::future::{Future as StdFuture, IntoFuture};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
+
+use crate::error::{Error, Result};
+pub(crate) use crate::runtime::event_loop_impl::{EnterGuard, LoopShared, current_shared};
+use crate::runtime::event_loop_impl::{HandleInner, cancel_job, new_job, now_secs};
+use crate::runtime::future::{Future, lock};
+use crate::runtime::task::{Task, spawn_in_loop};
+
+/// A custom exception handler: receives the loop and the context.
+pub type ExceptionHandler = Arc<dyn Fn(&EventLoop, &ExceptionContext) + Send + Sync>;
+
+/// What went wrong, as handed to the exception handler (asyncio's `context` dict).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExceptionContext {
+    /// The message, e.g. `Task exception was never retrieved`.
+    pub message: String,
+    /// The error, if there is one.
+    pub error: Option<Error>,
+    /// The name of the task concerned, if any.
+    pub task: Option<String>,
+    /// The name of the callback concerned, if any.
+    pub handle: Option<String>,
+}
+
+impl ExceptionContext {
+    /// A context with only a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ExceptionContext {
+            message: message.into(),
+            error: None,
+            task: None,
+            handle: None,
+        }
+    }
+
+    /// Adds the error.
+    pub fn with_error(mut self, error: Error) -> Self {
+        self.error = Some(error);
+        self
+    }
+
+    /// Adds the task name.
+    pub fn with_task_name(mut self, name: impl Into<String>) -> Self {
+        self.task = Some(name.into());
+        self
+    }
+
+    /// Adds the callback name.
+    pub fn with_handle_name(mut self, name: impl Into<String>) -> Self {
+        self.handle = Some(name.into());
+        self
+    }
+}
+
+/// The default exception handler: logs `ctx` at ERROR level via `tracing`.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{ExceptionContext, default_exception_handler};
+/// default_exception_handler(&ExceptionContext::new("something failed"));
+/// ```
+pub fn default_exception_handler(ctx: &ExceptionContext) {
+    tracing::error!(
+        target: "aioproto::event_loop",
+        error = ctx.error.as_ref().map(tracing::field::display),
+        task = ctx.task.as_deref(),
+        handle = ctx.handle.as_deref(),
+        "{}",
+        ctx.message
+    );
+}
+
+/// A scheduled callback (asyncio's `Handle` / `TimerHandle`); cancel it to
+/// stop it from running.
+#[derive(Clone)]
+pub struct Handle {
+    inner: Arc<HandleInner>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("callback", &self.inner.header().name)
+            .field("when", &self.inner.header().when)
+            .field("cancelled", &self.cancelled())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Stops the callback from running (idempotent); what it captured is dropped at once.
+    pub fn cancel(&self) {
+        cancel_job(&*self.inner);
+    }
+
+    /// True once [`cancel`](Self::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        self.inner.header().cancelled.load(Ordering::Acquire)
+    }
+
+    /// For timer handles, when the callback is due, on the [`EventLoop::time`] clock.
+    pub fn when(&self) -> Option<f64> {
+        self.inner.header().when
+    }
+}
+
+/// Builds an [`EventLoop`]: single-threaded by default, optionally multi-threaded.
+#[derive(Debug, Clone)]
+pub struct EventLoopBuilder {
+    multi_thread: bool,
+    workers: Option<usize>,
+    debug: bool,
+    slow: Duration,
+}
+
+impl Default for EventLoopBuilder {
+    fn default() -> Self {
+        EventLoopBuilder {
+            multi_thread: false,
+            workers: None,
+            debug: std::env::var_os("AIOPROTO_DEBUG").is_some_and(|v| !v.is_empty() && v != "0"),
+            slow: Duration::from_millis(100),
+        }
+    }
+}
+
+impl EventLoopBuilder {
+    /// Uses a multi-thread tokio runtime: tasks may run in parallel, so
+    /// callback order across tasks is no longer deterministic. Default: off.
+    pub fn multi_thread(&mut self, on: bool) -> &mut Self {
+        self.multi_thread = on;
+        self
+    }
+
+    /// Number of worker threads for a multi-thread loop (default: one per core).
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Debug mode (default: off, or on when `AIOPROTO_DEBUG=1`): warn about
+    /// slow callbacks and task steps.
+    pub fn debug(&mut self, on: bool) -> &mut Self {
+        self.debug = on;
+        self
+    }
+
+    /// The slow-callback threshold in debug mode (default 100 ms).
+    pub fn slow_callback_duration(&mut self, d: Duration) -> &mut Self {
+        self.slow = d;
+        self
+    }
+
+    /// Creates the loop and its runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the runtime cannot be created; [`Error::InvalidArgument`]
+    /// for zero worker threads.
+    pub fn build(&self) -> Result<EventLoop> {
+        let mut b = if self.multi_thread {
+            let mut b = RtBuilder::new_multi_thread();
+            if let Some(n) = self.workers {
+                if n == 0 {
+                    return Err(Error::invalid_argument("worker_threads must be at least 1"));
+                }
+                b.worker_threads(n);
+            }
+            b
+        } else {
+            RtBuilder::new_current_thread()
+        };
+        let rt = b.enable_all().thread_name("aioproto-loop").build()?;
+        let handle = rt.handle().clone();
+        Ok(EventLoop {
+            shared: LoopShared::new(handle, Some(rt), self.debug, self.slow),
+        })
+    }
+}
+
+/// asyncio's event loop: runs futures, callbacks, timers and signal handlers.
+///
+/// `EventLoop::new()` is single-threaded (a tokio `current_thread` runtime):
+/// callbacks and task steps never run at the same time, and their order is
+/// deterministic, as in asyncio. [`EventLoop::builder`] offers a
+/// multi-thread runtime.
+///
+/// The loop runs only inside [`run_until_complete`](Self::run_until_complete)
+/// or [`run_forever`](Self::run_forever) (for a single-threaded loop).
+/// Everything else in aioproto (`Future`, `Task`, `gather`, transports, …)
+/// also works under a plain `#[tokio::main]`; an `EventLoop` adds callbacks,
+/// timers, signal handlers, an exception handler and debug mode.
+/// [`EventLoop::from_handle`] wraps an existing runtime for that.
+///
+/// # What runs where
+///
+/// * Callbacks (`call_soon`, `call_later`, signal handlers, done-callbacks)
+///   run one after another on one *driver* tokio task. Callbacks scheduled
+///   while an iteration runs go to the next iteration. Between iterations
+///   other tasks run.
+/// * Tasks are tokio tasks on the loop's runtime. Unlike asyncio, a task step
+///   and a callback are not ordered against each other.
+/// * In debug mode each callback and each poll of a [`Task`] is timed; one
+///   that takes at least [`slow_callback_duration`](Self::slow_callback_duration)
+///   logs a warning `Executing <Task name='Task-A'> took 1.002 seconds`.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::EventLoop;
+/// use std::sync::{Arc, Mutex};
+///
+/// let lp = EventLoop::new()?;
+/// let order = Arc::new(Mutex::new(Vec::new()));
+/// for i in 0..3 {
+///     let order = order.clone();
+///     lp.call_soon(move || order.lock().unwrap().push(i))?;
+/// }
+/// lp.run_until_complete(aioproto::sleep(std::time::Duration::from_millis(10)))??;
+/// assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+/// lp.close()?;
+/// # Ok::<(), aioproto::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    shared: Arc<LoopShared>,
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("id", &self.shared.id())
+            .field("running", &self.is_running())
+            .field("closed", &self.is_closed())
+            .field("debug", &self.get_debug())
+            .finish()
+    }
+}
+
+impl PartialEq for EventLoop {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for EventLoop {}
+
+/// The loop running on this thread (asyncio's `get_running_loop()`).
+///
+/// # Errors
+///
+/// [`Error::InvalidState`] ("no running event loop") outside an [`EventLoop`].
+///
+/// # Examples
+///
+/// ```
+/// let lp = aioproto::EventLoop::new()?;
+/// let same = lp.run_until_complete(async { aioproto::get_running_loop() })??;
+/// assert_eq!(same, lp);
+/// assert!(aioproto::get_running_loop().is_err());
+/// # Ok::<(), aioproto::Error>(())
+/// ```
+pub fn get_running_loop() -> Result<EventLoop> {
+    EventLoop::current().ok_or_else(|| Error::invalid_state("no running event loop"))
+}
+
+fn closed_error() -> Error {
+    Error::invalid_state("event loop is closed")
+}
+
+/// Signals 1..NSIG are valid, as in `signal.valid_signals()`.
+#[cfg(target_os = "linux")]
+const NSIG: i32 = 65;
+#[cfg(not(target_os = "linux"))]
+const NSIG: i32 = 32;
+
+impl EventLoop {
+    /// A new single-threaded loop (tokio `current_thread` runtime).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the runtime cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// assert_eq!(lp.run_until_complete(async { 1 + 1 })?, 2);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn new() -> Result<EventLoop> {
+        EventLoopBuilder::default().build()
+    }
+
+    /// A builder for loops with other settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::builder().multi_thread(true).worker_threads(2).build()?;
+    /// assert_eq!(lp.run_until_complete(async { 3 })?, 3);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn builder() -> EventLoopBuilder {
+        EventLoopBuilder::default()
+    }
+
+    /// A loop that schedules onto an existing tokio runtime (for `#[tokio::main]`).
+    ///
+    /// Callbacks, timers, tasks and signal handlers work; the loop is driven
+    /// by that runtime, so [`run_until_complete`](Self::run_until_complete)
+    /// and [`run_forever`](Self::run_forever) return [`Error::Unsupported`].
+    /// Code running in its callbacks and tasks sees it as the current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aioproto::Result<()> {
+    /// let lp = aioproto::EventLoop::from_handle(tokio::runtime::Handle::current());
+    /// let fut = aioproto::Future::new();
+    /// let f = fut.clone();
+    /// lp.call_later(0.01, move || { let _ = f.set_result("late"); })?;
+    /// assert_eq!(fut.await?, "late");
+    /// # Ok(()) }
+    /// ```
+    pub fn from_handle(handle: RtHandle) -> EventLoop {
+        let b = EventLoopBuilder::default();
+        EventLoop {
+            shared: LoopShared::new(handle, None, b.debug, b.slow),
+        }
+    }
+
+    pub(crate) fn from_shared(shared: Arc<LoopShared>) -> EventLoop {
+        EventLoop { shared }
+    }
+
+    /// The loop whose code is running on this thread, if any.
+    pub fn current() -> Option<EventLoop> {
+        current_shared().map(EventLoop::from_shared)
+    }
+
+    /// The loop's tokio runtime handle.
+    pub fn handle(&self) -> RtHandle {
+        self.shared.handle()
+    }
+
+    /// Runs the loop until `fut` completes and returns its output.
+    ///
+    /// `fut` is anything awaitable: a Rust future, a [`Future`], a [`Task`] or
+    /// a [`Gather`](crate::Gather).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed, already running, or
+    /// this thread is already inside a tokio runtime; [`Error::Unsupported`]
+    /// for a loop made by [`from_handle`](Self::from_handle).
+    ///
+    /// # Panics
+    ///
+    /// A panic in `fut` itself propagates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let out = lp.run_until_complete(async {
+    ///     aioproto::sleep(std::time::Duration::from_millis(1)).await?;
+    ///     Ok::<_, aioproto::Error>("Done!")
+    /// })??;
+    /// assert_eq!(out, "Done!");
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output> {
+        if self.is_closed() {
+            return Err(closed_error());
+        }
+        if RtHandle::try_current().is_ok() {
+            return Err(Error::invalid_state(
+                "cannot run an event loop while another loop or runtime is running on this thread",
+            ));
+        }
+        let Some(rt) = self.shared.runtime() else {
+            return Err(Error::Unsupported(
+                "run_until_complete on a loop driven by an outside runtime",
+            ));
+        };
+        if self.shared.running.swap(true, Ordering::AcqRel) {
+            return Err(Error::invalid_state("this event loop is already running"));
+        }
+        struct Running<'a>(&'a LoopShared);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.running.store(false, Ordering::Release);
+            }
+        }
+        let _running = Running(&self.shared);
+        let _enter = EnterGuard::enter(self.shared.clone());
+        Ok(rt.block_on(fut.into_future()))
+    }
+
+    /// Runs the loop until [`stop`](Self::stop) is called.
+    ///
+    /// A `stop()` that came before `run_forever` makes it return at once.
+    ///
+    /// # Errors
+    ///
+    /// As for [`run_until_complete`](Self::run_until_complete).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let l2 = lp.clone();
+    /// lp.call_later(0.01, move || l2.stop())?;
+    /// lp.run_forever()?;
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn run_forever(&self) -> Result<()> {
+        let shared = self.shared.clone();
+        self.run_until_complete(async move { shared.stop.notified().await })
+    }
+
+    /// Makes [`run_forever`](Self::run_forever) return.
+    pub fn stop(&self) {
+        self.shared.stop.notify_one();
+    }
+
+    /// True while `run_until_complete`/`run_forever` runs.
+    pub fn is_running(&self) -> bool {
+        self.shared.running.load(Ordering::Acquire)
+    }
+
+    /// True after [`close`](Self::close).
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Closes the loop: pending callbacks are dropped, signal handlers
+    /// removed, and the runtime shut down (tasks still pending are dropped).
+    /// Idempotent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// lp.close()?;
+    /// assert!(lp.call_soon(|| {}).is_err());
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn close(&self) -> Result<()> {
+        if self.is_running() {
+            return Err(Error::invalid_state("cannot close a running event loop"));
+        }
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.shared.clear();
+        for (_, task) in lock(&self.shared.signals).drain() {
+            task.abort();
+        }
+        if let Some(rt) = self.shared.take_runtime()
+            && let Ok(rt) = Arc::try_unwrap(rt)
+        {
+            if RtHandle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(5));
+            }
+        }
+        Ok(())
+    }
+
+    /// The loop clock: monotonic seconds (asyncio's `loop.time()`).
+    pub fn time(&self) -> f64 {
+        now_secs()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(closed_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Schedules `cb` for the next iteration; callbacks run in FIFO order.
+    ///
+    /// Safe to call from any thread (so it is also `call_soon_threadsafe`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// See the [type-level example](EventLoop).
+    pub fn call_soon(&self, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
+        self.check_open()?;
+        let name = std::any::type_name_of_val(&cb);
+        let inner = new_job(name, None, cb);
+        self.shared.push_ready(inner.clone());
+        Ok(Handle { inner })
+    }
+
+    /// Same as [`call_soon`](Self::call_soon), named as in asyncio: wakes the
+    /// loop from another thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    pub fn call_soon_threadsafe(&self, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
+        self.call_soon(cb)
+    }
+
+    /// Runs `cb` after `delay` seconds (negative = as soon as possible, in
+    /// order of due time: `-2` runs before `-1`).
+    ///
+    /// Callbacks due at the same time run in scheduling order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a NaN delay; [`Error::InvalidState`] if closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let out = Arc::new(Mutex::new(String::new()));
+    /// let (a, b) = (out.clone(), out.clone());
+    /// lp.call_later(-1.0, move || a.lock().unwrap().push('a'))?;
+    /// lp.call_later(-2.0, move || b.lock().unwrap().push('b'))?;
+    /// lp.run_until_complete(aioproto::sleep(std::time::Duration::from_millis(5)))??;
+    /// assert_eq!(*out.lock().unwrap(), "ba");
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn call_later(&self, delay: f64, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
+        if delay.is_nan() {
+            return Err(Error::invalid_argument("delay must not be NaN"));
+        }
+        self.call_at(self.time() + delay, cb)
+    }
+
+    /// Runs `cb` at `when` on the [`time`](Self::time) clock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for NaN; [`Error::InvalidState`] if closed.
+    pub fn call_at(&self, when: f64, cb: impl FnOnce() + Send + 'static) -> Result<Handle> {
+        self.check_open()?;
+        if when.is_nan() {
+            return Err(Error::invalid_argument("when must not be NaN"));
+        }
+        let name = std::any::type_name_of_val(&cb);
+        let inner = new_job(name, Some(when), cb);
+        self.shared.push_timer(inner.clone());
+        Ok(Handle { inner })
+    }
+
+    /// Starts `fut` as a [`Task`] on this loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let task = lp.create_task(async { Ok(5) })?;
+    /// assert_eq!(lp.run_until_complete(task)??, 5);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn create_task<T, F>(&self, fut: F) -> Result<Task<T>>
+    where
+        T: Send + 'static,
+        F: StdFuture<Output = Result<T>> + Send + 'static,
+    {
+        self.check_open()?;
+        Ok(spawn_in_loop(&self.shared, None, fut))
+    }
+
+    /// Like [`create_task`](Self::create_task), with a name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    pub fn create_task_named<T, F>(&self, name: impl Into<String>, fut: F) -> Result<Task<T>>
+    where
+        T: Send + 'static,
+        F: StdFuture<Output = Result<T>> + Send + 'static,
+    {
+        self.check_open()?;
+        Ok(spawn_in_loop(&self.shared, Some(name.into()), fut))
+    }
+
+    /// A new pending [`Future`] bound to this loop (asyncio's `create_future`).
+    pub fn create_future<T: Send + 'static>(&self) -> Future<T> {
+        let _enter = EnterGuard::enter(self.shared.clone());
+        Future::new()
+    }
+
+    /// Runs blocking `f` on tokio's blocking thread pool; the returned future
+    /// gets its value (or [`Error::CallbackPanicked`] if it panicked).
+    ///
+    /// This is how to call blocking code (`std::thread::sleep`, file I/O,
+    /// CPU-heavy work) without stalling the loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let fut = lp.run_in_executor(|| { std::thread::sleep(std::time::Duration::from_millis(5)); 7 })?;
+    /// assert_eq!(lp.run_until_complete(fut)??, 7);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn run_in_executor<T, F>(&self, f: F) -> Result<Future<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.check_open()?;
+        let fut = self.create_future::<T>();
+        let setter = fut.clone();
+        self.shared.handle().spawn_blocking(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = match outcome {
+                Ok(v) => setter.set_result(v),
+                Err(payload) => setter.set_exception(Error::CallbackPanicked {
+                    callback: "run_in_executor",
+                    message: crate::transport::dispatch::panic_message(payload.as_ref()),
+                }),
+            };
+        });
+        Ok(fut)
+    }
+
+    /// Submits `fut` to this loop from any thread (asyncio's
+    /// `run_coroutine_threadsafe`); the returned handle can be waited on with
+    /// a blocking [`ConcurrentFuture::result`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// let l2 = lp.clone();
+    /// let worker = std::thread::spawn(move || {
+    ///     let cf = l2.run_coroutine_threadsafe(async { Ok(6 * 7) }).unwrap();
+    ///     let v = cf.result(Some(std::time::Duration::from_secs(5)));
+    ///     l2.stop();
+    ///     v
+    /// });
+    /// lp.run_forever()?;
+    /// assert_eq!(worker.join().unwrap()?, 42);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn run_coroutine_threadsafe<T, F>(&self, fut: F) -> Result<ConcurrentFuture<T>>
+    where
+        T: Send + 'static,
+        F: StdFuture<Output = Result<T>> + Send + 'static,
+    {
+        let task = self.create_task(fut)?;
+        let signal = Arc::new((Mutex::new(false), Condvar::new()));
+        let s = signal.clone();
+        task.core().subscribe(Box::new(move || {
+            *lock(&s.0) = true;
+            s.1.notify_all();
+        }));
+        Ok(ConcurrentFuture { task, signal })
+    }
+
+    /// Calls `cb` (on the loop, as a callback) whenever signal `sig` arrives.
+    /// Adding a handler for the same signal again replaces it.
+    ///
+    /// Divergence from asyncio: tokio never restores a signal's default
+    /// disposition, so after [`remove_signal_handler`](Self::remove_signal_handler)
+    /// the signal is still caught (and ignored) by this process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a number outside `1..NSIG`;
+    /// [`Error::InvalidState`] for signals that cannot be caught (`SIGKILL`,
+    /// `SIGSTOP`, and those tokio refuses: `SIGILL`, `SIGFPE`, `SIGSEGV`) or a
+    /// closed loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = aioproto::EventLoop::new()?;
+    /// assert!(lp.add_signal_handler(0, || {}).is_err());
+    /// assert!(lp.add_signal_handler(9, || {}).is_err());
+    /// lp.add_signal_handler(10, || println!("SIGUSR1"))?;
+    /// assert!(lp.remove_signal_handler(10)?);
+    /// assert!(!lp.remove_signal_handler(10)?);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn add_signal_handler(
+        &self,
+        sig: i32,
+        cb: impl Fn() + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.check_open()?;
+        check_signal(sig)?;
+        if sig == nix::sys::signal::Signal::SIGKILL as i32
+            || sig == nix::sys::signal::Signal::SIGSTOP as i32
+        {
+            return Err(Error::invalid_state(format!("sig {sig} cannot be caught")));
+        }
+        let handle = self.shared.handle();
+        let mut stream = {
+            let _rt = handle.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(sig))
+        }
+        .map_err(|e| Error::invalid_state(format!("sig {sig} cannot be caught: {e}")))?;
+        let weak = Arc::downgrade(&self.shared);
+        let cb = Arc::new(cb);
+        let task = handle.spawn(async move {
+            while stream.recv().await.is_some() {
+                let Some(lp) = weak.upgrade() else { return };
+                let cb = cb.clone();
+                if lp
+                    .call_soon_boxed("signal handler", Box::new(move || cb()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        if let Some(old) = lock(&self.shared.signals).insert(sig, task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Removes the handler for `sig`; true if there was one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a number outside `1..NSIG`.
+    pub fn remove_signal_handler(&self, sig: i32) -> Result<bool> {
+        check_signal(sig)?;
+        match lock(&self.shared.signals).remove(&sig) {
+            Some(task) => {
+                task.abort();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Replaces the exception handler; `None` restores the default (which logs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{EventLoop, ExceptionContext};
+    /// use std::sync::{Arc, Mutex};
+    /// let lp = EventLoop::new()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// lp.set_exception_handler(Some(Arc::new(move |_: &EventLoop, ctx: &ExceptionContext| {
+    ///     s.lock().unwrap().push(ctx.message.clone())
+    /// })));
+    /// lp.call_exception_handler(ExceptionContext::new("boom"));
+    /// assert_eq!(*seen.lock().unwrap(), ["boom"]);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        self.shared.set_handler(handler);
+    }
+
+    /// The custom exception handler, `None` when the default is in use.
+    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
+        self.shared.handler()
+    }
+
+    /// Hands `ctx` to the exception handler (a panicking handler is logged).
+    pub fn call_exception_handler(&self, ctx: ExceptionContext) {
+        self.shared.call_exception_handler(ctx);
+    }
+
+    /// Turns debug mode on or off (slow-callback warnings).
+    pub fn set_debug(&self, on: bool) {
+        self.shared.set_debug(on);
+    }
+
+    /// Whether debug mode is on.
+    pub fn get_debug(&self) -> bool {
+        self.shared.debug()
+    }
+
+    /// Sets the debug-mode threshold for slow callbacks and task steps.
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.shared.set_slow(d);
+    }
+
+    /// The debug-mode threshold (default 100 ms).
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.shared.slow()
+    }
+}
+
+fn check_signal(sig: i32) -> Result<()> {
+    if !(1..NSIG).contains(&sig) {
+        return Err(Error::invalid_argument(format!(
+            "sig {sig} out of range(1, {NSIG})"
+        )));
+    }
+    Ok(())
+}
+
+/// A handle to a coroutine submitted with
+/// [`EventLoop::run_coroutine_threadsafe`], usable from any thread
+/// (asyncio's `concurrent.futures.Future`).
+pub struct ConcurrentFuture<T> {
+    task: Task<T>,
+    signal: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl<T: Send + 'static> fmt::Debug for ConcurrentFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrentFuture")
+            .field("task", &self.task)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> ConcurrentFuture<T> {
+    /// Blocks the calling thread until the coroutine is done or `timeout` passes.
+    ///
+    /// Do not call this on the loop's own thread: it would block the loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if `timeout` passed; otherwise the coroutine's
+    /// error, or [`Error::Cancelled`].
+    pub fn result(&self, timeout: Option<Duration>) -> Result<T>
+    where
+        T: Clone,
+    {
+        let (m, cv) = &*self.signal;
+        let mut done = lock(m);
+        match timeout {
+            None => {
+                while !*done {
+                    done = cv
+                        .wait(done)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+            Some(t) => {
+                let deadline = std::time::Instant::now() + t;
+                while !*done {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return Err(Error::Timeout("run_coroutine_threadsafe result"));
+                    }
+                    done = cv
+                        .wait_timeout(done, deadline - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        drop(done);
+        self.task.result()
+    }
+
+    /// Cancels the underlying task; false if it is already done.
+    pub fn cancel(&self) -> bool {
+        self.task.cancel()
+    }
+
+    /// True once the coroutine finished in any way.
+    pub fn done(&self) -> bool {
+        self.task.done()
+    }
+
+    /// The task running the coroutine.
+    pub fn task(&self) -> &Task<T> {
+        &self.task
+    }
+}

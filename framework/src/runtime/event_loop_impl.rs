@@ -1,0 +1,441 @@
+//! The machinery behind [`EventLoop`](crate::EventLoop): the ready queue, the
+//! timer heap and the driver task that runs callbacks.
+
+use std::cell::RefCell;
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use tokio::runtime::{Handle as RtHandle, Runtime};
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::runtime::event_loop::{EventLoop, ExceptionContext, ExceptionHandler};
+use crate::runtime::future::lock;
+
+thread_local! {
+    static CURRENT_LOOP: RefCell<Option<Arc<LoopShared>>> = const { RefCell::new(None) };
+}
+
+/// The loop whose code is running on this thread, if any.
+pub(crate) fn current_shared() -> Option<Arc<LoopShared>> {
+    CURRENT_LOOP.with(|c| c.borrow().clone())
+}
+
+/// Makes a loop current on this thread until dropped.
+pub(crate) struct EnterGuard {
+    prev: Option<Arc<LoopShared>>,
+}
+
+impl EnterGuard {
+    pub(crate) fn enter(lp: Arc<LoopShared>) -> EnterGuard {
+        let prev = CURRENT_LOOP.with(|c| c.borrow_mut().replace(lp));
+        EnterGuard { prev }
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        CURRENT_LOOP.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+fn epoch() -> tokio::time::Instant {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    tokio::time::Instant::from_std(*EPOCH.get_or_init(std::time::Instant::now))
+}
+
+/// Seconds on the loop clock (monotonic, process-wide origin).
+pub(crate) fn now_secs() -> f64 {
+    tokio::time::Instant::now()
+        .saturating_duration_since(epoch())
+        .as_secs_f64()
+}
+
+pub(crate) fn instant_of(when: f64) -> tokio::time::Instant {
+    if when <= 0.0 {
+        epoch()
+    } else {
+        epoch() + Duration::from_secs_f64(when.min(1e9))
+    }
+}
+
+pub(crate) type Callback = Box<dyn FnOnce() + Send>;
+
+/// What every scheduled callback carries besides the closure.
+pub(crate) struct Header {
+    pub(crate) cancelled: AtomicBool,
+    pub(crate) name: &'static str,
+    pub(crate) when: Option<f64>,
+}
+
+/// One scheduled callback, type-erased; the closure lives in the same
+/// allocation as its header (one allocation per `call_soon`).
+pub(crate) trait Job: Send + Sync {
+    fn header(&self) -> &Header;
+    /// Drops the closure without running it.
+    fn discard(&self);
+    /// Runs the closure if it is still there.
+    fn run(&self);
+}
+
+struct JobImpl<F> {
+    header: Header,
+    cb: Mutex<Option<F>>,
+}
+
+impl<F: FnOnce() + Send + 'static> Job for JobImpl<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn discard(&self) {
+        let cb = lock(&self.cb).take();
+        drop(cb);
+    }
+    fn run(&self) {
+        let cb = lock(&self.cb).take();
+        if let Some(cb) = cb {
+            cb();
+        }
+    }
+}
+
+pub(crate) type HandleInner = dyn Job;
+
+pub(crate) fn new_job<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    when: Option<f64>,
+    cb: F,
+) -> Arc<HandleInner> {
+    Arc::new(JobImpl {
+        header: Header {
+            cancelled: AtomicBool::new(false),
+            name,
+            when,
+        },
+        cb: Mutex::new(Some(cb)),
+    })
+}
+
+/// Cancels a job: marks it and drops what it captured at once, like asyncio.
+pub(crate) fn cancel_job(job: &HandleInner) {
+    job.header().cancelled.store(true, Ordering::Release);
+    job.discard();
+}
+
+struct TimerEntry {
+    when: f64,
+    seq: u64,
+    handle: Arc<HandleInner>,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first,
+    // ties broken by scheduling order (FIFO).
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other
+            .when
+            .total_cmp(&self.when)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Default)]
+struct LoopState {
+    ready: VecDeque<Arc<HandleInner>>,
+    timers: BinaryHeap<TimerEntry>,
+    seq: u64,
+    driver: bool,
+}
+
+static NEXT_LOOP: AtomicU64 = AtomicU64::new(1);
+
+/// State shared by every [`EventLoop`] handle of one loop.
+pub(crate) struct LoopShared {
+    id: u64,
+    handle: RtHandle,
+    runtime: Mutex<Option<Arc<Runtime>>>,
+    st: Mutex<LoopState>,
+    wake: Arc<Notify>,
+    pub(crate) stop: Notify,
+    pub(crate) closed: AtomicBool,
+    pub(crate) running: AtomicBool,
+    debug: AtomicBool,
+    slow_us: AtomicU64,
+    handler: Mutex<Option<ExceptionHandler>>,
+    pub(crate) signals: Mutex<HashMap<i32, tokio::task::JoinHandle<()>>>,
+}
+
+impl LoopShared {
+    pub(crate) fn new(
+        handle: RtHandle,
+        runtime: Option<Runtime>,
+        debug: bool,
+        slow: Duration,
+    ) -> Arc<Self> {
+        Arc::new(LoopShared {
+            id: NEXT_LOOP.fetch_add(1, Ordering::Relaxed),
+            handle,
+            runtime: Mutex::new(runtime.map(Arc::new)),
+            st: Mutex::new(LoopState::default()),
+            wake: Arc::new(Notify::new()),
+            stop: Notify::new(),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            debug: AtomicBool::new(debug),
+            slow_us: AtomicU64::new(slow.as_micros() as u64),
+            handler: Mutex::new(None),
+            signals: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn handle(&self) -> RtHandle {
+        self.handle.clone()
+    }
+
+    pub(crate) fn runtime(&self) -> Option<Arc<Runtime>> {
+        lock(&self.runtime).clone()
+    }
+
+    pub(crate) fn take_runtime(&self) -> Option<Arc<Runtime>> {
+        lock(&self.runtime).take()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_debug(&self, on: bool) {
+        self.debug.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_slow(&self, d: Duration) {
+        self.slow_us.store(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn slow(&self) -> Duration {
+        Duration::from_micros(self.slow_us.load(Ordering::Relaxed))
+    }
+
+    /// The slow-callback threshold when debug mode is on.
+    pub(crate) fn slow_threshold(&self) -> Option<Duration> {
+        self.debug().then(|| self.slow())
+    }
+
+    pub(crate) fn warn_slow(&self, what: &str, took: Duration) {
+        tracing::warn!(
+            target: "aioproto::event_loop",
+            "Executing {what} took {:.3} seconds",
+            took.as_secs_f64()
+        );
+    }
+
+    pub(crate) fn set_handler(&self, handler: Option<ExceptionHandler>) {
+        *lock(&self.handler) = handler;
+    }
+
+    pub(crate) fn handler(&self) -> Option<ExceptionHandler> {
+        lock(&self.handler).clone()
+    }
+
+    pub(crate) fn call_exception_handler(self: &Arc<Self>, ctx: ExceptionContext) {
+        let Some(handler) = self.handler() else {
+            crate::runtime::event_loop::default_exception_handler(&ctx);
+            return;
+        };
+        let lp = EventLoop::from_shared(self.clone());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&lp, &ctx)));
+        if let Err(payload) = outcome {
+            let err = Error::CallbackPanicked {
+                callback: "exception_handler",
+                message: crate::transport::dispatch::panic_message(payload.as_ref()),
+            };
+            crate::runtime::event_loop::default_exception_handler(
+                &ExceptionContext::new("Unhandled error in exception handler").with_error(err),
+            );
+            crate::runtime::event_loop::default_exception_handler(&ctx);
+        }
+    }
+
+    fn ensure_driver(self: &Arc<Self>, st: &mut LoopState) {
+        if !st.driver {
+            st.driver = true;
+            let weak = Arc::downgrade(self);
+            let wake = self.wake.clone();
+            self.handle.spawn(drive(weak, wake));
+        }
+    }
+
+    /// Queues a callback for the next iteration. Gives the job back if closed.
+    pub(crate) fn call_soon_boxed(
+        self: &Arc<Self>,
+        name: &'static str,
+        job: Callback,
+    ) -> Result<(), Callback> {
+        if self.is_closed() {
+            return Err(job);
+        }
+        self.push_ready(new_job(name, None, job));
+        Ok(())
+    }
+
+    pub(crate) fn push_ready(self: &Arc<Self>, h: Arc<HandleInner>) {
+        {
+            let mut st = lock(&self.st);
+            st.ready.push_back(h);
+            self.ensure_driver(&mut st);
+        }
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn push_timer(self: &Arc<Self>, h: Arc<HandleInner>) {
+        let when = h.header().when.unwrap_or(f64::NEG_INFINITY);
+        {
+            let mut st = lock(&self.st);
+            st.seq += 1;
+            let seq = st.seq;
+            st.timers.push(TimerEntry {
+                when,
+                seq,
+                handle: h,
+            });
+            self.ensure_driver(&mut st);
+        }
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut st = lock(&self.st);
+        st.ready.clear();
+        st.timers.clear();
+    }
+
+    /// Moves due timers to the ready queue and takes this iteration's batch.
+    fn take_batch(&self) -> Vec<Arc<HandleInner>> {
+        let mut st = lock(&self.st);
+        let now = now_secs();
+        while let Some(top) = st.timers.peek() {
+            if top.when > now {
+                break;
+            }
+            let entry = st.timers.pop().expect("peeked");
+            if !entry.handle.header().cancelled.load(Ordering::Acquire) {
+                st.ready.push_back(entry.handle);
+            }
+        }
+        st.ready.drain(..).collect()
+    }
+
+    /// When the driver should wake next: `Some(None)` = now, `Some(Some(t))`
+    /// = at `t`, `None` = only when woken.
+    fn next_wake(&self) -> Option<Option<f64>> {
+        let mut st = lock(&self.st);
+        if !st.ready.is_empty() {
+            return Some(None);
+        }
+        while st
+            .timers
+            .peek()
+            .is_some_and(|t| t.handle.header().cancelled.load(Ordering::Acquire))
+        {
+            st.timers.pop();
+        }
+        st.timers.peek().map(|t| Some(t.when))
+    }
+
+    fn run_handle(self: &Arc<Self>, h: &HandleInner) {
+        let header = h.header();
+        if header.cancelled.load(Ordering::Acquire) {
+            return;
+        }
+        let slow = self.slow_threshold();
+        let start = slow.map(|_| std::time::Instant::now());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.run()));
+        if let (Some(start), Some(threshold)) = (start, slow) {
+            let took = start.elapsed();
+            if took >= threshold {
+                self.warn_slow(&format!("<Handle {}>", header.name), took);
+            }
+        }
+        if let Err(payload) = outcome {
+            let err = Error::CallbackPanicked {
+                callback: "loop_callback",
+                message: crate::transport::dispatch::panic_message(payload.as_ref()),
+            };
+            self.call_exception_handler(
+                ExceptionContext::new(format!("Exception in callback {}", header.name))
+                    .with_error(err)
+                    .with_handle_name(header.name),
+            );
+        }
+    }
+}
+
+impl Drop for LoopShared {
+    fn drop(&mut self) {
+        let rt = self.runtime.get_mut().ok().and_then(Option::take);
+        if let Some(rt) = rt
+            && let Ok(rt) = Arc::try_unwrap(rt)
+        {
+            // Never block (or panic) when the last handle drops inside a runtime.
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The driver task: runs each iteration's ready callbacks, then sleeps until
+/// the next timer or a wake-up.
+async fn drive(weak: Weak<LoopShared>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(lp) = weak.upgrade() else { return };
+            if lp.is_closed() {
+                return;
+            }
+            let batch = lp.take_batch();
+            if !batch.is_empty() {
+                let _enter = EnterGuard::enter(lp.clone());
+                for h in &batch {
+                    lp.run_handle(&**h);
+                }
+            }
+            lp.next_wake()
+        };
+        match next {
+            Some(None) => tokio::task::yield_now().await,
+            Some(Some(when)) => {
+                if when <= now_secs() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep_until(instant_of(when)) => {}
+                    }
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}

@@ -1,0 +1,706 @@
+//! asyncio's `Future`: a result that is set once, shared, and awaited by many.
+//!
+//! | asyncio | aioproto |
+//! |---|---|
+//! | `loop.create_future()` / `asyncio.Future()` | [`Future::new`] |
+//! | `fut.set_result(v)` / `fut.set_exception(e)` | [`Future::set_result`] / [`Future::set_exception`] (return `Err(InvalidState)` instead of raising) |
+//! | `fut.cancel(msg)` | [`Future::cancel`] / [`Future::cancel_with_message`] |
+//! | `fut.result()` / `fut.exception()` | [`Future::result`] / [`Future::exception`] |
+//! | `fut.add_done_callback(fn)` / `remove_done_callback(fn)` | [`Future::add_done_callback`] / [`Future::remove_done_callback`] with a [`DoneCallback`] |
+//! | `await fut` | `fut.await` (or `(&fut).await`), giving `Result<T>` |
+
+use std::fmt;
+use std::future::{Future as StdFuture, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+use crate::runtime::event_loop::{ExceptionContext, LoopShared};
+use crate::runtime::task::{CancelTarget, await_core};
+
+/// Locks a mutex, ignoring poisoning (no user code runs under these locks).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where done-callbacks of a future run: the loop it was created in, else the
+/// tokio runtime it was created in, else a short-lived helper thread.
+#[derive(Clone)]
+pub(crate) enum Scheduler {
+    Loop(Weak<LoopShared>),
+    Tokio(tokio::runtime::Handle),
+    Thread,
+}
+
+impl Scheduler {
+    pub(crate) fn current() -> Scheduler {
+        if let Some(lp) = crate::runtime::event_loop::current_shared() {
+            Scheduler::Loop(Arc::downgrade(&lp))
+        } else if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            Scheduler::Tokio(handle)
+        } else {
+            Scheduler::Thread
+        }
+    }
+
+    pub(crate) fn loop_shared(&self) -> Option<Arc<LoopShared>> {
+        match self {
+            Scheduler::Loop(weak) => weak.upgrade(),
+            _ => None,
+        }
+    }
+
+    /// Runs `job` later, never synchronously.
+    pub(crate) fn schedule(&self, name: &'static str, job: Box<dyn FnOnce() + Send>) {
+        let job = match self {
+            Scheduler::Loop(weak) => match weak.upgrade() {
+                Some(lp) => match lp.call_soon_boxed(name, job) {
+                    Ok(()) => return,
+                    Err(job) => job,
+                },
+                None => job,
+            },
+            Scheduler::Tokio(handle) => {
+                handle.spawn(async move { job() });
+                return;
+            }
+            Scheduler::Thread => job,
+        };
+        // The loop is gone or closed: still never run synchronously.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { job() });
+            }
+            Err(_) => {
+                let spawned = std::thread::Builder::new()
+                    .name("aioproto-callbacks".into())
+                    .spawn(job);
+                if let Err(err) = spawned {
+                    tracing::error!(%err, "could not start a thread to run done-callbacks");
+                }
+            }
+        }
+    }
+}
+
+pub(crate) enum State<T> {
+    Pending,
+    Finished(Result<T>),
+    Cancelled(Option<String>),
+    /// The value was moved out by `take_result`.
+    Taken,
+}
+
+struct Inner<T> {
+    state: State<T>,
+    callbacks: Vec<DoneCallback<T>>,
+    listeners: Vec<Box<dyn FnOnce() + Send>>,
+    retrieved: bool,
+}
+
+/// The shared state behind [`Future`] and [`Task`](crate::Task) results.
+pub(crate) struct FutureCore<T> {
+    inner: Mutex<Inner<T>>,
+    notify: Notify,
+    sched: Scheduler,
+    /// For a task's result: the task's id and name, if it was given one
+    /// (changes the "never retrieved" message).
+    owner: Mutex<Option<(u64, Option<String>)>>,
+}
+
+impl<T: Send + 'static> FutureCore<T> {
+    pub(crate) fn new(sched: Scheduler) -> Arc<Self> {
+        Arc::new(FutureCore {
+            inner: Mutex::new(Inner {
+                state: State::Pending,
+                callbacks: Vec::new(),
+                listeners: Vec::new(),
+                retrieved: false,
+            }),
+            notify: Notify::new(),
+            sched,
+            owner: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn set_owner(&self, id: u64, name: Option<String>) {
+        *lock(&self.owner) = Some((id, name));
+    }
+
+    pub(crate) fn notify_handle(&self) -> &Notify {
+        &self.notify
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        !matches!(lock(&self.inner).state, State::Pending)
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        matches!(lock(&self.inner).state, State::Cancelled(_))
+    }
+
+    /// True when the future finished with an error (not a cancellation);
+    /// does not mark the error retrieved.
+    pub(crate) fn has_error(&self) -> bool {
+        matches!(lock(&self.inner).state, State::Finished(Err(_)))
+    }
+
+    pub(crate) fn mark_retrieved(&self) {
+        lock(&self.inner).retrieved = true;
+    }
+
+    /// Moves the future to a final state; false if it was already done.
+    pub(crate) fn complete(self: &Arc<Self>, state: State<T>) -> bool {
+        let (callbacks, listeners) = {
+            let mut inner = lock(&self.inner);
+            if !matches!(inner.state, State::Pending) {
+                return false;
+            }
+            inner.state = state;
+            (
+                std::mem::take(&mut inner.callbacks),
+                std::mem::take(&mut inner.listeners),
+            )
+        };
+        self.notify.notify_waiters();
+        for listener in listeners {
+            listener();
+        }
+        if !callbacks.is_empty() {
+            self.schedule_callbacks(callbacks);
+        }
+        true
+    }
+
+    fn schedule_callbacks(self: &Arc<Self>, callbacks: Vec<DoneCallback<T>>) {
+        let fut = Future { core: self.clone() };
+        self.sched.schedule(
+            "done-callbacks",
+            Box::new(move || {
+                for cb in callbacks {
+                    let cb = cb.0.clone();
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
+                    if let Err(payload) = outcome {
+                        let err = Error::CallbackPanicked {
+                            callback: "done_callback",
+                            message: crate::transport::dispatch::panic_message(payload.as_ref()),
+                        };
+                        report(
+                            fut.core.sched.loop_shared(),
+                            ExceptionContext::new("Exception in callback Future.add_done_callback")
+                                .with_error(err),
+                        );
+                    }
+                }
+            }),
+        );
+    }
+
+    /// Registers an internal listener run synchronously right after completion
+    /// (or at once if already done). Internal listeners never run user code.
+    pub(crate) fn subscribe(&self, listener: Box<dyn FnOnce() + Send>) {
+        {
+            let mut inner = lock(&self.inner);
+            if matches!(inner.state, State::Pending) {
+                inner.listeners.push(listener);
+                return;
+            }
+        }
+        listener();
+    }
+
+    /// Waits until done, without any cancellation handling.
+    pub(crate) async fn wait_done(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.done() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The outcome, marking an error as retrieved.
+    pub(crate) fn result_cloned(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        let mut inner = lock(&self.inner);
+        match &inner.state {
+            State::Pending => Err(Error::invalid_state("result is not set")),
+            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
+            State::Taken => Err(Error::invalid_state("result was already taken")),
+            State::Finished(Ok(v)) => Ok(v.clone()),
+            State::Finished(Err(e)) => {
+                let e = e.clone();
+                inner.retrieved = true;
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn take(&self) -> Result<T> {
+        let mut inner = lock(&self.inner);
+        match &inner.state {
+            State::Pending => return Err(Error::invalid_state("result is not set")),
+            State::Cancelled(msg) => return Err(Error::Cancelled(msg.clone())),
+            State::Taken => return Err(Error::invalid_state("result was already taken")),
+            State::Finished(Err(e)) => {
+                let e = e.clone();
+                inner.retrieved = true;
+                return Err(e);
+            }
+            State::Finished(Ok(_)) => {}
+        }
+        match std::mem::replace(&mut inner.state, State::Taken) {
+            State::Finished(Ok(v)) => Ok(v),
+            _ => Err(Error::invalid_state("result is not set")),
+        }
+    }
+
+    pub(crate) fn exception(&self) -> Result<Option<Error>> {
+        let mut inner = lock(&self.inner);
+        match &inner.state {
+            State::Pending => Err(Error::invalid_state("exception is not set")),
+            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
+            State::Taken | State::Finished(Ok(_)) => Ok(None),
+            State::Finished(Err(e)) => {
+                let e = e.clone();
+                inner.retrieved = true;
+                Ok(Some(e))
+            }
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match lock(&self.inner).state {
+            State::Pending => "pending",
+            State::Cancelled(_) => "cancelled",
+            State::Finished(Err(_)) => "finished with an error",
+            State::Finished(Ok(_)) | State::Taken => "finished",
+        }
+    }
+}
+
+impl<T: Send + 'static> CancelTarget for FutureCore<T> {
+    fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
+        self.complete(State::Cancelled(msg))
+    }
+}
+
+impl<T> Drop for FutureCore<T> {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if inner.retrieved {
+            return;
+        }
+        if let State::Finished(Err(err)) = &inner.state {
+            let owner = self.owner.get_mut().unwrap_or_else(PoisonError::into_inner);
+            let ctx = match owner {
+                Some((id, name)) => ExceptionContext::new("Task exception was never retrieved")
+                    .with_task_name(name.clone().unwrap_or_else(|| format!("Task-{id}"))),
+                None => ExceptionContext::new("Future exception was never retrieved"),
+            }
+            .with_error(err.clone());
+            let lp = match &self.sched {
+                Scheduler::Loop(weak) => weak.upgrade(),
+                _ => None,
+            };
+            report(lp, ctx);
+        }
+    }
+}
+
+/// Sends `ctx` to the loop's exception handler, or logs it with the default handler.
+pub(crate) fn report(lp: Option<Arc<LoopShared>>, ctx: ExceptionContext) {
+    match lp {
+        Some(lp) => lp.call_exception_handler(ctx),
+        None => crate::runtime::event_loop::default_exception_handler(&ctx),
+    }
+}
+
+/// A callback for [`Future::add_done_callback`]; clone it to register it again
+/// or to remove it later.
+///
+/// Two `DoneCallback`s are "the same callback" (for
+/// [`remove_done_callback`](Future::remove_done_callback)) when one is a clone
+/// of the other, mirroring asyncio's comparison of function objects.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{DoneCallback, Future};
+///
+/// let cb = DoneCallback::new(|f: &Future<i32>| println!("done: {:?}", f.result()));
+/// let fut = Future::<i32>::new();
+/// fut.add_done_callback(&cb);
+/// fut.add_done_callback(&cb);
+/// assert_eq!(fut.remove_done_callback(&cb), 2);
+/// ```
+pub struct DoneCallback<T>(Arc<DoneFn<T>>);
+
+type DoneFn<T> = dyn Fn(&Future<T>) + Send + Sync;
+
+impl<T> DoneCallback<T> {
+    /// Wraps a closure that receives the finished future.
+    pub fn new(f: impl Fn(&Future<T>) + Send + Sync + 'static) -> Self {
+        DoneCallback(Arc::new(f))
+    }
+}
+
+impl<T> Clone for DoneCallback<T> {
+    fn clone(&self) -> Self {
+        DoneCallback(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for DoneCallback<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoneCallback").finish_non_exhaustive()
+    }
+}
+
+/// asyncio's `Future`: a result that is set once and can be awaited by many.
+///
+/// A `Future` is a cheap [`Clone`] handle; all clones share one state, which
+/// goes from *pending* to exactly one of *finished* (with a value or an
+/// [`Error`]) or *cancelled*. Setting it again is an [`Error::InvalidState`],
+/// never a panic.
+///
+/// Awaiting gives `Result<T>`: the value, the stored error, or
+/// [`Error::Cancelled`] with the message given to
+/// [`cancel_with_message`](Self::cancel_with_message). Any number of tasks may
+/// await the same future (the value is cloned for each).
+///
+/// Done-callbacks always run *later* (on the loop's next iteration when the
+/// future was created inside an [`EventLoop`](crate::EventLoop), else on a new
+/// tokio task), never inside `set_result`, and in registration order.
+///
+/// An error that nobody retrieved (by `await`, [`result`](Self::result) or
+/// [`exception`](Self::exception)) is reported through the loop's exception
+/// handler as "Future exception was never retrieved" when the last handle drops.
+///
+/// When a [`Task`](crate::Task) awaiting a future is cancelled, the future is
+/// cancelled too (as in asyncio).
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{Future, create_task, sleep};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let fut = Future::new();
+/// let setter = fut.clone();
+/// create_task(async move {
+///     sleep(Duration::from_millis(10)).await?;
+///     setter.set_result("Done!")
+/// });
+/// assert_eq!(fut.await?, "Done!");
+/// # Ok(()) }
+/// ```
+pub struct Future<T> {
+    pub(crate) core: Arc<FutureCore<T>>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Default for Future<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Future {}>", self.core.describe())
+    }
+}
+
+impl<T: Send + 'static> Future<T> {
+    /// Creates a pending future bound to the running loop (or tokio runtime).
+    ///
+    /// Done-callbacks will run on that loop. Outside any runtime the future
+    /// still works; its callbacks then run on a helper thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::<u8>::new();
+    /// assert!(!fut.done());
+    /// ```
+    pub fn new() -> Self {
+        Future {
+            core: FutureCore::new(Scheduler::current()),
+        }
+    }
+
+    pub(crate) fn from_core(core: Arc<FutureCore<T>>) -> Self {
+        Future { core }
+    }
+
+    /// Marks the future done with `value` and schedules its callbacks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the future is already done or cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::new();
+    /// fut.set_result(42).unwrap();
+    /// assert!(fut.set_result(1).is_err());
+    /// assert_eq!(fut.result().unwrap(), 42);
+    /// ```
+    pub fn set_result(&self, value: T) -> Result<()> {
+        if self.core.complete(State::Finished(Ok(value))) {
+            Ok(())
+        } else {
+            Err(Error::invalid_state("future is already done"))
+        }
+    }
+
+    /// Marks the future done with an error and schedules its callbacks.
+    ///
+    /// Storing [`Error::Cancelled`] here is allowed: the future is then
+    /// *finished with a cancellation error* and [`cancelled`](Self::cancelled)
+    /// stays false (asyncio's gather does exactly this).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] if the future is already done or cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{Error, Future};
+    /// let fut = Future::<()>::new();
+    /// fut.set_exception(Error::invalid_argument("bad")).unwrap();
+    /// assert!(fut.exception().unwrap().is_some());
+    /// ```
+    pub fn set_exception(&self, error: Error) -> Result<()> {
+        if self.core.complete(State::Finished(Err(error))) {
+            Ok(())
+        } else {
+            Err(Error::invalid_state("future is already done"))
+        }
+    }
+
+    /// Cancels the future; false if it was already done.
+    ///
+    /// Awaiters get [`Error::Cancelled`]`(None)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::<()>::new();
+    /// assert!(fut.cancel());
+    /// assert!(fut.cancelled());
+    /// assert!(!fut.cancel());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.core.complete(State::Cancelled(None))
+    }
+
+    /// Cancels the future with a message carried by [`Error::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::<()>::new();
+    /// fut.cancel_with_message("my message");
+    /// assert_eq!(fut.result().unwrap_err().to_string(), "cancelled: my message");
+    /// ```
+    pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
+        self.core.complete(State::Cancelled(Some(msg.into())))
+    }
+
+    /// True once the future was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.core.cancelled()
+    }
+
+    /// True once the future is finished or cancelled.
+    pub fn done(&self) -> bool {
+        self.core.done()
+    }
+
+    /// The value (cloned), the stored error, or the cancellation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] while pending ("result is not set") or after
+    /// [`take_result`](Self::take_result); [`Error::Cancelled`] if cancelled;
+    /// otherwise the error the future was finished with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::<i32>::new();
+    /// assert!(fut.result().is_err());
+    /// ```
+    pub fn result(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.core.result_cloned()
+    }
+
+    /// Moves the value out (for values that are not `Clone`).
+    ///
+    /// # Errors
+    ///
+    /// Like [`result`](Self::result); a second call gives
+    /// [`Error::InvalidState`] ("result was already taken").
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::new();
+    /// fut.set_result(String::from("x")).unwrap();
+    /// assert_eq!(fut.take_result().unwrap(), "x");
+    /// assert!(fut.take_result().is_err());
+    /// ```
+    pub fn take_result(&self) -> Result<T> {
+        self.core.take()
+    }
+
+    /// The stored error, `None` when finished with a value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] while pending; [`Error::Cancelled`] if cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fut = aioproto::Future::new();
+    /// fut.set_result(1).unwrap();
+    /// assert!(fut.exception().unwrap().is_none());
+    /// ```
+    pub fn exception(&self) -> Result<Option<Error>> {
+        self.core.exception()
+    }
+
+    /// Registers `cb` to run once the future is done.
+    ///
+    /// The callback runs on a later loop iteration, even when the future is
+    /// already done, never inside the call that finished it. Callbacks run in
+    /// registration order. A panicking callback is reported through the
+    /// exception handler and the others still run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{DoneCallback, EventLoop, Future};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let fut = lp.run_until_complete(async { Future::<i32>::new() })?;
+    /// let s = seen.clone();
+    /// fut.add_done_callback(&DoneCallback::new(move |f: &Future<i32>| {
+    ///     s.lock().unwrap().push(f.result().unwrap())
+    /// }));
+    /// fut.set_result(42)?;
+    /// assert!(seen.lock().unwrap().is_empty()); // not synchronous
+    /// lp.run_until_complete(aioproto::sleep(std::time::Duration::ZERO))??;
+    /// assert_eq!(*seen.lock().unwrap(), [42]);
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn add_done_callback(&self, cb: &DoneCallback<T>) {
+        let cb = cb.clone();
+        {
+            let mut inner = lock(&self.core.inner);
+            if matches!(inner.state, State::Pending) {
+                inner.callbacks.push(cb);
+                return;
+            }
+        }
+        self.core.schedule_callbacks(vec![cb]);
+    }
+
+    /// Removes every registration of `cb`; returns how many were removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{DoneCallback, Future};
+    /// let fut = Future::<()>::new();
+    /// let cb = DoneCallback::new(|_: &Future<()>| {});
+    /// assert_eq!(fut.remove_done_callback(&cb), 0);
+    /// ```
+    pub fn remove_done_callback(&self, cb: &DoneCallback<T>) -> usize {
+        let mut inner = lock(&self.core.inner);
+        let before = inner.callbacks.len();
+        inner.callbacks.retain(|c| !Arc::ptr_eq(&c.0, &cb.0));
+        before - inner.callbacks.len()
+    }
+}
+
+/// The future returned by awaiting an aioproto [`Future`], [`Task`](crate::Task)
+/// or [`Gather`](crate::Gather).
+///
+/// It is a cancellation point: if the awaiting task is cancelled, the awaited
+/// object is cancelled and this resolves to [`Error::Cancelled`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Wait<T> {
+    inner: Pin<Box<dyn StdFuture<Output = Result<T>> + Send>>,
+}
+
+impl<T> Wait<T> {
+    pub(crate) fn new(inner: impl StdFuture<Output = Result<T>> + Send + 'static) -> Self {
+        Wait {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Wait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait").finish_non_exhaustive()
+    }
+}
+
+impl<T> StdFuture for Wait<T> {
+    type Output = Result<T>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoFuture for Future<T> {
+    type Output = Result<T>;
+    type IntoFuture = Wait<T>;
+    fn into_future(self) -> Wait<T> {
+        let target: Arc<dyn CancelTarget> = self.core.clone();
+        Wait::new(await_core(self.core, target))
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoFuture for &Future<T> {
+    type Output = Result<T>;
+    type IntoFuture = Wait<T>;
+    fn into_future(self) -> Wait<T> {
+        self.clone().into_future()
+    }
+}
+
+#[cfg(test)]
+mod tests;

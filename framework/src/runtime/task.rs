@@ -1,0 +1,833 @@
+//! asyncio's `Task`: a named, cancellable unit of concurrent work.
+//!
+//! # How cancellation works (and how it differs from asyncio)
+//!
+//! Rust cannot throw an exception into a suspended future, so a cancel is a
+//! *request* recorded on the task. It is delivered as [`Error::Cancelled`] by
+//! the next **cancellation point** the task awaits: every awaitable in this
+//! crate ([`sleep`](crate::sleep), awaiting a [`Future`], a [`Task`], a
+//! [`Gather`](crate::Gather), [`Queue::get`](crate::Queue::get),
+//! [`Lock::acquire`](crate::Lock::acquire), …) and anything wrapped in
+//! [`cancellable`]. Like asyncio, if the task is awaiting a [`Future`] or
+//! another task, that one is cancelled instead and its cancellation surfaces.
+//! The task may catch the error (match on it) and carry on; it ends
+//! *cancelled* only if it returns `Err(Error::Cancelled(_))`, or returns while
+//! a cancel request is still pending (asyncio's `test_cancel_at_end`).
+//!
+//! Futures that are not cancellation points (a raw `tokio::time::sleep`, a
+//! socket read) do not see the request until they complete; wrap them in
+//! [`cancellable`] to make them one.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::{Future as StdFuture, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::runtime::event_loop::{self, LoopShared};
+use crate::runtime::future::{DoneCallback, Future, FutureCore, Scheduler, State, Wait, lock};
+
+/// Something a task can be waiting on, which a cancel of that task cancels.
+pub(crate) trait CancelTarget: Send + Sync {
+    fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool;
+}
+
+thread_local! {
+    static CURRENT_TASK: RefCell<Option<Arc<TaskShared>>> = const { RefCell::new(None) };
+}
+
+static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
+
+/// Weak references to every task, for [`all_tasks`].
+static REGISTRY: Mutex<Vec<Weak<TaskShared>>> = Mutex::new(Vec::new());
+
+struct TaskState {
+    must_cancel: bool,
+    cancel_msg: Option<String>,
+    num_cancels: u32,
+    done: bool,
+    started: bool,
+    fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
+    waker: Option<Waker>,
+}
+
+/// The shared, type-erased part of a task.
+pub(crate) struct TaskShared {
+    id: u64,
+    /// `None` until named: the name is then `Task-{id}`.
+    name: Mutex<Option<String>>,
+    st: Mutex<TaskState>,
+    loop_id: u64,
+    lp: Option<Weak<LoopShared>>,
+    /// Type-erased view of the result future (done/cancelled).
+    result: Mutex<Option<Weak<dyn ResultView>>>,
+}
+
+pub(crate) trait ResultView: Send + Sync {
+    fn cancelled(&self) -> bool;
+}
+
+impl<T: Send + 'static> ResultView for FutureCore<T> {
+    fn cancelled(&self) -> bool {
+        FutureCore::cancelled(self)
+    }
+}
+
+impl TaskShared {
+    fn cancel(self: &Arc<Self>, msg: Option<String>) -> bool {
+        let waiter = {
+            let mut st = lock(&self.st);
+            if st.done {
+                return false;
+            }
+            st.num_cancels += 1;
+            st.fut_waiter.as_ref().map(|(_, w)| w.clone())
+        };
+        if let Some(waiter) = waiter
+            && waiter.cancel_target(msg.clone())
+        {
+            return true;
+        }
+        let waker = {
+            let mut st = lock(&self.st);
+            if st.done {
+                return true;
+            }
+            st.must_cancel = true;
+            st.cancel_msg = msg;
+            st.waker.clone()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    fn uncancel(&self) -> u32 {
+        let mut st = lock(&self.st);
+        if st.num_cancels > 0 {
+            st.num_cancels -= 1;
+            if st.num_cancels == 0 {
+                st.must_cancel = false;
+            }
+        }
+        st.num_cancels
+    }
+
+    fn cancelling(&self) -> u32 {
+        lock(&self.st).num_cancels
+    }
+
+    fn done(&self) -> bool {
+        lock(&self.st).done
+    }
+
+    fn cancelled(&self) -> bool {
+        let view = lock(&self.result).as_ref().and_then(Weak::upgrade);
+        view.is_some_and(|v| v.cancelled())
+    }
+
+    pub(crate) fn name(&self) -> String {
+        lock(&self.name)
+            .clone()
+            .unwrap_or_else(|| format!("Task-{}", self.id))
+    }
+}
+
+impl CancelTarget for TaskShared {
+    fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
+        self.cancel(msg)
+    }
+}
+
+/// Takes the current task's pending cancel request, if any.
+pub(crate) fn take_cancel() -> Option<Error> {
+    let task = CURRENT_TASK.with(|c| c.borrow().clone())?;
+    let mut st = lock(&task.st);
+    if st.must_cancel {
+        st.must_cancel = false;
+        Some(Error::Cancelled(st.cancel_msg.take()))
+    } else {
+        None
+    }
+}
+
+/// Records in the current task what it is waiting on; cleared on drop.
+struct WaiterGuard {
+    task: Option<(Arc<TaskShared>, u64)>,
+}
+
+static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
+
+impl WaiterGuard {
+    fn register(target: Arc<dyn CancelTarget>) -> WaiterGuard {
+        let task = CURRENT_TASK.with(|c| c.borrow().clone());
+        let task = task.map(|t| {
+            let token = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
+            lock(&t.st).fut_waiter = Some((token, target));
+            (t, token)
+        });
+        WaiterGuard { task }
+    }
+}
+
+impl Drop for WaiterGuard {
+    fn drop(&mut self) {
+        if let Some((task, token)) = &self.task {
+            let mut st = lock(&task.st);
+            if st.fut_waiter.as_ref().is_some_and(|(t, _)| t == token) {
+                st.fut_waiter = None;
+            }
+        }
+    }
+}
+
+/// Awaits a future core as a cancellation point: a cancel of the current task
+/// cancels `target` (the thing being awaited) and its cancellation surfaces.
+pub(crate) async fn await_core<T: Clone + Send + 'static>(
+    core: Arc<FutureCore<T>>,
+    target: Arc<dyn CancelTarget>,
+) -> Result<T> {
+    if let Some(err) = take_cancel()
+        && !target.clone().cancel_target(cancel_msg(&err))
+    {
+        return Err(err);
+    }
+    let _guard = WaiterGuard::register(target.clone());
+    loop {
+        let notified = core.notify_handle().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if core.done() {
+            return core.result_cloned();
+        }
+        // A cancel that raced with the registration (another thread).
+        let poll_cancel = std::future::poll_fn(|cx| {
+            if let Some(err) = take_cancel() {
+                return Poll::Ready(Some(err));
+            }
+            notified.as_mut().poll(cx).map(|()| None)
+        });
+        if let Some(err) = poll_cancel.await
+            && !target.clone().cancel_target(cancel_msg(&err))
+        {
+            return Err(err);
+        }
+    }
+}
+
+fn cancel_msg(err: &Error) -> Option<String> {
+    match err {
+        Error::Cancelled(msg) => msg.clone(),
+        _ => None,
+    }
+}
+
+/// Makes any future a cancellation point.
+///
+/// The result is `Err(Error::Cancelled(_))` if the current [`Task`] is (or
+/// gets) cancelled before `fut` completes; `fut` is then dropped. Outside a
+/// task this just awaits `fut`.
+///
+/// # Cancel safety
+///
+/// As cancel-safe as `fut`.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{cancellable, create_task};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let task = create_task(async {
+///     cancellable(tokio::time::sleep(Duration::from_secs(10))).await?;
+///     Ok(())
+/// });
+/// tokio::task::yield_now().await;
+/// task.cancel();
+/// assert!(task.await.unwrap_err().is_cancelled());
+/// # }
+/// ```
+pub async fn cancellable<F: StdFuture>(fut: F) -> Result<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        if let Some(err) = take_cancel() {
+            return Poll::Ready(Err(err));
+        }
+        fut.as_mut().poll(cx).map(Ok)
+    })
+    .await
+}
+
+/// Sets the current task and loop for the duration of one poll.
+struct CurrentGuard {
+    prev_task: Option<Arc<TaskShared>>,
+    _loop: Option<event_loop::EnterGuard>,
+}
+
+impl CurrentGuard {
+    fn enter(task: &Arc<TaskShared>, lp: Option<Arc<LoopShared>>) -> CurrentGuard {
+        let prev_task = CURRENT_TASK.with(|c| c.borrow_mut().replace(task.clone()));
+        CurrentGuard {
+            prev_task,
+            _loop: lp.map(event_loop::EnterGuard::enter),
+        }
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let prev = self.prev_task.take();
+        CURRENT_TASK.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// Drives a task's body (held, pinned, next to it in the spawned future) and
+/// records its outcome.
+struct TaskRunner<T: Send + 'static> {
+    finished: bool,
+    shared: Arc<TaskShared>,
+    result: Arc<FutureCore<T>>,
+}
+
+impl<T: Send + 'static> TaskRunner<T> {
+    fn finish(&mut self, outcome: Result<T>) {
+        self.finished = true;
+        let (must_cancel, msg) = {
+            let mut st = lock(&self.shared.st);
+            st.done = true;
+            st.fut_waiter = None;
+            st.waker = None;
+            (st.must_cancel, st.cancel_msg.take())
+        };
+        let state = match outcome {
+            Ok(_) if must_cancel => State::Cancelled(msg),
+            Ok(v) => State::Finished(Ok(v)),
+            Err(Error::Cancelled(m)) => State::Cancelled(m),
+            Err(e) => State::Finished(Err(e)),
+        };
+        self.result.complete(state);
+    }
+}
+
+impl<T: Send + 'static> TaskRunner<T> {
+    fn poll_body<F: StdFuture<Output = Result<T>>>(
+        &mut self,
+        fut: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let this = self;
+        if this.finished {
+            return Poll::Ready(());
+        }
+        {
+            let mut st = lock(&this.shared.st);
+            if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                st.waker = Some(cx.waker().clone());
+            }
+            if !st.started {
+                st.started = true;
+                if st.must_cancel {
+                    // Cancelled before it ever ran: the body never starts.
+                    let msg = st.cancel_msg.clone();
+                    drop(st);
+                    this.finish(Err(Error::Cancelled(msg)));
+                    return Poll::Ready(());
+                }
+            }
+        }
+        let lp = this.shared.lp.as_ref().and_then(Weak::upgrade);
+        let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
+        let guard = CurrentGuard::enter(&this.shared, lp.clone());
+        let start = slow.map(|_| Instant::now());
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)));
+        drop(guard);
+        if let (Some(start), Some(threshold), Some(lp)) = (start, slow, lp.as_ref()) {
+            let took = start.elapsed();
+            if took >= threshold {
+                lp.warn_slow(&format!("<Task name='{}'>", this.shared.name()), took);
+            }
+        }
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(outcome)) => {
+                this.finish(outcome);
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                let err = Error::CallbackPanicked {
+                    callback: "task",
+                    message: crate::transport::dispatch::panic_message(payload.as_ref()),
+                };
+                this.finish(Err(err));
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for TaskRunner<T> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The runtime dropped the task before it finished (shutdown).
+            tracing::debug!(task = %self.shared.name(), "Task was destroyed but it is pending!");
+            self.finish(Err(Error::Cancelled(Some("task was destroyed".into()))));
+        }
+    }
+}
+
+/// asyncio's `Task`: a future running concurrently, with a name, that can be
+/// cancelled and awaited.
+///
+/// Created by [`create_task`], [`create_task_named`],
+/// [`EventLoop::create_task`](crate::EventLoop::create_task) or
+/// [`TaskGroup::create_task`](crate::TaskGroup::create_task). The body is any
+/// `Future<Output = Result<T>>`; it starts running at once on the current loop
+/// (or tokio runtime), whether or not anyone awaits the `Task`. Dropping every
+/// `Task` handle does **not** stop the task.
+///
+/// `Task` is a cheap `Clone` handle. Awaiting it (by value or `&task`) gives
+/// its `Result<T>` and is a cancellation point: cancelling the awaiting task
+/// cancels this one too, as in asyncio. See the [module docs](self) for how a
+/// cancel is delivered.
+///
+/// An error that nobody retrieved is reported through the loop's exception
+/// handler as "Task exception was never retrieved" once the last handle drops.
+/// A panic in the body ends the task with [`Error::CallbackPanicked`].
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{create_task_named, sleep};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let task = create_task_named("worker", async {
+///     sleep(Duration::from_millis(1)).await?;
+///     Ok(42)
+/// });
+/// assert_eq!(task.name(), "worker");
+/// assert_eq!(task.await?, 42);
+/// # Ok(()) }
+/// ```
+pub struct Task<T> {
+    shared: Arc<TaskShared>,
+    result: Future<T>,
+}
+
+impl<T> Clone for Task<T> {
+    fn clone(&self) -> Self {
+        Task {
+            shared: self.shared.clone(),
+            result: self.result.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Task name='{}' {:?}>", self.shared.name(), self.result)
+    }
+}
+
+fn spawn_on<T, F>(
+    handle: &tokio::runtime::Handle,
+    lp: Option<&Arc<LoopShared>>,
+    name: Option<String>,
+    fut: F,
+) -> Task<T>
+where
+    T: Send + 'static,
+    F: StdFuture<Output = Result<T>> + Send + 'static,
+{
+    let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
+    let sched = match lp {
+        Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
+        None => Scheduler::Tokio(handle.clone()),
+    };
+    let core = FutureCore::<T>::new(sched);
+    core.set_owner(id, name.clone());
+    let view: Arc<dyn ResultView> = core.clone();
+    let shared = Arc::new(TaskShared {
+        id,
+        name: Mutex::new(name),
+        st: Mutex::new(TaskState {
+            must_cancel: false,
+            cancel_msg: None,
+            num_cancels: 0,
+            done: false,
+            started: false,
+            fut_waiter: None,
+            waker: None,
+        }),
+        loop_id: lp.map_or(0, |lp| lp.id()),
+        lp: lp.map(Arc::downgrade),
+        result: Mutex::new(Some(Arc::downgrade(&view))),
+    });
+    drop(view);
+    register(&shared);
+    let mut runner = TaskRunner {
+        finished: false,
+        shared: shared.clone(),
+        result: core.clone(),
+    };
+    handle.spawn(async move {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| runner.poll_body(fut.as_mut(), cx)).await
+    });
+    Task {
+        shared,
+        result: Future::from_core(core),
+    }
+}
+
+fn register(shared: &Arc<TaskShared>) {
+    let mut reg = lock(&REGISTRY);
+    if reg.len() >= 64 && reg.len().is_power_of_two() {
+        reg.retain(|w| w.strong_count() > 0);
+    }
+    reg.push(Arc::downgrade(shared));
+}
+
+/// Spawns on the current loop, else the current tokio runtime.
+pub(crate) fn spawn_task<T, F>(name: Option<String>, fut: F) -> Option<Task<T>>
+where
+    T: Send + 'static,
+    F: StdFuture<Output = Result<T>> + Send + 'static,
+{
+    if let Some(lp) = event_loop::current_shared() {
+        return Some(spawn_on(&lp.handle(), Some(&lp), name, fut));
+    }
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    Some(spawn_on(&handle, None, name, fut))
+}
+
+pub(crate) fn spawn_in_loop<T, F>(lp: &Arc<LoopShared>, name: Option<String>, fut: F) -> Task<T>
+where
+    T: Send + 'static,
+    F: StdFuture<Output = Result<T>> + Send + 'static,
+{
+    spawn_on(&lp.handle(), Some(lp), name, fut)
+}
+
+/// Starts `fut` as a [`Task`] named `Task-N` on the running loop or tokio runtime.
+///
+/// # Panics
+///
+/// Panics when called outside a tokio runtime, like `tokio::spawn`. Use
+/// [`EventLoop::create_task`](crate::EventLoop::create_task) for an error instead.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let task = aioproto::create_task(async { Ok("hi") });
+/// assert_eq!(task.await?, "hi");
+/// # Ok(()) }
+/// ```
+pub fn create_task<T, F>(fut: F) -> Task<T>
+where
+    T: Send + 'static,
+    F: StdFuture<Output = Result<T>> + Send + 'static,
+{
+    spawn_task(None, fut).expect("create_task called outside a tokio runtime")
+}
+
+/// Starts `fut` as a [`Task`] with the given name.
+///
+/// # Panics
+///
+/// Panics when called outside a tokio runtime, like `tokio::spawn`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let task = aioproto::create_task_named("Task-A", async { Ok(()) });
+/// assert_eq!(task.name(), "Task-A");
+/// task.await?;
+/// # Ok(()) }
+/// ```
+pub fn create_task_named<T, F>(name: impl Into<String>, fut: F) -> Task<T>
+where
+    T: Send + 'static,
+    F: StdFuture<Output = Result<T>> + Send + 'static,
+{
+    spawn_task(Some(name.into()), fut).expect("create_task_named called outside a tokio runtime")
+}
+
+impl<T: Send + 'static> Task<T> {
+    /// The task's name (`Task-N` unless one was given).
+    pub fn name(&self) -> String {
+        self.shared.name()
+    }
+
+    /// Renames the task.
+    pub fn set_name(&self, name: impl Into<String>) {
+        let name = name.into();
+        self.result
+            .core
+            .set_owner(self.shared.id, Some(name.clone()));
+        *lock(&self.shared.name) = Some(name);
+    }
+
+    /// A process-unique id.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Requests cancellation; false if the task is already done.
+    ///
+    /// Returns true on *every* call while the task is pending and counts the
+    /// calls (see [`cancelling`](Self::cancelling)). The request is delivered
+    /// as [`Error::Cancelled`] at the task's next cancellation point; if the
+    /// task is awaiting a future or task, that is cancelled instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let task = aioproto::create_task(async {
+    ///     aioproto::sleep(std::time::Duration::from_secs(100)).await
+    /// });
+    /// assert!(task.cancel());
+    /// assert!(task.cancel());
+    /// assert_eq!(task.cancelling(), 2);
+    /// assert!(task.clone().await.unwrap_err().is_cancelled());
+    /// assert!(task.cancelled());
+    /// assert!(!task.cancel());
+    /// # }
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.shared.cancel(None)
+    }
+
+    /// Like [`cancel`](Self::cancel), with a message carried by [`Error::Cancelled`].
+    pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
+        self.shared.cancel(Some(msg.into()))
+    }
+
+    /// How many cancel requests are pending (asyncio's `cancelling()`).
+    pub fn cancelling(&self) -> u32 {
+        self.shared.cancelling()
+    }
+
+    /// Withdraws one cancel request; at zero a not-yet-delivered request is dropped.
+    ///
+    /// Returns the remaining count.
+    pub fn uncancel(&self) -> u32 {
+        self.shared.uncancel()
+    }
+
+    /// True once the task finished, failed or was cancelled.
+    pub fn done(&self) -> bool {
+        self.result.done()
+    }
+
+    /// True if the task ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.result.cancelled()
+    }
+
+    /// The task's value (cloned).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] while running; [`Error::Cancelled`] if it was
+    /// cancelled; otherwise the error it returned.
+    pub fn result(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.result.result()
+    }
+
+    /// Moves the task's value out (for values that are not `Clone`).
+    ///
+    /// # Errors
+    ///
+    /// Like [`result`](Self::result); a second call gives [`Error::InvalidState`].
+    pub fn take_result(&self) -> Result<T> {
+        self.result.take_result()
+    }
+
+    /// The error the task ended with, `None` if it returned a value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] while running; [`Error::Cancelled`] if cancelled.
+    pub fn exception(&self) -> Result<Option<Error>> {
+        self.result.exception()
+    }
+
+    /// Registers a callback run (on a later loop iteration) when the task is done.
+    ///
+    /// The callback receives the task's result as a [`Future`].
+    pub fn add_done_callback(&self, cb: &DoneCallback<T>) {
+        self.result.add_done_callback(cb)
+    }
+
+    /// Removes every registration of `cb`; returns how many were removed.
+    pub fn remove_done_callback(&self, cb: &DoneCallback<T>) -> usize {
+        self.result.remove_done_callback(cb)
+    }
+
+    /// A type-erased handle to this task.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef {
+            shared: self.shared.clone(),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<FutureCore<T>> {
+        &self.result.core
+    }
+
+    pub(crate) fn cancel_target(&self) -> Arc<dyn CancelTarget> {
+        self.shared.clone()
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoFuture for Task<T> {
+    type Output = Result<T>;
+    type IntoFuture = Wait<T>;
+    fn into_future(self) -> Wait<T> {
+        let target: Arc<dyn CancelTarget> = self.shared.clone();
+        Wait::new(await_core(self.result.core.clone(), target))
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoFuture for &Task<T> {
+    type Output = Result<T>;
+    type IntoFuture = Wait<T>;
+    fn into_future(self) -> Wait<T> {
+        self.clone().into_future()
+    }
+}
+
+/// A type-erased handle to a [`Task`], as returned by [`current_task`] and
+/// [`all_tasks`]; compares equal when it is the same task.
+#[derive(Clone)]
+pub struct TaskRef {
+    shared: Arc<TaskShared>,
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<Task name='{}' id={}>",
+            self.shared.name(),
+            self.shared.id
+        )
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for TaskRef {}
+
+impl TaskRef {
+    /// The task's name.
+    pub fn name(&self) -> String {
+        self.shared.name()
+    }
+
+    /// The task's process-unique id.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// See [`Task::cancel`].
+    pub fn cancel(&self) -> bool {
+        self.shared.cancel(None)
+    }
+
+    /// See [`Task::cancel_with_message`].
+    pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
+        self.shared.cancel(Some(msg.into()))
+    }
+
+    /// See [`Task::cancelling`].
+    pub fn cancelling(&self) -> u32 {
+        self.shared.cancelling()
+    }
+
+    /// See [`Task::uncancel`].
+    pub fn uncancel(&self) -> u32 {
+        self.shared.uncancel()
+    }
+
+    /// True once the task has finished in any way.
+    pub fn done(&self) -> bool {
+        self.shared.done()
+    }
+
+    /// True if the task ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.shared.cancelled()
+    }
+}
+
+/// The task whose body is running right now, if any (asyncio's `current_task()`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// assert!(aioproto::current_task().is_none());
+/// let name = aioproto::create_task_named("me", async {
+///     Ok(aioproto::current_task().unwrap().name())
+/// }).await?;
+/// assert_eq!(name, "me");
+/// # Ok(()) }
+/// ```
+pub fn current_task() -> Option<TaskRef> {
+    CURRENT_TASK
+        .with(|c| c.borrow().clone())
+        .map(|shared| TaskRef { shared })
+}
+
+/// Every task not yet done on the running [`EventLoop`](crate::EventLoop)
+/// (or, outside one, every such task created outside any loop).
+///
+/// # Examples
+///
+/// ```
+/// let lp = aioproto::EventLoop::new()?;
+/// let n = lp.run_until_complete(async {
+///     let t = aioproto::create_task(aioproto::sleep(std::time::Duration::from_millis(50)));
+///     let n = aioproto::all_tasks().len();
+///     t.await?;
+///     Ok::<_, aioproto::Error>(n)
+/// })??;
+/// assert_eq!(n, 1);
+/// # Ok::<(), aioproto::Error>(())
+/// ```
+pub fn all_tasks() -> Vec<TaskRef> {
+    let loop_id = event_loop::current_shared().map_or(0, |lp| lp.id());
+    lock(&REGISTRY)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|t| t.loop_id == loop_id && !t.done())
+        .map(|shared| TaskRef { shared })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Machinery behind [`crate::streams`]: the reader's chunk buffer and a
+//! panic-catching future for `client_connected_cb` tasks.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Received data as the chunks the transport delivered, so reads that fall
+/// inside one chunk are zero-copy slices of it.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkBuf {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl ChunkBuf {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.len += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
+
+    /// Moves every chunk out, oldest first.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Bytes>) {
+        out.extend(self.chunks.drain(..));
+        self.len = 0;
+    }
+
+    /// Removes and returns up to `n` bytes of the first chunk (never copies).
+    pub(crate) fn take_front(&mut self, n: usize) -> Bytes {
+        let Some(front) = self.chunks.front_mut() else {
+            return Bytes::new();
+        };
+        let out = if front.len() <= n {
+            self.chunks.pop_front().unwrap_or_default()
+        } else {
+            front.split_to(n)
+        };
+        self.len -= out.len();
+        out
+    }
+
+    /// Removes and returns the first `n` bytes (`n <= len`). Zero-copy when they
+    /// lie in one chunk; otherwise they are gathered into one new buffer.
+    pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
+        debug_assert!(n <= self.len);
+        let n = n.min(self.len);
+        if n == 0 {
+            return Bytes::new();
+        }
+        if self.chunks.front().is_some_and(|c| c.len() >= n) {
+            return self.take_front(n);
+        }
+        let mut out = BytesMut::with_capacity(n);
+        while out.len() < n {
+            let want = n - out.len();
+            let part = self.take_front(want);
+            out.extend_from_slice(&part);
+        }
+        out.freeze()
+    }
+
+    /// Drops the first `n` bytes.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+
+    /// Removes everything, as one buffer.
+    pub(crate) fn take_all(&mut self) -> Bytes {
+        let n = self.len;
+        self.split_to(n)
+    }
+
+    /// Copies up to `out.len()` bytes out; returns how many.
+    pub(crate) fn copy_to(&mut self, out: &mut [u8]) -> usize {
+        let mut copied = 0;
+        while copied < out.len() {
+            let part = self.take_front(out.len() - copied);
+            if part.is_empty() {
+                break;
+            }
+            out[copied..copied + part.len()].copy_from_slice(&part);
+            copied += part.len();
+        }
+        copied
+    }
+
+    /// The position of the first `sep` that starts at or after `from`.
+    pub(crate) fn find(&self, sep: &[u8], from: usize) -> Option<usize> {
+        let first = *sep.first()?;
+        let mut base = 0;
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            let end = base + chunk.len();
+            if end > from {
+                let mut pos = from.saturating_sub(base);
+                while let Some(k) = chunk[pos..].iter().position(|&b| b == first) {
+                    let at = pos + k;
+                    if self.matches_at(index, at, sep) {
+                        return Some(base + at);
+                    }
+                    pos = at + 1;
+                }
+            }
+            base = end;
+        }
+        None
+    }
+
+    /// Whether `sep` starts at byte `offset` of chunk `index` (it may run on
+    /// into the following chunks).
+    fn matches_at(&self, mut index: usize, mut offset: usize, sep: &[u8]) -> bool {
+        let mut need = sep;
+        while !need.is_empty() {
+            let Some(chunk) = self.chunks.get(index) else {
+                return false;
+            };
+            let avail = &chunk[offset..];
+            let n = avail.len().min(need.len());
+            if avail[..n] != need[..n] {
+                return false;
+            }
+            need = &need[n..];
+            index += 1;
+            offset = 0;
+        }
+        true
+    }
+
+    /// Whether the bytes at `at` are `sep`.
+    pub(crate) fn starts_with_at(&self, sep: &[u8], at: usize) -> bool {
+        let mut base = 0;
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if at < base + chunk.len() {
+                return self.matches_at(index, at - base, sep);
+            }
+            base += chunk.len();
+        }
+        sep.is_empty()
+    }
+}
+
+/// Joins chunks into one buffer (zero-copy for a single chunk).
+pub(crate) fn concat(mut parts: Vec<Bytes>) -> Bytes {
+    match parts.len() {
+        0 => Bytes::new(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => {
+            let total = parts.iter().map(Bytes::len).sum();
+            let mut out = BytesMut::with_capacity(total);
+            for part in &parts {
+                out.extend_from_slice(part);
+            }
+            out.freeze()
+        }
+    }
+}
+
+/// Runs a future, turning a panic in its `poll` into `Err(message)`.
+pub(crate) struct CatchUnwind<F>(pub(crate) Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(crate::transport::dispatch::panic_message(
+                payload.as_ref(),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Type-erased protocol dispatch: how a driver calls a user's protocol.
+//!
+//! A protocol lives in an `Arc<Mutex<P>>`: the driver locks it for the length of one
+//! callback, and the user keeps a clone to look at the protocol's state from outside
+//! (asyncio's `create_connection` returns the protocol object for the same reason).
+//! Every call is wrapped in `catch_unwind`, so a panic becomes an [`Error`] that ends
+//! that connection only.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+use crate::transport::protocol::{BufferedProtocol, Protocol};
+
+/// Runs one user callback, turning a panic into [`Error::CallbackPanicked`].
+pub(crate) fn guard<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let err = Error::CallbackPanicked {
+            callback,
+            message: panic_message(payload.as_ref()),
+        };
+        tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");
+        err
+    })
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Locks a protocol; a protocol poisoned by an earlier panic is still handed out
+/// so that its `connection_lost` can run.
+fn lock<P>(protocol: &Mutex<P>) -> MutexGuard<'_, P> {
+    protocol.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The callbacks every stream protocol has, object-safe.
+pub trait DynBase: Send + Sync {
+    fn connection_made(&self, transport: &Transport) -> Result<()>;
+    fn connection_lost(&self, exc: Option<Error>);
+    fn pause_writing(&self) -> Result<()>;
+    fn resume_writing(&self) -> Result<()>;
+    fn eof_received(&self) -> Result<bool>;
+}
+
+/// A `Protocol` behind its mutex.
+pub trait DynProtocol: DynBase {
+    fn data_received(&self, data: Bytes) -> Result<()>;
+}
+
+/// A `BufferedProtocol` behind its mutex: `read` fills the protocol's own buffer.
+pub trait DynBuffered: DynBase {
+    /// Asks for a buffer, lets `read` fill it, then reports the bytes read.
+    /// Returns what `read` returned; `Ok(None)` means the read would block.
+    fn read_into(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
+    ) -> Result<Option<std::io::Result<usize>>>;
+}
+
+/// Marker for [`IntoHandler`] on a [`Protocol`].
+#[derive(Debug)]
+pub enum StreamMarker {}
+/// Marker for [`IntoHandler`] on a [`BufferedProtocol`].
+#[derive(Debug)]
+pub enum BufferedMarker {}
+
+/// A stream protocol shared with the user.
+struct StreamCell<P>(Arc<Mutex<P>>);
+/// A buffered protocol shared with the user.
+struct BufferedCell<P>(Arc<Mutex<P>>);
+
+macro_rules! impl_cell_base {
+    ($cell:ident, $trait_:ident) => {
+        impl<P: $trait_> DynBase for $cell<P> {
+            fn connection_made(&self, transport: &Transport) -> Result<()> {
+                guard("connection_made", || {
+                    lock(&self.0).connection_made(transport)
+                })
+            }
+            fn connection_lost(&self, exc: Option<Error>) {
+                let _ = guard("connection_lost", || lock(&self.0).connection_lost(exc));
+            }
+            fn pause_writing(&self) -> Result<()> {
+                guard("pause_writing", || lock(&self.0).pause_writing())
+            }
+            fn resume_writing(&self) -> Result<()> {
+                guard("resume_writing", || lock(&self.0).resume_writing())
+            }
+            fn eof_received(&self) -> Result<bool> {
+                guard("eof_received", || {
+                    $trait_::eof_received(&mut *lock(&self.0))
+                })
+            }
+        }
+    };
+}
+
+impl_cell_base!(StreamCell, Protocol);
+impl_cell_base!(BufferedCell, BufferedProtocol);
+
+impl<P: Protocol> DynProtocol for StreamCell<P> {
+    fn data_received(&self, data: Bytes) -> Result<()> {
+        guard("data_received", || lock(&self.0).data_received(data))
+    }
+}
+
+impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
+    fn read_into(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
+    ) -> Result<Option<std::io::Result<usize>>> {
+        let mut protocol = lock(&self.0);
+        let buf = guard("get_buffer", || protocol.get_buffer(0))?;
+        if buf.is_empty() {
+            let err = Error::invalid_state("get_buffer() returned an empty buffer");
+            tracing::error!(error = %err, "Fatal error: protocol.get_buffer() call failed.");
+            return Err(err);
+        }
+        let outcome = read(buf);
+        if let Some(Ok(n @ 1..)) = outcome {
+            guard("buffer_updated", || protocol.buffer_updated(n))?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// The protocol a driver calls, of either kind.
+pub enum Handler {
+    /// A [`Protocol`].
+    Stream(Box<dyn DynProtocol>),
+    /// A [`BufferedProtocol`].
+    Buffered(Box<dyn DynBuffered>),
+    /// The protocol was handed on or has had its `connection_lost`.
+    Finished,
+}
+
+impl Handler {
+    pub(crate) fn base(&self) -> &dyn DynBase {
+        match self {
+            Handler::Stream(p) => &**p,
+            Handler::Buffered(p) => &**p,
+            Handler::Finished => &Finished,
+        }
+    }
+}
+
+/// Stands in for a protocol after it was handed on; every callback is a no-op.
+struct Finished;
+
+impl DynBase for Finished {
+    fn connection_made(&self, _: &Transport) -> Result<()> {
+        Ok(())
+    }
+    fn connection_lost(&self, _: Option<Error>) {}
+    fn pause_writing(&self) -> Result<()> {
+        Ok(())
+    }
+    fn resume_writing(&self) -> Result<()> {
+        Ok(())
+    }
+    fn eof_received(&self) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::Stream(_) => "Handler::Stream",
+            Handler::Buffered(_) => "Handler::Buffered",
+            Handler::Finished => "Handler::Finished",
+        })
+    }
+}
+
+/// A protocol value that a transport can drive: any [`Protocol`] or
+/// [`BufferedProtocol`].
+///
+/// `M` is a marker ([`StreamMarker`] or [`BufferedMarker`]) that lets one
+/// generic function accept both kinds; it is inferred, never written. A type
+/// that implements both traits must be wrapped to pick one.
+pub trait IntoHandler<M>: Send + Sized + 'static {
+    /// Wraps the protocol for a driver and returns the user's shared reference.
+    #[doc(hidden)]
+    fn into_handler(self) -> (Arc<Mutex<Self>>, Handler);
+}
+
+impl<P: Protocol> IntoHandler<StreamMarker> for P {
+    fn into_handler(self) -> (Arc<Mutex<Self>>, Handler) {
+        let shared = Arc::new(Mutex::new(self));
+        (
+            shared.clone(),
+            Handler::Stream(Box::new(StreamCell(shared))),
+        )
+    }
+}
+
+impl<P: BufferedProtocol> IntoHandler<BufferedMarker> for P {
+    fn into_handler(self) -> (Arc<Mutex<Self>>, Handler) {
+        let shared = Arc::new(Mutex::new(self));
+        (
+            shared.clone(),
+            Handler::Buffered(Box::new(BufferedCell(shared))),
+        )
+    }
+}
+
+/// Makes one protocol per connection; implemented for every
+/// `Fn() -> P + Send + Sync + 'static` closure.
+pub trait ProtocolFactory<M>: Send + Sync + 'static {
+    /// The protocol type made.
+    type Protocol: IntoHandler<M>;
+    /// Makes a protocol for a new connection.
+    fn make(&self) -> Self::Protocol;
+}
+
+impl<F, P, M> ProtocolFactory<M> for F
+where
+    F: Fn() -> P + Send + Sync + 'static,
+    P: IntoHandler<M>,
+{
+    type Protocol = P;
+    fn make(&self) -> P {
+        self()
+    }
+}

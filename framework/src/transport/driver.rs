@@ -1,0 +1,653 @@
+//! The stream driver: one task per connection that owns the socket and the protocol.
+//!
+//! The driver is a hand-written future. Each time it is polled it loops:
+//!
+//! 1. take the commands handles queued (abort, close, protocol switch, `write_eof`);
+//! 2. flush the write buffer with one vectored write;
+//! 3. tell the protocol to pause or resume writing if the buffer crossed a mark;
+//! 4. end the connection if closing and flushed;
+//! 5. read once and hand the data to the protocol;
+//!
+//! and parks when nothing can progress. Handles wake it only when they change
+//! something while it is parked, so writes made inside a callback cost no wake-up.
+//!
+//! Reads go into a buffer taken from a small per-thread pool and returned when the
+//! socket has nothing to read, so an idle connection holds no read buffer.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use super::write_buffer::{FlowEvent, empty_io_slices};
+use super::{Capabilities, ExtraInfo, SocketOptions, Transport};
+use crate::error::Error;
+use crate::transport::dispatch::Handler;
+
+/// How much one read asks for.
+pub(crate) const READ_SIZE: usize = 64 * 1024;
+/// Idle read buffers kept per thread.
+const POOL_MAX: usize = 32;
+
+thread_local! {
+    static READ_POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn take_read_buffer() -> BytesMut {
+    let mut buf = READ_POOL
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_default();
+    // Reclaims the whole allocation in place when every `Bytes` cut from it was dropped.
+    buf.reserve(READ_SIZE);
+    buf
+}
+
+pub(crate) fn give_back_read_buffer(buf: BytesMut) {
+    READ_POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOL_MAX {
+            pool.push(buf);
+        }
+    });
+}
+
+/// A byte stream a driver can run: TCP, Unix, TLS, pipes.
+///
+/// Object-safe so that `start_tls` can take the stream back from a driver and
+/// wrap it.
+pub(crate) trait StreamIo: Send + 'static {
+    /// Reads into the spare capacity of `buf`; `Ok(0)` is EOF.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>>;
+
+    /// Reads into a caller's slice (for `BufferedProtocol`).
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `bufs`.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Pushes out bytes the stream itself still holds after accepting a write
+    /// (TLS records waiting for the socket). Plain sockets hold none.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends EOF on the write side (TCP FIN).
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Graceful-close work after the buffer is flushed (TLS: close_notify). Plain
+    /// sockets have none: dropping them sends FIN.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// The socket under the stream, for socket options; `None` for pipes.
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// For write-only streams (write pipes): ready once the reading end went
+    /// away, so an idle writer notices without writing. The driver polls it
+    /// only while nothing is buffered. Other streams never complete it.
+    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = cx;
+        Poll::Pending
+    }
+}
+
+/// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes:
+/// TCP and Unix sockets.
+pub(crate) struct AsyncIo<S>(pub(crate) S);
+
+impl<S> StreamIo for AsyncIo<S>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+{
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        // No zero-filling: tokio-util reads into the spare capacity as it is.
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_read_into_slice(&mut self.0, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0.as_fd())
+    }
+}
+
+/// `StreamIo::poll_read_slice` for any tokio reader: reads into `buf` and
+/// returns how many bytes arrived (0 at EOF).
+pub(crate) fn poll_read_into_slice<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut read_buf = ReadBuf::new(buf);
+    ready!(Pin::new(reader).poll_read(cx, &mut read_buf))?;
+    Poll::Ready(Ok(read_buf.filled().len()))
+}
+
+/// Wraps an accepted or connected TCP stream: sets TCP_NODELAY as asked and
+/// describes the connection.
+pub(crate) fn tcp_io(
+    stream: TcpStream,
+    nodelay: bool,
+) -> (Box<dyn StreamIo>, ExtraInfo, SocketOptions) {
+    if let Err(e) = stream.set_nodelay(nodelay) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let mut extra = ExtraInfo::new(Capabilities::SOCKET);
+    extra.peername = stream.peer_addr().ok();
+    extra.sockname = stream.local_addr().ok();
+    let options = read_socket_options(&stream);
+    (Box::new(AsyncIo(stream)), extra, options)
+}
+
+/// Reads the options a transport reports from a live socket.
+pub(crate) fn read_socket_options(socket: &impl AsFd) -> SocketOptions {
+    let sock = socket2::SockRef::from(socket);
+    SocketOptions {
+        nodelay: sock.tcp_nodelay().unwrap_or(false),
+        keepalive: sock.keepalive().unwrap_or(false),
+    }
+}
+
+/// What a driver hands back when the transport is detached for `start_tls`.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) struct Detached {
+    pub(crate) io: Box<dyn StreamIo>,
+    pub(crate) handler: Handler,
+    pub(crate) reading_paused: bool,
+    /// The old driver's end-of-connection hook (a server's connection count),
+    /// for the driver that takes the stream over.
+    pub(crate) on_finish: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// Per-connection settings that are not the transport's state.
+pub(crate) struct DriverConfig {
+    /// Upper bound on the graceful-close work of [`StreamIo::poll_close`].
+    pub(crate) shutdown_timeout: Option<Duration>,
+    /// Whether `connection_made` still has to be called by the driver.
+    pub(crate) call_connection_made: bool,
+    /// Run once after `connection_lost` (servers count their connections with it).
+    pub(crate) on_finish: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            shutdown_timeout: None,
+            call_connection_made: true,
+            on_finish: None,
+        }
+    }
+}
+
+/// The future that runs one stream connection. See the module docs.
+#[must_use = "a driver does nothing unless spawned"]
+pub(crate) struct StreamDriver {
+    io: Option<Box<dyn StreamIo>>,
+    handler: Handler,
+    transport: Transport,
+    config: DriverConfig,
+    read_buf: Option<BytesMut>,
+    /// The peer sent EOF.
+    read_eof: bool,
+    /// Our EOF went out.
+    eof_sent: bool,
+    /// Something was written since the stream's last completed `poll_flush`.
+    needs_flush: bool,
+    shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// What one step of the driver decided.
+enum Step {
+    /// Something happened; loop again.
+    Progress,
+    /// Nothing to do until woken.
+    Idle,
+    /// The connection is over, with this outcome.
+    Finish(Option<Error>),
+}
+
+impl StreamDriver {
+    pub(crate) fn new(
+        io: Box<dyn StreamIo>,
+        handler: Handler,
+        transport: Transport,
+        config: DriverConfig,
+    ) -> Self {
+        StreamDriver {
+            io: Some(io),
+            handler,
+            transport,
+            config,
+            read_buf: None,
+            read_eof: false,
+            eof_sent: false,
+            needs_flush: false,
+            shutdown_deadline: None,
+        }
+    }
+
+    /// Spawns the driver on the current tokio runtime, inside a span naming the peer.
+    pub(crate) fn spawn(self) {
+        let span = match (self.transport.peername(), &self.transport.extra().peer_path) {
+            (Some(peer), _) => tracing::debug_span!("conn", peer = %peer),
+            (None, Some(path)) => tracing::debug_span!("conn", peer = %path.display()),
+            (None, None) => tracing::debug_span!("conn"),
+        };
+        tokio::spawn(self.instrument(span));
+    }
+
+    /// One pass over the queued commands and the socket.
+    fn step(&mut self, cx: &mut Context<'_>) -> Step {
+        let io = self.io.as_mut().expect("driver polled after finishing");
+
+        // Commands and the flush, under the lock: the writes are non-blocking and short.
+        let drained;
+        let (event, reading, closing, eof_requested, detach, flushed) = {
+            let mut state = self.transport.lock();
+            state.dirty = false;
+            state.parked = false;
+            if state.aborting {
+                state.buffer.clear();
+                return Step::Finish(None);
+            }
+            if let Some(next) = state.next_handler.take() {
+                self.handler = next;
+            }
+            if std::mem::take(&mut state.socket_options_changed)
+                && let (Some(options), Some(fd)) = (state.socket_options, io.socket())
+            {
+                apply_socket_options(&fd, options);
+            }
+            if let Some(limit) = state.over_hard_limit() {
+                tracing::debug!(limit, "write buffer over its hard limit; aborting");
+                state.buffer.clear();
+                return Step::Finish(Some(Error::WriteBufferFull { limit }));
+            }
+            while !state.buffer.is_empty() {
+                let written = match state
+                    .buffer
+                    .front()
+                    .filter(|_| state.buffer.chunk_count() == 1)
+                {
+                    // One chunk (the common echo case): no slice array to fill.
+                    Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
+                    None => {
+                        let mut slices = empty_io_slices();
+                        let n = state.buffer.io_slices(&mut slices);
+                        io.poll_write_vectored(cx, &slices[..n])
+                    }
+                };
+                match written {
+                    Poll::Ready(Ok(0)) => {
+                        return Step::Finish(Some(io::ErrorKind::WriteZero.into()));
+                    }
+                    Poll::Ready(Ok(written)) => {
+                        state.buffer.consume(written);
+                        self.needs_flush = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        state.buffer.clear();
+                        return Step::Finish(Some(e.into()));
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.needs_flush && state.buffer.is_empty() {
+                match io.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Err(e)) => return Step::Finish(Some(e.into())),
+                    Poll::Pending => {}
+                }
+            }
+            let reading = self.transport.inner.extra.caps.readable
+                && !state.reading_paused
+                && !state.closing
+                && !state.detach_requested
+                && !self.read_eof;
+            let event = state.flow_event();
+            drained = state.drain_waiters_to_wake();
+            (
+                event,
+                reading,
+                state.closing,
+                state.eof_requested,
+                state.detach_requested,
+                state.buffer.is_empty() && !self.needs_flush,
+            )
+        };
+
+        drained.into_iter().for_each(Waker::wake);
+
+        // Flow control, outside the lock: the protocol may call the transport.
+        if let Some(event) = event {
+            let outcome = match event {
+                FlowEvent::Pause => self.handler.base().pause_writing(),
+                FlowEvent::Resume => self.handler.base().resume_writing(),
+            };
+            return match outcome {
+                Ok(()) => Step::Progress,
+                Err(e) => Step::Finish(Some(e)),
+            };
+        }
+
+        // Detach, close and half-close all wait for the buffer to drain.
+        if detach && flushed {
+            return Step::Finish(None);
+        }
+        if closing && flushed {
+            return match self.poll_graceful_close(cx) {
+                Poll::Ready(outcome) => Step::Finish(outcome),
+                Poll::Pending => Step::Idle,
+            };
+        }
+        let mut progressed = false;
+        if eof_requested && flushed && !self.eof_sent {
+            let io = self.io.as_mut().expect("driver polled after finishing");
+            match io.poll_write_eof(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.eof_sent = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => return Step::Finish(Some(e.into())),
+                Poll::Pending => {}
+            }
+        }
+        // A write-only stream has no reads to report the peer's end: watch for it.
+        if !self.transport.inner.extra.caps.readable && flushed && !closing {
+            let io = self.io.as_mut().expect("driver polled after finishing");
+            if io.poll_peer_closed(cx).is_ready() {
+                tracing::debug!("pipe closed by peer");
+                return Step::Finish(None);
+            }
+        }
+        if reading {
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => progressed = true,
+                Poll::Ready(Err(e)) => return Step::Finish(Some(e)),
+                Poll::Pending => {}
+            }
+        }
+        if progressed {
+            Step::Progress
+        } else {
+            Step::Idle
+        }
+    }
+
+    /// Reads once and delivers the result to the protocol.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let io = self.io.as_mut().expect("driver polled after finishing");
+        let n = match &self.handler {
+            Handler::Stream(protocol) => {
+                let buf = self.read_buf.get_or_insert_with(take_read_buffer);
+                if buf.capacity() - buf.len() < READ_SIZE / 4 {
+                    buf.reserve(READ_SIZE);
+                }
+                match io.poll_read_buf(cx, buf) {
+                    Poll::Pending => {
+                        // Idle: hand the buffer back so a quiet connection holds none.
+                        if let Some(buf) = self.read_buf.take() {
+                            give_back_read_buffer(buf);
+                        }
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Ok(0)) => 0,
+                    Poll::Ready(Ok(n)) => {
+                        let data = buf.split_to(n).freeze();
+                        protocol.data_received(data)?;
+                        n
+                    }
+                }
+            }
+            Handler::Buffered(protocol) => {
+                let mut read = |slice: &mut [u8]| match io.poll_read_slice(cx, slice) {
+                    Poll::Ready(outcome) => Some(outcome),
+                    Poll::Pending => None,
+                };
+                match protocol.read_into(&mut read)? {
+                    None => return Poll::Pending,
+                    Some(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Some(Ok(n)) => n,
+                }
+            }
+            Handler::Finished => return Poll::Pending,
+        };
+        if n == 0 {
+            self.on_eof()?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The peer half-closed: ask the protocol whether to keep our side open.
+    fn on_eof(&mut self) -> Result<(), Error> {
+        self.read_eof = true;
+        if let Some(buf) = self.read_buf.take() {
+            give_back_read_buffer(buf);
+        }
+        let keep_open = self.handler.base().eof_received()?;
+        if !(keep_open && self.transport.inner.extra.caps.eof_keeps_open) {
+            if keep_open {
+                tracing::warn!(
+                    "returning true from eof_received() has no effect on this transport"
+                );
+            }
+            self.transport.close();
+        }
+        Ok(())
+    }
+
+    /// The stream's own closing work, bounded by the shutdown timeout.
+    fn poll_graceful_close(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        if let (Some(timeout), None) = (self.config.shutdown_timeout, &self.shutdown_deadline) {
+            self.shutdown_deadline = Some(Box::pin(tokio::time::sleep(timeout)));
+        }
+        let io = self.io.as_mut().expect("driver polled after finishing");
+        if let Poll::Ready(outcome) = io.poll_close(cx) {
+            return Poll::Ready(outcome.err().map(Error::from));
+        }
+        let expired = self
+            .shutdown_deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if expired {
+            Poll::Ready(Some(Error::Timeout("SSL shutdown timed out")))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Ends the connection: closes the stream, then calls `connection_lost` once;
+    /// or, when a detach was asked for and nothing failed, hands the stream over.
+    pub(crate) fn finish(&mut self, outcome: Option<Error>) {
+        let (detach_tx, reading_paused, drained) = {
+            let mut state = self.transport.lock();
+            state.closing = true;
+            state.closed = true;
+            state.buffer.clear();
+            state.waker = None;
+            state.parked = false;
+            let drained = std::mem::take(&mut state.drain_waiters);
+            let tx = state
+                .detach_tx
+                .take()
+                .filter(|_| outcome.is_none() && !state.aborting);
+            (tx, state.reading_paused, drained)
+        };
+        if let Some(buf) = self.read_buf.take() {
+            give_back_read_buffer(buf);
+        }
+        let io = self.io.take();
+        let handler = std::mem::replace(&mut self.handler, Handler::Finished);
+        let handler = match (io, detach_tx) {
+            (Some(io), Some(tx)) => match tx.send(Detached {
+                io,
+                handler,
+                reading_paused,
+                on_finish: self.config.on_finish.take(),
+            }) {
+                Ok(()) => None,
+                // Nobody took the stream: it is closed now, so the protocol hears of it.
+                Err(detached) => {
+                    self.config.on_finish = detached.on_finish;
+                    Some((detached.handler, Some(Error::Closed("transport"))))
+                }
+            },
+            _ => Some((handler, outcome)),
+        };
+        if let Some((handler, outcome)) = handler {
+            if let Some(err) = &outcome {
+                tracing::debug!(error = %err, "connection lost");
+            }
+            handler.base().connection_lost(outcome);
+        }
+        if let Some(on_finish) = self.config.on_finish.take() {
+            on_finish();
+        }
+        // Last, so a waiter that wakes finds `connection_lost` has run.
+        drained.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Applies options a handle changed; failures are logged, not fatal.
+fn apply_socket_options(fd: &BorrowedFd<'_>, options: SocketOptions) {
+    let sock = socket2::SockRef::from(fd);
+    if let Err(e) = sock.set_tcp_nodelay(options.nodelay) {
+        tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+    }
+    if let Err(e) = sock.set_keepalive(options.keepalive) {
+        tracing::warn!(error = %e, "cannot set SO_KEEPALIVE");
+    }
+}
+
+impl Future for StreamDriver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if std::mem::take(&mut this.config.call_connection_made)
+            && let Err(e) = this.handler.base().connection_made(&this.transport)
+        {
+            this.finish(Some(e));
+            return Poll::Ready(());
+        }
+        loop {
+            match this.step(cx) {
+                Step::Progress => continue,
+                Step::Finish(outcome) => {
+                    this.finish(outcome);
+                    return Poll::Ready(());
+                }
+                Step::Idle => {
+                    let mut state = this.transport.lock();
+                    if state.dirty {
+                        // A handle changed something while we were busy: look again.
+                        continue;
+                    }
+                    match &state.waker {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        _ => state.waker = Some(cx.waker().clone()),
+                    }
+                    state.parked = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+/// Starts driving `io` with `handler`: calls `connection_made` on the caller's
+/// task when `made_now` is set (so the caller knows it ran), then spawns the driver.
+pub(crate) fn start_stream(
+    io: Box<dyn StreamIo>,
+    handler: Handler,
+    transport: Transport,
+    mut config: DriverConfig,
+) -> Result<Transport, Error> {
+    if config.call_connection_made {
+        config.call_connection_made = false;
+        if let Err(e) = handler.base().connection_made(&transport) {
+            let mut driver = StreamDriver::new(io, handler, transport, config);
+            driver.finish(Some(e.clone()));
+            return Err(e);
+        }
+    }
+    StreamDriver::new(io, handler, transport.clone(), config).spawn();
+    Ok(transport)
+}
+
+/// Waits until `transport`'s driver stops reading and flushes its buffer, then
+/// takes its stream and protocol back (for `start_tls`). The old transport is
+/// closed afterwards, without `connection_lost`.
+///
+/// # Errors
+///
+/// [`Error::Closed`] if the connection ended before the detach.
+///
+/// The request is made when this is called, not when the future is first
+/// polled: a protocol can call it inside `data_received` and spawn the future,
+/// and the driver reads nothing more once that callback returns.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) fn detach(
+    transport: &Transport,
+) -> impl Future<Output = Result<Detached, Error>> + Send + 'static {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let closed = transport.update(|state| {
+        if state.closing || state.closed || state.detach_requested {
+            return true;
+        }
+        state.detach_requested = true;
+        state.detach_tx = Some(tx);
+        false
+    });
+    async move {
+        if closed {
+            return Err(Error::Closed("transport"));
+        }
+        rx.await.map_err(|_| Error::Closed("transport"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Small helpers every layer uses: a poison-tolerant lock and a panic guard.
