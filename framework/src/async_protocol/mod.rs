@@ -36,9 +36,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::streams::chunks::CatchUnwind;
 use crate::transport::Transport;
 use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::util::CatchUnwind;
 
 /// A stream protocol with `async` callbacks.
 ///
@@ -216,10 +216,8 @@ async fn guarded<T>(
     callback: &'static str,
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T, Error> {
-    CatchUnwind(Box::pin(fut)).await.map_err(|message| {
-        let err = Error::CallbackPanicked { callback, message };
+    CatchUnwind::new(callback, fut).await.inspect_err(|err| {
         tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");
-        err
     })
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler, ProtocolFactory};
 use crate::transport::driver::{DriverConfig, StreamDriver, tcp_io};
+use crate::util::lock;
 
 /// How long the accept loop waits after running out of file descriptors or memory.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(250);
@@ -472,10 +473,7 @@ impl Server {
     }
 
     fn lock(&self) -> MutexGuard<'_, ServerState> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     /// Starts listening and accepting, if not already. Idempotent.
@@ -664,11 +662,7 @@ pub(crate) struct SetupGuard(Arc<ServerInner>);
 
 impl Drop for SetupGuard {
     fn drop(&mut self) {
-        self.0
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .in_setup -= 1;
+        lock(&self.0.state).in_setup -= 1;
         self.0.changed.notify_waiters();
     }
 }
@@ -676,17 +670,14 @@ impl Drop for SetupGuard {
 impl ServerInner {
     /// Counts a connection under set-up until the guard drops.
     pub(crate) fn setup_guard(self: &Arc<Self>) -> SetupGuard {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .in_setup += 1;
+        lock(&self.state).in_setup += 1;
         SetupGuard(self.clone())
     }
 
     /// Registers a new connection; returns the hook that unregisters it.
     fn register(self: &Arc<Self>, transport: &Transport) -> Box<dyn FnOnce() + Send> {
         let id = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = lock(&self.state);
             let id = state.next_connection_id;
             state.next_connection_id += 1;
             state.connections.insert(id, transport.clone());
@@ -695,12 +686,7 @@ impl ServerInner {
         let weak = Arc::downgrade(self);
         Box::new(move || {
             if let Some(inner) = weak.upgrade() {
-                inner
-                    .state
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .connections
-                    .remove(&id);
+                lock(&inner.state).connections.remove(&id);
                 inner.changed.notify_waiters();
             }
         })

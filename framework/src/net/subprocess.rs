@@ -29,7 +29,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -45,6 +45,7 @@ use crate::net::pipe::{read_pipe, spawn_without_connection_made, write_pipe};
 use crate::transport::Transport;
 use crate::transport::dispatch::{IntoHandler, guard};
 use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::util::lock;
 
 /// Callbacks for a child process, like asyncio's `SubprocessProtocol`.
 ///
@@ -560,10 +561,6 @@ struct ProcState {
     closed: bool,
     /// `connection_lost` was called (or must never be: creation failed).
     lost: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn esrch() -> Error {

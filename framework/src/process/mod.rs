@@ -13,7 +13,7 @@
 use std::fmt;
 use std::io;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
@@ -24,10 +24,7 @@ use crate::net::subprocess::{
     subprocess_shell,
 };
 use crate::transport::Transport;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::util::lock;
 
 /// Starts `program` with `args`, like `asyncio.create_subprocess_exec(program, *args)`.
 ///

@@ -27,8 +27,9 @@ use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
 use crate::error::{Error, Result};
 pub(crate) use crate::runtime::event_loop_impl::{EnterGuard, LoopShared, current_shared};
 use crate::runtime::event_loop_impl::{HandleInner, cancel_job, new_job, now_secs};
-use crate::runtime::future::{Future, lock};
+use crate::runtime::future::Future;
 use crate::runtime::task::{Task, spawn_in_loop};
+use crate::util::{catch_panic, lock};
 
 /// A custom exception handler: receives the loop and the context.
 pub type ExceptionHandler = Arc<dyn Fn(&EventLoop, &ExceptionContext) + Send + Sync>;
@@ -658,13 +659,9 @@ impl EventLoop {
         let fut = self.create_future::<T>();
         let setter = fut.clone();
         self.shared.handle().spawn_blocking(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = match outcome {
+            let _ = match catch_panic("run_in_executor", f) {
                 Ok(v) => setter.set_result(v),
-                Err(payload) => setter.set_exception(Error::CallbackPanicked {
-                    callback: "run_in_executor",
-                    message: crate::transport::dispatch::panic_message(payload.as_ref()),
-                }),
+                Err(err) => setter.set_exception(err),
             };
         });
         Ok(fut)

@@ -11,9 +11,8 @@ use std::time::Duration;
 use tokio::runtime::{Handle as RtHandle, Runtime};
 use tokio::sync::Notify;
 
-use crate::error::Error;
 use crate::runtime::event_loop::{EventLoop, ExceptionContext, ExceptionHandler};
-use crate::runtime::future::lock;
+use crate::util::{catch_panic, lock};
 
 thread_local! {
     static CURRENT_LOOP: RefCell<Option<Arc<LoopShared>>> = const { RefCell::new(None) };
@@ -266,12 +265,7 @@ impl LoopShared {
             return;
         };
         let lp = EventLoop::from_shared(self.clone());
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&lp, &ctx)));
-        if let Err(payload) = outcome {
-            let err = Error::CallbackPanicked {
-                callback: "exception_handler",
-                message: crate::transport::dispatch::panic_message(payload.as_ref()),
-            };
+        if let Err(err) = catch_panic("exception_handler", || handler(&lp, &ctx)) {
             crate::runtime::event_loop::default_exception_handler(
                 &ExceptionContext::new("Unhandled error in exception handler").with_error(err),
             );
@@ -372,18 +366,14 @@ impl LoopShared {
         }
         let slow = self.slow_threshold();
         let start = slow.map(|_| std::time::Instant::now());
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.run()));
+        let outcome = catch_panic("loop_callback", || h.run());
         if let (Some(start), Some(threshold)) = (start, slow) {
             let took = start.elapsed();
             if took >= threshold {
                 self.warn_slow(&format!("<Handle {}>", header.name), took);
             }
         }
-        if let Err(payload) = outcome {
-            let err = Error::CallbackPanicked {
-                callback: "loop_callback",
-                message: crate::transport::dispatch::panic_message(payload.as_ref()),
-            };
+        if let Err(err) = outcome {
             self.call_exception_handler(
                 ExceptionContext::new(format!("Exception in callback {}", header.name))
                     .with_error(err)

@@ -12,18 +12,14 @@
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{ExceptionContext, LoopShared};
 use crate::runtime::task::{CancelTarget, await_core};
-
-/// Locks a mutex, ignoring poisoning (no user code runs under these locks).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::util::{catch_panic, lock};
 
 /// Where done-callbacks of a future run: the loop it was created in, else the
 /// tokio runtime it was created in, else a short-lived helper thread.
@@ -181,13 +177,7 @@ impl<T: Send + 'static> FutureCore<T> {
             Box::new(move || {
                 for cb in callbacks {
                     let cb = cb.0.clone();
-                    let outcome =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
-                    if let Err(payload) = outcome {
-                        let err = Error::CallbackPanicked {
-                            callback: "done_callback",
-                            message: crate::transport::dispatch::panic_message(payload.as_ref()),
-                        };
+                    if let Err(err) = catch_panic("done_callback", || cb(&fut)) {
                         report(
                             fut.core.sched.loop_shared(),
                             ExceptionContext::new("Exception in callback Future.add_done_callback")

@@ -6,8 +6,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::runtime::future::{Future, FutureCore, Wait, lock};
+use crate::runtime::future::{Future, FutureCore, Wait};
 use crate::runtime::task::{CancelTarget, Task, await_core, spawn_task};
+use crate::util::lock;
 
 type BoxFuture<T> = Pin<Box<dyn StdFuture<Output = Result<T>> + Send>>;
 

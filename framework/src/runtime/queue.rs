@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
-use crate::runtime::future::lock;
 use crate::runtime::task::cancellable;
+use crate::util::lock;
 
 struct QueueState<T> {
     items: VecDeque<T>,

@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Notify, Semaphore as TokioSemaphore, oneshot};
 
 use crate::error::{Error, Result};
-use crate::runtime::future::lock;
 use crate::runtime::task::cancellable;
+use crate::util::lock;
 
 /// asyncio's `Lock`: FIFO-fair, released explicitly (or by a guard).
 ///

@@ -29,7 +29,8 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{self, LoopShared};
-use crate::runtime::future::{DoneCallback, Future, FutureCore, Scheduler, State, Wait, lock};
+use crate::runtime::future::{DoneCallback, Future, FutureCore, Scheduler, State, Wait};
+use crate::util::{catch_panic, lock};
 
 /// Something a task can be waiting on, which a cancel of that task cancels.
 pub(crate) trait CancelTarget: Send + Sync {
@@ -346,7 +347,7 @@ impl<T: Send + 'static> TaskRunner<T> {
         let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
         let guard = CurrentGuard::enter(&this.shared, lp.clone());
         let start = slow.map(|_| Instant::now());
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)));
+        let polled = catch_panic("task", || fut.poll(cx));
         drop(guard);
         if let (Some(start), Some(threshold), Some(lp)) = (start, slow, lp.as_ref()) {
             let took = start.elapsed();
@@ -360,11 +361,7 @@ impl<T: Send + 'static> TaskRunner<T> {
                 this.finish(outcome);
                 Poll::Ready(())
             }
-            Err(payload) => {
-                let err = Error::CallbackPanicked {
-                    callback: "task",
-                    message: crate::transport::dispatch::panic_message(payload.as_ref()),
-                };
+            Err(err) => {
                 this.finish(Err(err));
                 Poll::Ready(())
             }

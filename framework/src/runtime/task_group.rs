@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
-use crate::runtime::future::lock;
 use crate::runtime::task::{Task, TaskRef, cancellable, current_task, spawn_task};
+use crate::util::lock;
 
 #[derive(Default)]
 struct GroupState {

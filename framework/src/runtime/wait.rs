@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
-use crate::runtime::future::{Future, FutureCore, lock};
+use crate::runtime::future::{Future, FutureCore};
 use crate::runtime::gather::{Awaitable, Child};
 use crate::runtime::task::{Task, await_core, cancellable};
+use crate::util::lock;
 
 mod sealed {
     /// The result core of a waitable (crate-private in effect).

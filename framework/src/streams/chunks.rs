@@ -1,11 +1,6 @@
-//! Machinery behind [`crate::streams`]: the reader's chunk buffer and a
-//! panic-catching future for `client_connected_cb` tasks.
+//! Machinery behind [`crate::streams`]: the reader's chunk buffer.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -182,24 +177,6 @@ pub(crate) fn concat(mut parts: Vec<Bytes>) -> Bytes {
                 out.extend_from_slice(part);
             }
             out.freeze()
-        }
-    }
-}
-
-/// Runs a future, turning a panic in its `poll` into `Err(message)`.
-pub(crate) struct CatchUnwind<F>(pub(crate) Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(crate::transport::dispatch::panic_message(
-                payload.as_ref(),
-            ))),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -33,16 +33,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::error::{Error, Result};
 use crate::net::connect::{ConnectOptions, create_connection};
 use crate::net::server::{Hosts, Server, ServerOptions, create_server};
-use crate::streams::chunks::{CatchUnwind, ChunkBuf, concat};
+use crate::streams::chunks::{ChunkBuf, concat};
 use crate::transport::protocol::{BaseProtocol, Protocol};
 use crate::transport::{ExtraInfo, Transport};
+use crate::util::CatchUnwind;
+use crate::util::lock;
 
 /// asyncio's default stream limit (`_DEFAULT_LIMIT`): 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 // ---------------------------------------------------------------------------
 // StreamReader
@@ -1239,13 +1237,13 @@ where
         };
         protocol.on_connect = Some(Box::new(move |reader, writer| {
             let transport = writer.transport().clone();
-            let task = CatchUnwind(Box::pin(callback(reader, writer)));
+            let task = CatchUnwind::new("client_connected_cb", callback(reader, writer));
             tokio::spawn(async move {
                 let failure = match task.await {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) if e.is_cancelled() => None,
                     Ok(Err(e)) => Some(e.to_string()),
-                    Err(panic) => Some(format!("panicked: {panic}")),
+                    Err(panic) => Some(panic.to_string()),
                 };
                 if let Some(failure) = failure {
                     tracing::error!(error = %failure, "Unhandled exception in client_connected_cb");

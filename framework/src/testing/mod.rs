@@ -55,7 +55,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, IoSlice};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -67,13 +67,10 @@ use crate::transport::dispatch::IntoHandler;
 use crate::transport::driver::{DriverConfig, StreamDriver, StreamIo};
 use crate::transport::protocol::{BaseProtocol, Protocol};
 use crate::transport::{Capabilities, ExtraInfo, Transport};
+use crate::util::lock;
 
 /// How long [`TestConnection::settle`] waits at most.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 #[derive(Default)]
 struct Peer {

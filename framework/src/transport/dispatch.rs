@@ -3,45 +3,24 @@
 //! A protocol lives in an `Arc<Mutex<P>>`: the driver locks it for the length of one
 //! callback, and the user keeps a clone to look at the protocol's state from outside
 //! (asyncio's `create_connection` returns the protocol object for the same reason).
-//! Every call is wrapped in `catch_unwind`, so a panic becomes an [`Error`] that ends
+//! Every call runs under the crate's one panic guard, so a panic becomes an [`Error`] that ends
 //! that connection only.
 
-use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::transport::protocol::{BufferedProtocol, Protocol};
+use crate::util::{catch_panic, lock};
 
-/// Runs one user callback, turning a panic into [`Error::CallbackPanicked`].
+/// Runs one protocol callback under the panic guard, logging a panic the way
+/// asyncio logs a callback that raised.
 pub(crate) fn guard<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let err = Error::CallbackPanicked {
-            callback,
-            message: panic_message(payload.as_ref()),
-        };
+    catch_panic(callback, f).inspect_err(|err| {
         tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");
-        err
     })
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
-/// Locks a protocol; a protocol poisoned by an earlier panic is still handed out
-/// so that its `connection_lost` can run.
-fn lock<P>(protocol: &Mutex<P>) -> MutexGuard<'_, P> {
-    protocol.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The callbacks every stream protocol has, object-safe.

@@ -13,13 +13,14 @@ pub(crate) mod write_buffer;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::transport::dispatch::Handler;
+use crate::util::lock;
 pub use extra::ExtraInfo;
 use write_buffer::{FlowEvent, Limits, WriteBuffer};
 
@@ -187,10 +188,7 @@ impl Transport {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // The lock is never held across user code, so poisoning can only come from
         // a bug in this crate; the state is still consistent field by field.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     /// Applies `change` under the lock, marks the state dirty and wakes the driver.

@@ -1,1 +1,9 @@
-//! Small helpers every layer uses: a poison-tolerant lock and a panic guard.
+//! Small helpers every layer uses: one poison-tolerant lock and one panic guard.
+//!
+//! The bottom layer: it names only `error`.
+
+mod lock;
+mod panic;
+
+pub(crate) use lock::lock;
+pub(crate) use panic::{CatchUnwind, catch_panic};

@@ -26,7 +26,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::BytesMut;
@@ -40,12 +40,7 @@ use crate::error::{Error, Result};
 use crate::transport::dispatch::guard;
 use crate::transport::driver::READ_SIZE;
 use crate::transport::write_buffer::FlowEvent;
-
-/// Locks a protocol; one poisoned by an earlier panic is still handed out so
-/// that its `connection_lost` can run.
-fn lock<P>(protocol: &Mutex<P>) -> MutexGuard<'_, P> {
-    protocol.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::util::lock;
 
 /// Makes the transport, calls `connection_made` on the caller's task, and spawns
 /// the driver.

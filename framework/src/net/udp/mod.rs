@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 use bytes::Bytes;
@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::net::server::with_address;
 use crate::transport::write_buffer::{DEFAULT_HIGH_WATER, Limits, WriteBuffer};
 use crate::transport::{Capabilities, ExtraInfo};
+use crate::util::lock;
 
 /// `sendto` after close drops the datagram; from this many drops on, each is logged.
 const WARN_DROPPED_SENDS_FROM: u32 = 5;
@@ -260,10 +261,7 @@ impl DatagramTransport {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // Never held across user code: poisoning could only come from a bug here.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     /// Applies `change` under the lock, marks the state dirty and wakes a parked driver.
