@@ -10,7 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
-use crate::net::server::with_address;
+use crate::net::addr::{bind_error, connect_error};
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
 use crate::transport::driver::{DriverConfig, StreamIo, start_stream, tcp_io};
@@ -327,9 +327,12 @@ async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> Result<TcpS
         TcpSocket::new_v6()?
     };
     if let Some(local) = local {
-        socket.bind(local).map_err(|e| with_address(e, local))?;
+        socket.bind(local).map_err(|e| bind_error(e, local))?;
     }
-    Ok(socket.connect(addr).await?)
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| connect_error(e, addr))
 }
 
 /// One error as it is; several with identical text collapse to the first;

@@ -4,6 +4,7 @@
 //! Each turns an OS handle into an io the `transport` layer drives; none of
 //! them runs a protocol callback itself.
 
+pub(crate) mod addr;
 pub(crate) mod connect;
 #[cfg(feature = "unix")]
 pub(crate) mod pipe;

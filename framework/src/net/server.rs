@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::net::addr::bind_error;
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler, ProtocolFactory};
 use crate::transport::driver::{DriverConfig, StreamDriver, tcp_io};
@@ -408,41 +409,8 @@ fn bind_socket(addr: SocketAddr, options: &ServerOptions) -> Result<Socket> {
         socket.set_reuse_port(true)?;
     }
     socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| with_address(e, addr))?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(e, addr))?;
     Ok(socket)
-}
-
-/// Adds the address to an error's text, keeping its kind and errno visible.
-pub(crate) fn with_address(err: io::Error, addr: SocketAddr) -> Error {
-    let text = format!("error while attempting to bind on address {addr}: {err}");
-    match err.raw_os_error() {
-        Some(code) => {
-            let os = io::Error::from_raw_os_error(code);
-            Error::from(io::Error::new(os.kind(), AddressError { os, text }))
-        }
-        None => Error::from(io::Error::new(err.kind(), text)),
-    }
-}
-
-/// An OS error with the address it concerned; `source()` is the original.
-#[derive(Debug)]
-struct AddressError {
-    os: io::Error,
-    text: String,
-}
-
-impl fmt::Display for AddressError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl std::error::Error for AddressError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.os)
-    }
 }
 
 impl Server {

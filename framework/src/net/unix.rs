@@ -18,7 +18,6 @@
 //!   another file meanwhile (different inode) or
 //!   [`ServerOptions::cleanup_socket`] is off; a file already gone is fine.
 
-use std::fmt;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -28,6 +27,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::net::UnixStream;
 
 use crate::error::{Error, Result};
+use crate::net::addr::with_context;
 use crate::net::connect::start_with;
 use crate::net::server::{Server, ServerOptions};
 use crate::transport::dispatch::{IntoHandler, ProtocolFactory};
@@ -102,21 +102,13 @@ where
     socket.set_nonblocking(true)?;
     socket.bind(&SockAddr::unix(path)?).map_err(|e| {
         if e.kind() == io::ErrorKind::AddrInUse {
-            Error::from(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                PathError {
-                    os: e,
-                    text: format!("Address {path:?} is already in use"),
-                },
-            ))
+            // asyncio's wording for a path another socket holds.
+            with_context(e, format_args!("Address {path:?} is already in use"))
         } else {
-            Error::from(io::Error::new(
-                e.kind(),
-                PathError {
-                    text: format!("error while attempting to bind on path {path:?}: {e}"),
-                    os: e,
-                },
-            ))
+            with_context(
+                e,
+                format_args!("error while attempting to bind on path {path:?}"),
+            )
         }
     })?;
     let file = options
@@ -307,25 +299,6 @@ impl SocketFile {
             }
             Err(_) => {}
         }
-    }
-}
-
-/// An OS error with the path it concerned; `source()` is the original.
-#[derive(Debug)]
-struct PathError {
-    os: io::Error,
-    text: String,
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl std::error::Error for PathError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.os)
     }
 }
 

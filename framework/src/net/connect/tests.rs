@@ -45,12 +45,13 @@ fn black_hole() -> (socket2::Socket, std::net::TcpStream, SocketAddr) {
 
 /// T23: two addresses failing with different messages give
 /// `MultipleErrors` with one error per address, in order; identical ones
-/// collapse to the first (over real sockets, without a resolver).
+/// collapse to the first (over real sockets, without a resolver). Each
+/// message names its address, as asyncio's "Connect call failed (addr)" does,
+/// so only failures of the same address are identical.
 #[tokio::test]
 async fn t23_errors_from_several_addresses_are_aggregated() {
     let refused = addr(&format!("127.0.0.1:{}", closed_port()));
-    let refused_too = addr(&format!("127.0.0.1:{}", closed_port()));
-    let err = connect_any(vec![refused, refused_too], &ConnectOptions::new())
+    let err = connect_any(vec![refused, refused], &ConnectOptions::new())
         .await
         .unwrap_err();
     assert_eq!(
@@ -58,6 +59,7 @@ async fn t23_errors_from_several_addresses_are_aggregated() {
         Some(std::io::ErrorKind::ConnectionRefused),
         "identical messages collapse: {err}"
     );
+    assert!(err.to_string().contains(&refused.to_string()), "{err}");
 
     // An IPv6 target with an IPv4 local address fails to bind: a different error.
     let mut options = ConnectOptions::new();

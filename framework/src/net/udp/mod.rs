@@ -22,7 +22,7 @@ use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::error::{Error, Result};
-use crate::net::server::with_address;
+use crate::net::addr::bind_error;
 use crate::transport::write_buffer::{DEFAULT_HIGH_WATER, Limits, WriteBuffer};
 use crate::transport::{Capabilities, ExtraInfo};
 use crate::util::lock;
@@ -652,7 +652,7 @@ where
     if let Some(local) = local_addr {
         socket
             .bind(&local.into())
-            .map_err(|e| with_address(e, local))?;
+            .map_err(|e| bind_error(e, local))?;
     }
     let connected = match remote_addr {
         Some(remote) if !options.allow_broadcast => {

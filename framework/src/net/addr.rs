@@ -1,0 +1,51 @@
+//! The one address-context error: an I/O error that says which address (or
+//! socket path) it concerned, keeping the original's kind and errno.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::error::Error;
+
+/// A bind on `addr` failed (asyncio's wording).
+pub(crate) fn bind_error(err: io::Error, addr: SocketAddr) -> Error {
+    with_context(
+        err,
+        format_args!("error while attempting to bind on address {addr}"),
+    )
+}
+
+/// A connect to `addr` failed.
+pub(crate) fn connect_error(err: io::Error, addr: SocketAddr) -> Error {
+    with_context(
+        err,
+        format_args!("error while attempting to connect to {addr}"),
+    )
+}
+
+/// Adds `context` before the error's own text; [`Error::raw_os_error`] and
+/// [`Error::io_kind`] still see the original through `source()`.
+pub(crate) fn with_context(err: io::Error, context: fmt::Arguments<'_>) -> Error {
+    let kind = err.kind();
+    let text = format!("{context}: {err}");
+    Error::from(io::Error::new(kind, AddressError { source: err, text }))
+}
+
+/// An OS error with the address it concerned; `source()` is the original.
+#[derive(Debug)]
+struct AddressError {
+    source: io::Error,
+    text: String,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for AddressError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
