@@ -369,6 +369,7 @@ async fn t22_connect_accepted_socket() {
         accepted,
         &ConnectOptions::new(),
     )
+    .await
     .unwrap();
     assert_eq!(transport.peername(), Some(client.local_addr().unwrap()));
     raw_write(&mut client, b"test data").await;
@@ -426,10 +427,32 @@ async fn t24_argument_validation() {
         || Events::new(&log),
         std::net::TcpStream::from(unconnected),
         &ConnectOptions::new(),
-    );
+    )
+    .await;
     let err = result.err().expect("an unconnected socket is rejected");
     assert_eq!(err.io_kind(), Some(ErrorKind::NotConnected), "{err}");
     assert!(log.events().is_empty(), "no callback for a rejected socket");
+}
+
+/// No silently ignored option: `connect_accepted_socket` refuses the options
+/// that concern connecting, naming the option, and runs no callback.
+#[tokio::test]
+async fn connect_accepted_socket_refuses_connecting_options() {
+    init_tracing();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _client = raw_connect(addr).await;
+    let (accepted, _) = listener.accept().unwrap();
+    let log = Log::new();
+    let mut options = ConnectOptions::new();
+    options.connect_timeout(std::time::Duration::from_secs(1));
+    let err = connect_accepted_socket(|| Events::new(&log), accepted, &options)
+        .await
+        .err()
+        .expect("connect_timeout does not apply to an accepted socket");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert!(err.to_string().contains("connect_timeout"), "{err}");
+    assert!(log.events().is_empty(), "no callback for a refused socket");
 }
 
 /// `Server` docs: dropping every handle does not stop the server (as in

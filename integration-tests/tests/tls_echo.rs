@@ -430,3 +430,69 @@ async fn corrupted_stream_is_a_tls_error() {
     transport.close(); // does not panic after the end
     assert_eq!(log.lost_count(), 1);
 }
+
+/// Issue 10 item 7: `connect_accepted_socket` with `server_tls` serves TLS on a
+/// socket accepted outside aioproto (asyncio's `ssl=` there, server side): the
+/// handshake runs before the protocol is made, and an aioproto TLS client
+/// talks to it. Client-side TLS there is refused, not silently ignored.
+#[tokio::test]
+async fn accepted_socket_serves_tls() {
+    init_tracing();
+    let pki = Pki::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server_log = Log::new();
+    let serve = {
+        let server_log = server_log.clone();
+        let tls = pki.server_tls("server");
+        async move {
+            let (accepted, _) = listener.accept().await.unwrap();
+            let mut options = ConnectOptions::new();
+            options.server_tls(tls);
+            aioproto::connect_accepted_socket(
+                || Events::new(&server_log).on_data(|t, data| t.write(data.clone())),
+                accepted.into_std().unwrap(),
+                &options,
+            )
+            .await
+        }
+    };
+    let client_log = Log::new();
+    let mut tls = pki.client_tls();
+    tls.server_name("localhost").unwrap();
+    let (served, connected) = with_timeout(async {
+        tokio::join!(
+            serve,
+            connect_tls_recording(&client_log, "127.0.0.1", port, tls)
+        )
+    })
+    .await;
+    let (server_transport, _) = served.expect("the accepted socket speaks TLS");
+    assert!(
+        server_transport.tls().is_some(),
+        "the transport reports TLS"
+    );
+    let (client, _) = connected.expect("TLS connect");
+    client.write("over an accepted socket");
+    client_log.wait_data(23).await;
+    assert_eq!(client_log.data(), b"over an accepted socket");
+    client.close();
+    assert!(server_log.wait_lost().await.is_none());
+    assert_eq!(server_log.trace(), ["cm", "dr", "eof", "cl(None)"]);
+
+    // Client-side TLS on an accepted socket is an error, not plaintext.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let refused_log = Log::new();
+    let err = aioproto::connect_accepted_socket(
+        || Events::new(&refused_log),
+        accepted,
+        &connect_options(pki.client_tls()),
+    )
+    .await
+    .err()
+    .expect("client TLS on an accepted socket is refused");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert!(refused_log.events().is_empty());
+}

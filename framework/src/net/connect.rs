@@ -11,9 +11,12 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::net::addr::{bind_error, connect_error};
+use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
-use crate::transport::driver::{DriverConfig, StreamIo, start_stream, tcp_io};
+use crate::transport::io::StreamIo;
+use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
+use crate::transport::{ExtraInfo, SocketOptions};
 
 /// Options for [`create_connection`], set with a builder.
 ///
@@ -37,6 +40,8 @@ pub struct ConnectOptions {
     pub(crate) no_nodelay: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::net::tls::ClientTls>,
+    #[cfg(feature = "tls")]
+    pub(crate) server_tls: Option<crate::net::tls::ServerTls>,
 }
 
 impl ConnectOptions {
@@ -94,6 +99,48 @@ impl ConnectOptions {
         self.tls = Some(tls);
         self
     }
+
+    /// Serves TLS on the socket given to [`connect_accepted_socket`]: the
+    /// server side of the handshake runs before the protocol is made (asyncio's
+    /// `ssl=` there). [`create_connection`] refuses it.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn server_tls(&mut self, tls: crate::net::tls::ServerTls) -> &mut Self {
+        self.server_tls = Some(tls);
+        self
+    }
+}
+
+impl ConnectOptions {
+    /// Refuses the options `connect_accepted_socket` cannot honour, rather
+    /// than ignoring them.
+    fn check_for_accepted_socket(&self) -> Result<()> {
+        let connecting = [
+            ("local_addr", self.local_addr.is_some()),
+            ("happy_eyeballs_delay", self.happy_eyeballs_delay.is_some()),
+            ("interleave", self.interleave.is_some()),
+            ("connect_timeout", self.connect_timeout.is_some()),
+            #[cfg(feature = "tls")]
+            (
+                "tls (client side; an accepted socket serves TLS with server_tls)",
+                self.tls.is_some(),
+            ),
+        ];
+        match connecting.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(Error::invalid_argument(format!(
+                "connect_accepted_socket: {name} does not apply to an already-connected socket"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The socket options these options ask for.
+    fn socket_options(&self) -> SocketOptions {
+        SocketOptions {
+            nodelay: !self.no_nodelay,
+            keepalive: self.keepalive,
+        }
+    }
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -106,7 +153,8 @@ impl fmt::Debug for ConnectOptions {
             .field("keepalive", &self.keepalive)
             .field("nodelay", &!self.no_nodelay);
         #[cfg(feature = "tls")]
-        d.field("tls", &self.tls.is_some());
+        d.field("tls", &self.tls.is_some())
+            .field("server_tls", &self.server_tls.is_some());
         d.finish()
     }
 }
@@ -178,6 +226,12 @@ where
         if host.is_empty() {
             return Err(Error::invalid_argument("host must not be empty"));
         }
+        #[cfg(feature = "tls")]
+        if options.server_tls.is_some() {
+            return Err(Error::invalid_argument(
+                "server_tls is for connect_accepted_socket; create_connection speaks TLS as a client (tls)",
+            ));
+        }
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
         connect_any(addrs, options).await
     };
@@ -187,24 +241,42 @@ where
             .map_err(|_| Error::Timeout("connect"))??,
         None => connecting.await?,
     };
+    let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
-        return crate::net::tls::session::connect(stream, host, tls, options, factory).await;
+        let (io, extra) = tls.connect(tls.name_for(host)?, io, extra).await?;
+        return start_tcp(
+            io,
+            extra,
+            socket_options,
+            Some(tls.shutdown_timeout),
+            factory,
+        );
     }
-    connect_stream(stream, options, factory)
+    start_tcp(io, extra, socket_options, None, factory)
 }
 
 /// Runs a protocol on an already-connected socket, such as one accepted
 /// outside aioproto (asyncio's `connect_accepted_socket`).
 ///
-/// Returns after `connection_made` ran.
+/// Returns after `connection_made` ran. Of the [`ConnectOptions`], the socket
+/// options apply (`nodelay`, `keepalive`), and [`ConnectOptions::server_tls`]
+/// serves TLS on the socket: as in asyncio, an accepted socket is the server
+/// side, so the handshake runs first and its failure is the error.
 ///
 /// # Errors
 ///
 /// An I/O error (`NotConnected`) if the socket is not connected, or if it
-/// cannot be registered with tokio; [`Error::CallbackPanicked`] if
-/// `connection_made` panicked. No callback runs for a rejected socket.
-pub fn connect_accepted_socket<F, P, M>(
+/// cannot be registered with tokio; [`Error::InvalidArgument`] for an option
+/// that concerns connecting (`local_addr`, `happy_eyeballs_delay`,
+/// `interleave`, `connect_timeout`) or client-side TLS; the handshake's error;
+/// [`Error::CallbackPanicked`] if `connection_made` panicked. No callback runs
+/// for a rejected socket.
+///
+/// # Cancel safety
+///
+/// Cancelling it during a TLS handshake closes the socket; no callback runs.
+pub async fn connect_accepted_socket<F, P, M>(
     factory: F,
     socket: std::net::TcpStream,
     options: &ConnectOptions,
@@ -213,59 +285,43 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
+    options.check_for_accepted_socket()?;
     // A socket that is not connected (never connected, or a listener) would
     // only fail on its first read, after connection_made: refuse it now.
     socket.peer_addr()?;
     socket.set_nonblocking(true)?;
-    connect_stream(TcpStream::from_std(socket)?, options, factory)
-}
-
-/// Starts a protocol on a connected TCP stream.
-fn connect_stream<F, P, M>(
-    stream: TcpStream,
-    options: &ConnectOptions,
-    factory: F,
-) -> Result<(Transport, Arc<Mutex<P>>)>
-where
-    F: FnOnce() -> P,
-    P: IntoHandler<M>,
-{
-    let (io, extra, mut socket_options) = tcp_io(stream, !options.no_nodelay);
-    socket_options.keepalive |= options.keepalive;
-    let transport = Transport::new(extra, Some(socket_options));
-    if options.keepalive {
-        transport.set_keepalive(true);
+    let (io, extra, socket_options) =
+        tcp_io(TcpStream::from_std(socket)?, options.socket_options());
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.server_tls {
+        let (io, extra) = tls.accept(io, bytes::Bytes::new(), extra).await?;
+        return start_tcp(
+            io,
+            extra,
+            socket_options,
+            Some(tls.shutdown_timeout),
+            factory,
+        );
     }
-    start_with(io, transport, factory)
+    start_tcp(io, extra, socket_options, None, factory)
 }
 
-/// Calls the factory and starts the driver; shared by every connecting path.
-pub(crate) fn start_with<F, P, M>(
+/// Starts a connected TCP socket (TLS already handshaken, with its
+/// `shutdown_timeout`); `connection_made` runs before this returns.
+fn start_tcp<F, P, M>(
     io: Box<dyn StreamIo>,
-    transport: Transport,
+    extra: ExtraInfo,
+    socket_options: SocketOptions,
+    shutdown_timeout: Option<Duration>,
     factory: F,
 ) -> Result<(Transport, Arc<Mutex<P>>)>
 where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    start_with_config(io, transport, factory, DriverConfig::default())
-}
-
-/// [`start_with`] with driver settings (TLS sets a shutdown timeout).
-pub(crate) fn start_with_config<F, P, M>(
-    io: Box<dyn StreamIo>,
-    transport: Transport,
-    factory: F,
-    config: DriverConfig,
-) -> Result<(Transport, Arc<Mutex<P>>)>
-where
-    F: FnOnce() -> P,
-    P: IntoHandler<M>,
-{
-    let (protocol, handler) = factory().into_handler();
-    let transport = start_stream(io, handler, transport, config)?;
-    Ok((transport, protocol))
+    let transport = Transport::new(extra, Some(socket_options));
+    let config = ConnectionConfig::new(MadeOn::Caller).with_shutdown_timeout(shutdown_timeout);
+    start_protocol(io, transport, factory, config)
 }
 
 /// Tries `addrs` in turn (or staggered, with Happy Eyeballs) until one connects.

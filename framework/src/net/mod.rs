@@ -11,6 +11,7 @@ pub(crate) mod pipe;
 pub(crate) mod server;
 #[cfg(feature = "process")]
 pub(crate) mod subprocess;
+pub(crate) mod tcp;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 pub(crate) mod udp;

@@ -36,12 +36,9 @@ use tokio::io::{Interest, Ready};
 use tokio::net::unix::pipe;
 
 use crate::error::{Error, Result};
-#[cfg(feature = "process")]
-use crate::transport::dispatch::Handler;
 use crate::transport::dispatch::IntoHandler;
-#[cfg(feature = "process")]
-use crate::transport::driver::StreamDriver;
-use crate::transport::driver::{DriverConfig, StreamIo, poll_read_into_slice, start_stream};
+use crate::transport::io::{StreamIo, poll_read_into_slice};
+use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
 use crate::transport::{Capabilities, ExtraInfo, Transport, write_buffer};
 
 /// Something that owns a pipe-like file descriptor and can give it up:
@@ -166,9 +163,12 @@ where
     P: IntoHandler<M>,
 {
     let (io, transport) = read_pipe(pipe.into_pipe_fd()?)?;
-    let (protocol, handler) = factory().into_handler();
-    let transport = start_stream(io, handler, transport, DriverConfig::default())?;
-    Ok((transport, protocol))
+    start_protocol(
+        io,
+        transport,
+        factory,
+        ConnectionConfig::new(MadeOn::Caller),
+    )
 }
 
 /// Connects a protocol to the write end of a pipe, like asyncio's
@@ -227,9 +227,12 @@ where
     P: IntoHandler<M>,
 {
     let (io, transport) = write_pipe(pipe.into_pipe_fd()?)?;
-    let (protocol, handler) = factory().into_handler();
-    let transport = start_stream(io, handler, transport, DriverConfig::default())?;
-    Ok((transport, protocol))
+    start_protocol(
+        io,
+        transport,
+        factory,
+        ConnectionConfig::new(MadeOn::Caller),
+    )
 }
 
 /// Capabilities of a read pipe: reads, never writes; EOF always closes.
@@ -301,21 +304,6 @@ pub(crate) fn write_pipe(fd: OwnedFd) -> Result<(Box<dyn StreamIo>, Transport)> 
     let fd = AsyncFd::with_interest(File::from(fd), Interest::WRITABLE).map_err(not_pollable)?;
     let transport = Transport::new(pipe_extra(WRITE_PIPE, raw), None);
     Ok((Box::new(WritePipe { fd }), transport))
-}
-
-/// Spawns a driver for a pipe whose protocol was told of the connection elsewhere
-/// (subprocess pipes: the subprocess protocol gets one `connection_made`).
-#[cfg(feature = "process")]
-pub(crate) fn spawn_without_connection_made(
-    io: Box<dyn StreamIo>,
-    handler: Handler,
-    transport: Transport,
-) {
-    let config = DriverConfig {
-        call_connection_made: false,
-        ..DriverConfig::default()
-    };
-    StreamDriver::new(io, handler, transport, config).spawn();
 }
 
 /// The read end: tokio's pipe receiver reads into uninitialised spare capacity.

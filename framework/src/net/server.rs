@@ -11,12 +11,19 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+#[cfg(feature = "tls")]
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::net::addr::bind_error;
+use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler, ProtocolFactory};
-use crate::transport::driver::{DriverConfig, StreamDriver, tcp_io};
+use crate::transport::io::StreamIo;
+#[cfg(feature = "tls")]
+use crate::transport::start::connection_span;
+use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish, start_connection};
+use crate::transport::{ExtraInfo, SocketOptions};
 use crate::util::lock;
 
 /// How long the accept loop waits after running out of file descriptors or memory.
@@ -74,25 +81,27 @@ impl ServerOptions {
         self
     }
 
-    /// `SO_REUSEADDR` on the listening sockets (default on, as asyncio on Unix).
+    /// `SO_REUSEADDR` on the listening sockets (default on, as asyncio on
+    /// Unix). TCP only: Unix socket servers have no such option.
     pub fn reuse_address(&mut self, on: bool) -> &mut Self {
         self.reuse_address = on;
         self
     }
 
     /// `SO_REUSEPORT`, so several servers can share a port (default off).
+    /// TCP only: Unix socket servers have no such option.
     pub fn reuse_port(&mut self, on: bool) -> &mut Self {
         self.reuse_port = on;
         self
     }
 
-    /// `SO_KEEPALIVE` on accepted connections (default off).
+    /// `SO_KEEPALIVE` on accepted connections (default off). TCP only.
     pub fn keepalive(&mut self, on: bool) -> &mut Self {
         self.keepalive = on;
         self
     }
 
-    /// `TCP_NODELAY` on accepted connections (default on).
+    /// `TCP_NODELAY` on accepted connections (default on). TCP only.
     pub fn nodelay(&mut self, on: bool) -> &mut Self {
         self.nodelay = on;
         self
@@ -230,7 +239,7 @@ pub struct Server {
     inner: Arc<ServerInner>,
 }
 
-pub(crate) struct ServerInner {
+struct ServerInner {
     state: Mutex<ServerState>,
     /// Woken whenever the server closes or a connection ends.
     changed: Notify,
@@ -626,8 +635,10 @@ impl Server {
 
 /// Counts one accepted connection that is still being set up (a TLS handshake)
 /// until dropped; register the connection before dropping it.
-pub(crate) struct SetupGuard(Arc<ServerInner>);
+#[cfg(feature = "tls")]
+struct SetupGuard(Arc<ServerInner>);
 
+#[cfg(feature = "tls")]
 impl Drop for SetupGuard {
     fn drop(&mut self) {
         lock(&self.0.state).in_setup -= 1;
@@ -637,13 +648,14 @@ impl Drop for SetupGuard {
 
 impl ServerInner {
     /// Counts a connection under set-up until the guard drops.
-    pub(crate) fn setup_guard(self: &Arc<Self>) -> SetupGuard {
+    #[cfg(feature = "tls")]
+    fn setup_guard(self: &Arc<Self>) -> SetupGuard {
         lock(&self.state).in_setup += 1;
         SetupGuard(self.clone())
     }
 
     /// Registers a new connection; returns the hook that unregisters it.
-    fn register(self: &Arc<Self>, transport: &Transport) -> Box<dyn FnOnce() + Send> {
+    fn register(self: &Arc<Self>, transport: &Transport) -> OnFinish {
         let id = {
             let mut state = lock(&self.state);
             let id = state.next_connection_id;
@@ -660,50 +672,67 @@ impl ServerInner {
         })
     }
 
-    /// Sets up one accepted TCP connection and starts its driver.
+    /// Sets up one accepted TCP connection.
     fn on_accept(self: &Arc<Self>, stream: TcpStream) {
-        let (io, extra, mut socket_options) = tcp_io(stream, self.options.nodelay);
-        if self.options.keepalive {
-            socket_options.keepalive = true;
-        }
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.options.tls {
-            crate::net::tls::session::accept(self, tls, io, extra, Some(socket_options));
-            return;
-        }
-        let transport = Transport::new(extra, Some(socket_options));
-        if self.options.keepalive {
-            transport.set_keepalive(true);
-        }
-        self.start_connection(io, transport, None);
+        let wanted = SocketOptions {
+            nodelay: self.options.nodelay,
+            keepalive: self.options.keepalive,
+        };
+        let (io, extra, socket_options) = tcp_io(stream, wanted);
+        self.on_accepted(io, extra, Some(socket_options));
     }
 
-    /// Sets up one accepted Unix connection and starts its driver.
+    /// Sets up one accepted Unix connection.
     #[cfg(feature = "unix")]
     fn on_accept_unix(self: &Arc<Self>, stream: tokio::net::UnixStream) {
         let (io, extra) = crate::net::unix::unix_io(stream);
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.options.tls {
-            crate::net::tls::session::accept(self, tls, io, extra, None);
-            return;
-        }
-        self.start_connection(io, Transport::new(extra, None), None);
+        self.on_accepted(io, extra, None);
     }
 
-    /// Starts the driver of a connection whose transport is ready.
-    pub(crate) fn start_connection(
+    /// Runs the TLS handshake if the server speaks TLS (on a task of its own,
+    /// counted until it ends), then starts the connection.
+    fn on_accepted(
         self: &Arc<Self>,
-        io: Box<dyn crate::transport::driver::StreamIo>,
-        transport: Transport,
+        io: Box<dyn StreamIo>,
+        extra: ExtraInfo,
+        socket_options: Option<SocketOptions>,
+    ) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.options.tls {
+            let span = connection_span(&extra);
+            let handshake = tls.accept(io, bytes::Bytes::new(), extra);
+            let shutdown_timeout = Some(tls.shutdown_timeout);
+            let setup = self.setup_guard();
+            let server = self.clone();
+            let task = async move {
+                match handshake.await {
+                    Ok((io, extra)) => server.start(io, extra, socket_options, shutdown_timeout),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "TLS handshake failed; connection dropped")
+                    }
+                }
+                drop(setup);
+            };
+            tokio::spawn(task.instrument(span));
+            return;
+        }
+        self.start(io, extra, socket_options, None);
+    }
+
+    /// Registers the connection and starts it; `connection_made` runs on its driver.
+    fn start(
+        self: &Arc<Self>,
+        io: Box<dyn StreamIo>,
+        extra: ExtraInfo,
+        socket_options: Option<SocketOptions>,
         shutdown_timeout: Option<Duration>,
     ) {
-        let on_finish = self.register(&transport);
-        let config = DriverConfig {
-            on_finish: Some(on_finish),
-            shutdown_timeout,
-            ..DriverConfig::default()
-        };
-        StreamDriver::new(io, (self.make_handler)(), transport, config).spawn();
+        let transport = Transport::new(extra, socket_options);
+        let config = ConnectionConfig::new(MadeOn::Driver)
+            .with_shutdown_timeout(shutdown_timeout)
+            .with_on_finish(Some(self.register(&transport)));
+        // Cannot fail: nothing runs on this side of the spawn.
+        let _ = start_connection(io, (self.make_handler)(), transport, config);
     }
 }
 

@@ -41,10 +41,11 @@ use nix::unistd::Pid;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::net::pipe::{read_pipe, spawn_without_connection_made, write_pipe};
+use crate::net::pipe::{read_pipe, write_pipe};
 use crate::transport::Transport;
 use crate::transport::dispatch::{IntoHandler, guard};
 use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::transport::start::{ConnectionConfig, MadeOn, start_connection};
 use crate::util::lock;
 
 /// Callbacks for a child process, like asyncio's `SubprocessProtocol`.
@@ -890,7 +891,13 @@ where
             shared: shared.clone(),
         }
         .into_handler();
-        spawn_without_connection_made(io, handler, pipe_transport);
+        // The subprocess protocol had the one connection_made; cannot fail.
+        let _ = start_connection(
+            io,
+            handler,
+            pipe_transport,
+            ConnectionConfig::new(MadeOn::Already),
+        );
     }
     tokio::spawn(shared.run_exit_task());
     Ok((transport, protocol))

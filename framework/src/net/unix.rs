@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex};
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::net::UnixStream;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::net::addr::with_context;
-use crate::net::connect::start_with;
 use crate::net::server::{Server, ServerOptions};
 use crate::transport::dispatch::{IntoHandler, ProtocolFactory};
-use crate::transport::driver::{AsyncIo, StreamIo};
+use crate::transport::io::{AsyncIo, StreamIo};
+use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
 use crate::transport::{Capabilities, ExtraInfo, Transport};
 
 /// Creates a Unix socket server at `path`, like asyncio's `create_unix_server`.
@@ -55,8 +55,12 @@ use crate::transport::{Capabilities, ExtraInfo, Transport};
 ///
 /// An I/O error of kind `AddrInUse` ("Address … is already in use") when a
 /// file that is not a socket is at `path`; other I/O errors from removing a
-/// stale socket file, binding or listening; [`Error::Unsupported`] when
-/// `options` asks for TLS (not available over Unix sockets yet).
+/// stale socket file, binding or listening.
+///
+/// Of the [`ServerOptions`], `backlog`, `start_serving`, `cleanup_socket` and
+/// `tls` apply (TLS works over Unix sockets as over TCP); the TCP socket
+/// options (`reuse_address`, `reuse_port`, `keepalive`, `nodelay`) do not
+/// exist for Unix sockets and are not used.
 ///
 /// # Cancel safety
 ///
@@ -95,7 +99,6 @@ pub async fn create_unix_server<F, M>(
 where
     F: ProtocolFactory<M>,
 {
-    check_options(options)?;
     let path = path.as_ref();
     remove_stale_socket(path)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
@@ -162,7 +165,6 @@ pub fn create_unix_server_from_std<F, M>(
 where
     F: ProtocolFactory<M>,
 {
-    check_options(options)?;
     let file = if options.cleanup_socket {
         listener
             .local_addr()
@@ -226,7 +228,12 @@ where
 {
     let stream = UnixStream::connect(path).await?;
     let (io, extra) = unix_io(stream);
-    start_with(io, Transport::new(extra, None), factory)
+    start_protocol(
+        io,
+        Transport::new(extra, None),
+        factory,
+        ConnectionConfig::new(MadeOn::Caller),
+    )
 }
 
 /// Wraps a connected Unix stream and describes the connection.
@@ -241,15 +248,6 @@ pub(crate) fn unix_io(stream: UnixStream) -> (Box<dyn StreamIo>, ExtraInfo) {
         .ok()
         .and_then(|a| a.as_pathname().map(PathBuf::from));
     (Box::new(AsyncIo(stream)), extra)
-}
-
-fn check_options(options: &ServerOptions) -> Result<()> {
-    #[cfg(feature = "tls")]
-    if options.tls.is_some() {
-        return Err(Error::Unsupported("TLS over Unix sockets"));
-    }
-    let _ = options;
-    Ok(())
 }
 
 /// Removes a socket file left at `path` by a server that is gone; leaves

@@ -19,20 +19,17 @@ use std::future::Future;
 use std::io;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
-use std::time::Duration;
-
-use std::os::fd::{AsFd, BorrowedFd};
+use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tracing::Instrument;
 
-use super::write_buffer::{FlowEvent, empty_io_slices};
-use super::{Capabilities, ExtraInfo, SocketOptions, Transport};
 use crate::error::Error;
+use crate::transport::Transport;
 use crate::transport::dispatch::Handler;
+use crate::transport::io::StreamIo;
+use crate::transport::socket_options::apply_socket_options;
+use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish};
+use crate::transport::write_buffer::{FlowEvent, empty_io_slices};
 
 /// How much one read asks for.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
@@ -61,134 +58,6 @@ pub(crate) fn give_back_read_buffer(buf: BytesMut) {
     });
 }
 
-/// A byte stream a driver can run: TCP, Unix, TLS, pipes.
-///
-/// Object-safe so that `start_tls` can take the stream back from a driver and
-/// wrap it.
-pub(crate) trait StreamIo: Send + 'static {
-    /// Reads into the spare capacity of `buf`; `Ok(0)` is EOF.
-    fn poll_read_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut BytesMut,
-    ) -> Poll<io::Result<usize>>;
-
-    /// Reads into a caller's slice (for `BufferedProtocol`).
-    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
-
-    /// Writes some of `bufs`.
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>>;
-
-    /// Pushes out bytes the stream itself still holds after accepting a write
-    /// (TLS records waiting for the socket). Plain sockets hold none.
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = cx;
-        Poll::Ready(Ok(()))
-    }
-
-    /// Sends EOF on the write side (TCP FIN).
-    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-
-    /// Graceful-close work after the buffer is flushed (TLS: close_notify). Plain
-    /// sockets have none: dropping them sends FIN.
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = cx;
-        Poll::Ready(Ok(()))
-    }
-
-    /// The socket under the stream, for socket options; `None` for pipes.
-    fn socket(&self) -> Option<BorrowedFd<'_>> {
-        None
-    }
-
-    /// For write-only streams (write pipes): ready once the reading end went
-    /// away, so an idle writer notices without writing. The driver polls it
-    /// only while nothing is buffered. Other streams never complete it.
-    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let _ = cx;
-        Poll::Pending
-    }
-}
-
-/// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes:
-/// TCP and Unix sockets.
-pub(crate) struct AsyncIo<S>(pub(crate) S);
-
-impl<S> StreamIo for AsyncIo<S>
-where
-    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
-{
-    fn poll_read_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut BytesMut,
-    ) -> Poll<io::Result<usize>> {
-        // No zero-filling: tokio-util reads into the spare capacity as it is.
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
-    }
-
-    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        poll_read_into_slice(&mut self.0, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-
-    fn socket(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.0.as_fd())
-    }
-}
-
-/// `StreamIo::poll_read_slice` for any tokio reader: reads into `buf` and
-/// returns how many bytes arrived (0 at EOF).
-pub(crate) fn poll_read_into_slice<R: AsyncRead + Unpin + ?Sized>(
-    reader: &mut R,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    let mut read_buf = ReadBuf::new(buf);
-    ready!(Pin::new(reader).poll_read(cx, &mut read_buf))?;
-    Poll::Ready(Ok(read_buf.filled().len()))
-}
-
-/// Wraps an accepted or connected TCP stream: sets TCP_NODELAY as asked and
-/// describes the connection.
-pub(crate) fn tcp_io(
-    stream: TcpStream,
-    nodelay: bool,
-) -> (Box<dyn StreamIo>, ExtraInfo, SocketOptions) {
-    if let Err(e) = stream.set_nodelay(nodelay) {
-        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-    }
-    let mut extra = ExtraInfo::new(Capabilities::SOCKET);
-    extra.peername = stream.peer_addr().ok();
-    extra.sockname = stream.local_addr().ok();
-    let options = read_socket_options(&stream);
-    (Box::new(AsyncIo(stream)), extra, options)
-}
-
-/// Reads the options a transport reports from a live socket.
-pub(crate) fn read_socket_options(socket: &impl AsFd) -> SocketOptions {
-    let sock = socket2::SockRef::from(socket);
-    SocketOptions {
-        nodelay: sock.tcp_nodelay().unwrap_or(false),
-        keepalive: sock.keepalive().unwrap_or(false),
-    }
-}
-
 /// What a driver hands back when the transport is detached for `start_tls`.
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(crate) struct Detached {
@@ -197,27 +66,7 @@ pub(crate) struct Detached {
     pub(crate) reading_paused: bool,
     /// The old driver's end-of-connection hook (a server's connection count),
     /// for the driver that takes the stream over.
-    pub(crate) on_finish: Option<Box<dyn FnOnce() + Send>>,
-}
-
-/// Per-connection settings that are not the transport's state.
-pub(crate) struct DriverConfig {
-    /// Upper bound on the graceful-close work of [`StreamIo::poll_close`].
-    pub(crate) shutdown_timeout: Option<Duration>,
-    /// Whether `connection_made` still has to be called by the driver.
-    pub(crate) call_connection_made: bool,
-    /// Run once after `connection_lost` (servers count their connections with it).
-    pub(crate) on_finish: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl Default for DriverConfig {
-    fn default() -> Self {
-        DriverConfig {
-            shutdown_timeout: None,
-            call_connection_made: true,
-            on_finish: None,
-        }
-    }
+    pub(crate) on_finish: Option<OnFinish>,
 }
 
 /// The future that runs one stream connection. See the module docs.
@@ -226,7 +75,7 @@ pub(crate) struct StreamDriver {
     io: Option<Box<dyn StreamIo>>,
     handler: Handler,
     transport: Transport,
-    config: DriverConfig,
+    config: ConnectionConfig,
     read_buf: Option<BytesMut>,
     /// The peer sent EOF.
     read_eof: bool,
@@ -252,7 +101,7 @@ impl StreamDriver {
         io: Box<dyn StreamIo>,
         handler: Handler,
         transport: Transport,
-        config: DriverConfig,
+        config: ConnectionConfig,
     ) -> Self {
         StreamDriver {
             io: Some(io),
@@ -265,16 +114,6 @@ impl StreamDriver {
             needs_flush: false,
             shutdown_deadline: None,
         }
-    }
-
-    /// Spawns the driver on the current tokio runtime, inside a span naming the peer.
-    pub(crate) fn spawn(self) {
-        let span = match (self.transport.peername(), &self.transport.extra().peer_path) {
-            (Some(peer), _) => tracing::debug_span!("conn", peer = %peer),
-            (None, Some(path)) => tracing::debug_span!("conn", peer = %path.display()),
-            (None, None) => tracing::debug_span!("conn"),
-        };
-        tokio::spawn(self.instrument(span));
     }
 
     /// One pass over the queued commands and the socket.
@@ -550,24 +389,16 @@ impl StreamDriver {
     }
 }
 
-/// Applies options a handle changed; failures are logged, not fatal.
-fn apply_socket_options(fd: &BorrowedFd<'_>, options: SocketOptions) {
-    let sock = socket2::SockRef::from(fd);
-    if let Err(e) = sock.set_tcp_nodelay(options.nodelay) {
-        tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-    }
-    if let Err(e) = sock.set_keepalive(options.keepalive) {
-        tracing::warn!(error = %e, "cannot set SO_KEEPALIVE");
-    }
-}
-
 impl Future for StreamDriver {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if std::mem::take(&mut this.config.call_connection_made)
-            && let Err(e) = this.handler.base().connection_made(&this.transport)
+        if this.config.made_on == MadeOn::Driver
+            && let Err(e) = {
+                this.config.made_on = MadeOn::Already;
+                this.handler.base().connection_made(&this.transport)
+            }
         {
             this.finish(Some(e));
             return Poll::Ready(());
@@ -595,26 +426,6 @@ impl Future for StreamDriver {
             }
         }
     }
-}
-
-/// Starts driving `io` with `handler`: calls `connection_made` on the caller's
-/// task when `made_now` is set (so the caller knows it ran), then spawns the driver.
-pub(crate) fn start_stream(
-    io: Box<dyn StreamIo>,
-    handler: Handler,
-    transport: Transport,
-    mut config: DriverConfig,
-) -> Result<Transport, Error> {
-    if config.call_connection_made {
-        config.call_connection_made = false;
-        if let Err(e) = handler.base().connection_made(&transport) {
-            let mut driver = StreamDriver::new(io, handler, transport, config);
-            driver.finish(Some(e.clone()));
-            return Err(e);
-        }
-    }
-    StreamDriver::new(io, handler, transport.clone(), config).spawn();
-    Ok(transport)
 }
 
 /// Waits until `transport`'s driver stops reading and flushes its buffer, then

@@ -7,8 +7,11 @@
 
 pub(crate) mod dispatch;
 pub(crate) mod driver;
-mod extra;
+pub(crate) mod extra;
+pub(crate) mod io;
 pub(crate) mod protocol;
+mod socket_options;
+pub(crate) mod start;
 pub(crate) mod write_buffer;
 
 use std::fmt;
@@ -22,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::transport::dispatch::Handler;
 use crate::util::lock;
 pub use extra::ExtraInfo;
+pub(crate) use socket_options::SocketOptions;
 use write_buffer::{FlowEvent, Limits, WriteBuffer};
 
 /// Writes after close are dropped silently; from this many on, each is logged.
@@ -107,13 +111,6 @@ pub(crate) struct State {
     dropped_writes: u32,
     /// Copied from the capabilities, so write checks need no second lookup.
     writable: bool,
-}
-
-/// Socket options a handle can read and change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SocketOptions {
-    pub(crate) nodelay: bool,
-    pub(crate) keepalive: bool,
 }
 
 /// What the transport can do, fixed at creation.
@@ -549,6 +546,12 @@ impl Transport {
                 state.socket_options_changed = true;
             }
         });
+    }
+
+    /// From now on, writes, `close()`, `abort()` and `drain()` on this handle go
+    /// to `next` (the transport `start_tls` upgraded this connection to).
+    pub(crate) fn forward_to(&self, next: &Transport) {
+        self.update(|state| state.upgraded_to = Some(next.clone()));
     }
 
     /// True if both handles control the same connection.

@@ -7,28 +7,24 @@
 //! plaintext in and out, `poll_flush` pushing out records rustls still holds, and
 //! `poll_close` sending close_notify and then waiting for the peer's.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-
-use std::os::fd::BorrowedFd;
 
 use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tracing::Instrument;
 
 use crate::error::{Error, Result};
-use crate::net::connect::{ConnectOptions, start_with_config};
-use crate::net::server::ServerInner;
 use crate::net::tls::{ClientTls, ServerTls, TlsInfo};
-use crate::transport::dispatch::{Handler, IntoHandler};
-use crate::transport::driver::{
-    Detached, DriverConfig, StreamDriver, StreamIo, poll_read_into_slice, tcp_io,
-};
+use crate::transport::dispatch::Handler;
+use crate::transport::driver::Detached;
+use crate::transport::io::{StreamIo, poll_read_into_slice};
+use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish, start_connection};
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions, Transport};
 
 /// A byte stream under TLS: replays `prefix` first, then reads the inner stream.
@@ -181,118 +177,89 @@ impl StreamIo for TlsIo {
     }
 }
 
-/// Runs a server handshake on `plain`, bounded by `timeout`.
-async fn server_handshake(
-    config: Arc<rustls::ServerConfig>,
-    plain: Plain,
-    timeout: Duration,
-) -> Result<(TlsIo, TlsInfo)> {
-    let accepting = tokio_rustls::TlsAcceptor::from(config).accept(plain);
-    let stream = tokio::time::timeout(timeout, accepting)
-        .await
-        .map_err(|_| Error::Timeout("SSL handshake is taking longer than the handshake timeout"))?
-        .map_err(Error::from)?;
-    let (_, connection) = stream.get_ref();
-    let server_name = connection.server_name().map(str::to_owned);
-    let info = TlsInfo::from_state(connection, server_name);
-    Ok((TlsIo::new(stream.into()), info))
+/// A finished handshake: the TLS io, and the connection's facts with its TLS details.
+pub(crate) type Handshaken = (Box<dyn StreamIo>, ExtraInfo);
+
+impl ServerTls {
+    /// Runs the server side of a handshake over `io` (after replaying
+    /// `already_read`), bounded by the handshake timeout.
+    ///
+    /// The configuration is taken now, so a hot reload after this call does
+    /// not change a handshake already under way.
+    pub(crate) fn accept(
+        &self,
+        io: Box<dyn StreamIo>,
+        already_read: Bytes,
+        extra: ExtraInfo,
+    ) -> impl Future<Output = Result<Handshaken>> + Send + 'static {
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.config());
+        let timeout = self.handshake_timeout;
+        async move {
+            let accepting = acceptor.accept(Plain::new(io, already_read));
+            let stream = bounded(timeout, accepting).await?;
+            let (_, connection) = stream.get_ref();
+            let server_name = connection.server_name().map(str::to_owned);
+            let info = TlsInfo::from_state(connection, server_name);
+            Ok(handshaken(TlsIo::new(stream.into()), extra, info))
+        }
+    }
 }
 
-/// Runs a client handshake on `plain`, bounded by `timeout`.
-async fn client_handshake(
-    config: Arc<rustls::ClientConfig>,
-    name: ServerName<'static>,
-    plain: Plain,
-    timeout: Duration,
-) -> Result<(TlsIo, TlsInfo)> {
-    let server_name = match &name {
-        ServerName::DnsName(dns) => Some(dns.as_ref().to_owned()),
-        other => Some(other.to_str().into_owned()),
-    };
-    let connecting = tokio_rustls::TlsConnector::from(config).connect(name, plain);
-    let stream = tokio::time::timeout(timeout, connecting)
-        .await
-        .map_err(|_| Error::Timeout("SSL handshake is taking longer than the handshake timeout"))?
-        .map_err(Error::from)?;
-    let info = TlsInfo::from_state(stream.get_ref().1, server_name);
-    Ok((TlsIo::new(stream.into()), info))
+impl ClientTls {
+    /// Runs the client side of a handshake with the server `name` over `io`
+    /// (after replaying `already_read`), bounded by the handshake timeout.
+    pub(crate) fn handshake(
+        &self,
+        name: ServerName<'static>,
+        io: Box<dyn StreamIo>,
+        already_read: Bytes,
+        extra: ExtraInfo,
+    ) -> impl Future<Output = Result<Handshaken>> + Send + 'static {
+        let server_name = match &name {
+            ServerName::DnsName(dns) => Some(dns.as_ref().to_owned()),
+            other => Some(other.to_str().into_owned()),
+        };
+        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        let timeout = self.handshake_timeout;
+        async move {
+            let stream = bounded(
+                timeout,
+                connector.connect(name, Plain::new(io, already_read)),
+            )
+            .await?;
+            let info = TlsInfo::from_state(stream.get_ref().1, server_name);
+            Ok(handshaken(TlsIo::new(stream.into()), extra, info))
+        }
+    }
+
+    /// [`handshake`](Self::handshake) on a fresh connection.
+    pub(crate) fn connect(
+        &self,
+        name: ServerName<'static>,
+        io: Box<dyn StreamIo>,
+        extra: ExtraInfo,
+    ) -> impl Future<Output = Result<Handshaken>> + Send + 'static {
+        self.handshake(name, io, Bytes::new(), extra)
+    }
 }
 
-/// The transport of a finished handshake.
-fn tls_transport(mut extra: ExtraInfo, info: TlsInfo, options: Option<SocketOptions>) -> Transport {
+/// A handshake bounded by the handshake timeout, its failure as an [`Error`].
+async fn bounded<T>(
+    timeout: Duration,
+    handshake: impl Future<Output = io::Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, handshake)
+        .await
+        .map_err(|_| Error::Timeout("SSL handshake is taking longer than the handshake timeout"))?
+        .map_err(Error::from)
+}
+
+/// The io and facts of a connection whose handshake is done.
+fn handshaken(io: TlsIo, mut extra: ExtraInfo, info: TlsInfo) -> Handshaken {
+    tracing::debug!(version = ?info.protocol_version, "TLS handshake done");
     extra.tls = Some(Arc::new(info));
     extra.caps = Capabilities::TLS;
-    let keepalive = options.is_some_and(|o| o.keepalive);
-    let transport = Transport::new(extra, options);
-    if keepalive {
-        // Applied to the socket by the driver's first step.
-        transport.set_keepalive(true);
-    }
-    transport
-}
-
-/// Server side: handshakes an accepted connection on its own task, then starts
-/// its driver. A failed handshake is logged and calls no protocol callback.
-pub(crate) fn accept(
-    server: &Arc<ServerInner>,
-    tls: &ServerTls,
-    io: Box<dyn StreamIo>,
-    extra: ExtraInfo,
-    socket_options: Option<SocketOptions>,
-) {
-    let server = server.clone();
-    let config = tls.config();
-    let handshake_timeout = tls.handshake_timeout;
-    let shutdown_timeout = tls.shutdown_timeout;
-    let span = match (extra.peername, &extra.peer_path) {
-        (Some(peer), _) => tracing::debug_span!("tls", peer = %peer),
-        (None, Some(path)) => tracing::debug_span!("tls", peer = %path.display()),
-        (None, None) => tracing::debug_span!("tls"),
-    };
-    // The server's wait_closed() waits for handshakes in progress too.
-    let setup = server.setup_guard();
-    let task = async move {
-        match server_handshake(config, Plain::new(io, Bytes::new()), handshake_timeout).await {
-            Ok((io, info)) => {
-                tracing::debug!(version = ?info.protocol_version, "TLS handshake done");
-                let transport = tls_transport(extra, info, socket_options);
-                server.start_connection(Box::new(io), transport, Some(shutdown_timeout));
-            }
-            Err(e) => tracing::warn!(error = %e, "TLS handshake failed; connection dropped"),
-        }
-        drop(setup);
-    };
-    tokio::spawn(task.instrument(span));
-}
-
-/// Client side of `create_connection` with TLS: handshake, then the protocol.
-pub(crate) async fn connect<F, P, M>(
-    stream: TcpStream,
-    host: &str,
-    tls: &ClientTls,
-    options: &ConnectOptions,
-    factory: F,
-) -> Result<(Transport, Arc<Mutex<P>>)>
-where
-    F: FnOnce() -> P,
-    P: IntoHandler<M>,
-{
-    let name = tls.name_for(host)?;
-    let (io, extra, mut socket_options) = tcp_io(stream, !options.no_nodelay);
-    socket_options.keepalive |= options.keepalive;
-    let (io, info) = client_handshake(
-        tls.config.clone(),
-        name,
-        Plain::new(io, Bytes::new()),
-        tls.handshake_timeout,
-    )
-    .await?;
-    let transport = tls_transport(extra, info, Some(socket_options));
-    let config = DriverConfig {
-        shutdown_timeout: Some(tls.shutdown_timeout),
-        ..DriverConfig::default()
-    };
-    start_with_config(Box::new(io), transport, factory, config)
+    (Box::new(io), extra)
 }
 
 /// Which side `start_tls` plays, with its settings.
@@ -305,7 +272,7 @@ pub(crate) enum Upgrade {
 /// cancelled upgrade still ends it with `connection_lost`.
 struct InFlight {
     handler: Handler,
-    on_finish: Option<Box<dyn FnOnce() + Send>>,
+    on_finish: Option<OnFinish>,
     outcome: Option<Error>,
 }
 
@@ -346,40 +313,33 @@ pub(crate) async fn upgrade(
         on_finish,
         outcome: None,
     };
-    let plain = Plain::new(io, already_read);
+    let mut extra = extra;
+    extra.tls = None;
     let (handshake, shutdown_timeout) = match upgrade {
         Upgrade::Server(tls) => (
-            server_handshake(tls.config(), plain, tls.handshake_timeout).await,
+            tls.accept(io, already_read, extra).await,
             tls.shutdown_timeout,
         ),
         Upgrade::Client(tls, name) => (
-            client_handshake(tls.config.clone(), name, plain, tls.handshake_timeout).await,
+            tls.handshake(name, io, already_read, extra).await,
             tls.shutdown_timeout,
         ),
     };
-    let (io, info) = match handshake {
+    let (io, extra) = match handshake {
         Ok(done) => done,
         Err(e) => {
             in_flight.outcome = Some(e.clone());
             return Err(e);
         }
     };
-    let mut extra = extra;
-    extra.tls = None;
-    let transport = tls_transport(extra, info, socket_options);
-    if reading_paused {
-        transport.pause_reading();
-    }
-    // The old handle (kept by the protocol, or by a server for close_clients)
-    // now writes to and closes the TLS connection.
-    old.update(|state| state.upgraded_to = Some(transport.clone()));
     let handler = std::mem::replace(&mut in_flight.handler, Handler::Finished);
-    let config = DriverConfig {
-        shutdown_timeout: Some(shutdown_timeout),
-        call_connection_made: false,
-        on_finish: in_flight.on_finish.take(),
-    };
+    let mut config = ConnectionConfig::new(MadeOn::Already)
+        .with_shutdown_timeout(Some(shutdown_timeout))
+        .with_on_finish(in_flight.on_finish.take());
+    // The old handle (kept by the protocol, or by a server for close_clients)
+    // writes to and closes the TLS connection from now on.
+    config.upgrade_of = Some(old);
+    config.reading_paused = reading_paused;
     drop(in_flight);
-    StreamDriver::new(Box::new(io), handler, transport.clone(), config).spawn();
-    Ok(transport)
+    start_connection(io, handler, Transport::new(extra, socket_options), config)
 }

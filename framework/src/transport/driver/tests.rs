@@ -10,8 +10,13 @@ use tokio::io::{AsyncWriteExt, DuplexStream};
 
 use super::*;
 use crate::error::Error;
+use crate::net::tcp::tcp_io;
 use crate::transport::dispatch::IntoHandler;
+use crate::transport::io::poll_read_into_slice;
 use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::transport::start::{ConnectionConfig, MadeOn, start_connection};
+use crate::transport::{Capabilities, ExtraInfo, SocketOptions};
+use tokio::net::TcpStream;
 
 /// The write side: everything the driver wrote, how, and how much more fits.
 #[derive(Default)]
@@ -190,7 +195,13 @@ fn start(
         reader,
         sink: sink.clone(),
     });
-    let transport = start_stream(io, handler, transport, DriverConfig::default()).unwrap();
+    let transport = start_connection(
+        io,
+        handler,
+        transport,
+        ConnectionConfig::new(MadeOn::Caller),
+    )
+    .unwrap();
     Harness {
         transport,
         events,
@@ -353,7 +364,11 @@ async fn socket_options_reach_the_socket() {
     let observer = socket2::Socket::from(std.try_clone().unwrap());
     let stream = TcpStream::from_std(std).unwrap();
 
-    let (io, extra, options) = tcp_io(stream, true);
+    let wanted = SocketOptions {
+        nodelay: true,
+        keepalive: false,
+    };
+    let (io, extra, options) = tcp_io(stream, wanted);
     assert!(observer.tcp_nodelay().unwrap(), "nodelay on by default");
     assert_eq!(
         options,
@@ -370,11 +385,11 @@ async fn socket_options_reach_the_socket() {
         transport: None,
     }
     .into_handler();
-    let transport = start_stream(
+    let transport = start_connection(
         io,
         handler,
         Transport::new(extra, Some(options)),
-        DriverConfig::default(),
+        ConnectionConfig::new(MadeOn::Caller),
     )
     .unwrap();
     transport.set_keepalive(true);

@@ -1,0 +1,117 @@
+//! The byte-stream trait a driver runs ([`StreamIo`]) and its adapter for any
+//! tokio socket ([`AsyncIo`]).
+//!
+//! TCP and Unix sockets come in through [`AsyncIo`]; TLS, pipes and the
+//! in-memory test stream implement [`StreamIo`] themselves.
+
+use std::io;
+use std::io::IoSlice;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A byte stream a driver can run: TCP, Unix, TLS, pipes.
+///
+/// Object-safe so that `start_tls` can take the stream back from a driver and
+/// wrap it.
+pub(crate) trait StreamIo: Send + 'static {
+    /// Reads into the spare capacity of `buf`; `Ok(0)` is EOF.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>>;
+
+    /// Reads into a caller's slice (for `BufferedProtocol`).
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `bufs`.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Pushes out bytes the stream itself still holds after accepting a write
+    /// (TLS records waiting for the socket). Plain sockets hold none.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends EOF on the write side (TCP FIN).
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Graceful-close work after the buffer is flushed (TLS: close_notify). Plain
+    /// sockets have none: dropping them sends FIN.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// The socket under the stream, for socket options; `None` for pipes.
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// For write-only streams (write pipes): ready once the reading end went
+    /// away, so an idle writer notices without writing. The driver polls it
+    /// only while nothing is buffered. Other streams never complete it.
+    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = cx;
+        Poll::Pending
+    }
+}
+
+/// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes:
+/// TCP and Unix sockets.
+pub(crate) struct AsyncIo<S>(pub(crate) S);
+
+impl<S> StreamIo for AsyncIo<S>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+{
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        // No zero-filling: tokio-util reads into the spare capacity as it is.
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_read_into_slice(&mut self.0, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0.as_fd())
+    }
+}
+
+/// `StreamIo::poll_read_slice` for any tokio reader: reads into `buf` and
+/// returns how many bytes arrived (0 at EOF).
+pub(crate) fn poll_read_into_slice<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut read_buf = ReadBuf::new(buf);
+    ready!(Pin::new(reader).poll_read(cx, &mut read_buf))?;
+    Poll::Ready(Ok(read_buf.filled().len()))
+}
