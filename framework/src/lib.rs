@@ -151,7 +151,7 @@ pub use net::subprocess::{
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use net::tls::{
     ClientTls, ClientTlsBuilder, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, ServerTls,
-    ServerTlsBuilder, TlsConfig, TlsInfo, start_tls, start_tls_with_data,
+    ServerTlsBuilder, TlsConfig, start_tls, start_tls_with_data,
 };
 pub use net::udp::{
     DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
@@ -187,6 +187,9 @@ pub use streams::{
 };
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use transport::tls_info::TlsInfo;
 pub use transport::{ExtraInfo, Transport};
 
 /// The README's examples compile as doctests.

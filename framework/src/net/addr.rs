@@ -49,3 +49,6 @@ impl std::error::Error for AddressError {
         Some(&self.source)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,7 @@ pub struct ExtraInfo {
     pub pipe_fd: Option<std::os::fd::RawFd>,
     #[cfg(feature = "tls")]
     /// TLS details (`peercert`, `cipher`, `alpn_protocol`, `server_name`, …); `None` on plain connections.
-    pub tls: Option<Arc<crate::net::tls::TlsInfo>>,
+    pub tls: Option<Arc<crate::transport::tls_info::TlsInfo>>,
     pub(crate) caps: Capabilities,
 }
 

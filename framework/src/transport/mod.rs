@@ -12,6 +12,8 @@ pub(crate) mod io;
 pub(crate) mod protocol;
 mod socket_options;
 pub(crate) mod start;
+#[cfg(feature = "tls")]
+pub(crate) mod tls_info;
 pub(crate) mod write_buffer;
 
 use std::fmt;
@@ -502,7 +504,7 @@ impl Transport {
     /// `alpn_protocol`, `server_name`); `None` on a plain connection.
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(&self) -> Option<&crate::TlsInfo> {
+    pub fn tls(&self) -> Option<&tls_info::TlsInfo> {
         self.inner.extra.tls.as_deref()
     }
 

@@ -20,11 +20,12 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Result};
-use crate::net::tls::{ClientTls, ServerTls, TlsInfo};
+use crate::net::tls::{ClientTls, ServerTls};
 use crate::transport::dispatch::Handler;
 use crate::transport::driver::Detached;
 use crate::transport::io::{StreamIo, poll_read_into_slice};
 use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish, start_connection};
+use crate::transport::tls_info::TlsInfo;
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions, Transport};
 
 /// A byte stream under TLS: replays `prefix` first, then reads the inner stream.
