@@ -134,6 +134,7 @@ pub mod guide;
 mod process;
 mod protocol;
 mod protocol_impl;
+mod proxy_protocol;
 mod queue;
 mod server;
 mod streams;
@@ -169,6 +170,10 @@ pub use process::{
 };
 pub use protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use protocol_impl::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
+pub use proxy_protocol::{
+    ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
+    ProxyProtocol, ProxyTlv, ProxyTransport, ProxyVersion,
+};
 pub use queue::Queue;
 pub use server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
 pub use streams::{
