@@ -1,3 +1,5 @@
+use bytes::BytesMut;
+
 use super::*;
 use ProxyHeaderError as E;
 
