@@ -123,6 +123,7 @@
 
 mod async_protocol;
 mod codec;
+mod codec_framing;
 mod connect;
 mod error;
 mod event_loop;
@@ -156,6 +157,7 @@ mod wait;
 // Public interface
 pub use async_protocol::{AsyncAdapter, AsyncProtocol};
 pub use codec::{CodecProtocol, FrameHandler, FrameSink};
+pub use codec_framing::{LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError};
 pub use connect::{ConnectOptions, connect_accepted_socket, create_connection};
 pub use error::{Error, Result};
 pub use event_loop::{
