@@ -141,6 +141,7 @@ mod server;
 mod streams;
 mod streams_impl;
 mod sync;
+mod sync_extra;
 mod task;
 mod task_group;
 pub mod testing;
@@ -187,6 +188,7 @@ pub use streams::{
     open_unix_connection, open_unix_connection_with, start_unix_server, start_unix_server_with,
 };
 pub use sync::{Condition, Event, Lock, LockGuard, Semaphore};
+pub use sync_extra::{Barrier, BrokenBarrierError, LifoQueue, PriorityQueue};
 pub use task::{
     Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
 };
