@@ -104,11 +104,25 @@ impl ProxyProtocol {
     }
 
     /// The cap on v2 headers, in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::ProxyProtocol;
+    /// assert_eq!(ProxyProtocol::any().max_v2_len(), ProxyProtocol::DEFAULT_MAX_V2_LEN);
+    /// ```
     pub const fn max_v2_len(&self) -> usize {
         self.max_v2_len
     }
 
     /// Whether headers of `version` are accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyProtocol, ProxyVersion};
+    /// assert!(!ProxyProtocol::v1().accepts(ProxyVersion::V2));
+    /// ```
     pub const fn accepts(&self, version: ProxyVersion) -> bool {
         match version {
             ProxyVersion::V1 => self.v1,

@@ -239,21 +239,49 @@ impl ProxyHeader {
     }
 
     /// The version it was parsed from, or will be encoded in by [`encode`](Self::encode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyHeader, ProxyVersion};
+    /// assert_eq!(ProxyHeader::local().version(), ProxyVersion::V2);
+    /// ```
     pub fn version(&self) -> ProxyVersion {
         self.version
     }
 
     /// LOCAL (use the real endpoints) or PROXY.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyCommand, ProxyHeader};
+    /// assert_eq!(ProxyHeader::unknown().command(), ProxyCommand::Proxy);
+    /// ```
     pub fn command(&self) -> ProxyCommand {
         self.command
     }
 
     /// Stream or datagram; `None` when the addresses are unspecified.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(aioproto::ProxyHeader::local().transport(), None);
+    /// ```
     pub fn transport(&self) -> Option<ProxyTransport> {
         self.transport
     }
 
     /// The addresses carried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyAddresses, ProxyHeader};
+    /// let h = ProxyHeader::tcp("1.2.3.4:5".parse().unwrap(), "6.7.8.9:10".parse().unwrap());
+    /// assert!(matches!(h.addresses(), ProxyAddresses::Ipv4 { source, .. } if source.port() == 5));
+    /// ```
     pub fn addresses(&self) -> &ProxyAddresses {
         &self.addresses
     }
@@ -272,6 +300,13 @@ impl ProxyHeader {
     }
 
     /// The address the client connected to, for IPv4 and IPv6 headers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = aioproto::ProxyHeader::tcp("1.2.3.4:5".parse().unwrap(), "6.7.8.9:10".parse().unwrap());
+    /// assert_eq!(h.destination(), Some("6.7.8.9:10".parse().unwrap()));
+    /// ```
     pub fn destination(&self) -> Option<SocketAddr> {
         match &self.addresses {
             ProxyAddresses::Ipv4 { destination, .. } => Some(SocketAddr::V4(*destination)),
@@ -281,11 +316,29 @@ impl ProxyHeader {
     }
 
     /// Every TLV, in wire order (CRC32C and NOOP ones included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyHeader, ProxyTlv};
+    /// let h = ProxyHeader::local().with_tlv(ProxyTlv::NOOP, vec![0; 2]).with_tlv(ProxyTlv::ALPN, b"h2".to_vec());
+    /// let kinds: Vec<u8> = h.tlvs().iter().map(|t| t.kind()).collect();
+    /// assert_eq!(kinds, [ProxyTlv::NOOP, ProxyTlv::ALPN]);
+    /// ```
     pub fn tlvs(&self) -> &[ProxyTlv] {
         &self.tlvs
     }
 
     /// The value of the first TLV of type `kind`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ProxyHeader, ProxyTlv};
+    /// let h = ProxyHeader::local().with_tlv(ProxyTlv::UNIQUE_ID, b"abc".to_vec());
+    /// assert_eq!(h.tlv(ProxyTlv::UNIQUE_ID), Some(&b"abc"[..]));
+    /// assert_eq!(h.tlv(ProxyTlv::ALPN), None);
+    /// ```
     pub fn tlv(&self, kind: u8) -> Option<&[u8]> {
         self.tlvs
             .iter()

@@ -183,11 +183,23 @@ impl ProxyTlv {
     }
 
     /// The type byte.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(aioproto::ProxyTlv::new(aioproto::ProxyTlv::ALPN, b"h2".to_vec()).kind(), 0x01);
+    /// ```
     pub fn kind(&self) -> u8 {
         self.kind
     }
 
     /// The value bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(aioproto::ProxyTlv::new(0xE0, vec![1, 2]).value(), [1, 2]);
+    /// ```
     pub fn value(&self) -> &[u8] {
         &self.value
     }
