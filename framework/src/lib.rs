@@ -136,11 +136,18 @@ mod util;
 
 // Public interface
 pub use async_protocol::{AsyncAdapter, AsyncProtocol};
+pub use codec::framing::{
+    LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError,
+};
 pub use codec::{CodecProtocol, FrameHandler, FrameSink};
 pub use error::{Error, Result};
 pub use net::connect::{ConnectOptions, connect_accepted_socket, create_connection};
 #[cfg(feature = "unix")]
 pub use net::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
+pub use net::proxy::{
+    ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
+    ProxyProtocol, ProxyTlv, ProxyTransport, ProxyVersion,
+};
 pub use net::server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
 #[cfg(feature = "process")]
 pub use net::subprocess::{
@@ -163,12 +170,14 @@ pub use net::unix::{create_unix_connection, create_unix_server, create_unix_serv
 pub use process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
+pub use runtime::barrier::{Barrier, BrokenBarrierError};
 pub use runtime::event_loop::{
     ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
     default_exception_handler, get_running_loop,
 };
 pub use runtime::future::{DoneCallback, Future, Wait};
 pub use runtime::gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
+pub use runtime::ordered_queue::{LifoQueue, PriorityQueue};
 pub use runtime::queue::Queue;
 pub use runtime::sync::{Condition, Event, Lock, LockGuard, Semaphore};
 pub use runtime::task::{

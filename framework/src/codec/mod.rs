@@ -290,5 +290,7 @@ impl From<AnyDelimiterCodecError> for Error {
     }
 }
 
+pub(crate) mod framing;
+
 #[cfg(test)]
 mod tests;

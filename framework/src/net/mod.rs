@@ -8,6 +8,7 @@ pub(crate) mod addr;
 pub(crate) mod connect;
 #[cfg(feature = "unix")]
 pub(crate) mod pipe;
+pub(crate) mod proxy;
 pub(crate) mod server;
 #[cfg(feature = "process")]
 pub(crate) mod subprocess;

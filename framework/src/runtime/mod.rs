@@ -4,10 +4,12 @@
 //!
 //! Depends on `error` and `util` only; nothing here knows about sockets.
 
+pub(crate) mod barrier;
 pub(crate) mod event_loop;
 pub(crate) mod event_loop_impl;
 pub(crate) mod future;
 pub(crate) mod gather;
+pub(crate) mod ordered_queue;
 pub(crate) mod queue;
 pub(crate) mod sync;
 pub(crate) mod task;

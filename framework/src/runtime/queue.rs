@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 use crate::runtime::task::cancellable;
 use crate::util::lock;
 
+/// Which item leaves first, as asyncio's `_put`/`_get` overrides: FIFO for
+/// [`Queue`]; the newest for `LifoQueue`, the smallest for `PriorityQueue`
+/// (both in `ordered_queue.rs`, built on this queue).
+pub(crate) struct Order<T> {
+    /// The type name `Debug` shows.
+    pub(crate) name: &'static str,
+    pub(crate) push: fn(&mut VecDeque<T>, T),
+    pub(crate) pop: fn(&mut VecDeque<T>) -> Option<T>,
+}
+
 struct QueueState<T> {
     items: VecDeque<T>,
     unfinished: usize,
@@ -62,12 +72,13 @@ pub struct Queue<T> {
     getters: Notify,
     putters: Notify,
     finished: Notify,
+    order: Order<T>,
 }
 
 impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = lock(&self.st);
-        f.debug_struct("Queue")
+        f.debug_struct(self.order.name)
             .field("maxsize", &self.maxsize)
             .field("qsize", &st.items.len())
             .field("unfinished", &st.unfinished)
@@ -79,6 +90,16 @@ impl<T> fmt::Debug for Queue<T> {
 impl<T: Send> Queue<T> {
     /// A queue holding at most `maxsize` items (0 = unbounded).
     pub fn new(maxsize: usize) -> Self {
+        let fifo = Order {
+            name: "Queue",
+            push: VecDeque::push_back,
+            pop: VecDeque::pop_front,
+        };
+        Self::with_order(maxsize, fifo)
+    }
+
+    /// A queue whose items leave in `order`.
+    pub(crate) fn with_order(maxsize: usize, order: Order<T>) -> Self {
         Queue {
             st: Mutex::new(QueueState {
                 items: VecDeque::new(),
@@ -89,6 +110,7 @@ impl<T: Send> Queue<T> {
             getters: Notify::new(),
             putters: Notify::new(),
             finished: Notify::new(),
+            order,
         }
     }
 
@@ -125,7 +147,7 @@ impl<T: Send> Queue<T> {
         if self.maxsize > 0 && st.items.len() >= self.maxsize {
             return Err(Error::QueueFull);
         }
-        st.items.push_back(item);
+        (self.order.push)(&mut st.items, item);
         st.unfinished += 1;
         drop(st);
         self.getters.notify_one();
@@ -154,7 +176,7 @@ impl<T: Send> Queue<T> {
                     return Err(Error::QueueShutDown);
                 }
                 if self.maxsize == 0 || st.items.len() < self.maxsize {
-                    st.items.push_back(item.take().expect("item is put once"));
+                    (self.order.push)(&mut st.items, item.take().expect("item is put once"));
                     st.unfinished += 1;
                     drop(st);
                     self.getters.notify_one();
@@ -172,7 +194,7 @@ impl<T: Send> Queue<T> {
     /// [`Error::QueueEmpty`], or [`Error::QueueShutDown`] once shut down and empty.
     pub fn get_nowait(&self) -> Result<T> {
         let mut st = lock(&self.st);
-        match st.items.pop_front() {
+        match (self.order.pop)(&mut st.items) {
             Some(item) => {
                 drop(st);
                 self.putters.notify_one();
