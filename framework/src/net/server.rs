@@ -664,7 +664,7 @@ impl ServerInner {
             id
         };
         let weak = Arc::downgrade(self);
-        Box::new(move || {
+        Box::new(move |_ending| {
             if let Some(inner) = weak.upgrade() {
                 lock(&inner.state).connections.remove(&id);
                 inner.changed.notify_waiters();

@@ -223,7 +223,7 @@ impl TestConnection {
         let conn = TestConnection { transport, shared };
         let done = conn.clone();
         let config = ConnectionConfig::new(MadeOn::Caller)
-            .with_on_finish(Some(Box::new(move || done.mark_done())));
+            .with_on_finish(Some(Box::new(move |_| done.mark_done())));
         // A failed connection_made has ended the connection (and marked it
         // done); the test sees that through the connection, not an error.
         let _ = start_connection(io, handler, conn.transport.clone(), config);

@@ -28,7 +28,7 @@ use crate::transport::Transport;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
 use crate::transport::socket_options::apply_socket_options;
-use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish};
+use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish};
 use crate::transport::write_buffer::{FlowEvent, empty_io_slices};
 
 /// How much one read asks for.
@@ -375,14 +375,16 @@ impl StreamDriver {
             },
             _ => Some((handler, outcome)),
         };
+        let mut ending = Ending::Clean;
         if let Some((handler, outcome)) = handler {
             if let Some(err) = &outcome {
                 tracing::debug!(error = %err, "connection lost");
             }
+            ending = Ending::of(outcome.as_ref());
             handler.base().connection_lost(outcome);
         }
         if let Some(on_finish) = self.config.on_finish.take() {
-            on_finish();
+            on_finish(ending);
         }
         // Last, so a waiter that wakes finds `connection_lost` has run.
         drained.into_iter().for_each(Waker::wake);

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler};
 use crate::transport::driver::StreamDriver;
@@ -44,8 +44,34 @@ pub(crate) enum MadeOn {
     Already,
 }
 
-/// Runs once after `connection_lost` (a server unregisters the connection).
-pub(crate) type OnFinish = Box<dyn FnOnce() + Send>;
+/// Runs once after `connection_lost` (a server unregisters the connection
+/// and counts how it ended).
+pub(crate) type OnFinish = Box<dyn FnOnce(Ending) + Send>;
+
+/// How a connection ended, as its owner counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// `connection_lost(None)`: closed or aborted by either side, cleanly.
+    Clean,
+    /// Aborted for going over the write buffer's hard limit.
+    HardLimit,
+    /// Ended by a time limit (a handshake, a TLS shutdown, an idle timeout).
+    Timeout,
+    /// Any other error.
+    Failed,
+}
+
+impl Ending {
+    /// How a connection that ends with `outcome` is counted.
+    pub(crate) fn of(outcome: Option<&Error>) -> Ending {
+        match outcome {
+            None => Ending::Clean,
+            Some(Error::WriteBufferFull { .. }) => Ending::HardLimit,
+            Some(e) if e.is_timeout() => Ending::Timeout,
+            Some(_) => Ending::Failed,
+        }
+    }
+}
 
 /// Everything about one connection that is not the transport's state.
 pub(crate) struct ConnectionConfig {

@@ -24,7 +24,7 @@ use crate::net::tls::{ClientTls, ServerTls};
 use crate::transport::dispatch::Handler;
 use crate::transport::driver::Detached;
 use crate::transport::io::{StreamIo, poll_read_into_slice};
-use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish, start_connection};
+use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, start_connection};
 use crate::transport::tls_info::TlsInfo;
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions, Transport};
 
@@ -287,9 +287,10 @@ impl Drop for InFlight {
         let outcome = self.outcome.take().unwrap_or(Error::Cancelled(Some(
             "start_tls() was cancelled during the handshake".to_owned(),
         )));
+        let ending = Ending::of(Some(&outcome));
         handler.base().connection_lost(Some(outcome));
         if let Some(on_finish) = self.on_finish.take() {
-            on_finish();
+            on_finish(ending);
         }
     }
 }
