@@ -1,14 +1,20 @@
 //! The stream driver: one task per connection that owns the socket and the protocol.
 //!
-//! The driver is a hand-written future. Each time it is polled it loops:
+//! The driver is a hand-written future. Each poll makes passes (`StreamDriver::step`),
+//! each of named sub-steps:
 //!
-//! 1. take the commands handles queued (abort, close, protocol switch, `write_eof`);
-//! 2. flush the write buffer with one vectored write;
-//! 3. tell the protocol to pause or resume writing if the buffer crossed a mark;
-//! 4. end the connection if closing and flushed;
-//! 5. read once and hand the data to the protocol;
+//! 1. `locked_pass`, under the transport's lock: `apply_commands` (abort,
+//!    protocol switch, socket options, the hard limit) and `flush` (one
+//!    vectored write);
+//! 2. `flow_step`: tell the protocol to pause or resume writing if the buffer
+//!    crossed a mark;
+//! 3. `close_step`: end the connection (or hand it over, for `start_tls`) once
+//!    closing and flushed;
+//! 4. `io_step`: half-close once flushed, and read once for the protocol;
 //!
-//! and parks when nothing can progress. Handles wake it only when they change
+//! and parks when nothing can progress. A poll makes at most
+//! `MAX_PASSES_PER_POLL` passes, then yields, so a busy connection cannot
+//! starve the others on its thread. Handles wake it only when they change
 //! something while it is parked, so writes made inside a callback cost no wake-up.
 //!
 //! Reads go into a buffer taken from a small per-thread pool and returned when the
@@ -24,17 +30,21 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 
 use crate::error::Error;
-use crate::transport::Transport;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
 use crate::transport::socket_options::apply_socket_options;
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish};
 use crate::transport::write_buffer::{FlowEvent, empty_io_slices};
+use crate::transport::{State, Transport};
 
 /// How much one read asks for.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
 /// Idle read buffers kept per thread.
 const POOL_MAX: usize = 32;
+/// Passes one poll may make before it yields to the other tasks on its thread.
+/// tokio's cooperative budget usually stops a busy socket sooner; this bound
+/// holds for every io, including ones that never touch that budget.
+const MAX_PASSES_PER_POLL: usize = 64;
 
 thread_local! {
     static READ_POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
@@ -96,6 +106,78 @@ enum Step {
     Finish(Option<Error>),
 }
 
+/// What the locked part of a pass found, for the rest of the pass.
+struct Pass {
+    /// A pause/resume the protocol must hear of.
+    flow: Option<FlowEvent>,
+    /// `drain()` waiters to wake, outside the lock.
+    drained: Vec<Waker>,
+    /// The protocol wants data and may get it.
+    reading: bool,
+    closing: bool,
+    eof_requested: bool,
+    detaching: bool,
+    /// Nothing is left to write, in the buffer or in the io.
+    flushed: bool,
+}
+
+/// Takes the commands handles queued: abort, a protocol switch, socket
+/// options, and the hard limit's verdict.
+fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -> Result<(), Step> {
+    if state.aborting {
+        state.buffer.clear();
+        return Err(Step::Finish(None));
+    }
+    if let Some(next) = state.next_handler.take() {
+        *handler = next;
+    }
+    if std::mem::take(&mut state.socket_options_changed)
+        && let (Some(options), Some(fd)) = (state.socket_options, io.socket())
+    {
+        apply_socket_options(&fd, options);
+    }
+    if let Some(limit) = state.over_hard_limit() {
+        tracing::debug!(limit, "write buffer over its hard limit; aborting");
+        state.buffer.clear();
+        return Err(Step::Finish(Some(Error::WriteBufferFull { limit })));
+    }
+    Ok(())
+}
+
+/// Writes the buffer until it is empty or the io would block: one vectored
+/// write per call, and no slice array for a lone chunk (the echo case).
+/// Returns whether anything was written.
+fn flush(state: &mut State, io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Result<bool, Step> {
+    let mut wrote = false;
+    while !state.buffer.is_empty() {
+        let written = match state
+            .buffer
+            .front()
+            .filter(|_| state.buffer.chunk_count() == 1)
+        {
+            Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
+            None => {
+                let mut slices = empty_io_slices();
+                let n = state.buffer.io_slices(&mut slices);
+                io.poll_write_vectored(cx, &slices[..n])
+            }
+        };
+        match written {
+            Poll::Ready(Ok(0)) => return Err(Step::Finish(Some(io::ErrorKind::WriteZero.into()))),
+            Poll::Ready(Ok(n)) => {
+                state.buffer.consume(n);
+                wrote = true;
+            }
+            Poll::Ready(Err(e)) => {
+                state.buffer.clear();
+                return Err(Step::Finish(Some(e.into())));
+            }
+            Poll::Pending => break,
+        }
+    }
+    Ok(wrote)
+}
+
 impl StreamDriver {
     pub(crate) fn new(
         io: Box<dyn StreamIo>,
@@ -116,113 +198,100 @@ impl StreamDriver {
         }
     }
 
-    /// One pass over the queued commands and the socket.
+    /// One pass: the locked part (commands, flush), then flow control, the
+    /// close steps and a read, each of which may end the pass.
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
-        let io = self.io.as_mut().expect("driver polled after finishing");
-
-        // Commands and the flush, under the lock: the writes are non-blocking and short.
-        let drained;
-        let (event, reading, closing, eof_requested, detach, flushed) = {
-            let mut state = self.transport.lock();
-            state.dirty = false;
-            state.parked = false;
-            if state.aborting {
-                state.buffer.clear();
-                return Step::Finish(None);
-            }
-            if let Some(next) = state.next_handler.take() {
-                self.handler = next;
-            }
-            if std::mem::take(&mut state.socket_options_changed)
-                && let (Some(options), Some(fd)) = (state.socket_options, io.socket())
-            {
-                apply_socket_options(&fd, options);
-            }
-            if let Some(limit) = state.over_hard_limit() {
-                tracing::debug!(limit, "write buffer over its hard limit; aborting");
-                state.buffer.clear();
-                return Step::Finish(Some(Error::WriteBufferFull { limit }));
-            }
-            while !state.buffer.is_empty() {
-                let written = match state
-                    .buffer
-                    .front()
-                    .filter(|_| state.buffer.chunk_count() == 1)
-                {
-                    // One chunk (the common echo case): no slice array to fill.
-                    Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
-                    None => {
-                        let mut slices = empty_io_slices();
-                        let n = state.buffer.io_slices(&mut slices);
-                        io.poll_write_vectored(cx, &slices[..n])
-                    }
-                };
-                match written {
-                    Poll::Ready(Ok(0)) => {
-                        return Step::Finish(Some(io::ErrorKind::WriteZero.into()));
-                    }
-                    Poll::Ready(Ok(written)) => {
-                        state.buffer.consume(written);
-                        self.needs_flush = true;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        state.buffer.clear();
-                        return Step::Finish(Some(e.into()));
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            if self.needs_flush && state.buffer.is_empty() {
-                match io.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.needs_flush = false,
-                    Poll::Ready(Err(e)) => return Step::Finish(Some(e.into())),
-                    Poll::Pending => {}
-                }
-            }
-            let reading = self.transport.inner.extra.caps.readable
-                && !state.reading_paused
-                && !state.closing
-                && !state.detach_requested
-                && !self.read_eof;
-            let event = state.flow_event();
-            drained = state.drain_waiters_to_wake();
-            (
-                event,
-                reading,
-                state.closing,
-                state.eof_requested,
-                state.detach_requested,
-                state.buffer.is_empty() && !self.needs_flush,
-            )
+        let mut pass = match self.locked_pass(cx) {
+            Ok(pass) => pass,
+            Err(finish) => return finish,
         };
-
-        drained.into_iter().for_each(Waker::wake);
-
-        // Flow control, outside the lock: the protocol may call the transport.
-        if let Some(event) = event {
-            let outcome = match event {
-                FlowEvent::Pause => self.handler.base().pause_writing(),
-                FlowEvent::Resume => self.handler.base().resume_writing(),
-            };
-            return match outcome {
-                Ok(()) => Step::Progress,
-                Err(e) => Step::Finish(Some(e)),
-            };
+        std::mem::take(&mut pass.drained)
+            .into_iter()
+            .for_each(Waker::wake);
+        if let Some(event) = pass.flow {
+            return self.flow_step(event);
         }
-
-        // Detach, close and half-close all wait for the buffer to drain.
-        if detach && flushed {
-            return Step::Finish(None);
+        if let Some(step) = self.close_step(cx, pass.closing, pass.detaching, pass.flushed) {
+            return step;
         }
-        if closing && flushed {
-            return match self.poll_graceful_close(cx) {
+        self.io_step(cx, &pass)
+    }
+
+    /// Under one lock: takes the handles' commands, flushes the buffer, and
+    /// reads what the rest of the pass needs. The writes are non-blocking and
+    /// short, and no user code runs here.
+    fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Step> {
+        let mut state = self.transport.lock();
+        state.dirty = false;
+        state.parked = false;
+        let io = self.io.as_mut().expect("driver polled after finishing");
+        apply_commands(&mut state, &mut self.handler, &**io)?;
+        self.needs_flush |= flush(&mut state, &mut **io, cx)?;
+        if self.needs_flush && state.buffer.is_empty() {
+            match io.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => return Err(Step::Finish(Some(e.into()))),
+                Poll::Pending => {}
+            }
+        }
+        let reading = self.transport.inner.extra.caps.readable
+            && !state.reading_paused
+            && !state.closing
+            && !state.detach_requested
+            && !self.read_eof;
+        Ok(Pass {
+            flow: state.flow_event(),
+            drained: state.drain_waiters_to_wake(),
+            reading,
+            closing: state.closing,
+            eof_requested: state.eof_requested,
+            detaching: state.detach_requested,
+            flushed: state.buffer.is_empty() && !self.needs_flush,
+        })
+    }
+
+    /// Tells the protocol to pause or resume writing, outside the lock: it may
+    /// call the transport.
+    fn flow_step(&mut self, event: FlowEvent) -> Step {
+        let outcome = match event {
+            FlowEvent::Pause => self.handler.base().pause_writing(),
+            FlowEvent::Resume => self.handler.base().resume_writing(),
+        };
+        match outcome {
+            Ok(()) => Step::Progress,
+            Err(e) => Step::Finish(Some(e)),
+        }
+    }
+
+    /// Detach and close wait for the buffer to drain, then end the pass.
+    fn close_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        closing: bool,
+        detaching: bool,
+        flushed: bool,
+    ) -> Option<Step> {
+        if !flushed {
+            return None;
+        }
+        if detaching {
+            return Some(Step::Finish(None));
+        }
+        if closing {
+            return Some(match self.poll_graceful_close(cx) {
                 Poll::Ready(outcome) => Step::Finish(outcome),
                 Poll::Pending => Step::Idle,
-            };
+            });
         }
+        None
+    }
+
+    /// The half-close once flushed, the peer's end of a write-only stream, and
+    /// one read.
+    fn io_step(&mut self, cx: &mut Context<'_>, pass: &Pass) -> Step {
+        let io = self.io.as_mut().expect("driver polled after finishing");
         let mut progressed = false;
-        if eof_requested && flushed && !self.eof_sent {
-            let io = self.io.as_mut().expect("driver polled after finishing");
+        if pass.eof_requested && pass.flushed && !self.eof_sent {
             match io.poll_write_eof(cx) {
                 Poll::Ready(Ok(())) => {
                     self.eof_sent = true;
@@ -233,14 +302,14 @@ impl StreamDriver {
             }
         }
         // A write-only stream has no reads to report the peer's end: watch for it.
-        if !self.transport.inner.extra.caps.readable && flushed && !closing {
-            let io = self.io.as_mut().expect("driver polled after finishing");
-            if io.poll_peer_closed(cx).is_ready() {
-                tracing::debug!("pipe closed by peer");
-                return Step::Finish(None);
-            }
+        if !self.transport.inner.extra.caps.readable
+            && pass.flushed
+            && io.poll_peer_closed(cx).is_ready()
+        {
+            tracing::debug!("pipe closed by peer");
+            return Step::Finish(None);
         }
-        if reading {
+        if pass.reading {
             match self.poll_read(cx) {
                 Poll::Ready(Ok(())) => progressed = true,
                 Poll::Ready(Err(e)) => return Step::Finish(Some(e)),
@@ -405,7 +474,7 @@ impl Future for StreamDriver {
             this.finish(Some(e));
             return Poll::Ready(());
         }
-        loop {
+        for _ in 0..MAX_PASSES_PER_POLL {
             match this.step(cx) {
                 Step::Progress => continue,
                 Step::Finish(outcome) => {
@@ -427,6 +496,10 @@ impl Future for StreamDriver {
                 }
             }
         }
+        // Busy for a whole budget (a peer that keeps sending, a protocol that
+        // keeps writing): let the other tasks on this thread run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
