@@ -10,7 +10,9 @@
 //! 5. receives one datagram and hands it to `datagram_received` (a receive error,
 //!    such as an ICMP port unreachable on a connected socket, to `error_received`);
 //!
-//! and waits when nothing can progress: for the socket (readable, writable when
+//! and waits when nothing can progress, or yields after
+//! `MAX_PASSES_BEFORE_YIELD` passes in a row, so a flood cannot keep the
+//! other tasks of its thread from running. It waits for the socket (readable, writable when
 //! datagrams are queued, and always for socket errors, which Linux signals as
 //! `EPOLLERR` without readability) or for a handle's wake-up. Handles wake it
 //! only while it waits, so a `sendto` inside a callback costs no wake-up.
@@ -41,6 +43,10 @@ use crate::transport::dispatch::guard;
 use crate::transport::driver::READ_SIZE;
 use crate::transport::write_buffer::FlowEvent;
 use crate::util::lock;
+
+/// Passes (each at most one datagram in and a batch out) before the driver
+/// yields to the other tasks on its thread.
+pub(super) const MAX_PASSES_BEFORE_YIELD: usize = 64;
 
 /// Makes the transport, calls `connection_made` on the caller's task, and spawns
 /// the driver.
@@ -103,15 +109,27 @@ impl<P: DatagramProtocol> Driver<P> {
     }
 
     async fn serve(&mut self) -> Option<Error> {
+        let mut passes = 0;
         loop {
             let (want_read, want_write) = match self.step() {
-                Step::Progress => continue,
+                Step::Progress => {
+                    // `try_recv` takes no part in tokio's cooperative budget:
+                    // under a flood every pass would progress. Yield now and
+                    // then so the other tasks on this thread still run.
+                    passes += 1;
+                    if passes == MAX_PASSES_BEFORE_YIELD {
+                        passes = 0;
+                        tokio::task::yield_now().await;
+                    }
+                    continue;
+                }
                 Step::Finish(outcome) => return outcome,
                 Step::Idle {
                     want_read,
                     want_write,
                 } => (want_read, want_write),
             };
+            passes = 0;
             match self.wait(want_read, want_write).await {
                 Err(e) => return Some(e.into()),
                 Ok(true) => {

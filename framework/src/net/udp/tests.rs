@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 
+use super::driver::MAX_PASSES_BEFORE_YIELD;
 use super::*;
 
 #[derive(Debug)]
@@ -111,4 +112,66 @@ async fn panic_in_connection_made_is_an_error_after_connection_lost() {
     // connection_lost already ran, with the same error.
     let lost = rx.try_recv().unwrap().unwrap();
     assert!(lost.contains("made went wrong"), "{lost}");
+}
+
+/// Counts datagrams into a shared counter.
+struct Count(Arc<std::sync::atomic::AtomicUsize>);
+
+impl DatagramProtocol for Count {
+    fn datagram_received(&mut self, _: Bytes, _: SocketAddr) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Bounded work per poll: with more datagrams already queued in the kernel
+/// than the driver takes in one go, another task on the same single-threaded
+/// runtime runs before the driver has drained them. Without the yield it would
+/// see every datagram delivered first: `try_recv` never returns Pending while
+/// data is queued.
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_socket_does_not_keep_other_tasks_from_running() {
+    use std::sync::atomic::Ordering::Relaxed;
+    const QUEUED: usize = 3 * MAX_PASSES_BEFORE_YIELD;
+    let limit = std::time::Duration::from_secs(5);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = socket.local_addr().unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = count.clone();
+    let (transport, _) =
+        create_datagram_endpoint_from_std(move || Count(counter), socket, &DatagramOptions::new())
+            .unwrap();
+    let wait_for = |n: usize| {
+        let count = count.clone();
+        tokio::time::timeout(limit, async move {
+            while count.load(Relaxed) < n {
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    // One datagram first, so the driver is parked on a socket tokio knows is live.
+    sender.send_to(b"x", to).unwrap();
+    wait_for(1).await.expect("the first datagram arrives");
+
+    for _ in 0..QUEUED {
+        sender.send_to(b"x", to).unwrap();
+    }
+    // yield_now runs this task again only after the I/O driver was polled, so
+    // the endpoint's driver wakes and runs first; it must yield part-way.
+    let seen = tokio::spawn({
+        let count = count.clone();
+        async move {
+            tokio::task::yield_now().await;
+            count.load(Relaxed)
+        }
+    });
+    let seen = tokio::time::timeout(limit, seen).await.unwrap().unwrap();
+    assert!(
+        seen > 1 && seen <= 1 + MAX_PASSES_BEFORE_YIELD,
+        "the other task ran after {seen} datagrams"
+    );
+    wait_for(1 + QUEUED)
+        .await
+        .expect("every queued datagram is delivered in the end");
+    transport.close();
 }
