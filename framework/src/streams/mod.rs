@@ -873,10 +873,7 @@ impl StreamWriter {
         if state.lost {
             return Poll::Ready(Err(lost_error()));
         }
-        let closing = {
-            let t = self.transport.lock();
-            t.closing || t.closed
-        };
+        let closing = self.transport.is_closing();
         if closing || state.paused {
             // Closing: wait for connection_lost, then fail like asyncio.
             // Paused: wait for resume_writing (or the loss).

@@ -372,10 +372,8 @@ impl TestConnection {
     fn is_idle(&self) -> bool {
         let (reading_paused, parked) = {
             let state = self.transport.lock();
-            (
-                state.reading_paused || state.closing,
-                state.parked && !state.dirty,
-            )
+            let core = state.core();
+            (!core.is_reading(), core.is_parked())
         };
         let peer = self.peer();
         if peer.driver_done {

@@ -34,7 +34,8 @@ use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
 use crate::transport::socket_options::apply_socket_options;
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish};
-use crate::transport::write_buffer::{FlowEvent, empty_io_slices};
+use crate::transport::state::Ended;
+use crate::transport::write_buffer::{FlowEvent, WriteBuffer, empty_io_slices};
 use crate::transport::{State, Transport};
 
 /// How much one read asks for.
@@ -124,21 +125,17 @@ struct Pass {
 /// Takes the commands handles queued: abort, a protocol switch, socket
 /// options, and the hard limit's verdict.
 fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -> Result<(), Step> {
-    if state.aborting {
-        state.buffer.clear();
+    if state.core().is_aborting() {
         return Err(Step::Finish(None));
     }
-    if let Some(next) = state.next_handler.take() {
+    if let Some(next) = state.take_next_handler() {
         *handler = next;
     }
-    if std::mem::take(&mut state.socket_options_changed)
-        && let (Some(options), Some(fd)) = (state.socket_options, io.socket())
-    {
+    if let (Some(options), Some(fd)) = (state.take_changed_socket_options(), io.socket()) {
         apply_socket_options(&fd, options);
     }
     if let Some(limit) = state.over_hard_limit() {
         tracing::debug!(limit, "write buffer over its hard limit; aborting");
-        state.buffer.clear();
         return Err(Step::Finish(Some(Error::WriteBufferFull { limit })));
     }
     Ok(())
@@ -147,31 +144,28 @@ fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -
 /// Writes the buffer until it is empty or the io would block: one vectored
 /// write per call, and no slice array for a lone chunk (the echo case).
 /// Returns whether anything was written.
-fn flush(state: &mut State, io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Result<bool, Step> {
+fn flush(
+    buffer: &mut WriteBuffer,
+    io: &mut dyn StreamIo,
+    cx: &mut Context<'_>,
+) -> Result<bool, Step> {
     let mut wrote = false;
-    while !state.buffer.is_empty() {
-        let written = match state
-            .buffer
-            .front()
-            .filter(|_| state.buffer.chunk_count() == 1)
-        {
+    while !buffer.is_empty() {
+        let written = match buffer.front().filter(|_| buffer.chunk_count() == 1) {
             Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
             None => {
                 let mut slices = empty_io_slices();
-                let n = state.buffer.io_slices(&mut slices);
+                let n = buffer.io_slices(&mut slices);
                 io.poll_write_vectored(cx, &slices[..n])
             }
         };
         match written {
             Poll::Ready(Ok(0)) => return Err(Step::Finish(Some(io::ErrorKind::WriteZero.into()))),
             Poll::Ready(Ok(n)) => {
-                state.buffer.consume(n);
+                buffer.consume(n);
                 wrote = true;
             }
-            Poll::Ready(Err(e)) => {
-                state.buffer.clear();
-                return Err(Step::Finish(Some(e.into())));
-            }
+            Poll::Ready(Err(e)) => return Err(Step::Finish(Some(e.into()))),
             Poll::Pending => break,
         }
     }
@@ -222,31 +216,27 @@ impl StreamDriver {
     /// short, and no user code runs here.
     fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Step> {
         let mut state = self.transport.lock();
-        state.dirty = false;
-        state.parked = false;
+        state.core_mut().begin_pass();
         let io = self.io.as_mut().expect("driver polled after finishing");
         apply_commands(&mut state, &mut self.handler, &**io)?;
-        self.needs_flush |= flush(&mut state, &mut **io, cx)?;
-        if self.needs_flush && state.buffer.is_empty() {
+        self.needs_flush |= flush(state.core_mut().buffer_mut(), &mut **io, cx)?;
+        let flushed = state.core().buffer().is_empty();
+        if self.needs_flush && flushed {
             match io.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => return Err(Step::Finish(Some(e.into()))),
                 Poll::Pending => {}
             }
         }
-        let reading = self.transport.inner.extra.caps.readable
-            && !state.reading_paused
-            && !state.closing
-            && !state.detach_requested
-            && !self.read_eof;
+        let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
         Ok(Pass {
-            flow: state.flow_event(),
+            flow: state.core_mut().flow_event(),
             drained: state.drain_waiters_to_wake(),
             reading,
-            closing: state.closing,
-            eof_requested: state.eof_requested,
-            detaching: state.detach_requested,
-            flushed: state.buffer.is_empty() && !self.needs_flush,
+            closing: state.core().is_closing(),
+            eof_requested: state.eof_requested(),
+            detaching: state.detaching(),
+            flushed: flushed && !self.needs_flush,
         })
     }
 
@@ -302,7 +292,7 @@ impl StreamDriver {
             }
         }
         // A write-only stream has no reads to report the peer's end: watch for it.
-        if !self.transport.inner.extra.caps.readable
+        if !self.transport.extra().caps.readable
             && pass.flushed
             && io.poll_peer_closed(cx).is_ready()
         {
@@ -375,7 +365,7 @@ impl StreamDriver {
             give_back_read_buffer(buf);
         }
         let keep_open = self.handler.base().eof_received()?;
-        if !(keep_open && self.transport.inner.extra.caps.eof_keeps_open) {
+        if !(keep_open && self.transport.extra().caps.eof_keeps_open) {
             if keep_open {
                 tracing::warn!(
                     "returning true from eof_received() has no effect on this transport"
@@ -409,20 +399,11 @@ impl StreamDriver {
     /// Ends the connection: closes the stream, then calls `connection_lost` once;
     /// or, when a detach was asked for and nothing failed, hands the stream over.
     pub(crate) fn finish(&mut self, outcome: Option<Error>) {
-        let (detach_tx, reading_paused, drained) = {
-            let mut state = self.transport.lock();
-            state.closing = true;
-            state.closed = true;
-            state.buffer.clear();
-            state.waker = None;
-            state.parked = false;
-            let drained = std::mem::take(&mut state.drain_waiters);
-            let tx = state
-                .detach_tx
-                .take()
-                .filter(|_| outcome.is_none() && !state.aborting);
-            (tx, state.reading_paused, drained)
-        };
+        let Ended {
+            detach_tx,
+            reading_paused,
+            drained,
+        } = self.transport.lock().end(outcome.is_none());
         if let Some(buf) = self.read_buf.take() {
             give_back_read_buffer(buf);
         }
@@ -482,17 +463,10 @@ impl Future for StreamDriver {
                     return Poll::Ready(());
                 }
                 Step::Idle => {
-                    let mut state = this.transport.lock();
-                    if state.dirty {
-                        // A handle changed something while we were busy: look again.
-                        continue;
+                    if this.transport.lock().core_mut().park(cx.waker()) {
+                        return Poll::Pending;
                     }
-                    match &state.waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => state.waker = Some(cx.waker().clone()),
-                    }
-                    state.parked = true;
-                    return Poll::Pending;
+                    // A handle changed something while we were busy: look again.
                 }
             }
         }
@@ -519,14 +493,7 @@ pub(crate) fn detach(
     transport: &Transport,
 ) -> impl Future<Output = Result<Detached, Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let closed = transport.update(|state| {
-        if state.closing || state.closed || state.detach_requested {
-            return true;
-        }
-        state.detach_requested = true;
-        state.detach_tx = Some(tx);
-        false
-    });
+    let closed = !transport.update(|state| state.request_detach(tx));
     async move {
         if closed {
             return Err(Error::Closed("transport"));

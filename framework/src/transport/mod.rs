@@ -8,10 +8,12 @@
 pub(crate) mod dispatch;
 pub(crate) mod driver;
 pub(crate) mod extra;
+pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod protocol;
 mod socket_options;
 pub(crate) mod start;
+pub(crate) mod state;
 #[cfg(feature = "tls")]
 pub(crate) mod tls_info;
 pub(crate) mod write_buffer;
@@ -19,19 +21,14 @@ pub(crate) mod write_buffer;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::transport::dispatch::Handler;
-use crate::util::lock;
 pub use extra::ExtraInfo;
+use handle::Handle;
 pub(crate) use socket_options::SocketOptions;
-use write_buffer::{FlowEvent, Limits, WriteBuffer};
-
-/// Writes after close are dropped silently; from this many on, each is logged.
-const WARN_DROPPED_WRITES_FROM: u32 = 5;
+pub(crate) use state::State;
 
 /// A handle to one connection's transport.
 ///
@@ -63,56 +60,7 @@ const WARN_DROPPED_WRITES_FROM: u32 = 5;
 /// ```
 #[derive(Clone)]
 pub struct Transport {
-    inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    state: Mutex<State>,
-    pub(crate) extra: ExtraInfo,
-}
-
-/// Everything a handle can change, guarded by one short-lived lock that is never
-/// held while a user callback runs.
-pub(crate) struct State {
-    pub(crate) buffer: WriteBuffer,
-    /// `close()` was called or the peer's EOF closes us: flush, then end.
-    pub(crate) closing: bool,
-    /// `abort()` was called: drop the buffer and end now.
-    pub(crate) aborting: bool,
-    /// `write_eof()` was called: flush, then half-close.
-    pub(crate) eof_requested: bool,
-    /// The driver has finished; `connection_lost` has run or is running.
-    pub(crate) closed: bool,
-    /// `pause_reading()` is in force.
-    pub(crate) reading_paused: bool,
-    /// A `start_tls`-style detach was requested.
-    pub(crate) detach_requested: bool,
-    /// A protocol waiting to replace the current one.
-    pub(crate) next_handler: Option<Handler>,
-    /// Socket options as last set; `None` without a socket.
-    pub(crate) socket_options: Option<SocketOptions>,
-    /// `socket_options` changed and the driver has not applied them yet.
-    pub(crate) socket_options_changed: bool,
-    /// Where a detached stream goes (`start_tls`).
-    pub(crate) detach_tx: Option<tokio::sync::oneshot::Sender<driver::Detached>>,
-    /// Tasks waiting in [`Transport::drain`]; woken once the buffer is writable
-    /// again or the connection ends.
-    pub(crate) drain_waiters: Vec<Waker>,
-    /// The transport this connection was upgraded to (`start_tls`): writes,
-    /// `close()` and `abort()` on this handle go there.
-    pub(crate) upgraded_to: Option<Transport>,
-    /// Optional cap on the buffer; going over it aborts the connection.
-    pub(crate) hard_limit: Option<usize>,
-    /// Something changed that the driver must look at.
-    pub(crate) dirty: bool,
-    /// Set while the driver is parked, taken by the first change that wakes it.
-    pub(crate) waker: Option<Waker>,
-    /// The driver is parked and `waker` wakes it. The waker itself stays stored
-    /// across polls, so a busy driver does not clone it on every poll.
-    pub(crate) parked: bool,
-    dropped_writes: u32,
-    /// Copied from the capabilities, so write checks need no second lookup.
-    writable: bool,
+    handle: Handle<State>,
 }
 
 /// What the transport can do, fixed at creation.
@@ -154,54 +102,24 @@ impl Capabilities {
 
 impl Transport {
     pub(crate) fn new(extra: ExtraInfo, socket_options: Option<SocketOptions>) -> Self {
-        let default_limits = Limits::new(None, None, extra.caps.default_high_water);
-        let state = State {
-            buffer: WriteBuffer::new(default_limits.expect("default limits are valid")),
-            closing: false,
-            aborting: false,
-            eof_requested: false,
-            closed: false,
-            reading_paused: false,
-            detach_requested: false,
-            next_handler: None,
-            hard_limit: None,
-            socket_options,
-            socket_options_changed: false,
-            detach_tx: None,
-            upgraded_to: None,
-            drain_waiters: Vec::new(),
-            dirty: false,
-            waker: None,
-            parked: false,
-            dropped_writes: 0,
-            writable: extra.caps.writable,
-        };
+        let state = State::new(extra.caps, socket_options);
         Transport {
-            inner: Arc::new(Inner {
-                state: Mutex::new(state),
-                extra,
-            }),
+            handle: Handle::new(state, extra),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // The lock is never held across user code, so poisoning can only come from
-        // a bug in this crate; the state is still consistent field by field.
-        lock(&self.inner.state)
+        self.handle.lock()
     }
 
     /// Applies `change` under the lock, marks the state dirty and wakes the driver.
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
-        let (out, waker) = {
-            let mut state = self.lock();
-            let out = change(&mut state);
-            state.dirty = true;
-            (out, state.wake_parked_driver())
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        out
+        self.handle.update(change)
+    }
+
+    /// The transport a `start_tls` upgraded this one to, if any.
+    fn upgraded(&self) -> Option<Transport> {
+        self.lock().upgraded_to().cloned()
     }
 
     /// Queues `data` for sending.
@@ -236,17 +154,17 @@ impl Transport {
         }
         let waker = {
             let mut state = self.lock();
-            if let Some(next) = state.upgraded_to.clone() {
+            if let Some(next) = state.upgraded_to().cloned() {
                 drop(state);
                 return next.write(data);
             }
             if !state.accepts_writes("write") {
                 return;
             }
-            let was_empty = state.buffer.is_empty();
-            state.buffer.push(data);
-            state.dirty = true;
-            state.waker_for_write(was_empty)
+            let buffer = state.core_mut().buffer_mut();
+            let was_empty = buffer.is_empty();
+            buffer.push(data);
+            state.after_write(was_empty)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -276,19 +194,19 @@ impl Transport {
     {
         let waker = {
             let mut state = self.lock();
-            if let Some(next) = state.upgraded_to.clone() {
+            if let Some(next) = state.upgraded_to().cloned() {
                 drop(state);
                 return next.writelines(chunks);
             }
             if !state.accepts_writes("writelines") {
                 return;
             }
-            let was_empty = state.buffer.is_empty();
+            let buffer = state.core_mut().buffer_mut();
+            let was_empty = buffer.is_empty();
             for chunk in chunks {
-                state.buffer.push(chunk.into());
+                buffer.push(chunk.into());
             }
-            state.dirty = true;
-            state.waker_for_write(was_empty)
+            state.after_write(was_empty)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -313,20 +231,15 @@ impl Transport {
         }
         // A write-only transport (a write pipe) has nothing left after EOF: as in
         // asyncio, write_eof() is close() there.
-        let write_only = !self.inner.extra.caps.readable;
-        self.update(|state| {
-            if !state.closing && !state.closed {
-                state.eof_requested = true;
-                state.closing |= write_only;
-            }
-        });
+        let write_only = !self.extra().caps.readable;
+        self.update(|state| state.request_eof(write_only));
         Ok(())
     }
 
     /// Whether [`write_eof`](Self::write_eof) is supported: true for TCP, Unix
     /// sockets and pipes, false for TLS.
     pub fn can_write_eof(&self) -> bool {
-        self.inner.extra.caps.can_write_eof
+        self.extra().caps.can_write_eof
     }
 
     /// Closes gracefully: stops reading, flushes the buffer, then ends the
@@ -335,11 +248,8 @@ impl Transport {
     /// `connection_lost` never runs inside this call; it runs on the driver task
     /// once the buffer is empty.
     pub fn close(&self) {
-        let next = self.update(|state| {
-            state.closing = true;
-            state.upgraded_to.clone()
-        });
-        if let Some(next) = next {
+        self.handle.close();
+        if let Some(next) = self.upgraded() {
             next.close();
         }
     }
@@ -347,12 +257,8 @@ impl Transport {
     /// Closes now: drops the write buffer and ends the connection with
     /// `connection_lost(None)` on the driver task. Idempotent.
     pub fn abort(&self) {
-        let next = self.update(|state| {
-            state.closing = true;
-            state.aborting = true;
-            state.upgraded_to.clone()
-        });
-        if let Some(next) = next {
+        self.handle.abort();
+        if let Some(next) = self.upgraded() {
             next.abort();
         }
     }
@@ -360,8 +266,7 @@ impl Transport {
     /// True once [`close`](Self::close) or [`abort`](Self::abort) was called, the
     /// peer's EOF started a close, or the connection ended.
     pub fn is_closing(&self) -> bool {
-        let state = self.lock();
-        state.closing || state.closed
+        self.handle.is_closing()
     }
 
     /// Stops `data_received` until [`resume_reading`](Self::resume_reading).
@@ -370,18 +275,17 @@ impl Transport {
     /// Idempotent. The kernel buffers what the peer sends meanwhile, so a
     /// sender that goes on is slowed down by TCP flow control.
     pub fn pause_reading(&self) {
-        self.update(|state| state.reading_paused = true);
+        self.handle.set_reading_paused(true);
     }
 
     /// Undoes [`pause_reading`](Self::pause_reading). Idempotent; does nothing once closing.
     pub fn resume_reading(&self) {
-        self.update(|state| state.reading_paused = false);
+        self.handle.set_reading_paused(false);
     }
 
     /// True while the transport delivers received data: not paused, not closing.
     pub fn is_reading(&self) -> bool {
-        let state = self.lock();
-        self.inner.extra.caps.readable && !state.reading_paused && !state.closing && !state.closed
+        self.handle.is_reading()
     }
 
     /// Sets the write buffer's water marks, like asyncio.
@@ -404,15 +308,12 @@ impl Transport {
     /// # Ok(()) }
     /// ```
     pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
-        let limits = Limits::new(high, low, self.inner.extra.caps.default_high_water)?;
-        self.update(|state| state.buffer.set_limits(limits));
-        Ok(())
+        self.handle.set_write_buffer_limits(high, low)
     }
 
     /// The current `(low, high)` water marks.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let limits = self.lock().buffer.limits();
-        (limits.low, limits.high)
+        self.handle.get_write_buffer_limits()
     }
 
     /// Waits until it is fine to write more, like asyncio's `StreamWriter.drain()`
@@ -449,16 +350,14 @@ impl Transport {
     pub fn poll_drain(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
         let next = {
             let mut state = self.lock();
-            match state.upgraded_to.clone() {
+            match state.upgraded_to().cloned() {
                 Some(next) => next,
-                None if state.closed => {
+                None if state.core().is_closed() => {
                     return std::task::Poll::Ready(Err(Error::Closed("transport")));
                 }
                 None if state.is_writable() => return std::task::Poll::Ready(Ok(())),
                 None => {
-                    if !state.drain_waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                        state.drain_waiters.push(cx.waker().clone());
-                    }
+                    state.add_drain_waiter(cx.waker());
                     return std::task::Poll::Pending;
                 }
             }
@@ -468,14 +367,14 @@ impl Transport {
 
     /// Bytes queued and not yet handed to the kernel. Exact.
     pub fn get_write_buffer_size(&self) -> usize {
-        self.lock().buffer.len()
+        self.handle.get_write_buffer_size()
     }
 
     /// Sets a hard cap on the write buffer: a write that takes it over `limit`
     /// aborts the connection with [`Error::WriteBufferFull`]. `None` (the
     /// default) means no cap. This is how a server drops a peer that never reads.
     pub fn set_write_buffer_hard_limit(&self, limit: Option<usize>) {
-        self.update(|state| state.hard_limit = limit);
+        self.update(|state| state.set_hard_limit(limit));
     }
 
     /// Replaces the protocol that receives this connection's callbacks, like
@@ -491,13 +390,13 @@ impl Transport {
         P: crate::transport::dispatch::IntoHandler<M>,
     {
         let (shared, handler) = protocol.into_handler();
-        self.update(|state| state.next_handler = Some(handler));
+        self.update(|state| state.set_next_handler(handler));
         shared
     }
 
     /// Everything known about the connection: addresses, socket, TLS details.
     pub fn extra(&self) -> &ExtraInfo {
-        &self.inner.extra
+        self.handle.extra()
     }
 
     /// What the TLS handshake established (`peercert`, `cipher`,
@@ -505,152 +404,50 @@ impl Transport {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(&self) -> Option<&tls_info::TlsInfo> {
-        self.inner.extra.tls.as_deref()
+        self.extra().tls.as_deref()
     }
 
     /// The remote address, like `get_extra_info('peername')`.
     pub fn peername(&self) -> Option<SocketAddr> {
-        self.inner.extra.peername
+        self.handle.peername()
     }
 
     /// The local address, like `get_extra_info('sockname')`.
     pub fn sockname(&self) -> Option<SocketAddr> {
-        self.inner.extra.sockname
+        self.handle.sockname()
     }
 
     /// Whether TCP_NODELAY is on (it is by default for every aioproto TCP
     /// connection). `None` for transports without a TCP socket.
     pub fn nodelay(&self) -> Option<bool> {
-        self.lock().socket_options.map(|o| o.nodelay)
+        self.lock().socket_options().map(|o| o.nodelay)
     }
 
     /// Turns TCP_NODELAY on or off. The driver applies it right after the
     /// current callback; failures are logged. Ignored without a TCP socket.
     pub fn set_nodelay(&self, on: bool) {
-        self.update(|state| {
-            if let Some(options) = &mut state.socket_options {
-                options.nodelay = on;
-                state.socket_options_changed = true;
-            }
-        });
+        self.update(|state| state.change_socket_options(|o| o.nodelay = on));
     }
 
     /// Whether SO_KEEPALIVE is on. `None` for transports without a socket.
     pub fn keepalive(&self) -> Option<bool> {
-        self.lock().socket_options.map(|o| o.keepalive)
+        self.lock().socket_options().map(|o| o.keepalive)
     }
 
     /// Turns SO_KEEPALIVE on or off, applied like [`set_nodelay`](Self::set_nodelay).
     pub fn set_keepalive(&self, on: bool) {
-        self.update(|state| {
-            if let Some(options) = &mut state.socket_options {
-                options.keepalive = on;
-                state.socket_options_changed = true;
-            }
-        });
+        self.update(|state| state.change_socket_options(|o| o.keepalive = on));
     }
 
     /// From now on, writes, `close()`, `abort()` and `drain()` on this handle go
     /// to `next` (the transport `start_tls` upgraded this connection to).
     pub(crate) fn forward_to(&self, next: &Transport) {
-        self.update(|state| state.upgraded_to = Some(next.clone()));
+        self.update(|state| state.set_upgraded_to(next.clone()));
     }
 
     /// True if both handles control the same connection.
     pub fn same_as(&self, other: &Transport) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-}
-
-impl State {
-    /// Checks a write against the transport's state, logging dropped writes.
-    fn accepts_writes(&mut self, what: &str) -> bool {
-        if !self.writable {
-            tracing::error!("{what}() on a read-only transport; data dropped");
-            return false;
-        }
-        if self.eof_requested && !self.closing && !self.closed {
-            tracing::error!("cannot call {what}() after write_eof(); data dropped");
-            return false;
-        }
-        if self.closing || self.closed {
-            self.dropped_writes = self.dropped_writes.saturating_add(1);
-            if self.dropped_writes >= WARN_DROPPED_WRITES_FROM {
-                tracing::warn!(
-                    "socket.send() raised exception: {what}() on a closed transport; data dropped"
-                );
-            }
-            return false;
-        }
-        true
-    }
-
-    /// The driver's waker, if a write that just queued data needs the driver.
-    ///
-    /// An idle driver must flush a buffer that was empty. A driver that already
-    /// has data queued flushes on its own once the socket drains, but a write
-    /// that crossed the high-water mark or the hard limit needs it *now*:
-    /// otherwise, with a peer that does not read, writes from other tasks would
-    /// never cause `pause_writing` or the hard-limit abort. A driver running our
-    /// caller's callback has no waker stored and looks at the buffer afterwards.
-    fn waker_for_write(&mut self, was_empty: bool) -> Option<Waker> {
-        let crossed_high =
-            !self.buffer.is_paused() && self.buffer.len() > self.buffer.limits().high;
-        if was_empty || crossed_high || self.over_hard_limit().is_some() {
-            self.wake_parked_driver()
-        } else {
-            None
-        }
-    }
-
-    /// Not over the high-water mark and the protocol not paused: a writer may go on.
-    pub(crate) fn is_writable(&self) -> bool {
-        !self.buffer.is_paused() && self.buffer.len() <= self.buffer.limits().high
-    }
-
-    /// The drain waiters to wake, if the buffer is writable again.
-    pub(crate) fn drain_waiters_to_wake(&mut self) -> Vec<Waker> {
-        if !self.drain_waiters.is_empty() && (self.is_writable() || self.closed) {
-            std::mem::take(&mut self.drain_waiters)
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// The waker of a parked driver, which is no longer parked once woken. A
-    /// running driver (one calling our caller's callback) needs no wake-up: it
-    /// looks at the state again before it parks.
-    pub(crate) fn wake_parked_driver(&mut self) -> Option<Waker> {
-        if std::mem::take(&mut self.parked) {
-            self.waker.clone()
-        } else {
-            None
-        }
-    }
-
-    /// Whether the write buffer went over the hard limit.
-    pub(crate) fn over_hard_limit(&self) -> Option<usize> {
-        self.hard_limit.filter(|&limit| self.buffer.len() > limit)
-    }
-
-    /// Asks the buffer for a pause/resume event; none while closing.
-    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
-        if self.closed {
-            None
-        } else {
-            self.buffer.flow_event()
-        }
-    }
-}
-
-impl fmt::Debug for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("State")
-            .field("buffered", &self.buffer.len())
-            .field("closing", &self.closing)
-            .field("closed", &self.closed)
-            .field("reading_paused", &self.reading_paused)
-            .finish_non_exhaustive()
+        self.handle.same_as(&other.handle)
     }
 }
 
@@ -658,11 +455,11 @@ impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("Transport")
-            .field("peername", &self.inner.extra.peername)
-            .field("sockname", &self.inner.extra.sockname)
-            .field("buffered", &state.buffer.len())
-            .field("closing", &state.closing)
-            .field("closed", &state.closed)
+            .field("peername", &self.peername())
+            .field("sockname", &self.sockname())
+            .field("buffered", &state.core().buffer().len())
+            .field("closing", &state.core().is_closing())
+            .field("closed", &state.core().is_closed())
             .finish()
     }
 }

@@ -733,7 +733,7 @@ pub(crate) fn start_tls_deferred(
 ) -> impl Future<Output = Result<Transport>> + Send + 'static {
     let checked = check_upgrade(transport, config, server_side, server_name);
     let prepared = checked.map(|side| {
-        let socket_options = transport.lock().socket_options;
+        let socket_options = transport.lock().socket_options();
         (
             transport.clone(),
             detach(transport),

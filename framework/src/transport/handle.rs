@@ -1,0 +1,317 @@
+//! The handle core every transport kind shares: stream transports
+//! ([`Transport`](crate::Transport)) and datagram endpoints
+//! ([`DatagramTransport`](crate::DatagramTransport)) are each a thin wrapper
+//! around a [`Handle`] of their own state, and their common methods (close,
+//! abort, is_closing, pause/resume/is_reading, buffer limits, extra info) are
+//! written once, here.
+//!
+//! # The shared state machine
+//!
+//! [`Core`] holds what both kinds have: the write buffer, where the transport
+//! is in its life, the reading pause, the driver's wake-up and the count of
+//! dropped writes. Its fields are private; the handles and the drivers change
+//! them only through the named transitions below.
+//!
+//! | `life` | reading_paused | meaning | next |
+//! |---|---|---|---|
+//! | `Open` | false | reading and writing | `Closing`, `Aborting`, `Closed` |
+//! | `Open` | true | `pause_reading()` in force; writes go on | as above |
+//! | `Closing` | any | `close()`: no more reads, flush, then end | `Aborting`, `Closed` |
+//! | `Aborting` | any | `abort()`: drop the buffer, end now | `Closed` |
+//! | `Closed` | any | the driver ended; `connection_lost` ran or is running | (final) |
+//!
+//! A transition never goes back up the table: `close()` after `abort()` or
+//! after the end does nothing, and so does `abort()` after the end.
+//!
+//! # Waking the driver
+//!
+//! `dirty` says a handle changed something the driver must look at; `parked`
+//! says the driver is waiting and `waker` will wake it. A change made while
+//! the driver runs (inside one of its callbacks) only sets `dirty`, which the
+//! driver checks before it parks, so writes inside a callback cost no wake-up.
+//! The waker stays stored across polls; `parked` says when it is valid.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use crate::error::Result;
+use crate::transport::ExtraInfo;
+use crate::transport::write_buffer::{FlowEvent, Limits, WriteBuffer};
+use crate::util::lock;
+
+/// Writes after close are dropped silently; from this many on, each is logged.
+const WARN_DROPPED_WRITES_FROM: u32 = 5;
+
+/// Where a transport is in its life; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Life {
+    Open,
+    Closing,
+    Aborting,
+    Closed,
+}
+
+/// The state every transport kind has; see the [module docs](self).
+pub(crate) struct Core {
+    buffer: WriteBuffer,
+    life: Life,
+    reading_paused: bool,
+    dirty: bool,
+    parked: bool,
+    waker: Option<Waker>,
+    dropped_writes: u32,
+}
+
+impl Core {
+    /// An open transport with the default water marks for `default_high`.
+    pub(crate) fn new(default_high: usize) -> Self {
+        let limits = Limits::new(None, None, default_high).expect("default limits are valid");
+        Core {
+            buffer: WriteBuffer::new(limits),
+            life: Life::Open,
+            reading_paused: false,
+            dirty: false,
+            parked: false,
+            waker: None,
+            dropped_writes: 0,
+        }
+    }
+
+    // --- Life ---
+
+    /// `close()`: stop reading, flush, then end. No effect once aborting or ended.
+    pub(crate) fn close(&mut self) {
+        self.life = self.life.max(Life::Closing);
+    }
+
+    /// `abort()`: drop the buffer and end now. No effect once ended.
+    pub(crate) fn abort(&mut self) {
+        self.life = self.life.max(Life::Aborting);
+    }
+
+    /// The driver ended: the buffer is dropped and the driver's waker with it.
+    pub(crate) fn mark_closed(&mut self) {
+        self.life = Life::Closed;
+        self.buffer.clear();
+        self.waker = None;
+        self.parked = false;
+    }
+
+    /// `close()` or `abort()` was called, or the transport ended.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.life != Life::Open
+    }
+
+    /// `abort()` was called (and the driver has not ended yet).
+    pub(crate) fn is_aborting(&self) -> bool {
+        self.life == Life::Aborting
+    }
+
+    /// The driver has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.life == Life::Closed
+    }
+
+    // --- Reading ---
+
+    pub(crate) fn set_reading_paused(&mut self, paused: bool) {
+        self.reading_paused = paused;
+    }
+
+    pub(crate) fn is_reading_paused(&self) -> bool {
+        self.reading_paused
+    }
+
+    /// Not paused and still open: data may be delivered.
+    pub(crate) fn is_reading(&self) -> bool {
+        !self.reading_paused && self.life == Life::Open
+    }
+
+    // --- The write buffer ---
+
+    pub(crate) fn buffer(&self) -> &WriteBuffer {
+        &self.buffer
+    }
+
+    pub(crate) fn buffer_mut(&mut self) -> &mut WriteBuffer {
+        &mut self.buffer
+    }
+
+    /// A pause/resume the protocol must hear of; none once ended.
+    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
+        if self.is_closed() {
+            None
+        } else {
+            self.buffer.flow_event()
+        }
+    }
+
+    /// Counts a write dropped because the transport is closing; the fifth and
+    /// later ones are logged (asyncio's "socket.send() raised exception").
+    pub(crate) fn drop_write(&mut self, what: &str) {
+        self.dropped_writes = self.dropped_writes.saturating_add(1);
+        if self.dropped_writes >= WARN_DROPPED_WRITES_FROM {
+            tracing::warn!(
+                "socket.send() raised exception: {what}() on a closed transport; data dropped"
+            );
+        }
+    }
+
+    // --- Waking the driver ---
+
+    /// A handle changed something: returns the waker of a parked driver,
+    /// which is no longer parked once woken. A running driver needs no
+    /// wake-up: it looks at `dirty` before it parks.
+    pub(crate) fn mark_dirty(&mut self) -> Option<Waker> {
+        self.dirty = true;
+        self.wake_parked_driver()
+    }
+
+    /// The waker of a parked driver, without marking the state dirty.
+    pub(crate) fn wake_parked_driver(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.parked) {
+            self.waker.clone()
+        } else {
+            None
+        }
+    }
+
+    /// The driver starts a pass: what handles changed so far is now seen.
+    pub(crate) fn begin_pass(&mut self) {
+        self.dirty = false;
+        self.parked = false;
+    }
+
+    /// The driver is parked and nothing has changed since (the in-memory test
+    /// transport uses it to tell when a connection has settled).
+    pub(crate) fn is_parked(&self) -> bool {
+        self.parked && !self.dirty
+    }
+
+    /// The driver wants to wait: parks it with `waker` unless a handle changed
+    /// something since its pass began (then it must look again: `false`).
+    pub(crate) fn park(&mut self, waker: &Waker) -> bool {
+        if self.dirty {
+            return false;
+        }
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+        self.parked = true;
+        true
+    }
+}
+
+/// What a transport kind keeps beside the [`Core`].
+pub(crate) trait KindState: Send + 'static {
+    fn core(&self) -> &Core;
+    fn core_mut(&mut self) -> &mut Core;
+}
+
+/// A handle to one transport of state `S`: an `Arc` to the state and the
+/// connection's fixed facts. Cloning is an `Arc` increment.
+pub(crate) struct Handle<S> {
+    inner: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    /// One short-lived lock, never held while user code runs.
+    state: Mutex<S>,
+    extra: ExtraInfo,
+}
+
+impl<S> Clone for Handle<S> {
+    fn clone(&self) -> Self {
+        Handle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: KindState> Handle<S> {
+    pub(crate) fn new(state: S, extra: ExtraInfo) -> Self {
+        Handle {
+            inner: Arc::new(Shared {
+                state: Mutex::new(state),
+                extra,
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, S> {
+        // Never held across user code: poisoning could only come from a bug
+        // here, and the state is consistent field by field.
+        lock(&self.inner.state)
+    }
+
+    /// Applies `change` under the lock, marks the state dirty and wakes a
+    /// parked driver.
+    pub(crate) fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
+        let (out, waker) = {
+            let mut state = self.lock();
+            let out = change(&mut state);
+            (out, state.core_mut().mark_dirty())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        out
+    }
+
+    pub(crate) fn close(&self) {
+        self.update(|state| state.core_mut().close());
+    }
+
+    pub(crate) fn abort(&self) {
+        self.update(|state| state.core_mut().abort());
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.lock().core().is_closing()
+    }
+
+    pub(crate) fn set_reading_paused(&self, paused: bool) {
+        self.update(|state| state.core_mut().set_reading_paused(paused));
+    }
+
+    pub(crate) fn is_reading(&self) -> bool {
+        self.inner.extra.caps.readable && self.lock().core().is_reading()
+    }
+
+    pub(crate) fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<()> {
+        let limits = Limits::new(high, low, self.inner.extra.caps.default_high_water)?;
+        self.update(|state| state.core_mut().buffer_mut().set_limits(limits));
+        Ok(())
+    }
+
+    pub(crate) fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let limits = self.lock().core().buffer().limits();
+        (limits.low, limits.high)
+    }
+
+    pub(crate) fn get_write_buffer_size(&self) -> usize {
+        self.lock().core().buffer().len()
+    }
+
+    pub(crate) fn extra(&self) -> &ExtraInfo {
+        &self.inner.extra
+    }
+
+    pub(crate) fn peername(&self) -> Option<SocketAddr> {
+        self.inner.extra.peername
+    }
+
+    pub(crate) fn sockname(&self) -> Option<SocketAddr> {
+        self.inner.extra.sockname
+    }
+
+    pub(crate) fn same_as(&self, other: &Handle<S>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
