@@ -16,12 +16,33 @@ use std::time::Duration;
 use aioproto::{
     BaseProtocol, ClientTls, ConnectOptions, Protocol, Transport, create_connection, start_tls,
 };
-use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
+use aioproto_examples::{
+    ClientTlsFlags, UsageError, init_logging, run_single_threaded, usage_exit,
+};
 use bytes::{Bytes, BytesMut};
+use clap::Parser;
 use tokio::sync::mpsc;
 
-const USAGE: &str = "echo_client [--tls | --starttls] [--ca F] [--cert F --key F] \
-    [--server-name N] HOST PORT MSG... | echo_client --unix PATH MSG...";
+/// Echo client: sends each MSG, prints each echo.
+///
+/// `echo_client [--tls --ca F] HOST PORT MSG...`, or `echo_client --unix PATH MSG...`.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    tls: ClientTlsFlags,
+    /// Connect in plaintext, send STARTTLS, wait for READY, then upgrade the
+    /// same connection to TLS (needs --ca).
+    #[arg(long, conflicts_with = "tls")]
+    starttls: bool,
+    /// Connect to the Unix socket at PATH; then the arguments are all messages.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tls", "starttls"])]
+    unix: Option<std::path::PathBuf>,
+    /// HOST PORT MSG... (or just MSG... with --unix).
+    #[arg(value_name = "HOST PORT MSG", num_args = 0..)]
+    operands: Vec<String>,
+}
+
 /// How long to wait for one echo before giving up.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,63 +74,32 @@ enum Mode {
 
 fn main() {
     init_logging();
-    let args = Args::parse(
-        &["ca", "cert", "key", "server-name", "unix"],
-        &["tls", "starttls"],
-    )
-    .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let mode = mode(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    if let Some(path) = args.value("unix") {
-        if !matches!(mode, Mode::Plain) {
-            usage_exit(USAGE, &UsageError("--unix speaks plain echo only".into()));
-        }
-        run_single_threaded("echo_client", run_unix(path.into(), &args.positional));
-        return;
+    let cli = Cli::parse();
+    let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
+    if let Some(path) = cli.unix {
+        run_single_threaded("echo_client", run_unix(path, &cli.operands));
     }
-    let [host, port, messages @ ..] = args.positional.as_slice() else {
-        usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
+    let [host, port, messages @ ..] = cli.operands.as_slice() else {
+        usage_exit::<Cli>("HOST and PORT are required");
     };
     let port: u16 = port
         .parse()
-        .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
+        .unwrap_or_else(|e| usage_exit::<Cli>(format!("PORT {port}: {e}")));
     run_single_threaded("echo_client", run(host, port, messages, mode));
 }
 
 /// Reads the TLS flags into a mode.
-fn mode(args: &Args) -> Result<Mode, UsageError> {
-    let (tls, starttls) = (args.flag("tls"), args.flag("starttls"));
-    if tls && starttls {
-        return Err(UsageError("--tls and --starttls exclude each other".into()));
-    }
-    if !tls && !starttls {
-        for name in ["ca", "cert", "key", "server-name"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs --tls or --starttls")));
-            }
-        }
-        return Ok(Mode::Plain);
-    }
-    let mut builder = ClientTls::builder();
-    builder.ca_file(args.required("ca")?);
-    match (args.value("cert"), args.value("key")) {
-        (Some(cert), Some(key)) => {
-            builder.client_cert(cert, key);
-        }
-        (None, None) => {}
-        _ => return Err(UsageError("--cert and --key go together".into())),
-    }
-    let mut client_tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
-    if let Some(name) = args.value("server-name") {
-        client_tls
-            .server_name(name)
-            .map_err(|e| UsageError(e.to_string()))?;
-    }
-    Ok(if tls {
-        Mode::Tls(client_tls)
+fn mode(cli: &Cli) -> Result<Mode, UsageError> {
+    let enabled = cli.tls.tls || cli.starttls;
+    let enabling = if cli.unix.is_some() {
+        "--tls or --starttls (not --unix)"
     } else {
-        Mode::StartTls(client_tls)
+        "--tls or --starttls"
+    };
+    Ok(match cli.tls.client_tls(enabled, enabling)? {
+        None => Mode::Plain,
+        Some(tls) if cli.starttls => Mode::StartTls(tls),
+        Some(tls) => Mode::Tls(tls),
     })
 }
 

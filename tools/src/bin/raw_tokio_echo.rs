@@ -3,12 +3,23 @@
 //!
 //! `raw_tokio_echo [--port P]` prints `listening on ADDR` and exits 0 on SIGTERM/SIGINT.
 
+use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// The baseline for `make bench`: a plain tokio echo server on 127.0.0.1.
+/// Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Port; 0 picks any free port.
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    port: u16,
+}
+
 fn main() -> std::io::Result<()> {
-    let port = aioproto_tools::port_arg(0);
+    let Cli { port } = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

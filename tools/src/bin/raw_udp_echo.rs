@@ -8,14 +8,22 @@
 
 use std::io::Write;
 
+use clap::Parser;
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Baseline for `make bench`: the plainest tokio UDP echo server on
+/// 127.0.0.1. Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Port; 0 picks any free port.
+    #[arg(default_value_t = 0)]
+    port: u16,
+}
+
 fn main() -> std::io::Result<()> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(p) => p.parse().map_err(std::io::Error::other)?,
-        None => 0,
-    };
+    let Cli { port } = Cli::parse();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
