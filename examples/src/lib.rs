@@ -309,16 +309,26 @@ where
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn shutdown_signal() -> std::io::Result<()> {
+/// Installs SIGINT and SIGTERM handlers now and returns a future that
+/// resolves when either signal arrives.
+///
+/// Call it before printing `listening on`: a signal sent right after that
+/// line must find the handlers in place, not the default action (which would
+/// end the process with a signal status instead of exit code 0).
+///
+/// # Errors
+///
+/// When a handler cannot be installed.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 /// Reads lines from this process's stdin on a plain thread and sends each,

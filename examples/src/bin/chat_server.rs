@@ -86,12 +86,13 @@ async fn serve(flags: &ServerFlags, tls: Tls) -> aioproto::Result<()> {
         options.tls(tls);
         servers.push(create_server(factory(), host, tls_port, &options).await?);
     }
+    let stop = shutdown_signal()?; // before the listening line
     for server in &servers {
         for addr in server.local_addrs() {
             announce(addr);
         }
     }
-    shutdown_signal().await?;
+    stop.await;
     for server in &servers {
         server.close();
         server.close_clients();

@@ -153,6 +153,7 @@ fn mode(cli: &Cli) -> Result<Mode, UsageError> {
 async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
     let (host, port) = (flags.host(), flags.port());
     let mut options = flags.options();
+    let stop = shutdown_signal()?; // before the listening line
     let server = match mode {
         Mode::Plain => create_server(Echo::default, host, port, &options).await?,
         Mode::Unix(path) => {
@@ -177,7 +178,7 @@ async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
     for addr in server.local_addrs() {
         announce(addr);
     }
-    shutdown_signal().await?;
+    stop.await;
     server.close();
     server.close_clients();
     server.wait_closed().await;

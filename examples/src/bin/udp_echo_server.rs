@@ -59,10 +59,11 @@ async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
         .ok_or_else(|| aioproto::Error::invalid_argument(format!("{host}: no address")))?;
     let (transport, _echo) =
         create_datagram_endpoint(Echo::default, Some(local), None, &DatagramOptions::new()).await?;
+    let stop = shutdown_signal()?; // before the listening line
     if let Some(addr) = transport.sockname() {
         announce(addr);
     }
-    shutdown_signal().await?;
+    stop.await;
     transport.close();
     Ok(())
 }

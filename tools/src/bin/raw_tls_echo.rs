@@ -57,12 +57,13 @@ fn run(
         .build()?
         .block_on(async move {
             let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+            // The handlers are in place before the listening line.
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", listener.local_addr()?)?;
             out.flush()?;
             drop(out);
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
             let serve = async move {
                 loop {
                     let (tcp, _) = listener.accept().await?;

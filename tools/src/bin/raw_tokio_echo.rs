@@ -25,9 +25,10 @@ fn main() -> std::io::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        aioproto_tools::announce(listener.local_addr()?);
+        // The handlers are in place before the listening line.
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        aioproto_tools::announce(listener.local_addr()?);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {

@@ -29,12 +29,13 @@ fn main() -> std::io::Result<()> {
         .build()?
         .block_on(async move {
             let socket = UdpSocket::bind(("127.0.0.1", port)).await?;
+            // The handlers are in place before the listening line.
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", socket.local_addr()?)?;
             out.flush()?;
             drop(out);
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
             // The echo loop is its own task, as a plain tokio server would have it.
             let echo = tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
