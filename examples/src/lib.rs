@@ -331,6 +331,36 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
     })
 }
 
+/// How long [`shutdown`] lets clients flush before aborting them.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The full shutdown sequence of the guide (chapter 4, "Shutting down"):
+/// stop accepting, ask every client to close (flushing first), abort the
+/// clients still there after `grace`, and wait until every connection is gone.
+pub async fn shutdown(servers: &[&aioproto::Server], grace: std::time::Duration) {
+    for server in servers {
+        server.close();
+        server.close_clients();
+    }
+    let all_closed = async {
+        for server in servers {
+            server.wait_closed().await;
+        }
+    };
+    if tokio::time::timeout(grace, all_closed).await.is_err() {
+        tracing::warn!(
+            ?grace,
+            "clients still open after the grace period: aborting them"
+        );
+        for server in servers {
+            server.abort_clients();
+        }
+        for server in servers {
+            server.wait_closed().await;
+        }
+    }
+}
+
 /// Reads lines from this process's stdin on a plain thread and sends each,
 /// newline included (one is added to a last line without one), down the
 /// returned channel, which closes at EOF or on a read error.

@@ -660,8 +660,10 @@ impl Server {
 
 /// Counts one accepted connection that is still being set up (a TLS handshake)
 /// until dropped; register the connection before dropping it.
+#[cfg(feature = "tls")]
 pub(crate) struct SetupGuard(Arc<ServerInner>);
 
+#[cfg(feature = "tls")]
 impl Drop for SetupGuard {
     fn drop(&mut self) {
         self.0
@@ -675,6 +677,7 @@ impl Drop for SetupGuard {
 
 impl ServerInner {
     /// Counts a connection under set-up until the guard drops.
+    #[cfg(feature = "tls")]
     pub(crate) fn setup_guard(self: &Arc<Self>) -> SetupGuard {
         self.state
             .lock()

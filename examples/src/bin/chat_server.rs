@@ -15,8 +15,8 @@
 use aioproto::{Server, ServerTls, create_server};
 use aioproto_examples::chat::{ChatClient, SharedRoom};
 use aioproto_examples::{
-    ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
-    shutdown_signal, usage_exit,
+    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    shutdown, shutdown_signal, usage_exit,
 };
 use clap::Parser;
 
@@ -93,12 +93,6 @@ async fn serve(flags: &ServerFlags, tls: Tls) -> aioproto::Result<()> {
         }
     }
     stop.await;
-    for server in &servers {
-        server.close();
-        server.close_clients();
-    }
-    for server in &servers {
-        server.wait_closed().await;
-    }
+    shutdown(&servers.iter().collect::<Vec<_>>(), GRACE).await;
     Ok(())
 }

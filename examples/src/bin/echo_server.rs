@@ -13,8 +13,8 @@
 
 use aioproto::{BaseProtocol, Protocol, ServerTls, Transport, create_server, start_tls_with_data};
 use aioproto_examples::{
-    ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
-    shutdown_signal, usage_exit,
+    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
@@ -179,8 +179,6 @@ async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
         announce(addr);
     }
     stop.await;
-    server.close();
-    server.close_clients();
-    server.wait_closed().await;
+    shutdown(&[&server], GRACE).await;
     Ok(())
 }

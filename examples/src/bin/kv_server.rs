@@ -26,8 +26,8 @@ use aioproto::{
     AsyncAdapter, AsyncProtocol, CodecProtocol, FrameHandler, FrameSink, Transport, create_server,
 };
 use aioproto_examples::{
-    ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown_signal,
-    usage_exit,
+    GRACE, ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
+    shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
@@ -205,9 +205,7 @@ fn main() {
             announce(addr);
         }
         stop.await;
-        server.close();
-        server.close_clients();
-        server.wait_closed().await;
+        shutdown(&[&server], GRACE).await;
         Ok::<_, aioproto::Error>(())
     });
 }

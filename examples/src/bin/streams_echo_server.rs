@@ -21,8 +21,8 @@
 
 use aioproto::{DEFAULT_LIMIT, StreamReader, StreamWriter, start_server_with};
 use aioproto_examples::{
-    ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown_signal,
-    usage_exit,
+    GRACE, ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
+    shutdown_signal, usage_exit,
 };
 use clap::Parser;
 
@@ -68,9 +68,7 @@ fn main() {
             announce(addr);
         }
         stop.await;
-        server.close();
-        server.close_clients();
-        server.wait_closed().await;
+        shutdown(&[&server], GRACE).await;
         Ok::<_, aioproto::Error>(())
     });
 }
