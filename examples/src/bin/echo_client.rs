@@ -46,23 +46,27 @@ struct Cli {
 /// How long to wait for one echo before giving up.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the protocol hands to `main`.
+enum Event {
+    Data(Bytes),
+    /// The connection ended; `Some` with the reason it failed.
+    Lost(Option<aioproto::Error>),
+}
+
 /// Collects echoed bytes and hands them to `main` through a channel.
 struct Client {
-    received: mpsc::UnboundedSender<Option<Bytes>>,
+    received: mpsc::UnboundedSender<Event>,
 }
 
 impl BaseProtocol for Client {
     fn connection_lost(&mut self, exc: Option<aioproto::Error>) {
-        if let Some(e) = exc {
-            eprintln!("echo_client: connection lost: {e}");
-        }
-        let _ = self.received.send(None);
+        let _ = self.received.send(Event::Lost(exc));
     }
 }
 
 impl Protocol for Client {
     fn data_received(&mut self, data: Bytes) {
-        let _ = self.received.send(Some(data));
+        let _ = self.received.send(Event::Data(data));
     }
 }
 
@@ -103,20 +107,44 @@ fn mode(cli: &Cli) -> Result<Mode, UsageError> {
     })
 }
 
-/// Waits until `want` bytes arrived; returns them.
+/// Waits until `want` bytes arrived; returns them. A connection that ends
+/// first is an error: the reason it failed, or `Closed`.
 async fn receive(
-    rx: &mut mpsc::UnboundedReceiver<Option<Bytes>>,
+    rx: &mut mpsc::UnboundedReceiver<Event>,
     want: usize,
 ) -> aioproto::Result<BytesMut> {
     let mut got = BytesMut::new();
     while got.len() < want {
         match tokio::time::timeout(ECHO_TIMEOUT, rx.recv()).await {
-            Ok(Some(Some(data))) => got.extend_from_slice(&data),
-            Ok(_) => return Err(aioproto::Error::Closed("connection")),
+            Ok(Some(Event::Data(data))) => got.extend_from_slice(&data),
+            Ok(Some(Event::Lost(Some(err)))) => return Err(err),
+            Ok(Some(Event::Lost(None)) | None) => {
+                return Err(aioproto::Error::Closed("connection"));
+            }
             Err(_) => return Err(aioproto::Error::Timeout("echo")),
         }
     }
     Ok(got)
+}
+
+/// After `close()`: waits (bounded) for the close to finish, which on TLS is
+/// the close_notify exchange; a failed close is the error.
+async fn closed(rx: &mut mpsc::UnboundedReceiver<Event>) -> aioproto::Result<()> {
+    let end = tokio::time::timeout(ECHO_TIMEOUT, async {
+        loop {
+            match rx.recv().await {
+                Some(Event::Data(_)) => {}
+                Some(Event::Lost(exc)) => return exc,
+                None => return None,
+            }
+        }
+    })
+    .await;
+    match end {
+        Ok(Some(err)) => Err(err),
+        Ok(None) => Ok(()),
+        Err(_) => Err(aioproto::Error::Timeout("close")),
+    }
 }
 
 async fn run(host: &str, port: u16, messages: &[String], mode: Mode) -> aioproto::Result<()> {
@@ -153,12 +181,7 @@ async fn run(host: &str, port: u16, messages: &[String], mode: Mode) -> aioproto
         println!("{}", String::from_utf8_lossy(&echo));
     }
     transport.close();
-    // Wait for the close to finish (close_notify exchange on TLS).
-    let _ = tokio::time::timeout(ECHO_TIMEOUT, async {
-        while rx.recv().await.is_some_and(|m| m.is_some()) {}
-    })
-    .await;
-    Ok(())
+    closed(&mut rx).await
 }
 
 /// `--unix PATH`: the same echo over a Unix socket.
@@ -172,5 +195,5 @@ async fn run_unix(path: std::path::PathBuf, messages: &[String]) -> aioproto::Re
         println!("{}", String::from_utf8_lossy(&echo));
     }
     transport.close();
-    Ok(())
+    closed(&mut rx).await
 }

@@ -86,7 +86,10 @@
     feature = "tls",
     doc = "[`StreamWriter::start_tls`](crate::StreamWriter::start_tls)"
 )]
-#![cfg_attr(not(feature = "tls"), doc = "`StreamWriter::start_tls` (feature `tls`)")]
+#![cfg_attr(
+    not(feature = "tls"),
+    doc = "`StreamWriter::start_tls` (feature `tls`)"
+)]
 //! (asyncio 3.11's `writer.start_tls`). Unix sockets have
 #![cfg_attr(
     feature = "unix",
