@@ -1,23 +1,211 @@
-//! Shared plumbing for the example binaries: a small command-line parser that
-//! follows the contract in DESIGN.md, logging set-up, and shutdown signals.
+//! Shared plumbing for the example binaries: the command-line flags every
+//! server and client shares (clap derive, following the contract in
+//! DESIGN.md), logging set-up, the `listening on` line, and shutdown signals.
+//!
+//! Each binary declares its own `#[derive(Parser)]` struct and flattens the
+//! shared groups into it:
+//!
+//! - [`ServerFlags`]: `--host`, `--port`, and the TLS group [`ServerTlsFlags`]
+//!   (`--tls`, `--cert`, `--key`, `--client-ca`). The server settings that
+//!   later issues add (`--max-connections`, `--idle-timeout`,
+//!   `--handshake-timeout`, `--grace`, `--workers`) each go in exactly one
+//!   place: a field of [`ServerFlags`] and a line of [`ServerFlags::options`].
+//! - [`ListenFlags`]: `--host` and `--port` alone, for servers without TLS.
+//! - [`ClientTlsFlags`]: `--tls`, `--ca`, `--cert`, `--key`, `--server-name`.
+//!
+//! Every server has its own default port, so `--port` gets its default when
+//! the command line is parsed: use [`parse_server_args`], not `Parser::parse`.
 
 pub mod chat;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
-use std::str::FromStr;
+use std::path::PathBuf;
 
-/// Parsed command line: `--flag value` options, `--switch` flags, and positionals.
-#[derive(Debug, Default)]
-pub struct Args {
-    options: HashMap<String, String>,
-    switches: Vec<String>,
-    /// Arguments that are not options, in order (everything after `--` too).
-    pub positional: Vec<String>,
+use aioproto::{ClientTls, ServerOptions, ServerTls};
+use clap::{CommandFactory, Parser};
+
+/// Where a server listens: `--host` and `--port`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ListenFlags {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks any free port.
+    // The default differs per binary; parse_server_args sets it.
+    #[arg(long, value_name = "PORT", required = false)]
+    pub port: u16,
 }
 
-/// A command-line mistake; `main` prints it with the usage and exits 2.
+/// The server TLS flags of the contract: `--tls --cert F --key F [--client-ca F]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServerTlsFlags {
+    /// Serve TLS (needs --cert and --key).
+    #[arg(long)]
+    pub tls: bool,
+    /// Server certificate chain (PEM), e.g. certs/server.pem.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Server private key (PEM), e.g. certs/server.key.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+}
+
+impl ServerTlsFlags {
+    /// The TLS settings these flags describe, or `None` without TLS.
+    ///
+    /// `enabled` says whether a flag that turns TLS on was given (`--tls`, or
+    /// a binary's own such as `--starttls`); `enabling` names those flags for
+    /// the error when it was not (e.g. `"--tls or --starttls"`).
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] for a TLS file flag without TLS, a missing `--cert`
+    /// or `--key`, or files that do not make a valid TLS configuration.
+    pub fn server_tls(
+        &self,
+        enabled: bool,
+        enabling: &str,
+    ) -> Result<Option<ServerTls>, UsageError> {
+        if !enabled {
+            for (name, value) in [
+                ("cert", &self.cert),
+                ("key", &self.key),
+                ("client-ca", &self.client_ca),
+            ] {
+                if value.is_some() {
+                    return Err(UsageError(format!("--{name} needs {enabling}")));
+                }
+            }
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Err(UsageError(format!(
+                "{enabling} needs --cert FILE and --key FILE"
+            )));
+        };
+        let mut builder = ServerTls::builder(cert, key);
+        if let Some(ca) = &self.client_ca {
+            builder.client_ca(ca);
+        }
+        let tls = builder
+            .build()
+            .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+        Ok(Some(tls))
+    }
+}
+
+/// The flags every TCP server shares: where to listen, and TLS.
+///
+/// Settings that apply to every server go here, and into [`options`](Self::options).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerFlags {
+    #[command(flatten)]
+    pub listen: ListenFlags,
+    #[command(flatten)]
+    pub tls: ServerTlsFlags,
+}
+
+impl ServerFlags {
+    /// `--host`.
+    pub fn host(&self) -> &str {
+        &self.listen.host
+    }
+
+    /// `--port`.
+    pub fn port(&self) -> u16 {
+        self.listen.port
+    }
+
+    /// The [`ServerOptions`] these flags ask for, without TLS (servers that
+    /// serve TLS add [`ServerTlsFlags::server_tls`] where they need it).
+    pub fn options(&self) -> ServerOptions {
+        ServerOptions::new()
+    }
+
+    /// [`options`](Self::options) with TLS when `--tls` was given.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerTlsFlags::server_tls`].
+    pub fn options_with_tls(&self) -> Result<ServerOptions, UsageError> {
+        let mut options = self.options();
+        if let Some(tls) = self.tls.server_tls(self.tls.tls, "--tls")? {
+            options.tls(tls);
+        }
+        Ok(options)
+    }
+}
+
+/// The client TLS flags of the contract: `--tls --ca F [--cert F --key F] [--server-name N]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClientTlsFlags {
+    /// Speak TLS (needs --ca).
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust server certificates signed by this CA (PEM), e.g. certs/ca.pem.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that ask for one (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Check the server certificate against this name instead of HOST.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+}
+
+impl ClientTlsFlags {
+    /// The TLS settings these flags describe, or `None` without TLS.
+    ///
+    /// `enabled` and `enabling` as in [`ServerTlsFlags::server_tls`].
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] for a TLS flag without TLS, a missing `--ca`, or files
+    /// that do not make a valid TLS configuration.
+    pub fn client_tls(
+        &self,
+        enabled: bool,
+        enabling: &str,
+    ) -> Result<Option<ClientTls>, UsageError> {
+        if !enabled {
+            let given = [
+                ("ca", self.ca.is_some()),
+                ("cert", self.cert.is_some()),
+                ("key", self.key.is_some()),
+                ("server-name", self.server_name.is_some()),
+            ];
+            if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
+                return Err(UsageError(format!("--{name} needs {enabling}")));
+            }
+            return Ok(None);
+        }
+        let Some(ca) = &self.ca else {
+            return Err(UsageError(format!("{enabling} needs --ca FILE")));
+        };
+        let mut builder = ClientTls::builder();
+        builder.ca_file(ca);
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            builder.client_cert(cert, key);
+        }
+        let mut tls = builder
+            .build()
+            .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
+        if let Some(name) = &self.server_name {
+            tls.server_name(name)
+                .map_err(|e| UsageError(format!("--server-name {name}: {e}")))?;
+        }
+        Ok(Some(tls))
+    }
+}
+
+/// A command-line mistake found after parsing; [`usage_exit`] reports it.
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
@@ -29,89 +217,31 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-impl Args {
-    /// Parses `std::env::args()`; `with_value` names the options that take a value,
-    /// `switches` the ones that do not. Anything else starting with `--` is an error.
-    pub fn parse(with_value: &[&str], switches: &[&str]) -> Result<Args, UsageError> {
-        Self::parse_from(std::env::args().skip(1), with_value, switches)
-    }
-
-    /// Like [`parse`](Self::parse) over any iterator (for tests).
-    pub fn parse_from(
-        args: impl IntoIterator<Item = String>,
-        with_value: &[&str],
-        switches: &[&str],
-    ) -> Result<Args, UsageError> {
-        let mut out = Args::default();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if arg == "--" {
-                out.positional.extend(args.by_ref());
-                break;
-            }
-            let Some(name) = arg.strip_prefix("--") else {
-                out.positional.push(arg);
-                continue;
-            };
-            let (name, inline) = match name.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (name, None),
-            };
-            if with_value.contains(&name) {
-                let value = match inline {
-                    Some(v) => v,
-                    None => args
-                        .next()
-                        .ok_or_else(|| UsageError(format!("--{name} needs a value")))?,
-                };
-                out.options.insert(name.to_owned(), value);
-            } else if switches.contains(&name) && inline.is_none() {
-                out.switches.push(name.to_owned());
-            } else {
-                return Err(UsageError(format!("unknown option --{name}")));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The value of `--name`, if given.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.options.get(name).map(String::as_str)
-    }
-
-    /// The value of `--name` parsed, or `default`.
-    pub fn parsed<T: FromStr>(&self, name: &str, default: T) -> Result<T, UsageError>
-    where
-        T::Err: fmt::Display,
-    {
-        match self.value(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|e| UsageError(format!("--{name} {v}: {e}"))),
-        }
-    }
-
-    /// The value of `--name`, or an error saying it is required.
-    pub fn required(&self, name: &str) -> Result<&str, UsageError> {
-        self.value(name)
-            .ok_or_else(|| UsageError(format!("--{name} is required")))
-    }
-
-    /// Whether `--name` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.switches.iter().any(|s| s == name)
-    }
+/// Parses the command line of a server: `T` flattens [`ServerFlags`] or
+/// [`ListenFlags`], and `--port` defaults to `default_port`.
+///
+/// `--help` prints the help and exits 0; a mistake prints clap's message and
+/// exits 2.
+pub fn parse_server_args<T: Parser>(default_port: &'static str) -> T {
+    let mut command = T::command().mut_arg("port", |arg| arg.default_value(default_port));
+    let mut matches = command.get_matches_mut();
+    T::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
 }
 
-/// The `--scale F` option of the tutorial programs: a finite number > 0 that
-/// multiplies every sleep (default 1).
-pub fn scale(args: &Args) -> Result<f64, UsageError> {
-    let scale: f64 = args.parsed("scale", 1.0)?;
+/// Prints `err` the way clap prints its own mistakes (with the usage line)
+/// and exits with status 2.
+pub fn usage_exit<T: CommandFactory>(err: impl fmt::Display) -> ! {
+    T::command()
+        .error(clap::error::ErrorKind::ValueValidation, err)
+        .exit()
+}
+
+/// Parses the `--scale F` option of the tutorial programs: a finite number
+/// above 0.
+pub fn parse_scale(value: &str) -> Result<f64, String> {
+    let scale: f64 = value.parse().map_err(|e| format!("{e}"))?;
     if !(scale.is_finite() && scale > 0.0) {
-        return Err(UsageError(format!(
-            "--scale {scale}: must be a number above 0"
-        )));
+        return Err("must be a number above 0".to_owned());
     }
     Ok(scale)
 }
@@ -121,45 +251,6 @@ pub fn format_seconds(seconds: f64) -> String {
     let s = format!("{seconds:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_owned()
-}
-
-/// Reads the contract's server TLS flags, `--cert F --key F [--client-ca F]`.
-///
-/// `enabled` says whether a flag that turns TLS on was given; `enabling`
-/// names those flags for the error when it was not (e.g. `"--tls or --starttls"`).
-/// Returns `None` without TLS.
-///
-/// # Errors
-///
-/// A [`UsageError`] for a TLS file flag without TLS, a missing `--cert` or
-/// `--key`, or files that do not make a valid TLS configuration.
-pub fn server_tls_from_args(
-    args: &Args,
-    enabled: bool,
-    enabling: &str,
-) -> Result<Option<aioproto::ServerTls>, UsageError> {
-    if !enabled {
-        for name in ["cert", "key", "client-ca"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs {enabling}")));
-            }
-        }
-        return Ok(None);
-    }
-    let mut builder = aioproto::ServerTls::builder(args.required("cert")?, args.required("key")?);
-    if let Some(ca) = args.value("client-ca") {
-        builder.client_ca(ca);
-    }
-    let tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
-    Ok(Some(tls))
-}
-
-/// Prints `err` and the usage to stderr, then exits with status 2.
-pub fn usage_exit(usage: &str, err: &dyn fmt::Display) -> ! {
-    eprintln!("error: {err}\nusage: {usage}");
-    std::process::exit(2)
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `warn` level.
@@ -184,8 +275,12 @@ pub fn announce(addr: impl fmt::Display) {
 
 /// Runs `main_future` on a single-threaded tokio runtime, asyncio's model
 /// (callbacks never run at the same time; the benchmarks pin servers to one
-/// core). On an error, prints `PROGRAM: error` to stderr and exits with status 1.
-pub fn run_single_threaded<F, E>(program: &str, main_future: F)
+/// core), then exits the process: 0 on success; on an error, prints
+/// `PROGRAM: error` to stderr and exits 1.
+///
+/// The explicit exit means a thread still blocked on stdin (a client whose
+/// work ended while its stdin stays open) cannot keep the program alive.
+pub fn run_single_threaded<F, E>(program: &str, main_future: F) -> !
 where
     F: std::future::Future<Output = Result<(), E>>,
     E: fmt::Display,
@@ -200,64 +295,178 @@ where
             std::process::exit(1);
         }
     };
-    if let Err(e) = runtime.block_on(main_future) {
-        eprintln!("{program}: {e}");
-        std::process::exit(1);
+    let outcome = runtime.block_on(main_future);
+    // Dropping the runtime cancels the tasks still spawned; never wait long
+    // for blocking work (tokio's own stdin reader would wait for a line).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    let _ = std::io::stdout().flush();
+    match outcome {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn shutdown_signal() -> std::io::Result<()> {
+/// Installs SIGINT and SIGTERM handlers now and returns a future that
+/// resolves when either signal arrives.
+///
+/// Call it before printing `listening on`: a signal sent right after that
+/// line must find the handlers in place, not the default action (which would
+/// end the process with a signal status instead of exit code 0).
+///
+/// # Errors
+///
+/// When a handler cannot be installed.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// How long [`shutdown`] lets clients flush before aborting them.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The full shutdown sequence of the guide (chapter 4, "Shutting down"):
+/// stop accepting, ask every client to close (flushing first), abort the
+/// clients still there after `grace`, and wait until every connection is gone.
+pub async fn shutdown(servers: &[&aioproto::Server], grace: std::time::Duration) {
+    for server in servers {
+        server.close();
+        server.close_clients();
     }
-    Ok(())
+    let all_closed = async {
+        for server in servers {
+            server.wait_closed().await;
+        }
+    };
+    if tokio::time::timeout(grace, all_closed).await.is_err() {
+        tracing::warn!(
+            ?grace,
+            "clients still open after the grace period: aborting them"
+        );
+        for server in servers {
+            server.abort_clients();
+        }
+        for server in servers {
+            server.wait_closed().await;
+        }
+    }
+}
+
+/// Reads lines from this process's stdin on a plain thread and sends each,
+/// newline included (one is added to a last line without one), down the
+/// returned channel, which closes at EOF or on a read error.
+///
+/// Not `tokio::io::stdin()`: that reads on tokio's blocking pool, and a
+/// runtime does not shut down while a read is pending, so a client whose
+/// connection ended would hang until the user pressed Enter. A plain thread
+/// blocked in `read` does not stop the process from exiting.
+pub fn stdin_lines() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let spawned = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut line = Vec::new();
+                match stdin.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if !line.ends_with(b"\n") {
+                            line.push(b'\n');
+                        }
+                        if tx.blocking_send(line).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the thread the channel is closed at once: stdin reads as empty.
+        tracing::warn!(error = %e, "cannot start the stdin thread");
+    }
+    rx
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{FromArgMatches, Parser};
 
-    fn parse(args: &[&str]) -> Result<Args, UsageError> {
-        Args::parse_from(
-            args.iter().map(|s| s.to_string()),
-            &["port", "host"],
-            &["tls"],
-        )
+    #[derive(Parser, Debug)]
+    struct Server {
+        #[command(flatten)]
+        server: ServerFlags,
+    }
+
+    fn parse(args: &[&str]) -> Result<Server, clap::Error> {
+        let mut command = Server::command().mut_arg("port", |a| a.default_value("8888"));
+        let mut matches = command
+            .try_get_matches_from_mut(std::iter::once("server").chain(args.iter().copied()))?;
+        Server::from_arg_matches_mut(&mut matches)
     }
 
     #[test]
-    fn options_switches_and_positionals() {
-        let args = parse(&[
+    fn server_flags_defaults_and_values() {
+        let s = parse(&[]).unwrap();
+        assert_eq!((s.server.host(), s.server.port()), ("127.0.0.1", 8888));
+        let s = parse(&[
             "--port",
             "0",
-            "--tls",
-            "a",
             "--host=::1",
-            "--",
-            "--not-an-option",
+            "--tls",
+            "--cert",
+            "c",
+            "--key",
+            "k",
         ])
         .unwrap();
-        assert_eq!(args.parsed::<u16>("port", 1).unwrap(), 0);
-        assert_eq!(args.value("host"), Some("::1"));
-        assert!(args.flag("tls"));
-        assert_eq!(args.positional, ["a", "--not-an-option"]);
+        assert_eq!((s.server.host(), s.server.port()), ("::1", 0));
+        assert!(s.server.tls.tls);
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--port"]).is_err());
-        assert!(
-            parse(&["--port", "x"])
-                .unwrap()
-                .parsed::<u16>("port", 1)
-                .is_err()
-        );
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--port", "65536"]).is_err());
         assert!(parse(&["--tls=yes"]).is_err());
+        assert!(parse(&["stray"]).is_err());
+    }
+
+    #[test]
+    fn tls_file_flags_need_tls() {
+        let s = parse(&["--cert", "c"]).unwrap();
+        let err = s.server.tls.server_tls(false, "--tls").unwrap_err();
+        assert_eq!(err.to_string(), "--cert needs --tls");
+        let s = parse(&["--tls", "--cert", "c"]).unwrap();
+        let err = s.server.tls.server_tls(true, "--tls").unwrap_err();
+        assert_eq!(err.to_string(), "--tls needs --cert FILE and --key FILE");
+    }
+
+    #[test]
+    fn scale_must_be_positive_and_finite() {
+        assert_eq!(parse_scale("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "inf", "NaN", "x"] {
+            assert!(parse_scale(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seconds_format_like_the_tutorial() {
+        assert_eq!(format_seconds(10.0), "10");
+        assert_eq!(format_seconds(0.5), "0.5");
+        assert_eq!(format_seconds(0.025), "0.025");
     }
 }

@@ -270,3 +270,63 @@ async fn five_hundred_clients_all_get_every_broadcast() {
     }
     server.close();
 }
+
+#[tokio::test]
+async fn nicknames_with_control_or_format_characters_are_refused() {
+    let (server, addr, room) = chat_server().await;
+    let alice = Client::join(addr, "alice").await;
+    let bad = [
+        "nul\0",
+        "esc\x1b[31mred",
+        "bell\x07",
+        "del\x7f",
+        "c1\u{85}",
+        "csi\u{9b}2J",
+        "lrm\u{200e}",
+        "rlo\u{202e}evil",
+        "lri\u{2066}x\u{2069}",
+        "bom\u{feff}",
+        "zwsp\u{200b}",
+    ];
+    for nick in bad {
+        let c = Client::connect(addr).await;
+        c.send(nick);
+        let rest = c.rest().await;
+        assert_eq!(rest.len(), 1, "{nick:?}: {rest:?}");
+        assert!(
+            rest[0].starts_with("! error: invalid nickname"),
+            "{nick:?}: {rest:?}"
+        );
+    }
+    // Nobody joined, so alice heard of nobody.
+    alice.send("/who");
+    assert_eq!(alice.line().await, "* online: alice");
+    assert_eq!(room.lock().unwrap().len(), 1);
+    server.close();
+}
+
+#[tokio::test]
+async fn relayed_text_carries_no_control_character_but_tab() {
+    let (server, addr, _room) = chat_server().await;
+    let alice = Client::join(addr, "alice").await;
+    let bob = Client::join(addr, "bob").await;
+    assert_eq!(alice.line().await, "* bob joined");
+
+    bob.w.write(
+        &b"\x1b[31mred\x1b[0m\tbell\x07 cr\rnul\x00 del\x7f c1\xc2\x9b \xe2\x80\xae kept\n"[..],
+    );
+    let line = alice.line().await;
+    assert_eq!(
+        line,
+        "bob: \u{fffd}[31mred\u{fffd}[0m\tbell\u{fffd} cr\u{fffd}nul\u{fffd} del\u{fffd} \
+         c1\u{fffd} \u{202e} kept"
+    );
+    assert!(
+        !line.chars().any(|c| c.is_control() && c != '\t'),
+        "{line:?}"
+    );
+    // A line ending in \r\n still loses only its line ending.
+    bob.w.write("plain\r\n");
+    assert_eq!(alice.line().await, "bob: plain");
+    server.close();
+}

@@ -35,8 +35,8 @@ printf 'bob\nhi alice, bob here\n/who\n/quit\n' |
     "$BIN/chat_client" "$CHAT_HOST" "$CHAT_PORT" >"$TMP/bob.log" 2>&1
 wait_line "$TMP/alice.log" '^\* bob left$'
 
-# dave speaks TLS; he is in the same room.
-printf 'dave\nhello over TLS\n' |
+# dave speaks TLS; he is in the same room, and asks who is there.
+printf 'dave\nhello over TLS\n/who\n' |
     "$BIN/chat_client" --tls --ca certs/ca.pem "$CHAT_HOST" "${TLS_ADDR##*:}" >"$TMP/dave.log" 2>&1
 wait_line "$TMP/alice.log" '^\* dave left$'
 
@@ -47,8 +47,17 @@ printf 'bye\n/quit\n' >&7
 exec 7>&-
 wait "$ALICE_PID" || true
 
-echo "-- alice saw:";          sed 's/^/   /' "$TMP/alice.log"
-echo "-- bob saw:";            sed 's/^/   /' "$TMP/bob.log"
-echo "-- dave (TLS) saw:";     sed 's/^/   /' "$TMP/dave.log"
-echo "-- the second alice saw:"; sed 's/^/   /' "$TMP/dup.log"
+# Prints what one client saw; an empty log means a step went wrong.
+show() {
+    echo "-- $1 saw:"
+    if [ ! -s "$2" ]; then
+        echo "   (nothing: that client got no line, which this demo does not expect)" >&2
+        return 1
+    fi
+    sed 's/^/   /' "$2"
+}
+show alice "$TMP/alice.log"
+show bob "$TMP/bob.log"
+show "dave (TLS)" "$TMP/dave.log"
+show "the second alice" "$TMP/dup.log"
 stop_server

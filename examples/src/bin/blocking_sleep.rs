@@ -27,9 +27,18 @@
 use std::time::{Duration, Instant};
 
 use aioproto::{EventLoop, Task, gather, get_running_loop};
-use aioproto_examples::{Args, format_seconds, init_logging, scale, usage_exit};
+use aioproto_examples::{format_seconds, init_logging, parse_scale};
+use clap::Parser;
 
-const USAGE: &str = "blocking_sleep [--scale F]";
+/// The asyncio tutorial, part 3: the same three tasks with a blocking sleep
+/// stall the loop (about 12 s); then the fix, run_in_executor (about 10 s).
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Multiply every sleep by F (a number above 0), e.g. 0.1 for a quick run.
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
+    scale: f64,
+}
 
 fn announce(task_name: &str, seconds: f64) {
     println!(
@@ -93,9 +102,8 @@ fn run(scale: f64) -> aioproto::Result<()> {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["scale"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let scale = scale(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    if let Err(err) = run(scale) {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli.scale) {
         eprintln!("blocking_sleep: {err}");
         std::process::exit(1);
     }

@@ -15,14 +15,37 @@
 
 use std::io::Write;
 
-use aioproto::{BaseProtocol, ClientTls, ConnectOptions, Error, Protocol, create_connection};
-use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
+use aioproto::{BaseProtocol, ConnectOptions, Error, Protocol, create_connection};
+use aioproto_examples::{
+    ClientTlsFlags, init_logging, run_single_threaded, stdin_lines, usage_exit,
+};
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use clap::Parser;
 use tokio::sync::oneshot;
 
-const USAGE: &str = "chat_client [--host H] [--port P] \
-    [--tls --ca F [--cert F --key F] [--server-name N]] [HOST [PORT]]";
+/// Line chat client: stdin lines go to the server, server lines go to stdout.
+///
+/// The first line you type is your nickname; then `/who`, `/quit` or any
+/// text. Exits when the server closes the connection: after `/quit`, or once
+/// stdin ends.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Server to connect to (the HOST argument wins).
+    #[arg(long = "host", value_name = "HOST", default_value = "127.0.0.1")]
+    host_flag: String,
+    /// Server port (the PORT argument wins).
+    #[arg(long = "port", value_name = "PORT", default_value_t = 7777)]
+    port_flag: u16,
+    #[command(flatten)]
+    tls: ClientTlsFlags,
+    /// Server to connect to.
+    #[arg(value_name = "HOST")]
+    host: Option<String>,
+    /// Server port.
+    #[arg(value_name = "PORT")]
+    port: Option<u16>,
+}
 
 /// Prints everything the server sends; reports the end of the connection.
 struct Printer {
@@ -47,63 +70,18 @@ impl Protocol for Printer {
 
 fn main() {
     init_logging();
-    let args = Args::parse(
-        &["host", "port", "ca", "cert", "key", "server-name"],
-        &["tls"],
-    )
-    .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let host = args
-        .positional
-        .first()
-        .map(String::as_str)
-        .or(args.value("host"))
-        .unwrap_or("127.0.0.1")
-        .to_owned();
-    let port = match args.positional.get(1) {
-        Some(p) => p
-            .parse()
-            .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {p}: {e}")))),
-        None => args
-            .parsed("port", 7777u16)
-            .unwrap_or_else(|e| usage_exit(USAGE, &e)),
-    };
-    if args.positional.len() > 2 {
-        usage_exit(USAGE, &UsageError("too many arguments".into()));
-    }
+    let cli = Cli::parse();
+    let host = cli.host.unwrap_or(cli.host_flag);
+    let port = cli.port.unwrap_or(cli.port_flag);
     let mut options = ConnectOptions::new();
-    if let Some(tls) = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e)) {
-        options.tls(tls);
+    match cli.tls.client_tls(cli.tls.tls, "--tls") {
+        Ok(Some(tls)) => {
+            options.tls(tls);
+        }
+        Ok(None) => {}
+        Err(e) => usage_exit::<Cli>(e),
     }
     run_single_threaded("chat_client", run(&host, port, &options));
-}
-
-/// Reads the TLS flags.
-fn tls(args: &Args) -> Result<Option<ClientTls>, UsageError> {
-    if !args.flag("tls") {
-        for name in ["ca", "cert", "key", "server-name"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs --tls")));
-            }
-        }
-        return Ok(None);
-    }
-    let mut builder = ClientTls::builder();
-    builder.ca_file(args.required("ca")?);
-    match (args.value("cert"), args.value("key")) {
-        (Some(cert), Some(key)) => {
-            builder.client_cert(cert, key);
-        }
-        (None, None) => {}
-        _ => return Err(UsageError("--cert and --key go together".into())),
-    }
-    let mut tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
-    if let Some(name) = args.value("server-name") {
-        tls.server_name(name)
-            .map_err(|e| UsageError(format!("--server-name {name}: {e}")))?;
-    }
-    Ok(Some(tls))
 }
 
 async fn run(host: &str, port: u16, options: &ConnectOptions) -> aioproto::Result<()> {
@@ -117,7 +95,9 @@ async fn run(host: &str, port: u16, options: &ConnectOptions) -> aioproto::Resul
         options,
     )
     .await?;
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    // Stdin is read on a plain thread (see stdin_lines): the program exits as
+    // soon as the connection ends, even while stdin stays open.
+    let mut stdin = stdin_lines();
     let mut stdin_open = true;
     let mut sent_any = false;
     loop {
@@ -128,9 +108,9 @@ async fn run(host: &str, port: u16, options: &ConnectOptions) -> aioproto::Resul
                     _ => Ok(()),
                 };
             }
-            line = stdin.next_line(), if stdin_open => match line? {
+            line = stdin.recv(), if stdin_open => match line {
                 Some(line) => {
-                    transport.write(format!("{line}\n"));
+                    transport.write(line);
                     sent_any = true;
                 }
                 None => {

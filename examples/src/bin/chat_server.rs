@@ -12,15 +12,29 @@
 //! what `make run` starts). The protocol is the same either way: TLS is a
 //! server option, not a different protocol.
 
-use aioproto::{Server, ServerOptions, ServerTls, create_server};
+use aioproto::{Server, ServerTls, create_server};
 use aioproto_examples::chat::{ChatClient, SharedRoom};
 use aioproto_examples::{
-    Args, UsageError, announce, init_logging, run_single_threaded, server_tls_from_args,
-    shutdown_signal, usage_exit,
+    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    shutdown, shutdown_signal, usage_exit,
 };
+use clap::Parser;
 
-const USAGE: &str = "chat_server [--host H] [--port P] \
-    [--tls | --tls-port P2] [--cert F --key F [--client-ca F]]";
+/// Line chat server (see DESIGN.md, "Chat protocol"): the first line a client
+/// sends is its nickname, then `/who`, `/quit` or any text.
+///
+/// Prints `listening on ADDR` once it accepts (a second line for
+/// --tls-port); exits 0 on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerFlags,
+    /// Also serve TLS on this port (0 = any free port), into the same room as
+    /// the plain TCP clients on --port (needs --cert and --key).
+    #[arg(long, value_name = "PORT", conflicts_with = "tls")]
+    tls_port: Option<u16>,
+}
 
 /// Where to serve TLS, if anywhere.
 enum Tls {
@@ -33,39 +47,25 @@ enum Tls {
 
 fn main() {
     init_logging();
-    let args = Args::parse(
-        &["host", "port", "tls-port", "cert", "key", "client-ca"],
-        &["tls"],
-    )
-    .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let host = args.value("host").unwrap_or("127.0.0.1").to_owned();
-    let port = args
-        .parsed("port", 7777u16)
-        .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let tls = tls(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    run_single_threaded("chat_server", serve(&host, port, tls));
+    let cli: Cli = parse_server_args("7777");
+    let tls = tls(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
+    run_single_threaded("chat_server", serve(&cli.server, tls));
 }
 
 /// Reads the TLS flags.
-fn tls(args: &Args) -> Result<Tls, UsageError> {
-    let tls_port: Option<u16> = match args.value("tls-port") {
-        None => None,
-        Some(_) => Some(args.parsed("tls-port", 0u16)?),
-    };
-    if args.flag("tls") && tls_port.is_some() {
-        return Err(UsageError("--tls and --tls-port exclude each other".into()));
-    }
-    let enabled = args.flag("tls") || tls_port.is_some();
-    let Some(server_tls) = server_tls_from_args(args, enabled, "--tls or --tls-port")? else {
+fn tls(cli: &Cli) -> Result<Tls, UsageError> {
+    let enabled = cli.server.tls.tls || cli.tls_port.is_some();
+    let Some(server_tls) = cli.server.tls.server_tls(enabled, "--tls or --tls-port")? else {
         return Ok(Tls::None);
     };
-    Ok(match tls_port {
+    Ok(match cli.tls_port {
         Some(p) => Tls::Also(p, server_tls),
         None => Tls::Only(server_tls),
     })
 }
 
-async fn serve(host: &str, port: u16, tls: Tls) -> aioproto::Result<()> {
+async fn serve(flags: &ServerFlags, tls: Tls) -> aioproto::Result<()> {
+    let (host, port) = (flags.host(), flags.port());
     // One room for every listener: plain and TLS clients chat together.
     let room = SharedRoom::default();
     let factory = move || {
@@ -79,25 +79,20 @@ async fn serve(host: &str, port: u16, tls: Tls) -> aioproto::Result<()> {
         Tls::Also(tls_port, tls) => (true, Some((tls_port, tls))),
     };
     if plain {
-        servers.push(create_server(factory(), host, port, &ServerOptions::new()).await?);
+        servers.push(create_server(factory(), host, port, &flags.options()).await?);
     }
     if let Some((tls_port, tls)) = tls {
-        let mut options = ServerOptions::new();
+        let mut options = flags.options();
         options.tls(tls);
         servers.push(create_server(factory(), host, tls_port, &options).await?);
     }
+    let stop = shutdown_signal()?; // before the listening line
     for server in &servers {
         for addr in server.local_addrs() {
             announce(addr);
         }
     }
-    shutdown_signal().await?;
-    for server in &servers {
-        server.close();
-        server.close_clients();
-    }
-    for server in &servers {
-        server.wait_closed().await;
-    }
+    stop.await;
+    shutdown(&servers.iter().collect::<Vec<_>>(), GRACE).await;
     Ok(())
 }

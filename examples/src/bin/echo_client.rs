@@ -16,32 +16,57 @@ use std::time::Duration;
 use aioproto::{
     BaseProtocol, ClientTls, ConnectOptions, Protocol, Transport, create_connection, start_tls,
 };
-use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
+use aioproto_examples::{
+    ClientTlsFlags, UsageError, init_logging, run_single_threaded, usage_exit,
+};
 use bytes::{Bytes, BytesMut};
+use clap::Parser;
 use tokio::sync::mpsc;
 
-const USAGE: &str = "echo_client [--tls | --starttls] [--ca F] [--cert F --key F] \
-    [--server-name N] HOST PORT MSG... | echo_client --unix PATH MSG...";
+/// Echo client: sends each MSG, prints each echo.
+///
+/// `echo_client [--tls --ca F] HOST PORT MSG...`, or `echo_client --unix PATH MSG...`.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    tls: ClientTlsFlags,
+    /// Connect in plaintext, send STARTTLS, wait for READY, then upgrade the
+    /// same connection to TLS (needs --ca).
+    #[arg(long, conflicts_with = "tls")]
+    starttls: bool,
+    /// Connect to the Unix socket at PATH; then the arguments are all messages.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tls", "starttls"])]
+    unix: Option<std::path::PathBuf>,
+    /// HOST PORT MSG... (or just MSG... with --unix).
+    #[arg(value_name = "HOST PORT MSG", num_args = 0..)]
+    operands: Vec<String>,
+}
+
 /// How long to wait for one echo before giving up.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the protocol hands to `main`.
+enum Event {
+    Data(Bytes),
+    /// The connection ended; `Some` with the reason it failed.
+    Lost(Option<aioproto::Error>),
+}
+
 /// Collects echoed bytes and hands them to `main` through a channel.
 struct Client {
-    received: mpsc::UnboundedSender<Option<Bytes>>,
+    received: mpsc::UnboundedSender<Event>,
 }
 
 impl BaseProtocol for Client {
     fn connection_lost(&mut self, exc: Option<aioproto::Error>) {
-        if let Some(e) = exc {
-            eprintln!("echo_client: connection lost: {e}");
-        }
-        let _ = self.received.send(None);
+        let _ = self.received.send(Event::Lost(exc));
     }
 }
 
 impl Protocol for Client {
     fn data_received(&mut self, data: Bytes) {
-        let _ = self.received.send(Some(data));
+        let _ = self.received.send(Event::Data(data));
     }
 }
 
@@ -53,80 +78,73 @@ enum Mode {
 
 fn main() {
     init_logging();
-    let args = Args::parse(
-        &["ca", "cert", "key", "server-name", "unix"],
-        &["tls", "starttls"],
-    )
-    .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let mode = mode(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    if let Some(path) = args.value("unix") {
-        if !matches!(mode, Mode::Plain) {
-            usage_exit(USAGE, &UsageError("--unix speaks plain echo only".into()));
-        }
-        run_single_threaded("echo_client", run_unix(path.into(), &args.positional));
-        return;
+    let cli = Cli::parse();
+    let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
+    if let Some(path) = cli.unix {
+        run_single_threaded("echo_client", run_unix(path, &cli.operands));
     }
-    let [host, port, messages @ ..] = args.positional.as_slice() else {
-        usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
+    let [host, port, messages @ ..] = cli.operands.as_slice() else {
+        usage_exit::<Cli>("HOST and PORT are required");
     };
     let port: u16 = port
         .parse()
-        .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
+        .unwrap_or_else(|e| usage_exit::<Cli>(format!("PORT {port}: {e}")));
     run_single_threaded("echo_client", run(host, port, messages, mode));
 }
 
 /// Reads the TLS flags into a mode.
-fn mode(args: &Args) -> Result<Mode, UsageError> {
-    let (tls, starttls) = (args.flag("tls"), args.flag("starttls"));
-    if tls && starttls {
-        return Err(UsageError("--tls and --starttls exclude each other".into()));
-    }
-    if !tls && !starttls {
-        for name in ["ca", "cert", "key", "server-name"] {
-            if args.value(name).is_some() {
-                return Err(UsageError(format!("--{name} needs --tls or --starttls")));
-            }
-        }
-        return Ok(Mode::Plain);
-    }
-    let mut builder = ClientTls::builder();
-    builder.ca_file(args.required("ca")?);
-    match (args.value("cert"), args.value("key")) {
-        (Some(cert), Some(key)) => {
-            builder.client_cert(cert, key);
-        }
-        (None, None) => {}
-        _ => return Err(UsageError("--cert and --key go together".into())),
-    }
-    let mut client_tls = builder
-        .build()
-        .map_err(|e| UsageError(format!("TLS settings: {e}")))?;
-    if let Some(name) = args.value("server-name") {
-        client_tls
-            .server_name(name)
-            .map_err(|e| UsageError(e.to_string()))?;
-    }
-    Ok(if tls {
-        Mode::Tls(client_tls)
+fn mode(cli: &Cli) -> Result<Mode, UsageError> {
+    let enabled = cli.tls.tls || cli.starttls;
+    let enabling = if cli.unix.is_some() {
+        "--tls or --starttls (not --unix)"
     } else {
-        Mode::StartTls(client_tls)
+        "--tls or --starttls"
+    };
+    Ok(match cli.tls.client_tls(enabled, enabling)? {
+        None => Mode::Plain,
+        Some(tls) if cli.starttls => Mode::StartTls(tls),
+        Some(tls) => Mode::Tls(tls),
     })
 }
 
-/// Waits until `want` bytes arrived; returns them.
+/// Waits until `want` bytes arrived; returns them. A connection that ends
+/// first is an error: the reason it failed, or `Closed`.
 async fn receive(
-    rx: &mut mpsc::UnboundedReceiver<Option<Bytes>>,
+    rx: &mut mpsc::UnboundedReceiver<Event>,
     want: usize,
 ) -> aioproto::Result<BytesMut> {
     let mut got = BytesMut::new();
     while got.len() < want {
         match tokio::time::timeout(ECHO_TIMEOUT, rx.recv()).await {
-            Ok(Some(Some(data))) => got.extend_from_slice(&data),
-            Ok(_) => return Err(aioproto::Error::Closed("connection")),
+            Ok(Some(Event::Data(data))) => got.extend_from_slice(&data),
+            Ok(Some(Event::Lost(Some(err)))) => return Err(err),
+            Ok(Some(Event::Lost(None)) | None) => {
+                return Err(aioproto::Error::Closed("connection"));
+            }
             Err(_) => return Err(aioproto::Error::Timeout("echo")),
         }
     }
     Ok(got)
+}
+
+/// After `close()`: waits (bounded) for the close to finish, which on TLS is
+/// the close_notify exchange; a failed close is the error.
+async fn closed(rx: &mut mpsc::UnboundedReceiver<Event>) -> aioproto::Result<()> {
+    let end = tokio::time::timeout(ECHO_TIMEOUT, async {
+        loop {
+            match rx.recv().await {
+                Some(Event::Data(_)) => {}
+                Some(Event::Lost(exc)) => return exc,
+                None => return None,
+            }
+        }
+    })
+    .await;
+    match end {
+        Ok(Some(err)) => Err(err),
+        Ok(None) => Ok(()),
+        Err(_) => Err(aioproto::Error::Timeout("close")),
+    }
 }
 
 async fn run(host: &str, port: u16, messages: &[String], mode: Mode) -> aioproto::Result<()> {
@@ -163,12 +181,7 @@ async fn run(host: &str, port: u16, messages: &[String], mode: Mode) -> aioproto
         println!("{}", String::from_utf8_lossy(&echo));
     }
     transport.close();
-    // Wait for the close to finish (close_notify exchange on TLS).
-    let _ = tokio::time::timeout(ECHO_TIMEOUT, async {
-        while rx.recv().await.is_some_and(|m| m.is_some()) {}
-    })
-    .await;
-    Ok(())
+    closed(&mut rx).await
 }
 
 /// `--unix PATH`: the same echo over a Unix socket.
@@ -182,5 +195,5 @@ async fn run_unix(path: std::path::PathBuf, messages: &[String]) -> aioproto::Re
         println!("{}", String::from_utf8_lossy(&echo));
     }
     transport.close();
-    Ok(())
+    closed(&mut rx).await
 }

@@ -11,17 +11,30 @@
 //! the line `STARTTLS`, the server answers `READY` and both sides upgrade to
 //! TLS (`start_tls`), and echo goes on over TLS with the same protocol.
 
-use aioproto::{
-    BaseProtocol, Protocol, ServerOptions, ServerTls, Transport, create_server, start_tls_with_data,
-};
+use aioproto::{BaseProtocol, Protocol, ServerTls, Transport, create_server, start_tls_with_data};
 use aioproto_examples::{
-    Args, UsageError, announce, init_logging, run_single_threaded, server_tls_from_args,
-    shutdown_signal, usage_exit,
+    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
+use clap::Parser;
 
-const USAGE: &str = "echo_server [--host H] [--port P] \
-    [--tls --cert F --key F [--client-ca F]] [--starttls --cert F --key F] | echo_server --unix PATH";
+/// Echo server: sends every byte back, over TCP, TLS, STARTTLS or a Unix socket.
+///
+/// Prints `listening on ADDR` once it accepts; exits 0 on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerFlags,
+    /// Start in plaintext and upgrade to TLS when the client sends the line
+    /// STARTTLS (needs --cert and --key).
+    #[arg(long, conflicts_with = "tls")]
+    starttls: bool,
+    /// Serve on a Unix socket at PATH instead of TCP (plain echo only).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tls", "starttls"])]
+    unix: Option<std::path::PathBuf>,
+}
 
 /// The whole protocol: keep the transport, write back what arrives.
 #[derive(Default)]
@@ -108,32 +121,25 @@ enum Mode {
 
 fn main() {
     init_logging();
-    let args = Args::parse(
-        &["host", "port", "cert", "key", "client-ca", "unix"],
-        &["tls", "starttls"],
-    )
-    .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let host = args.value("host").unwrap_or("127.0.0.1").to_owned();
-    let port = args
-        .parsed("port", 8888u16)
-        .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let mode = mode(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    run_single_threaded("echo_server", serve(&host, port, mode));
+    let cli: Cli = parse_server_args("8888");
+    let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
+    run_single_threaded("echo_server", serve(&cli.server, mode));
 }
 
 /// Reads the TLS flags into a mode.
-fn mode(args: &Args) -> Result<Mode, UsageError> {
-    let (tls, starttls) = (args.flag("tls"), args.flag("starttls"));
-    if tls && starttls {
-        return Err(UsageError("--tls and --starttls exclude each other".into()));
+fn mode(cli: &Cli) -> Result<Mode, UsageError> {
+    let (tls, starttls) = (cli.server.tls.tls, cli.starttls);
+    if let Some(path) = &cli.unix {
+        // Refuses --cert and friends: they would be ignored.
+        cli.server
+            .tls
+            .server_tls(false, "--tls or --starttls (not --unix)")?;
+        return Ok(Mode::Unix(path.clone()));
     }
-    if let Some(path) = args.value("unix") {
-        if tls || starttls {
-            return Err(UsageError("--unix serves plain echo only".into()));
-        }
-        return Ok(Mode::Unix(path.into()));
-    }
-    let Some(server_tls) = server_tls_from_args(args, tls || starttls, "--tls or --starttls")?
+    let Some(server_tls) = cli
+        .server
+        .tls
+        .server_tls(tls || starttls, "--tls or --starttls")?
     else {
         return Ok(Mode::Plain);
     };
@@ -144,8 +150,10 @@ fn mode(args: &Args) -> Result<Mode, UsageError> {
     })
 }
 
-async fn serve(host: &str, port: u16, mode: Mode) -> aioproto::Result<()> {
-    let mut options = ServerOptions::new();
+async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
+    let (host, port) = (flags.host(), flags.port());
+    let mut options = flags.options();
+    let stop = shutdown_signal()?; // before the listening line
     let server = match mode {
         Mode::Plain => create_server(Echo::default, host, port, &options).await?,
         Mode::Unix(path) => {
@@ -170,9 +178,7 @@ async fn serve(host: &str, port: u16, mode: Mode) -> aioproto::Result<()> {
     for addr in server.local_addrs() {
         announce(addr);
     }
-    shutdown_signal().await?;
-    server.close();
-    server.close_clients();
-    server.wait_closed().await;
+    stop.await;
+    shutdown(&[&server], GRACE).await;
     Ok(())
 }

@@ -22,9 +22,18 @@
 use std::time::Duration;
 
 use aioproto::{EventLoop, Future, sleep};
-use aioproto_examples::{Args, init_logging, scale, usage_exit};
+use aioproto_examples::{init_logging, parse_scale};
+use clap::Parser;
 
-const USAGE: &str = "future_sleep [--scale F]";
+/// The asyncio tutorial, part 1: a Future set to `Done!` after a 2 s sleep;
+/// prints `Done!`.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Multiply every sleep by F (a number above 0), e.g. 0.1 for a quick run.
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
+    scale: f64,
+}
 
 async fn my_coroutine(future: Future<&'static str>, seconds: f64) -> aioproto::Result<()> {
     sleep(Duration::from_secs_f64(seconds)).await?;
@@ -42,9 +51,8 @@ fn run(scale: f64) -> aioproto::Result<()> {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["scale"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let scale = scale(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    if let Err(err) = run(scale) {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli.scale) {
         eprintln!("future_sleep: {err}");
         std::process::exit(1);
     }

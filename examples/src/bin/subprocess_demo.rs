@@ -18,10 +18,23 @@ use aioproto::{
     BaseProtocol, Error, Protocol, SubprocessOptions, SubprocessProtocol, SubprocessTransport,
     Transport, connect_read_pipe, subprocess_exec,
 };
-use aioproto_examples::{Args, UsageError, init_logging, usage_exit};
+use aioproto_examples::{init_logging, usage_exit};
 use bytes::{Bytes, BytesMut};
+use clap::Parser;
 
-const USAGE: &str = "subprocess_demo -- CMD ARGS...";
+/// Runs CMD ARGS... as a child process: forwards this program's stdin to the
+/// child, prints the child's output lines as `out: ...` / `err: ...`, then
+/// `exit: CODE`.
+///
+/// Exits 0 once the child was run (whatever its status), 1 if it could not be
+/// started. Put `--` before CMD when ARGS start with `-`.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// The program to run, then its arguments.
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    command: Vec<String>,
+}
 
 /// Prints the child's output line by line, prefixed by the stream's name.
 #[derive(Default)]
@@ -82,16 +95,30 @@ impl Protocol for Forward {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&[], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let Some((program, rest)) = args.positional.split_first() else {
-        usage_exit(USAGE, &UsageError("CMD is required".into()));
+    let cli = Cli::parse();
+    let Some((program, rest)) = cli.command.split_first() else {
+        usage_exit::<Cli>("CMD is required");
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    match runtime.block_on(run(program, rest)) {
-        Ok(code) => println!("exit: {code}"),
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("subprocess_demo: cannot start the tokio runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let outcome = runtime.block_on(run(program, rest));
+    // The thread reading a regular-file stdin may still be blocked: exit
+    // without waiting for it (see run_single_threaded).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        Ok(code) => {
+            println!("exit: {code}");
+            let _ = std::io::stdout().flush();
+            std::process::exit(0);
+        }
         Err(e) => {
             eprintln!("subprocess_demo: {program}: {e}");
             std::process::exit(1);
@@ -102,7 +129,9 @@ fn main() {
 async fn run(program: &str, args: &[String]) -> aioproto::Result<i32> {
     let options = SubprocessOptions::new();
     let (transport, _printer) = subprocess_exec(Printer::default, program, args, &options).await?;
-    let stdin_pipe = transport.get_pipe_transport(0).expect("stdin is piped");
+    let stdin_pipe = transport
+        .get_pipe_transport(0)
+        .ok_or_else(|| Error::invalid_state("the child's stdin is not a pipe"))?;
     forward_stdin(&transport, stdin_pipe)?;
     let code = transport.wait().await?;
     transport.wait_closed().await;

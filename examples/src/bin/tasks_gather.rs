@@ -23,9 +23,18 @@
 use std::time::{Duration, Instant};
 
 use aioproto::{EventLoop, gather, sleep};
-use aioproto_examples::{Args, format_seconds, init_logging, scale, usage_exit};
+use aioproto_examples::{format_seconds, init_logging, parse_scale};
+use clap::Parser;
 
-const USAGE: &str = "tasks_gather [--scale F]";
+/// The asyncio tutorial, part 2: Task-A (10 s), Task-B and Task-C (1 s each)
+/// gathered; they overlap, so the run takes about 10 s.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Multiply every sleep by F (a number above 0), e.g. 0.1 for a quick run.
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
+    scale: f64,
+}
 
 async fn my_coroutine(task_name: &'static str, seconds: f64) -> aioproto::Result<()> {
     println!(
@@ -52,9 +61,8 @@ fn run(scale: f64) -> aioproto::Result<()> {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["scale"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let scale = scale(&args).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    if let Err(err) = run(scale) {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli.scale) {
         eprintln!("tasks_gather: {err}");
         std::process::exit(1);
     }

@@ -8,11 +8,25 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aioproto::{DatagramOptions, DatagramProtocol, create_datagram_endpoint};
-use aioproto_examples::{Args, UsageError, init_logging, run_single_threaded, usage_exit};
+use aioproto_examples::{init_logging, run_single_threaded};
 use bytes::Bytes;
+use clap::Parser;
 use tokio::sync::mpsc;
 
-const USAGE: &str = "udp_echo_client HOST PORT MSG...";
+/// UDP echo client: sends each MSG as one datagram, prints each reply.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Server address.
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// Server port.
+    #[arg(value_name = "PORT")]
+    port: u16,
+    /// Messages, one datagram each.
+    #[arg(value_name = "MSG")]
+    messages: Vec<String>,
+}
 /// How long to wait for one reply before giving up (UDP may lose datagrams).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -33,14 +47,8 @@ impl DatagramProtocol for Client {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&[], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let [host, port, messages @ ..] = args.positional.as_slice() else {
-        usage_exit(USAGE, &UsageError("HOST and PORT are required".into()));
-    };
-    let port: u16 = port
-        .parse()
-        .unwrap_or_else(|e| usage_exit(USAGE, &UsageError(format!("PORT {port}: {e}"))));
-    run_single_threaded("udp_echo_client", run(host, port, messages));
+    let cli = Cli::parse();
+    run_single_threaded("udp_echo_client", run(&cli.host, cli.port, &cli.messages));
 }
 
 async fn run(host: &str, port: u16, messages: &[String]) -> aioproto::Result<()> {

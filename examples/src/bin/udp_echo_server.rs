@@ -8,11 +8,20 @@ use std::net::SocketAddr;
 
 use aioproto::{DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint};
 use aioproto_examples::{
-    Args, UsageError, announce, init_logging, run_single_threaded, shutdown_signal, usage_exit,
+    ListenFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown_signal,
 };
 use bytes::Bytes;
+use clap::Parser;
 
-const USAGE: &str = "udp_echo_server [--host H] [--port P]";
+/// UDP echo server: sends every datagram back to its sender.
+///
+/// Prints `listening on ADDR` once it receives; exits 0 on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    listen: ListenFlags,
+}
 
 /// The whole protocol: keep the transport, send each datagram back.
 #[derive(Default)]
@@ -39,25 +48,22 @@ impl DatagramProtocol for Echo {
 
 fn main() {
     init_logging();
-    let args = Args::parse(&["host", "port"], &[]).unwrap_or_else(|e| usage_exit(USAGE, &e));
-    let host = args.value("host").unwrap_or("127.0.0.1").to_owned();
-    let port = args
-        .parsed("port", 9999u16)
-        .unwrap_or_else(|e| usage_exit(USAGE, &e));
-    run_single_threaded("udp_echo_server", serve(&host, port));
+    let cli: Cli = parse_server_args("9999");
+    run_single_threaded("udp_echo_server", serve(&cli.listen.host, cli.listen.port));
 }
 
 async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
     let local = tokio::net::lookup_host((host, port))
         .await?
         .next()
-        .unwrap_or_else(|| usage_exit(USAGE, &UsageError(format!("{host}: no address"))));
+        .ok_or_else(|| aioproto::Error::invalid_argument(format!("{host}: no address")))?;
     let (transport, _echo) =
         create_datagram_endpoint(Echo::default, Some(local), None, &DatagramOptions::new()).await?;
+    let stop = shutdown_signal()?; // before the listening line
     if let Some(addr) = transport.sockname() {
         announce(addr);
     }
-    shutdown_signal().await?;
+    stop.await;
     transport.close();
     Ok(())
 }

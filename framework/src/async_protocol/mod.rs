@@ -43,7 +43,35 @@ use crate::util::CatchUnwind;
 /// A stream protocol with `async` callbacks.
 ///
 /// Every callback has a no-op default. They run on the adapter's task, one at
-/// a time, in order; see the [module docs](self).
+/// a time, in order.
+///
+/// A sync [`Protocol`] must not block, so a handler that has to await
+/// something per message (a database call per line, a request to another
+/// service) is written as an [`AsyncProtocol`] instead. [`AsyncAdapter`] turns
+/// it into a [`Protocol`] that [`create_server`](crate::create_server),
+/// [`create_connection`](crate::create_connection) and
+/// [`testing::TestConnection`](crate::testing::TestConnection) accept.
+///
+/// # How it runs
+///
+/// The adapter spawns one tokio task per connection that owns the protocol
+/// and awaits its callbacks one at a time, in order. Each time data arrives
+/// the adapter pauses the transport's reading and resumes it only after
+/// `data_received` has returned, so:
+///
+/// - callbacks never overlap and run in the order the events happened;
+/// - at most one received chunk waits in memory, whatever the peer sends
+/// (the rest stays in the kernel, and TCP flow control slows the peer).
+///
+/// The lifecycle is the sync protocol's: `connection_made` first,
+/// `connection_lost` exactly once and last. A panic in a callback ends the
+/// connection; `connection_lost` then gets [`Error::CallbackPanicked`].
+/// `eof_received` returning false (the default) closes the transport.
+///
+/// Caveats: [`create_connection`](crate::create_connection) returns once the
+/// task is started, possibly before the async `connection_made` finished.
+/// Do not call [`Transport::pause_reading`] yourself from an async protocol:
+/// the adapter resumes reading after each `data_received`.
 ///
 /// # Examples
 ///

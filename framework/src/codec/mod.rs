@@ -124,7 +124,24 @@ impl<C> fmt::Debug for FrameSink<'_, C> {
 }
 
 /// A [`Protocol`] that decodes frames with a codec and hands them to a
-/// [`FrameHandler`]. See the [module docs](self).
+/// [`FrameHandler`].
+///
+/// The protocol buffers what arrives, decodes as many frames as it can after
+/// each chunk, and calls [`FrameHandler::frame_received`] for each. Replies go
+/// through a [`FrameSink`], which encodes them and writes them to the
+/// transport. At EOF the decoder's `decode_eof` gets the last bytes.
+///
+/// A decoder error, or an error returned by the handler, closes the
+/// connection (replies already written are flushed first) and the handler's
+/// `connection_lost` gets that error.
+///
+/// Any tokio-util codec works: [`LinesCodec`](tokio_util::codec::LinesCodec),
+/// [`LengthDelimitedCodec`](tokio_util::codec::LengthDelimitedCodec),
+/// [`AnyDelimiterCodec`](tokio_util::codec::AnyDelimiterCodec),
+/// [`BytesCodec`](tokio_util::codec::BytesCodec) or your own. The only
+/// requirement is that [`Error`] converts from the codec's error type;
+/// `io::Error` and tokio-util's codec errors already do, and for your own error
+/// type add `impl From<MyError> for aioproto::Error`.
 ///
 /// # Examples
 ///

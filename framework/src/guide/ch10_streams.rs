@@ -82,10 +82,24 @@
 //! [`open_connection_with`](crate::open_connection_with) with
 //! `ConnectOptions::tls`, [`start_server_with`](crate::start_server_with) with
 //! `ServerOptions::tls`; an established plain stream upgrades in place with
-//! [`StreamWriter::start_tls`](crate::StreamWriter::start_tls) (asyncio 3.11's
-//! `writer.start_tls`). Unix sockets have
-//! [`open_unix_connection`](crate::open_unix_connection) and
-//! [`start_unix_server`](crate::start_unix_server).
+#![cfg_attr(
+    feature = "tls",
+    doc = "[`StreamWriter::start_tls`](crate::StreamWriter::start_tls)"
+)]
+#![cfg_attr(
+    not(feature = "tls"),
+    doc = "`StreamWriter::start_tls` (feature `tls`)"
+)]
+//! (asyncio 3.11's `writer.start_tls`). Unix sockets have
+#![cfg_attr(
+    feature = "unix",
+    doc = "[`open_unix_connection`](crate::open_unix_connection) and \
+           [`start_unix_server`](crate::start_unix_server)."
+)]
+#![cfg_attr(
+    not(feature = "unix"),
+    doc = "`open_unix_connection` and `start_unix_server` (feature `unix`)."
+)]
 //!
 //! ```no_run
 //! use aioproto::{ClientTls, ConnectOptions, open_connection_with};

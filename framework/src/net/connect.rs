@@ -260,8 +260,8 @@ where
 /// outside aioproto (asyncio's `connect_accepted_socket`).
 ///
 /// Returns after `connection_made` ran. Of the [`ConnectOptions`], the socket
-/// options apply (`nodelay`, `keepalive`), and [`ConnectOptions::server_tls`]
-/// serves TLS on the socket: as in asyncio, an accepted socket is the server
+/// options apply (`nodelay`, `keepalive`), and `ConnectOptions::server_tls`
+/// (feature `tls`) serves TLS on the socket: as in asyncio, an accepted socket is the server
 /// side, so the handshake runs first and its failure is the error.
 ///
 /// # Errors

@@ -133,8 +133,7 @@ where
 ///
 /// # Errors
 ///
-/// An I/O error if the socket cannot listen or be registered with tokio;
-/// [`Error::Unsupported`] when `options` asks for TLS.
+/// An I/O error if the socket cannot listen or be registered with tokio.
 ///
 /// # Examples
 ///
@@ -190,7 +189,7 @@ where
 ///
 /// The connect error (`NotFound` when nothing is at `path`,
 /// `ConnectionRefused` when no server listens there);
-/// [`Error::CallbackPanicked`] if `connection_made` panicked (then
+/// [`Error::CallbackPanicked`](crate::Error::CallbackPanicked) if `connection_made` panicked (then
 /// `connection_lost` has run).
 ///
 /// # Cancel safety

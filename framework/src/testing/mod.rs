@@ -1,7 +1,7 @@
 //! Testing protocols without sockets: an in-memory connection driven by the
 //! real stream driver.
 //!
-//! [`TestConnection::start`] runs any [`Protocol`](crate::Protocol) or
+//! [`TestConnection::start`] runs any [`Protocol`] or
 //! [`BufferedProtocol`](crate::BufferedProtocol) on an in-memory byte stream.
 //! The test plays the peer: it [`feed`](TestConnection::feed)s bytes and EOF,
 //! reads what the protocol [`written`](TestConnection::written), makes the peer

@@ -13,67 +13,85 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use aioproto_tools::{parse_count, parse_seconds};
+use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-struct Opts {
-    mode: String,
-    addr: SocketAddr,
-    conns: usize,
-    size: usize,
-    duration: Option<Duration>,
-    requests: Option<u64>,
+/// Load generator for `make bench` (vmbench-style ping-pong); prints one
+/// `key=value` line that tools/bench/*.sh parse.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
 }
 
-fn parse() -> Result<Opts, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = args
-        .first()
-        .cloned()
-        .ok_or("missing mode (echo, idle, connect)")?;
-    let addr = args
-        .get(1)
-        .ok_or("missing ADDR")?
-        .parse()
-        .map_err(|e| format!("ADDR: {e}"))?;
-    let mut opts = Opts {
-        mode,
-        addr,
-        conns: 10,
-        size: 1024,
-        duration: None,
-        requests: None,
-    };
-    let mut rest = args[2..].iter();
-    while let Some(flag) = rest.next() {
-        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<f64>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--conns" => opts.conns = number(value)? as usize,
-            "--size" => opts.size = number(value)? as usize,
-            "--duration" => opts.duration = Some(Duration::from_secs_f64(number(value)?)),
-            "--requests" => opts.requests = Some(number(value)? as u64),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(opts)
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Each connection sends SIZE bytes, waits for all of them back, repeats.
+    Echo {
+        /// The echo server, IP:PORT.
+        addr: SocketAddr,
+        /// Connections.
+        #[arg(long, value_name = "N", default_value = "10", value_parser = parse_count)]
+        conns: usize,
+        /// Bytes per request.
+        #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_count)]
+        size: usize,
+        /// Run for this long.
+        #[arg(long, value_name = "SECS", value_parser = parse_seconds, required_unless_present = "requests")]
+        duration: Option<f64>,
+        /// Stop after this many requests in all.
+        #[arg(long, value_name = "N", value_parser = parse_count, conflicts_with = "duration")]
+        requests: Option<usize>,
+    },
+    /// Opens N connections, prints "ready", holds them until stdin closes.
+    Idle {
+        /// The server, IP:PORT.
+        addr: SocketAddr,
+        /// Connections.
+        #[arg(long, value_name = "N", default_value = "10", value_parser = parse_count)]
+        conns: usize,
+    },
+    /// Connects, echoes one byte and closes, as fast as it can.
+    Connect {
+        /// The echo server, IP:PORT.
+        addr: SocketAddr,
+        /// Run for this long.
+        #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_seconds)]
+        duration: f64,
+    },
 }
 
 fn main() {
-    let opts = parse().unwrap_or_else(|e| {
-        eprintln!("loadgen: {e}");
-        std::process::exit(2)
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("loadgen: cannot start the tokio runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     let outcome = runtime.block_on(async {
-        match opts.mode.as_str() {
-            "echo" => echo(&opts).await,
-            "idle" => idle(&opts).await,
-            "connect" => connect(&opts).await,
-            other => Err(std::io::Error::other(format!("unknown mode {other}"))),
+        match cli.mode {
+            Mode::Echo {
+                addr,
+                conns,
+                size,
+                duration,
+                requests,
+            } => {
+                let duration = duration.map(Duration::from_secs_f64);
+                echo(addr, conns, size, duration, requests.map(|r| r as u64)).await
+            }
+            Mode::Idle { addr, conns } => idle(addr, conns).await,
+            Mode::Connect { addr, duration } => {
+                connect(addr, Duration::from_secs_f64(duration)).await
+            }
         }
     });
     if let Err(e) = outcome {
@@ -83,16 +101,22 @@ fn main() {
 }
 
 /// Each connection sends `size` bytes, waits for all of them back, and repeats.
-async fn echo(opts: &Opts) -> std::io::Result<()> {
+async fn echo(
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    duration: Option<Duration>,
+    requests: Option<u64>,
+) -> std::io::Result<()> {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let per_conn = opts.requests.map(|r| r.div_ceil(opts.conns as u64));
+    let per_conn = requests.map(|r| r.div_ceil(conns.max(1) as u64));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..opts.conns {
-        let mut stream = TcpStream::connect(opts.addr).await?;
+    for _ in 0..conns {
+        let mut stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (done, stop, size) = (done.clone(), stop.clone(), opts.size);
+        let (done, stop) = (done.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let message = vec![b'x'; size];
             let mut reply = vec![0u8; size];
@@ -106,7 +130,7 @@ async fn echo(opts: &Opts) -> std::io::Result<()> {
             Ok::<_, std::io::Error>(())
         }));
     }
-    if let Some(duration) = opts.duration {
+    if let Some(duration) = duration {
         tokio::time::sleep(duration).await;
         stop.store(true, Ordering::Relaxed);
     }
@@ -123,10 +147,10 @@ async fn echo(opts: &Opts) -> std::io::Result<()> {
 }
 
 /// Opens connections and holds them, for the memory-per-idle-connection figure.
-async fn idle(opts: &Opts) -> std::io::Result<()> {
-    let mut held = Vec::with_capacity(opts.conns);
-    for _ in 0..opts.conns {
-        held.push(TcpStream::connect(opts.addr).await?);
+async fn idle(addr: SocketAddr, conns: usize) -> std::io::Result<()> {
+    let mut held = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        held.push(TcpStream::connect(addr).await?);
     }
     println!("ready conns={}", held.len());
     let mut sink = Vec::new();
@@ -135,12 +159,11 @@ async fn idle(opts: &Opts) -> std::io::Result<()> {
 }
 
 /// Connects and closes in a loop, for the accepted-connections-per-second figure.
-async fn connect(opts: &Opts) -> std::io::Result<()> {
-    let duration = opts.duration.unwrap_or(Duration::from_secs(2));
+async fn connect(addr: SocketAddr, duration: Duration) -> std::io::Result<()> {
     let start = Instant::now();
     let mut count = 0u64;
     while start.elapsed() < duration {
-        let mut stream = TcpStream::connect(opts.addr).await?;
+        let mut stream = TcpStream::connect(addr).await?;
         stream.write_all(b"x").await?;
         let mut one = [0u8; 1];
         stream.read_exact(&mut one).await?;

@@ -11,6 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use clap::Parser;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, date_time_ymd,
@@ -20,12 +21,19 @@ type BoxError = Box<dyn std::error::Error>;
 
 const SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
+/// Writes a local test PKI (CA, server, client, expired, wrong-host and
+/// unknown-CA certificates) into DIR, with no openssl. Idempotent: existing
+/// certificate/key pairs are kept.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Where to write the PEM files.
+    #[arg(value_name = "DIR", default_value = "certs")]
+    dir: PathBuf,
+}
+
 fn main() {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "certs".to_owned()),
-    );
+    let Cli { dir } = Cli::parse();
     if let Err(e) = run(&dir) {
         eprintln!("make_certs: {e}");
         std::process::exit(1);

@@ -13,7 +13,9 @@
 use std::time::{Duration, Instant};
 
 use aioproto::{Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, Transport};
+use aioproto_tools::parse_count;
 use bytes::Bytes;
+use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CHUNK: usize = 256 * 1024;
@@ -138,21 +140,21 @@ fn mib_per_s(total: usize, d: Duration) -> f64 {
     total as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
 
+/// Subprocess pipe throughput: aioproto's `subprocess_exec` against plain
+/// `tokio::process`, in the same run (through `cat`, and from `head -c`).
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// MiB to move per run.
+    #[arg(long, value_name = "N", default_value = "256", value_parser = parse_count)]
+    mib: usize,
+    /// Rounds per implementation (the best is kept).
+    #[arg(long, value_name = "R", default_value = "3", value_parser = parse_count)]
+    rounds: usize,
+}
+
 fn main() {
-    let mut mib = 256usize;
-    let mut rounds = 3usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok());
-        match (arg.as_str(), value) {
-            ("--mib", Some(v)) => mib = v,
-            ("--rounds", Some(v)) => rounds = v,
-            _ => {
-                eprintln!("usage: pipe_bench [--mib N] [--rounds R]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let Cli { mib, rounds } = Cli::parse();
     let total = mib * 1024 * 1024;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

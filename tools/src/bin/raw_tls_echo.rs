@@ -9,18 +9,40 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use clap::Parser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [cert, key, rest @ ..] = args.as_slice() else {
-        return Err("usage: raw_tls_echo CERT KEY [PORT]".into());
-    };
-    let port: u16 = rest.first().map_or(Ok(0), |p| p.parse())?;
+/// Baseline for `make bench`: the plainest tokio-rustls echo server on
+/// 127.0.0.1. Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Server certificate chain (PEM).
+    cert: std::path::PathBuf,
+    /// Server private key (PEM).
+    key: std::path::PathBuf,
+    /// Port; 0 picks any free port.
+    #[arg(default_value_t = 0)]
+    port: u16,
+}
+
+fn main() {
+    let Cli { cert, key, port } = Cli::parse();
+    if let Err(e) = run(&cert, &key, port) {
+        eprintln!("raw_tls_echo: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    port: u16,
+) -> Result<(), Box<dyn std::error::Error>> {
     let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(key)?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -35,12 +57,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?
         .block_on(async move {
             let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+            // The handlers are in place before the listening line.
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", listener.local_addr()?)?;
             out.flush()?;
             drop(out);
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
             let serve = async move {
                 loop {
                     let (tcp, _) = listener.accept().await?;

@@ -8,25 +8,34 @@
 
 use std::io::Write;
 
+use clap::Parser;
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Baseline for `make bench`: the plainest tokio UDP echo server on
+/// 127.0.0.1. Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// Port; 0 picks any free port.
+    #[arg(default_value_t = 0)]
+    port: u16,
+}
+
 fn main() -> std::io::Result<()> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(p) => p.parse().map_err(std::io::Error::other)?,
-        None => 0,
-    };
+    let Cli { port } = Cli::parse();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async move {
             let socket = UdpSocket::bind(("127.0.0.1", port)).await?;
+            // The handlers are in place before the listening line.
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", socket.local_addr()?)?;
             out.flush()?;
             drop(out);
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
             // The echo loop is its own task, as a plain tokio server would have it.
             let echo = tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];

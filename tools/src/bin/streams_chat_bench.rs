@@ -13,41 +13,78 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Load tools for tools/bench/70_streams_chat.sh.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+enum Cli {
+    /// A line echo server on 127.0.0.1:0: aioproto streams or plain tokio.
+    Server {
+        #[arg(value_enum)]
+        kind: Kind,
+    },
+    /// Ping-pong 64-byte lines over CONNS connections; prints requests/s.
+    EchoLoad {
+        addr: SocketAddr,
+        conns: usize,
+        #[arg(value_parser = aioproto_tools::parse_seconds)]
+        secs: f64,
+    },
+    /// CLIENTS join a chat_server; each round every client sends one line and
+    /// waits for the CLIENTS-1 lines of the others; prints deliveries/s.
+    ChatLoad {
+        addr: SocketAddr,
+        #[arg(value_parser = parse_clients)]
+        clients: usize,
+        #[arg(value_parser = aioproto_tools::parse_seconds)]
+        secs: f64,
+    },
+}
+
+fn parse_clients(value: &str) -> Result<usize, String> {
+    match aioproto_tools::parse_count(value)? {
+        0 | 1 => Err("needs at least 2 clients".to_owned()),
+        n => Ok(n),
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Kind {
+    Streams,
+    Tokio,
+}
+
 fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["server", kind] => {
+    match Cli::parse() {
+        Cli::Server { kind } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(server(kind))
         }
-        ["echo-load", addr, conns, secs] => {
+        Cli::EchoLoad { addr, conns, secs } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(echo_load(addr.parse()?, conns.parse()?, secs.parse()?))
+            rt.block_on(echo_load(addr, conns, secs))
         }
-        ["chat-load", addr, clients, secs] => {
+        Cli::ChatLoad {
+            addr,
+            clients,
+            secs,
+        } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(chat_load(addr.parse()?, clients.parse()?, secs.parse()?))
-        }
-        _ => {
-            eprintln!(
-                "usage: streams_chat_bench server streams|tokio | echo-load ADDR CONNS SECS | chat-load ADDR CLIENTS SECS"
-            );
-            std::process::exit(2)
+            rt.block_on(chat_load(addr, clients, secs))
         }
     }
 }
 
-async fn server(kind: &str) -> Result<(), BoxError> {
+async fn server(kind: Kind) -> Result<(), BoxError> {
     match kind {
-        "streams" => {
+        Kind::Streams => {
             let server = aioproto::start_server(
                 |r, w| async move {
                     while let Some(line) = r.next_line().await? {
@@ -64,7 +101,7 @@ async fn server(kind: &str) -> Result<(), BoxError> {
             tokio::signal::ctrl_c().await.ok();
             std::future::pending::<()>().await;
         }
-        "tokio" => {
+        Kind::Tokio => {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             println!("listening on {}", listener.local_addr()?);
             loop {
@@ -88,7 +125,6 @@ async fn server(kind: &str) -> Result<(), BoxError> {
                 });
             }
         }
-        other => return Err(format!("unknown server kind {other}").into()),
     }
     Ok(())
 }

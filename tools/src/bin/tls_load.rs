@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use aioproto_tools::{parse_count, parse_seconds};
+use clap::Parser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,46 +30,33 @@ use tokio::net::TcpStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// TLS load generator for `make bench`: ping-pong echo over N connections,
+/// full handshakes (--handshakes), or N idle connections (--idle). Prints one
+/// line of `key=value` fields.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Options {
+    /// The TLS echo server, IP:PORT.
+    #[arg(value_name = "HOST:PORT")]
     addr: SocketAddr,
+    /// Trust server certificates signed by this CA (PEM).
+    #[arg(long, value_name = "FILE")]
     ca: String,
+    /// Connections (or handshake workers).
+    #[arg(long, value_name = "N", default_value = "10", value_parser = parse_count)]
     conns: usize,
+    /// Bytes per request.
+    #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_count)]
     size: usize,
+    /// How long to run (with --idle: how long to hold the connections).
+    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
     seconds: f64,
+    /// Each worker does full handshakes (no resumption) in a loop.
+    #[arg(long, conflicts_with = "idle")]
     handshakes: bool,
+    /// Open the connections, echo one byte each, print `idle=N`, hold them.
+    #[arg(long)]
     idle: bool,
-}
-
-fn parse() -> Result<Options, BoxError> {
-    let mut args = std::env::args().skip(1);
-    let mut options = Options {
-        addr: "127.0.0.1:0".parse()?,
-        ca: String::new(),
-        conns: 10,
-        size: 1024,
-        seconds: 5.0,
-        handshakes: false,
-        idle: false,
-    };
-    let mut addr = None;
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--ca" => options.ca = value()?,
-            "--conns" => options.conns = value()?.parse()?,
-            "--size" => options.size = value()?.parse()?,
-            "--seconds" => options.seconds = value()?.parse()?,
-            "--handshakes" => options.handshakes = true,
-            "--idle" => options.idle = true,
-            a if !a.starts_with("--") && addr.is_none() => addr = Some(a.parse()?),
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    options.addr = addr.ok_or("HOST:PORT is required")?;
-    if options.ca.is_empty() {
-        return Err("--ca is required".into());
-    }
-    Ok(options)
 }
 
 fn client_config(ca: &str) -> Result<Arc<rustls::ClientConfig>, BoxError> {
@@ -132,7 +121,7 @@ async fn handshakes(
 }
 
 fn main() -> Result<(), BoxError> {
-    let options = parse()?;
+    let options = Options::parse();
     let connector = tokio_rustls::TlsConnector::from(client_config(&options.ca)?);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -11,70 +11,72 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use aioproto_tools::{parse_count, parse_seconds};
+use clap::Parser;
 use tokio::net::UdpSocket;
 
 const LOSS_TIMEOUT: Duration = Duration::from_millis(200);
 
-fn usage(err: &str) -> ! {
-    eprintln!("error: {err}\nusage: udp_load ADDR [--clients N] [--seconds S] [--size BYTES]");
-    std::process::exit(2)
+/// UDP load generator for `make bench`: N clients each send a datagram and
+/// wait for its echo, over and over, for a fixed time.
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Cli {
+    /// The UDP echo server, IP:PORT.
+    addr: SocketAddr,
+    /// Clients.
+    #[arg(long, value_name = "N", default_value = "10", value_parser = parse_count)]
+    clients: usize,
+    /// How long to run.
+    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
+    seconds: f64,
+    /// Bytes per datagram.
+    #[arg(long, value_name = "BYTES", default_value = "64", value_parser = parse_count)]
+    size: usize,
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut addr: Option<SocketAddr> = None;
-    let (mut clients, mut seconds, mut size) = (10usize, 5.0f64, 64usize);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
-        };
-        match arg.as_str() {
-            "--clients" => {
-                clients = value("--clients")
-                    .parse()
-                    .unwrap_or_else(|_| usage("bad --clients"))
-            }
-            "--seconds" => {
-                seconds = value("--seconds")
-                    .parse()
-                    .unwrap_or_else(|_| usage("bad --seconds"))
-            }
-            "--size" => {
-                size = value("--size")
-                    .parse()
-                    .unwrap_or_else(|_| usage("bad --size"))
-            }
-            other if addr.is_none() => {
-                addr = Some(other.parse().unwrap_or_else(|_| usage("bad ADDR")))
-            }
-            other => usage(&format!("unexpected argument {other}")),
-        }
-    }
-    let addr = addr.unwrap_or_else(|| usage("ADDR is required"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let Cli {
+        addr,
+        clients,
+        seconds,
+        size,
+    } = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    let (done, lost, elapsed) = runtime.block_on(async move {
-        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-        let start = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..clients {
-            tasks.spawn(client(addr, size, deadline));
+        .and_then(|runtime| runtime.block_on(run(addr, clients, seconds, size)));
+    match outcome {
+        Ok((done, lost, elapsed)) => println!(
+            "datagrams={done} seconds={elapsed:.2} rate={:.0} lost={lost}",
+            done as f64 / elapsed
+        ),
+        Err(e) => {
+            eprintln!("udp_load: {e}");
+            std::process::exit(1);
         }
-        let (mut done, mut lost) = (0u64, 0u64);
-        while let Some(result) = tasks.join_next().await {
-            let (d, l) = result.expect("client task").expect("client I/O");
-            done += d;
-            lost += l;
-        }
-        (done, lost, start.elapsed().as_secs_f64())
-    });
-    println!(
-        "datagrams={done} seconds={elapsed:.2} rate={:.0} lost={lost}",
-        done as f64 / elapsed
-    );
+    }
+}
+
+async fn run(
+    addr: SocketAddr,
+    clients: usize,
+    seconds: f64,
+    size: usize,
+) -> std::io::Result<(u64, u64, f64)> {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        tasks.spawn(client(addr, size, deadline));
+    }
+    let (mut done, mut lost) = (0u64, 0u64);
+    while let Some(result) = tasks.join_next().await {
+        let (d, l) = result.map_err(std::io::Error::other)??;
+        done += d;
+        lost += l;
+    }
+    Ok((done, lost, start.elapsed().as_secs_f64()))
 }
 
 async fn client(addr: SocketAddr, size: usize, deadline: Instant) -> std::io::Result<(u64, u64)> {
