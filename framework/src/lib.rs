@@ -134,6 +134,7 @@ pub mod guide;
 mod process;
 mod protocol;
 mod protocol_impl;
+pub mod pubsub;
 mod queue;
 mod server;
 mod streams;
