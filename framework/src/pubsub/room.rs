@@ -148,13 +148,15 @@ impl Shared {
             // Hold the name until the release is queued, so a re-join's claim
             // cannot reach Redis before it.
             st.local.reserve(member.name.clone());
-            st.local.snapshot()
+            (!st.closed).then(|| st.local.snapshot())
         };
-        let event = RoomEvent::Left {
-            member: member.name.clone(),
-            reason: LeaveReason::Left,
-        };
-        self.deliver(&snapshot, None, &event);
+        if let Some(snapshot) = snapshot {
+            let event = RoomEvent::Left {
+                member: member.name.clone(),
+                reason: LeaveReason::Left,
+            };
+            self.deliver(&snapshot, None, &event);
+        }
         #[cfg(feature = "redis")]
         if let Some(backplane) = &self.backplane {
             backplane.release(member.name.clone());
