@@ -126,6 +126,7 @@ impl LocalMembers {
     }
 
     /// Removes the member called `name`, if any.
+    #[cfg(feature = "redis")]
     pub(crate) fn remove_name(&mut self, name: &str) -> Option<Arc<MemberCore>> {
         let member = self.by_name.remove(name)?;
         self.snapshot = None;
@@ -145,6 +146,7 @@ impl LocalMembers {
     }
 
     /// Member names and reserved names: everything this server holds.
+    #[cfg(feature = "redis")]
     pub(crate) fn held(&self) -> HashSet<Arc<str>> {
         self.by_name
             .keys()

@@ -130,7 +130,8 @@
 //! let bob = room.join("bob", |_: &RoomEvent| {}).await?;
 //!
 //! bob.publish("hi alice");
-//! assert_eq!(room.members(), ["alice".into(), "bob".into()]);
+//! let names: Vec<String> = room.members().iter().map(|n| n.to_string()).collect();
+//! assert_eq!(names, ["alice", "bob"]);
 //! drop(bob);
 //!
 //! let seen = seen.lock().unwrap();

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use super::error::RoomError;
 use super::event::{EventSink, LeaveReason, RoomEvent};
 use super::local::{LocalMembers, MemberCore, Snapshot, fan_out};
-use super::presence::{Change, RemotePresence};
+#[cfg(feature = "redis")]
+use super::presence::Change;
+use super::presence::RemotePresence;
 #[cfg(feature = "redis")]
 use super::redis::{Backplane, Claim};
 use super::stats::{Counters, RoomStats};
@@ -125,6 +127,7 @@ impl Shared {
     }
 
     /// Announces remote presence changes to every local member.
+    #[cfg(feature = "redis")]
     pub(crate) fn announce(&self, members: &[Arc<MemberCore>], changes: Vec<Change>) {
         for change in changes {
             let event = match change {
@@ -294,10 +297,10 @@ impl Room {
             armed: true,
         };
         #[cfg(feature = "redis")]
-        if let Some(backplane) = &shared.backplane {
-            if backplane.claim(name.clone()).await == Claim::Taken {
-                return Err(RoomError::NameTaken);
-            }
+        if let Some(backplane) = &shared.backplane
+            && backplane.claim(name.clone()).await == Claim::Taken
+        {
+            return Err(RoomError::NameTaken);
         }
         let _order = shared.presence_order.lock().await;
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
