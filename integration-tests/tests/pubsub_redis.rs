@@ -8,117 +8,20 @@
 
 #[path = "support/redis.rs"]
 mod redis_server;
+#[path = "support/rooms.rs"]
+#[macro_use]
+mod rooms;
 mod support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aioproto::pubsub::{
-    LeaveReason, Member, RedisOptions, Room, RoomError, RoomEvent, Subscription, channel,
+use aioproto::pubsub::{LeaveReason, RedisOptions, RoomError, RoomEvent};
+use rooms::{
+    all_list, client, doomed_server, eventually, fast, left, ms, names, next_matching,
+    next_message, server,
 };
-use redis_server::RedisServer;
 use support::{init_tracing, with_timeout, with_timeout_of};
-
-macro_rules! redis_or_skip {
-    () => {
-        match RedisServer::start().await {
-            Some(redis) => redis,
-            None => return,
-        }
-    };
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Short presence timings so expiry tests take about a second.
-fn fast(redis: &RedisServer) -> RedisOptions {
-    let mut options = RedisOptions::new(redis.url());
-    options
-        .heartbeat_interval(ms(200))
-        .presence_ttl(ms(1000))
-        .refresh_interval(ms(1000))
-        .reconnect_backoff(ms(50), ms(500));
-    options
-}
-
-async fn server(options: &RedisOptions, room: &str) -> Room {
-    with_timeout(Room::connect_redis(room, options))
-        .await
-        .expect("connect to redis")
-}
-
-/// A member and the events it receives.
-struct Client {
-    member: Member,
-    events: Subscription,
-}
-
-async fn client(room: &Room, name: &str) -> Client {
-    let (sink, events) = channel(8192);
-    let member = with_timeout(room.join(name, sink)).await.expect("join");
-    Client { member, events }
-}
-
-/// Polls `cond` every 20 ms until it holds; fails the test after `limit`.
-async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(ms(20)).await;
-    }
-}
-
-/// Receives until an event matches `pred`; fails after `limit`.
-async fn next_matching(
-    events: &mut Subscription,
-    limit: Duration,
-    mut pred: impl FnMut(&RoomEvent) -> bool,
-) -> RoomEvent {
-    with_timeout_of(limit, async {
-        loop {
-            let event = events.recv().await.expect("subscription open");
-            if pred(&event) {
-                return event;
-            }
-        }
-    })
-    .await
-}
-
-/// The next message, skipping presence events.
-async fn next_message(events: &mut Subscription) -> (String, String) {
-    match next_matching(events, ms(5000), |e| matches!(e, RoomEvent::Message { .. })).await {
-        RoomEvent::Message { from, payload } => (
-            from.to_string(),
-            String::from_utf8_lossy(&payload).into_owned(),
-        ),
-        _ => unreachable!(),
-    }
-}
-
-fn names(list: &[&str]) -> Vec<Arc<str>> {
-    let mut v: Vec<Arc<str>> = list.iter().map(|n| Arc::from(*n)).collect();
-    v.sort();
-    v
-}
-
-async fn all_list(rooms: &[&Room], expected: &[&str], limit: Duration) {
-    let expected = names(expected);
-    eventually(limit, "every server to list the whole room", || {
-        rooms.iter().all(|r| r.members() == expected)
-    })
-    .await;
-}
-
-fn left(name: &str, reason: LeaveReason) -> impl FnMut(&RoomEvent) -> bool + '_ {
-    move |e| matches!(e, RoomEvent::Left { member, reason: r } if &**member == name && *r == reason)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_deliver_in_order_and_list_the_room() {
@@ -235,50 +138,6 @@ async fn a_name_is_unique_across_servers() {
 }
 
 /// A server on its own runtime, so the test can kill it without any cleanup.
-struct Doomed {
-    runtime: tokio::runtime::Runtime,
-    room: Room,
-    members: Vec<Member>,
-}
-
-async fn doomed_server(options: &RedisOptions, room: &str, members: &[&str]) -> Doomed {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (options, room, members): (_, String, Vec<String>) = (
-        options.clone(),
-        room.to_owned(),
-        members.iter().map(|m| m.to_string()).collect(),
-    );
-    let (room, members) = with_timeout(runtime.spawn(async move {
-        let room = Room::connect_redis(&room, &options).await.unwrap();
-        let mut handles = Vec::new();
-        for name in members {
-            handles.push(room.join(&name, |_: &RoomEvent| {}).await.unwrap());
-        }
-        (room, handles)
-    }))
-    .await
-    .unwrap();
-    Doomed {
-        runtime,
-        room,
-        members,
-    }
-}
-
-impl Doomed {
-    /// Stops every task of this server at once, as a SIGKILL would: no leave,
-    /// no unregister reaches Redis.
-    fn crash(self) {
-        self.runtime.shutdown_background();
-        drop(self.members);
-        drop(self.room);
-    }
-}
-
 async fn crashed_server_expires(options: RedisOptions, room: &str, bound: Duration) -> Duration {
     let a = server(&options, room).await;
     let b = server(&options, room).await;
@@ -664,14 +523,16 @@ async fn a_name_admitted_twice_during_an_outage_is_settled_on_reform() {
 async fn a_server_whose_presence_lapsed_claims_its_members_again() {
     init_tracing();
     let redis = redis_or_skip!();
-    let options = fast(&redis); // TTL 1 s
+    // TTL 1 s; requests may wait out the pause without timing out.
+    let mut options = fast(&redis);
+    options.command_timeout(ms(4000));
     let a = server(&options, "lapse").await;
     let b = server(&options, "lapse").await;
     let mut a1 = client(&a, "a1").await;
     let mut b1 = client(&b, "b1").await;
     all_list(&[&a, &b], &["a1", "b1"], ms(5000)).await;
 
-    // Redis holds every command for 2 s, longer than the TTL: whichever
+    // Redis holds every command for 1.5 s, longer than the TTL: whichever
     // heartbeat runs first afterwards reaps the other server.
     let raw = redis::Client::open(redis.url()).unwrap();
     let mut con = with_timeout(raw.get_multiplexed_async_connection())
@@ -680,7 +541,7 @@ async fn a_server_whose_presence_lapsed_claims_its_members_again() {
     let _: redis::Value = with_timeout(
         redis::cmd("CLIENT")
             .arg("PAUSE")
-            .arg(2000)
+            .arg(1500)
             .arg("ALL")
             .query_async(&mut con),
     )

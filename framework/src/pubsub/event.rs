@@ -176,8 +176,9 @@ pub struct Subscription {
 impl Subscription {
     /// Waits for the next event.
     ///
-    /// Returns `None` once the sink is gone (the member left or was evicted,
-    /// and the room dropped it) and every queued event was received.
+    /// Returns `None` once the sink has been dropped and every queued event
+    /// was received. The room drops a member's sink shortly after the member
+    /// left and its [`Member`](super::Member) handle is gone.
     ///
     /// # Cancel safety
     ///
