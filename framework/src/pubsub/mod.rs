@@ -70,8 +70,11 @@
 //!
 //! [`Room::members`] lists the whole room, sorted, from memory: local members
 //! plus a cache of remote ones, kept current by the channel's join and leave
-//! events and corrected every refresh interval (default 5 s) by a snapshot of
-//! the hash. No Redis round trip is made per listing.
+//! events and corrected by a snapshot of the hash every refresh interval
+//! (default 5 s): a member the snapshot lists is added at once; one it misses
+//! is dropped only when the next snapshot misses it too, so a leave event
+//! still in flight wins with its true reason. No Redis round trip is made per
+//! listing.
 //!
 //! # Faults
 //!

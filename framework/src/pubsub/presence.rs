@@ -24,6 +24,8 @@ struct Slot {
     owner: Option<Arc<str>>,
     /// The event sequence number that last changed this slot.
     touched: u64,
+    /// The last snapshot disagreed; the next one that still does removes it.
+    suspect: bool,
 }
 
 /// Remote members: name → server, with enough history to merge a snapshot
@@ -32,6 +34,11 @@ struct Slot {
 /// A snapshot (`HGETALL`) requested when the sequence number was `since` is
 /// authoritative only for names no event touched after `since`: an event
 /// received while the request was in flight may be newer than the snapshot.
+/// Conversely a snapshot may be newer than events still on their way (a
+/// leave published just before it), so a member missing from a snapshot is
+/// only removed when the next snapshot still misses it: the event, with its
+/// true reason, normally arrives first. Additions are applied at once (a
+/// name in the snapshot cannot have a leave still in flight from before it).
 #[derive(Debug, Default)]
 pub(crate) struct RemotePresence {
     slots: BTreeMap<Arc<str>, Slot>,
@@ -64,7 +71,14 @@ impl RemotePresence {
     fn touch(&mut self, name: Arc<str>, owner: Option<Arc<str>>) {
         self.seq += 1;
         let touched = self.seq;
-        self.slots.insert(name, Slot { owner, touched });
+        self.slots.insert(
+            name,
+            Slot {
+                owner,
+                touched,
+                suspect: false,
+            },
+        );
     }
 
     /// A join event: `name` is now held by `owner`.
@@ -119,10 +133,14 @@ impl RemotePresence {
     }
 
     /// Merges `snapshot` (remote name → server, requested at `since`).
+    ///
+    /// A member missing from two snapshots in a row left on purpose if its
+    /// server is still `alive`, and expired otherwise.
     pub(crate) fn apply_snapshot(
         &mut self,
         snapshot: &BTreeMap<Arc<str>, Arc<str>>,
         since: u64,
+        alive: impl Fn(&str) -> bool,
     ) -> Vec<Change> {
         let mut changes = Vec::new();
         self.slots.retain(|name, slot| {
@@ -130,9 +148,21 @@ impl RemotePresence {
                 return true; // newer than the snapshot
             }
             match (&slot.owner, snapshot.get(name)) {
-                (Some(have), Some(seen)) if have == seen => true,
-                (Some(_), _) => {
-                    changes.push(Change::Left(name.clone(), LeaveReason::Left));
+                (Some(have), Some(seen)) if have == seen => {
+                    slot.suspect = false;
+                    true
+                }
+                (Some(_), _) if !slot.suspect => {
+                    slot.suspect = true;
+                    true
+                }
+                (Some(have), seen) => {
+                    let reason = if seen.is_none() && !alive(have) {
+                        LeaveReason::Expired
+                    } else {
+                        LeaveReason::Left
+                    };
+                    changes.push(Change::Left(name.clone(), reason));
                     false
                 }
                 (None, _) => false, // an old tombstone
@@ -145,6 +175,7 @@ impl RemotePresence {
                     Slot {
                         owner: Some(owner.clone()),
                         touched: since,
+                        suspect: false,
                     },
                 );
                 changes.push(Change::Joined(name.clone()));

@@ -3,7 +3,7 @@
 //! tears the session down, falls back to a local room, and reconnects with
 //! capped exponential backoff.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -209,24 +209,41 @@ async fn heartbeat(
     Ok(alive == 1)
 }
 
-/// Reads the presence hash, name → server; skips entries that are not UTF-8.
+/// One consistent read of the presence: the hash (name → server; entries
+/// that are not UTF-8 are skipped and counted) and the servers that still
+/// have a heartbeat entry.
+struct Presence {
+    members: Vec<(Arc<str>, Arc<str>)>,
+    servers: HashSet<Arc<str>>,
+}
+
 async fn presence_snapshot(
     backplane: &Backplane,
     cmd: &mut MultiplexedConnection,
     counters: &Counters,
-) -> Result<Vec<(Arc<str>, Arc<str>)>, LinkError> {
-    let raw: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+) -> Result<Presence, LinkError> {
+    let (raw, servers): (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) = redis::pipe()
+        .atomic()
+        .cmd("HGETALL")
         .arg(&backplane.keys.members)
+        .cmd("ZRANGE")
+        .arg(&backplane.keys.servers)
+        .arg(0)
+        .arg(-1)
         .query_async(cmd)
         .await?;
-    let mut entries = Vec::with_capacity(raw.len());
+    let mut members = Vec::with_capacity(raw.len());
     for (name, owner) in raw {
         match (String::from_utf8(name), String::from_utf8(owner)) {
-            (Ok(name), Ok(owner)) => entries.push((name.into(), owner.into())),
+            (Ok(name), Ok(owner)) => members.push((name.into(), owner.into())),
             _ => Counters::add(&counters.malformed, 1),
         }
     }
-    Ok(entries)
+    let servers = servers
+        .into_iter()
+        .filter_map(|s| String::from_utf8(s).ok().map(Arc::from))
+        .collect();
+    Ok(Presence { members, servers })
 }
 
 /// Makes Redis and this server agree: claims local members Redis does not
@@ -240,12 +257,15 @@ async fn reconcile(
 ) -> Result<(), LinkError> {
     let shared = room.upgrade().ok_or(LinkError::RoomGone)?;
     let since = shared.lock().remote.seq();
-    let snapshot = presence_snapshot(backplane, cmd, &shared.counters).await?;
+    let Presence {
+        members: snapshot,
+        servers,
+    } = presence_snapshot(backplane, cmd, &shared.counters).await?;
     let me = &backplane.server_id;
     let (to_claim, to_release) = {
         let st = shared.lock();
         let held = st.local.held();
-        let ours: std::collections::HashSet<&Arc<str>> = snapshot
+        let ours: HashSet<&Arc<str>> = snapshot
             .iter()
             .filter(|(_, owner)| owner == me)
             .map(|(name, _)| name)
@@ -294,7 +314,10 @@ async fn reconcile(
             .into_iter()
             .filter(|(name, owner)| owner != me && !st.local.contains(name))
             .collect();
-        let changes = st.remote.apply_snapshot(&remote, since);
+        // A member gone with its server's heartbeat was reaped: expired.
+        let changes = st
+            .remote
+            .apply_snapshot(&remote, since, |owner| servers.contains(owner));
         (st.local.snapshot(), changes)
     };
     shared.announce(&members, changes);

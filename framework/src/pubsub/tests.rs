@@ -287,22 +287,44 @@ fn snapshot_merge_respects_newer_events() {
     p.left("old".into(), "s1", LeaveReason::Left);
     // The snapshot predates both events and no longer lists "gone".
     let snapshot = map(&[("old", "s1"), ("other", "s3")]);
-    let mut changes = p.apply_snapshot(&snapshot, since);
-    changes.sort_by_key(|c| format!("{c:?}"));
-    assert_eq!(
-        changes,
-        [
-            Change::Joined("other".into()),
-            Change::Left("gone".into(), LeaveReason::Left)
-        ]
-    );
+    let changes = p.apply_snapshot(&snapshot, since, |_| true);
+    assert_eq!(changes, [Change::Joined("other".into())]);
+    // "gone" is only suspect: its leave event may still be on its way.
     let names: Vec<_> = p.names().map(|n| n.to_string()).collect();
-    assert_eq!(names, ["new", "other"]);
-    // A later snapshot without "new" removes it, and tombstones are pruned.
+    assert_eq!(names, ["gone", "new", "other"]);
+    // The next snapshot still misses it (and now "new"): "gone" goes, "new"
+    // becomes suspect, tombstones are pruned.
     let since = p.seq();
-    let changes = p.apply_snapshot(&map(&[("other", "s3")]), since);
-    assert_eq!(changes, [Change::Left("new".into(), LeaveReason::Left)]);
+    let snapshot = map(&[("other", "s3")]);
+    let changes = p.apply_snapshot(&snapshot, since, |_| true);
+    assert_eq!(changes, [Change::Left("gone".into(), LeaveReason::Left)]);
+    // s2 has no heartbeat any more: its member expired.
+    let changes = p.apply_snapshot(&snapshot, since, |s| s != "s2");
+    assert_eq!(changes, [Change::Left("new".into(), LeaveReason::Expired)]);
     assert_eq!(p.len(), 1);
+}
+
+#[test]
+fn a_late_event_beats_the_snapshot_safety_net() {
+    let mut p = RemotePresence::default();
+    p.joined("x".into(), "s1".into());
+    // The snapshot already misses x; its expiry event is still in flight.
+    let since = p.seq();
+    assert!(p.apply_snapshot(&map(&[]), since, |_| false).is_empty());
+    // The event arrives with the true reason.
+    assert_eq!(
+        p.left("x".into(), "s1", LeaveReason::Expired),
+        Some(Change::Left("x".into(), LeaveReason::Expired))
+    );
+    let since = p.seq();
+    assert!(p.apply_snapshot(&map(&[]), since, |_| false).is_empty());
+    // A snapshot that lists a suspect member again clears the suspicion.
+    p.joined("y".into(), "s1".into());
+    let since = p.seq();
+    p.apply_snapshot(&map(&[]), since, |_| true);
+    p.apply_snapshot(&map(&[("y", "s1")]), since, |_| true);
+    assert!(p.apply_snapshot(&map(&[]), since, |_| true).is_empty());
+    assert!(p.contains("y"));
 }
 
 #[test]
