@@ -222,7 +222,8 @@ async fn presence_snapshot(
     cmd: &mut MultiplexedConnection,
     counters: &Counters,
 ) -> Result<Presence, LinkError> {
-    let (raw, servers): (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) = redis::pipe()
+    type Raw = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
+    let (raw, servers): Raw = redis::pipe()
         .atomic()
         .cmd("HGETALL")
         .arg(&backplane.keys.members)
