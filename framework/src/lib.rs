@@ -128,6 +128,7 @@ pub mod guide;
 mod net;
 #[cfg(feature = "process")]
 mod process;
+pub mod pubsub;
 mod runtime;
 mod streams;
 pub mod testing;
