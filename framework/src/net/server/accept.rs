@@ -208,15 +208,20 @@ impl ServerInner {
 
     /// Connection `id` ended (its `connection_lost` ran): unregisters and counts it.
     fn finished(&self, id: u64, ending: Ending) {
-        let cut = lock(&self.state)
-            .connections
-            .remove(&id)
-            .is_some_and(|c| c.cut_by_shutdown);
-        let gone = match ending {
-            Ending::Clean if cut => Gone::CutByShutdown,
-            ending => Gone::Ended(ending),
+        let gone = {
+            let mut state = lock(&self.state);
+            let cut = state
+                .connections
+                .remove(&id)
+                .is_some_and(|c| c.cut_by_shutdown);
+            let gone = match ending {
+                Ending::Clean if cut => Gone::CutByShutdown,
+                ending => Gone::Ended(ending),
+            };
+            // Under the lock, so whoever sees the connection gone (wait_closed) sees it counted.
+            self.counters.gone(gone);
+            gone
         };
-        self.counters.gone(gone);
         tracing::debug!(id, ending = gone.name(), "connection closed");
         self.changed.notify_waiters();
     }
@@ -289,8 +294,15 @@ impl ServerInner {
     /// Handshake `id` failed: unregisters, counts and logs it.
     #[cfg(feature = "tls")]
     fn handshake_failed(&self, id: u64, error: &crate::Error, server_span: &tracing::Span) {
-        if lock(&self.state).handshakes.remove(&id).is_some() {
-            self.counters.gone(Gone::HandshakeFailed);
+        let known = {
+            let mut state = lock(&self.state);
+            let known = state.handshakes.remove(&id).is_some();
+            if known {
+                self.counters.gone(Gone::HandshakeFailed);
+            }
+            known
+        };
+        if known {
             self.handshake_failures.failed(id, error, server_span);
         }
     }
@@ -310,16 +322,18 @@ impl Drop for HandshakeGuard {
     fn drop(&mut self) {
         let ended = {
             let mut state = lock(&self.server.state);
-            let shutting_down = state.shutdown.is_some();
-            state.handshakes.remove(&self.id).map(|_| shutting_down)
-        };
-        if let Some(by_shutdown) = ended {
-            let gone = if by_shutdown {
+            let gone = if state.shutdown.is_some() {
                 Gone::CutByShutdown
             } else {
                 Gone::Ended(Ending::Clean)
             };
-            self.server.counters.gone(gone);
+            let ended = state.handshakes.remove(&self.id).map(|_| gone);
+            if let Some(gone) = ended {
+                self.server.counters.gone(gone);
+            }
+            ended
+        };
+        if let Some(gone) = ended {
             tracing::debug!(
                 id = self.id,
                 ending = gone.name(),
