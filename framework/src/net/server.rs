@@ -169,6 +169,8 @@ struct ServerInner {
     make_handler: Box<dyn Fn() -> Handler + Send + Sync>,
     options: ServerOptions,
     counters: Counters,
+    /// `server{addr}`: the accept loop, the shutdown and the connections log in it.
+    span: tracing::Span,
     #[cfg(feature = "tls")]
     handshake_failures: handshake_log::HandshakeFailures,
 }
@@ -281,6 +283,18 @@ async fn resolve_hosts(hosts: Hosts, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// A bound socket's address or path, for the log.
+fn socket_name(socket: &Socket) -> String {
+    match socket.local_addr() {
+        Ok(addr) => match (addr.as_socket(), addr.as_pathname()) {
+            (Some(ip), _) => ip.to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "unnamed".to_owned(),
+        },
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
 fn ipv6_available() -> bool {
     Socket::new(Domain::IPV6, Type::STREAM, None).is_ok()
 }
@@ -314,6 +328,8 @@ impl Server {
         F: ProtocolFactory<M>,
     {
         let make_handler = Box::new(move || factory.make().into_handler().1);
+        let names: Vec<String> = sockets.iter().map(socket_name).collect();
+        let span = tracing::debug_span!("server", addr = %names.join(" "));
         let server = Server {
             inner: Arc::new(ServerInner {
                 state: Mutex::new(ServerState {
@@ -324,6 +340,7 @@ impl Server {
                 make_handler,
                 options: options.clone(),
                 counters: Counters::default(),
+                span,
                 #[cfg(feature = "tls")]
                 handshake_failures: handshake_log::HandshakeFailures::new(),
             }),
@@ -368,10 +385,9 @@ impl Server {
             }
         }
         if !listening.is_empty() {
-            let names: Vec<String> = listening.iter().map(|l| l.name()).collect();
-            let span = tracing::debug_span!("server", addr = %names.join(" "));
             let weak = listening.iter().map(Arc::downgrade).collect();
-            let task = tokio::spawn(accept_loop(weak, self.inner.clone()).instrument(span));
+            let accepting = accept_loop(weak, self.inner.clone()).instrument(self.inner.span.clone());
+            let task = tokio::spawn(accepting);
             state.accept_tasks.push(task);
             state.listeners.extend(listening);
         }

@@ -245,8 +245,6 @@ impl ServerInner {
             id
         };
         tracing::debug!(id, peer = %Peer(&extra), "accepted; TLS handshake started");
-        // The accept loop's span, for the summary of failed handshakes.
-        let server_span = tracing::Span::current();
         let span = crate::transport::start::connection_span(&extra);
         let handshake = tls.accept(io, bytes::Bytes::new(), extra);
         let shutdown_timeout = Some(tls.shutdown_timeout);
@@ -259,9 +257,12 @@ impl ServerInner {
             match handshake.await {
                 Ok((io, extra)) => {
                     let transport = Transport::new(extra, socket_options);
-                    server.start(Some(id), io, transport, shutdown_timeout);
+                    // The connection's span goes under the server's, as a plain one's.
+                    server
+                        .span
+                        .in_scope(|| server.start(Some(id), io, transport, shutdown_timeout));
                 }
-                Err(e) => server.handshake_failed(id, &e, &server_span),
+                Err(e) => server.handshake_failed(id, &e),
             }
             drop(guard);
         };
@@ -293,7 +294,7 @@ impl ServerInner {
 
     /// Handshake `id` failed: unregisters, counts and logs it.
     #[cfg(feature = "tls")]
-    fn handshake_failed(&self, id: u64, error: &crate::Error, server_span: &tracing::Span) {
+    fn handshake_failed(&self, id: u64, error: &crate::Error) {
         let known = {
             let mut state = lock(&self.state);
             let known = state.handshakes.remove(&id).is_some();
@@ -303,7 +304,7 @@ impl ServerInner {
             known
         };
         if known {
-            self.handshake_failures.failed(id, error, server_span);
+            self.handshake_failures.failed(id, error, &self.span);
         }
     }
 }
@@ -406,18 +407,6 @@ impl Listener {
             Listener::Tcp(_) => None,
             Listener::Unix(l) => l.local_addr().ok()?.as_pathname().map(Into::into),
         }
-    }
-
-    /// The address or path, for the log.
-    pub(super) fn name(&self) -> String {
-        if let Some(addr) = self.local_addr() {
-            return addr.to_string();
-        }
-        #[cfg(feature = "unix")]
-        if let Some(path) = self.local_path() {
-            return path.display().to_string();
-        }
-        "unnamed".to_owned()
     }
 }
 

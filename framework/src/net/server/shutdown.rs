@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 use super::{Server, ServerInner};
 use crate::transport::Transport;
@@ -148,6 +149,11 @@ impl Server {
     /// # Ok(()) }
     /// ```
     pub async fn shutdown(&self, grace: Duration) {
+        let span = self.inner.span.clone();
+        self.shutdown_within(grace).instrument(span).await;
+    }
+
+    async fn shutdown_within(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now().checked_add(grace);
         self.close();
         self.inner.enter(Phase::Closing);
