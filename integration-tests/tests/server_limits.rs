@@ -49,7 +49,11 @@ async fn max_connections_holds_the_next_client_in_the_backlog() {
     drop(first);
     let log = next_log(&mut logs).await;
     log.wait_for("cm").await;
-    assert_eq!(read_exact(&mut third, 4).await, b"ping", "served, not reset");
+    assert_eq!(
+        read_exact(&mut third, 4).await,
+        b"ping",
+        "served, not reset"
+    );
 
     let stats = server.stats();
     assert_eq!(stats.accepted, 3, "{stats}");
@@ -132,7 +136,10 @@ async fn handshake_cap_holds_stalled_clients_back() {
     assert_eq!(stats.tls_handshakes_failed, 3, "{stats}");
     assert_eq!(stats.peak_open, 2, "at most two sockets held: {stats}");
     assert_eq!(stats.tls_handshaking, 0, "{stats}");
-    assert!(logs.try_recv().is_err(), "no protocol for a failed handshake");
+    assert!(
+        logs.try_recv().is_err(),
+        "no protocol for a failed handshake"
+    );
 
     // The server goes on serving.
     let _client = with_timeout(pki.raw_connect(addr)).await;

@@ -47,7 +47,10 @@ async fn shutdown_aborts_a_client_that_never_reads_after_grace() {
     let took = started.elapsed();
 
     assert!(took >= grace, "returned before the grace period: {took:?}");
-    assert!(log.lost().expect("connection_lost ran").is_none(), "abort is clean");
+    assert!(
+        log.lost().expect("connection_lost ran").is_none(),
+        "abort is clean"
+    );
     assert!(!server.is_serving());
     let stats = server.stats();
     assert_eq!(stats.aborted_by_shutdown, 1, "{stats}");
@@ -87,7 +90,10 @@ async fn shutdown_with_well_behaved_clients_flushes_and_ends_early() {
     let took = started.elapsed();
 
     for reader in readers {
-        let got = with_timeout(reader).await.unwrap().expect("EOF, not a reset");
+        let got = with_timeout(reader)
+            .await
+            .unwrap()
+            .expect("EOF, not a reset");
         assert_eq!(got.len(), GREETING);
         assert!(got == greeting(), "every byte, in order");
     }
@@ -105,7 +111,10 @@ async fn shutdown_of_an_idle_server_returns_at_once() {
     let (server, addr) = echo_server().await;
     with_timeout(server.shutdown(Duration::from_secs(60))).await;
     assert!(!server.is_serving());
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "refused");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "refused"
+    );
 }
 
 /// A TLS handshake stalled mid-way (long handshake timeout) is ended by the
@@ -114,7 +123,8 @@ async fn shutdown_of_an_idle_server_returns_at_once() {
 async fn shutdown_ends_a_stalled_tls_handshake() {
     init_tracing();
     let pki = Pki::new();
-    let (server, addr, mut logs) = tls_recording_server(pki.server_tls("server"), Events::new).await;
+    let (server, addr, mut logs) =
+        tls_recording_server(pki.server_tls("server"), Events::new).await;
     let mut stalled = stalled_handshake(&pki, addr).await;
     assert_eq!(server.stats().tls_handshaking, 1);
 
@@ -135,7 +145,8 @@ async fn shutdown_ends_a_stalled_tls_handshake() {
 async fn shutdown_aborts_a_tls_close_notify_wait() {
     init_tracing();
     let pki = Pki::new();
-    let (server, addr, mut logs) = tls_recording_server(pki.server_tls("server"), Events::new).await;
+    let (server, addr, mut logs) =
+        tls_recording_server(pki.server_tls("server"), Events::new).await;
     let _client = pki.raw_connect(addr).await;
     let log = next_log(&mut logs).await;
     log.wait_for("cm").await;
@@ -158,7 +169,8 @@ async fn shutdown_aborts_a_tls_close_notify_wait() {
 async fn close_clients_ends_tls_handshakes_in_progress() {
     init_tracing();
     let pki = Pki::new();
-    let (server, addr, mut logs) = tls_recording_server(pki.server_tls("server"), Events::new).await;
+    let (server, addr, mut logs) =
+        tls_recording_server(pki.server_tls("server"), Events::new).await;
     let mut stalled = stalled_handshake(&pki, addr).await;
     server.close();
     server.close_clients();
@@ -175,7 +187,8 @@ async fn close_clients_ends_tls_handshakes_in_progress() {
 async fn abort_clients_ends_tls_handshakes_in_progress() {
     init_tracing();
     let pki = Pki::new();
-    let (server, addr, mut logs) = tls_recording_server(pki.server_tls("server"), Events::new).await;
+    let (server, addr, mut logs) =
+        tls_recording_server(pki.server_tls("server"), Events::new).await;
     let mut first = stalled_handshake(&pki, addr).await;
     let mut second = stalled_handshake(&pki, addr).await;
     assert_eq!(server.stats().tls_handshaking, 2);
@@ -190,4 +203,47 @@ async fn abort_clients_ends_tls_handshakes_in_progress() {
     server.abort_clients();
     with_timeout(server.wait_closed()).await;
     assert_eq!(server.stats().closed_cleanly, 3);
+}
+
+/// A shutdown while TLS clients keep arriving (handshakes starting, finishing
+/// and being ended concurrently, on two worker threads) still resolves within
+/// grace plus the bound, and leaves every accepted connection counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_while_tls_clients_keep_arriving() {
+    init_tracing();
+    let pki = std::sync::Arc::new(Pki::new());
+    let (server, addr, mut logs) =
+        tls_recording_server(pki.server_tls("server"), Events::new).await;
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        let pki = pki.clone();
+        clients.push(tokio::spawn(async move {
+            let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+                return;
+            };
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let connector = tokio_rustls::TlsConnector::from(pki.raw_client_config());
+            if let Ok(mut tls) = connector.connect(name, tcp).await {
+                let mut rest = Vec::new();
+                let _ = tls.read_to_end(&mut rest).await;
+            }
+        }));
+    }
+    next_log(&mut logs).await.wait_for("cm").await;
+
+    let grace = ms(500);
+    with_timeout_of(grace + Duration::from_secs(2), server.shutdown(grace)).await;
+
+    let stats = server.stats();
+    assert_eq!(stats.open, 0, "{stats}");
+    let ended = stats.closed_cleanly
+        + stats.closed_with_error
+        + stats.tls_handshakes_failed
+        + stats.aborted_hard_limit
+        + stats.timed_out
+        + stats.aborted_by_shutdown;
+    assert_eq!(stats.accepted, ended, "{stats}");
+    for client in clients {
+        with_timeout(client).await.unwrap();
+    }
 }

@@ -50,14 +50,21 @@ async fn counters_match_what_happened() {
         server_logs.push(log);
     }
     let stats = server.stats();
-    assert_eq!((stats.accepted, stats.open, stats.peak_open), (4, 4, 4), "{stats}");
+    assert_eq!(
+        (stats.accepted, stats.open, stats.peak_open),
+        (4, 4, 4),
+        "{stats}"
+    );
 
     let mut clean = clients.remove(0);
     clean.shutdown().await.unwrap();
     assert!(server_logs[0].wait_lost().await.is_none());
 
     reset(clients.remove(0));
-    assert!(server_logs[1].wait_lost().await.is_some(), "a reset is an error");
+    assert!(
+        server_logs[1].wait_lost().await.is_some(),
+        "a reset is an error"
+    );
 
     let mut overflowing = clients.remove(0);
     raw_write(&mut overflowing, b"overflow").await;
@@ -168,7 +175,11 @@ async fn failed_handshakes_are_counted_and_warned_about_once_per_interval() {
         "{warnings} warnings in {elapsed:?}"
     );
     assert_eq!(captured.count(Level::DEBUG, "accepted"), 21);
-    assert_eq!(captured.count(Level::DEBUG, "id=20 "), 2, "accepted, closed");
+    assert_eq!(
+        captured.count(Level::DEBUG, "id=20 "),
+        2,
+        "accepted, closed"
+    );
     assert_eq!(
         captured.count(Level::DEBUG, "ending=\"timeout\""),
         1,

@@ -386,7 +386,8 @@ impl Server {
         }
         if !listening.is_empty() {
             let weak = listening.iter().map(Arc::downgrade).collect();
-            let accepting = accept_loop(weak, self.inner.clone()).instrument(self.inner.span.clone());
+            let accepting =
+                accept_loop(weak, self.inner.clone()).instrument(self.inner.span.clone());
             let task = tokio::spawn(accepting);
             state.accept_tasks.push(task);
             state.listeners.extend(listening);
@@ -404,7 +405,9 @@ impl Server {
     }
 
     /// Stops accepting: the listening sockets are closed before this returns,
-    /// so new connections are refused. Existing connections go on. Idempotent.
+    /// so new connections are refused (clients still in the kernel's backlog
+    /// are reset). Existing connections go on; see [`shutdown`](Self::shutdown)
+    /// to end them too. Idempotent.
     pub fn close(&self) {
         let tasks = {
             let mut state = self.lock();

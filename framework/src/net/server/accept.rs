@@ -65,8 +65,7 @@ fn full(server: &ServerInner, state: &ServerState) -> Option<&'static str> {
         return Some("max_connections");
     }
     #[cfg(feature = "tls")]
-    if server.options.tls.is_some() && state.handshakes.len() >= server.options.max_tls_handshakes
-    {
+    if server.options.tls.is_some() && state.handshakes.len() >= server.options.max_tls_handshakes {
         return Some("max_tls_handshakes");
     }
     None
@@ -430,7 +429,11 @@ fn poll_accept_any(
             return Poll::Ready(Some(accepted));
         }
     }
-    if open { Poll::Pending } else { Poll::Ready(None) }
+    if open {
+        Poll::Pending
+    } else {
+        Poll::Ready(None)
+    }
 }
 
 /// Accepts on every listener of the server while the limits leave room, until

@@ -134,7 +134,11 @@ impl HandshakeFailures {
                     tokio::time::sleep_until(at).await;
                     let warning = lock(&summary).flush(Instant::now());
                     if let Some(w) = warning {
-                        let noun = if w.count == 1 { "handshake" } else { "handshakes" };
+                        let noun = if w.count == 1 {
+                            "handshake"
+                        } else {
+                            "handshakes"
+                        };
                         tracing::warn!(
                             "{} TLS {noun} failed in the last {}s; last error: {}",
                             w.count,

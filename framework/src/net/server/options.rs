@@ -68,8 +68,8 @@ impl ServerOptions {
     /// The `listen()` backlog (default 100).
     ///
     /// This is also how many clients the kernel holds, connected but not yet
-    /// accepted, while [`max_connections`](Self::max_connections) or
-    /// [`max_tls_handshakes`](Self::max_tls_handshakes) pauses accepting.
+    /// accepted, while [`max_connections`](Self::max_connections) or the TLS
+    /// handshake cap (`max_tls_handshakes`) pauses accepting.
     pub fn backlog(&mut self, backlog: u32) -> &mut Self {
         self.backlog = backlog;
         self
@@ -143,7 +143,8 @@ impl ServerOptions {
     }
 
     /// Stops accepting while `max` TLS handshakes are in progress (default
-    /// 256). TLS servers only; a plain server ignores it.
+    /// [`DEFAULT_MAX_TLS_HANDSHAKES`](crate::DEFAULT_MAX_TLS_HANDSHAKES), 256).
+    /// TLS servers only; a plain server ignores it.
     ///
     /// This is a separate and usually much lower cap than
     /// [`max_connections`](Self::max_connections): a handshake costs CPU and

@@ -75,7 +75,10 @@ mod handshake_log {
             })
         );
         // The next failure falls in the interval after that warning.
-        assert_eq!(summary.record(at(12_000), "x"), Verdict::FlushAt(at(20_000)));
+        assert_eq!(
+            summary.record(at(12_000), "x"),
+            Verdict::FlushAt(at(20_000))
+        );
         assert_eq!(summary.flush(at(20_000)).map(|w| w.count), Some(1));
         // A quiet interval later, a failure warns at once again.
         assert_eq!(summary.flush(at(30_000)), None);
