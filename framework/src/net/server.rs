@@ -168,7 +168,8 @@ struct ServerInner {
     changed: Notify,
     make_handler: Box<dyn Fn() -> Handler + Send + Sync>,
     options: ServerOptions,
-    counters: Counters,
+    /// Shared, so a connection's driver can be handed it (byte counters).
+    counters: Arc<Counters>,
     /// `server{addr}`: the accept loop, the shutdown and the connections log in it.
     span: tracing::Span,
     #[cfg(feature = "tls")]
@@ -339,7 +340,7 @@ impl Server {
                 changed: Notify::new(),
                 make_handler,
                 options: options.clone(),
-                counters: Counters::default(),
+                counters: Arc::default(),
                 span,
                 #[cfg(feature = "tls")]
                 handshake_failures: handshake_log::HandshakeFailures::new(),

@@ -123,8 +123,8 @@ impl ServerOptions {
     /// listen backlog (see [`backlog`](Self::backlog)), connected but not yet
     /// served, and nobody is reset. As soon as one connection ends, accepting
     /// resumes and the oldest waiting client gets its `connection_made`. A
-    /// client past a full backlog sees its connection attempt retried by its
-    /// kernel (Linux drops the SYN), not refused.
+    /// TCP client past a full backlog sees its connection attempt retried by
+    /// its kernel (Linux drops the SYN), not refused.
     ///
     /// # Panics
     ///

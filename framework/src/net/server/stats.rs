@@ -5,8 +5,9 @@
 //! the work (an accept, the end of a connection), so counting costs nothing on
 //! the data path. To add a counter: a field in [`Counters`], the same field in
 //! [`ServerStats`] with its docs, a line in [`Counters::snapshot`] and a pair
-//! in the `Display` impl. Per-connection counters (bytes) reach the driver
-//! through the connection's config with an `Arc<Counters>`.
+//! in the `Display` impl. The server holds its counters in an `Arc`, so
+//! per-connection counters (bytes) can reach the driver through the
+//! connection's config.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
