@@ -149,7 +149,12 @@ pub use net::proxy::{
     ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
     ProxyProtocol, ProxyTlv, ProxyTransport, ProxyVersion,
 };
-pub use net::server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use net::server::DEFAULT_MAX_TLS_HANDSHAKES;
+pub use net::server::{
+    Hosts, Server, ServerOptions, ServerStats, create_server, create_server_from_std,
+};
 #[cfg(feature = "process")]
 pub use net::subprocess::{
     Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,

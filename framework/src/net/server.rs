@@ -1,156 +1,48 @@
 //! Listening servers: [`create_server`], [`Server`] and [`ServerOptions`].
+//!
+//! One accept loop per server (every listening socket of it) admits
+//! connections while there is room under the limits, counts them, and starts
+//! each through the one start path; a TLS server first runs the handshake on a
+//! task of its own, which the server can end (`close_clients`, `shutdown`).
+//!
+//! * `accept.rs`: the accept loop, admission, the TLS handshake tasks and the
+//!   registry of live connections;
+//! * `shutdown.rs`: `close_clients`, `abort_clients` and `shutdown(grace)`;
+//! * `options.rs`, `stats.rs`, `handshake_log.rs`: the options, the counters,
+//!   and the rate-limited log of failed handshakes.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-#[cfg(feature = "tls")]
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::net::addr::bind_error;
-use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler, ProtocolFactory};
-use crate::transport::io::StreamIo;
-#[cfg(feature = "tls")]
-use crate::transport::start::connection_span;
-use crate::transport::start::{ConnectionConfig, MadeOn, OnFinish, start_connection};
-use crate::transport::{ExtraInfo, SocketOptions};
 use crate::util::lock;
 
-/// How long the accept loop waits after running out of file descriptors or memory.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(250);
+mod accept;
+#[cfg(feature = "tls")]
+mod handshake_log;
+pub(crate) mod options;
+mod shutdown;
+pub(crate) mod stats;
+#[cfg(test)]
+mod tests;
 
-/// Options for [`create_server`], set with a builder.
-///
-/// # Examples
-///
-/// ```
-/// let mut options = aioproto::ServerOptions::new();
-/// options.backlog(1024).reuse_port(true).start_serving(false);
-/// ```
-#[derive(Clone)]
-pub struct ServerOptions {
-    pub(crate) backlog: u32,
-    pub(crate) reuse_address: bool,
-    pub(crate) reuse_port: bool,
-    pub(crate) keepalive: bool,
-    pub(crate) nodelay: bool,
-    pub(crate) start_serving: bool,
-    #[cfg(feature = "unix")]
-    pub(crate) cleanup_socket: bool,
-    #[cfg(feature = "tls")]
-    pub(crate) tls: Option<crate::net::tls::ServerTls>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            backlog: 100,
-            reuse_address: true,
-            reuse_port: false,
-            keepalive: false,
-            nodelay: true,
-            start_serving: true,
-            #[cfg(feature = "unix")]
-            cleanup_socket: true,
-            #[cfg(feature = "tls")]
-            tls: None,
-        }
-    }
-}
-
-impl ServerOptions {
-    /// The defaults: backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
-    /// keep-alive off, `TCP_NODELAY` on, serving at once.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The `listen()` backlog (default 100).
-    pub fn backlog(&mut self, backlog: u32) -> &mut Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// `SO_REUSEADDR` on the listening sockets (default on, as asyncio on
-    /// Unix). TCP only: Unix socket servers have no such option.
-    pub fn reuse_address(&mut self, on: bool) -> &mut Self {
-        self.reuse_address = on;
-        self
-    }
-
-    /// `SO_REUSEPORT`, so several servers can share a port (default off).
-    /// TCP only: Unix socket servers have no such option.
-    pub fn reuse_port(&mut self, on: bool) -> &mut Self {
-        self.reuse_port = on;
-        self
-    }
-
-    /// `SO_KEEPALIVE` on accepted connections (default off). TCP only.
-    pub fn keepalive(&mut self, on: bool) -> &mut Self {
-        self.keepalive = on;
-        self
-    }
-
-    /// `TCP_NODELAY` on accepted connections (default on). TCP only.
-    pub fn nodelay(&mut self, on: bool) -> &mut Self {
-        self.nodelay = on;
-        self
-    }
-
-    /// Serves TLS on every accepted connection (default: plain TCP).
-    ///
-    /// `connection_made` runs after the handshake; a failed handshake is
-    /// logged and calls no callback. See [`ServerTls`](crate::ServerTls).
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(&mut self, tls: crate::net::tls::ServerTls) -> &mut Self {
-        self.tls = Some(tls);
-        self
-    }
-
-    /// Whether to start accepting at once (default true). With false, the
-    /// sockets are bound but not listening until [`Server::start_serving`].
-    pub fn start_serving(&mut self, on: bool) -> &mut Self {
-        self.start_serving = on;
-        self
-    }
-
-    /// Unix servers only: remove the socket file when the server closes
-    /// (default true), unless it was replaced by another file meanwhile.
-    #[cfg(feature = "unix")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
-    pub fn cleanup_socket(&mut self, on: bool) -> &mut Self {
-        self.cleanup_socket = on;
-        self
-    }
-}
-
-impl fmt::Debug for ServerOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ServerOptions");
-        d.field("backlog", &self.backlog)
-            .field("reuse_address", &self.reuse_address)
-            .field("reuse_port", &self.reuse_port)
-            .field("keepalive", &self.keepalive)
-            .field("nodelay", &self.nodelay)
-            .field("start_serving", &self.start_serving);
-        #[cfg(feature = "unix")]
-        d.field("cleanup_socket", &self.cleanup_socket);
-        #[cfg(feature = "tls")]
-        d.field("tls", &self.tls.is_some());
-        d.finish()
-    }
-}
+use accept::{Connection, Handshake, Listener, accept_loop};
+#[cfg(feature = "tls")]
+pub use options::DEFAULT_MAX_TLS_HANDSHAKES;
+pub use options::ServerOptions;
+use shutdown::Phase;
+use stats::Counters;
+pub use stats::ServerStats;
 
 /// Where a server listens: no host (every interface, IPv4 and IPv6), one
 /// host name or address, or several.
@@ -234,6 +126,36 @@ impl From<Vec<&str>> for Hosts {
 /// server.wait_closed().await;
 /// # Ok(()) }
 /// ```
+///
+/// # Shutting down
+///
+/// [`shutdown(grace)`](Self::shutdown) stops accepting, asks every client to
+/// close (flushing what was written to it), aborts whatever is still open once
+/// `grace` has passed, and resolves when every connection is gone. A client
+/// that never reads can delay the exit by at most `grace`:
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use aioproto::{BaseProtocol, Protocol, ServerOptions, create_server};
+/// use tokio::signal::unix::{SignalKind, signal};
+///
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// # #[tokio::main]
+/// # async fn main() -> aioproto::Result<()> {
+/// let server = create_server(|| Quiet, "127.0.0.1", 8888, &ServerOptions::new()).await?;
+/// let mut sigterm = signal(SignalKind::terminate())?;
+/// tokio::select! {
+///     _ = sigterm.recv() => {}
+///     _ = tokio::signal::ctrl_c() => {}
+/// }
+/// server.shutdown(Duration::from_secs(10)).await;
+/// tracing::info!("server stopped: {}", server.stats());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<ServerInner>,
@@ -241,10 +163,17 @@ pub struct Server {
 
 struct ServerInner {
     state: Mutex<ServerState>,
-    /// Woken whenever the server closes or a connection ends.
+    /// Woken whenever the server closes or a connection (or handshake) ends:
+    /// `wait_closed` and an accept loop waiting for room wait on it.
     changed: Notify,
     make_handler: Box<dyn Fn() -> Handler + Send + Sync>,
     options: ServerOptions,
+    /// Shared, so a connection's driver can be handed it (byte counters).
+    counters: Arc<Counters>,
+    /// `server{addr}`: the accept loop, the shutdown and the connections log in it.
+    span: tracing::Span,
+    #[cfg(feature = "tls")]
+    handshake_failures: handshake_log::HandshakeFailures,
 }
 
 #[derive(Default)]
@@ -257,13 +186,24 @@ struct ServerState {
     #[cfg(feature = "unix")]
     cleanup: Vec<crate::net::unix::SocketFile>,
     accept_tasks: Vec<JoinHandle<()>>,
-    connections: HashMap<u64, Transport>,
+    /// Live connections by id (ids count from 0 in accept order).
+    connections: HashMap<u64, Connection>,
+    /// Accepted connections still in their TLS handshake: not yet a
+    /// transport, but open (for `max_connections`) and waited for by
+    /// `wait_closed`, as asyncio does.
+    handshakes: HashMap<u64, Handshake>,
     next_connection_id: u64,
-    /// Accepted connections still being set up (TLS handshakes): not yet a
-    /// transport, but `wait_closed` waits for them as asyncio does.
-    in_setup: usize,
     closed: bool,
     serve_forever_running: bool,
+    /// Set by `shutdown`: what happens to connections that start from now on.
+    shutdown: Option<Phase>,
+}
+
+impl ServerState {
+    /// Connections open: started, or still in their TLS handshake.
+    fn open(&self) -> usize {
+        self.connections.len() + self.handshakes.len()
+    }
 }
 
 /// Creates a TCP server for `host` and `port`, like asyncio's `create_server`.
@@ -300,61 +240,6 @@ where
         sockets.push(bind_socket(addr, options)?);
     }
     Server::from_sockets(factory, sockets, options)
-}
-
-/// A listening socket of either kind.
-enum Listener {
-    Tcp(TcpListener),
-    #[cfg(feature = "unix")]
-    Unix(tokio::net::UnixListener),
-}
-
-/// A connection a [`Listener`] accepted.
-enum Accepted {
-    Tcp(TcpStream),
-    #[cfg(feature = "unix")]
-    Unix(tokio::net::UnixStream),
-}
-
-impl Listener {
-    /// Turns a bound (and listening) socket into the matching tokio listener.
-    fn from_socket(socket: Socket) -> io::Result<Listener> {
-        #[cfg(feature = "unix")]
-        if socket.local_addr()?.is_unix() {
-            let std_listener = std::os::unix::net::UnixListener::from(socket);
-            return Ok(Listener::Unix(tokio::net::UnixListener::from_std(
-                std_listener,
-            )?));
-        }
-        Ok(Listener::Tcp(TcpListener::from_std(socket.into())?))
-    }
-
-    fn poll_accept(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<Accepted>> {
-        match self {
-            Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Tcp(s)),
-            #[cfg(feature = "unix")]
-            Listener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Unix(s)),
-        }
-    }
-
-    fn local_addr(&self) -> Option<SocketAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().ok(),
-            #[cfg(feature = "unix")]
-            Listener::Unix(_) => None,
-        }
-    }
-
-    #[cfg(feature = "unix")]
-    fn local_path(&self) -> Option<std::path::PathBuf> {
-        match self {
-            Listener::Tcp(_) => None,
-            Listener::Unix(l) => l.local_addr().ok()?.as_pathname().map(Into::into),
-        }
-    }
 }
 
 /// Creates a server on an already-bound (and possibly listening) socket,
@@ -399,6 +284,18 @@ async fn resolve_hosts(hosts: Hosts, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// A bound socket's address or path, for the log.
+fn socket_name(socket: &Socket) -> String {
+    match socket.local_addr() {
+        Ok(addr) => match (addr.as_socket(), addr.as_pathname()) {
+            (Some(ip), _) => ip.to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "unnamed".to_owned(),
+        },
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
 fn ipv6_available() -> bool {
     Socket::new(Domain::IPV6, Type::STREAM, None).is_ok()
 }
@@ -432,6 +329,8 @@ impl Server {
         F: ProtocolFactory<M>,
     {
         let make_handler = Box::new(move || factory.make().into_handler().1);
+        let names: Vec<String> = sockets.iter().map(socket_name).collect();
+        let span = tracing::debug_span!("server", addr = %names.join(" "));
         let server = Server {
             inner: Arc::new(ServerInner {
                 state: Mutex::new(ServerState {
@@ -441,6 +340,10 @@ impl Server {
                 changed: Notify::new(),
                 make_handler,
                 options: options.clone(),
+                counters: Arc::default(),
+                span,
+                #[cfg(feature = "tls")]
+                handshake_failures: handshake_log::HandshakeFailures::new(),
             }),
         };
         if options.start_serving {
@@ -455,6 +358,9 @@ impl Server {
 
     /// Starts listening and accepting, if not already. Idempotent.
     ///
+    /// One accept loop serves every socket of the server, in a `tracing` span
+    /// `server` naming the addresses.
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] after [`close`](Self::close); an I/O error if `listen()` fails.
@@ -464,16 +370,33 @@ impl Server {
             return Err(Error::Closed("server"));
         }
         let bound = std::mem::take(&mut state.bound);
+        let mut listening = Vec::with_capacity(bound.len());
+        let mut failed = None;
         for socket in bound {
-            socket.listen(self.inner.options.backlog.min(i32::MAX as u32) as i32)?;
-            socket.set_nonblocking(true)?;
-            let listener = Arc::new(Listener::from_socket(socket)?);
-            let weak = Arc::downgrade(&listener);
-            state.listeners.push(listener);
-            let task = tokio::spawn(accept_loop(weak, self.inner.clone()));
-            state.accept_tasks.push(task);
+            let listener = socket
+                .listen(self.inner.options.backlog.min(i32::MAX as u32) as i32)
+                .and_then(|()| socket.set_nonblocking(true))
+                .and_then(|()| Listener::from_socket(socket));
+            match listener {
+                Ok(listener) => listening.push(Arc::new(listener)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(())
+        if !listening.is_empty() {
+            let weak = listening.iter().map(Arc::downgrade).collect();
+            let accepting =
+                accept_loop(weak, self.inner.clone()).instrument(self.inner.span.clone());
+            let task = tokio::spawn(accepting);
+            state.accept_tasks.push(task);
+            state.listeners.extend(listening);
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 
     /// True while the server accepts connections.
@@ -483,7 +406,9 @@ impl Server {
     }
 
     /// Stops accepting: the listening sockets are closed before this returns,
-    /// so new connections are refused. Existing connections go on. Idempotent.
+    /// so new connections are refused (clients still in the kernel's backlog
+    /// are reset). Existing connections go on; see [`shutdown`](Self::shutdown)
+    /// to end them too. Idempotent.
     pub fn close(&self) {
         let tasks = {
             let mut state = self.lock();
@@ -502,28 +427,53 @@ impl Server {
         self.inner.changed.notify_waiters();
     }
 
-    /// Closes every live connection gracefully (flush, then close).
-    pub fn close_clients(&self) {
-        for transport in self.connections() {
-            transport.close();
-        }
-    }
-
-    /// Aborts every live connection, dropping unsent data.
-    pub fn abort_clients(&self) {
-        for transport in self.connections() {
-            transport.abort();
-        }
-    }
-
-    /// Transports of the live connections.
+    /// Transports of the live connections (not those still in their TLS handshake).
     pub fn connections(&self) -> Vec<Transport> {
-        self.lock().connections.values().cloned().collect()
+        self.lock()
+            .connections
+            .values()
+            .map(|c| c.transport.clone())
+            .collect()
     }
 
-    /// How many connections are live.
+    /// How many connections are live (not counting TLS handshakes in progress;
+    /// [`stats`](Self::stats) counts both).
     pub fn connection_count(&self) -> usize {
         self.lock().connections.len()
+    }
+
+    /// A snapshot of the server's counters: connections accepted, open and
+    /// ended (and how), failed TLS handshakes, accept errors.
+    ///
+    /// Cheap: relaxed atomic loads and one short lock. See [`ServerStats`] for
+    /// what each counter counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, Protocol, ServerOptions, create_server};
+    ///
+    /// struct Quiet;
+    /// impl BaseProtocol for Quiet {}
+    /// impl Protocol for Quiet {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aioproto::Result<()> {
+    /// let server = create_server(|| Quiet, "127.0.0.1", 0, &ServerOptions::new()).await?;
+    /// let _client = tokio::net::TcpStream::connect(server.local_addrs()[0]).await?;
+    /// # while server.stats().open == 0 { tokio::task::yield_now().await; }
+    /// // ... once the server has accepted it:
+    /// let stats = server.stats();
+    /// assert_eq!((stats.accepted, stats.open), (1, 1));
+    /// server.close();
+    /// # Ok(()) }
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        let (open, handshaking) = {
+            let state = self.lock();
+            (state.open(), state.handshakes.len())
+        };
+        self.inner.counters.snapshot(open, handshaking)
     }
 
     /// The addresses the server's sockets are bound to (asyncio's `sockets`).
@@ -578,7 +528,7 @@ impl Server {
             changed.as_mut().enable();
             {
                 let state = self.lock();
-                if state.closed && state.connections.is_empty() && state.in_setup == 0 {
+                if state.closed && state.open() == 0 {
                     return;
                 }
             }
@@ -633,144 +583,6 @@ impl Server {
     }
 }
 
-/// Counts one accepted connection that is still being set up (a TLS handshake)
-/// until dropped; register the connection before dropping it.
-#[cfg(feature = "tls")]
-struct SetupGuard(Arc<ServerInner>);
-
-#[cfg(feature = "tls")]
-impl Drop for SetupGuard {
-    fn drop(&mut self) {
-        lock(&self.0.state).in_setup -= 1;
-        self.0.changed.notify_waiters();
-    }
-}
-
-impl ServerInner {
-    /// Counts a connection under set-up until the guard drops.
-    #[cfg(feature = "tls")]
-    fn setup_guard(self: &Arc<Self>) -> SetupGuard {
-        lock(&self.state).in_setup += 1;
-        SetupGuard(self.clone())
-    }
-
-    /// Registers a new connection; returns the hook that unregisters it.
-    fn register(self: &Arc<Self>, transport: &Transport) -> OnFinish {
-        let id = {
-            let mut state = lock(&self.state);
-            let id = state.next_connection_id;
-            state.next_connection_id += 1;
-            state.connections.insert(id, transport.clone());
-            id
-        };
-        let weak = Arc::downgrade(self);
-        Box::new(move |_ending| {
-            if let Some(inner) = weak.upgrade() {
-                lock(&inner.state).connections.remove(&id);
-                inner.changed.notify_waiters();
-            }
-        })
-    }
-
-    /// Sets up one accepted TCP connection.
-    fn on_accept(self: &Arc<Self>, stream: TcpStream) {
-        let wanted = SocketOptions {
-            nodelay: self.options.nodelay,
-            keepalive: self.options.keepalive,
-        };
-        let (io, extra, socket_options) = tcp_io(stream, wanted);
-        self.on_accepted(io, extra, Some(socket_options));
-    }
-
-    /// Sets up one accepted Unix connection.
-    #[cfg(feature = "unix")]
-    fn on_accept_unix(self: &Arc<Self>, stream: tokio::net::UnixStream) {
-        let (io, extra) = crate::net::unix::unix_io(stream);
-        self.on_accepted(io, extra, None);
-    }
-
-    /// Runs the TLS handshake if the server speaks TLS (on a task of its own,
-    /// counted until it ends), then starts the connection.
-    fn on_accepted(
-        self: &Arc<Self>,
-        io: Box<dyn StreamIo>,
-        extra: ExtraInfo,
-        socket_options: Option<SocketOptions>,
-    ) {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.options.tls {
-            let span = connection_span(&extra);
-            let handshake = tls.accept(io, bytes::Bytes::new(), extra);
-            let shutdown_timeout = Some(tls.shutdown_timeout);
-            let setup = self.setup_guard();
-            let server = self.clone();
-            let task = async move {
-                match handshake.await {
-                    Ok((io, extra)) => server.start(io, extra, socket_options, shutdown_timeout),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "TLS handshake failed; connection dropped")
-                    }
-                }
-                drop(setup);
-            };
-            tokio::spawn(task.instrument(span));
-            return;
-        }
-        self.start(io, extra, socket_options, None);
-    }
-
-    /// Registers the connection and starts it; `connection_made` runs on its driver.
-    fn start(
-        self: &Arc<Self>,
-        io: Box<dyn StreamIo>,
-        extra: ExtraInfo,
-        socket_options: Option<SocketOptions>,
-        shutdown_timeout: Option<Duration>,
-    ) {
-        let transport = Transport::new(extra, socket_options);
-        let config = ConnectionConfig::new(MadeOn::Driver)
-            .with_shutdown_timeout(shutdown_timeout)
-            .with_on_finish(Some(self.register(&transport)));
-        // Cannot fail: nothing runs on this side of the spawn.
-        let _ = start_connection(io, (self.make_handler)(), transport, config);
-    }
-}
-
-/// Accepts until the listener is closed. Holds the listener only weakly, so
-/// [`Server::close`] closes the socket at once.
-///
-/// Holds the server itself strongly: dropping every [`Server`] handle does not
-/// stop it (as documented, and as in asyncio); only `close()` does.
-async fn accept_loop(listener: Weak<Listener>, server: Arc<ServerInner>) {
-    loop {
-        let accepted = std::future::poll_fn(|cx| match listener.upgrade() {
-            Some(listener) => listener.poll_accept(cx).map(Some),
-            None => std::task::Poll::Ready(None),
-        })
-        .await;
-        match accepted {
-            None => return,
-            Some(Ok(Accepted::Tcp(stream))) => server.on_accept(stream),
-            #[cfg(feature = "unix")]
-            Some(Ok(Accepted::Unix(stream))) => server.on_accept_unix(stream),
-            Some(Err(e)) if is_resource_exhaustion(&e) => {
-                // Out of descriptors or memory: wait for connections to end rather than spin.
-                tracing::error!(error = %e, "accept failed; retrying in {ACCEPT_RETRY_DELAY:?}");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-            }
-            Some(Err(e)) => tracing::debug!(error = %e, "accept failed; continuing"),
-        }
-    }
-}
-
-fn is_resource_exhaustion(err: &io::Error) -> bool {
-    use nix::errno::Errno;
-    matches!(
-        err.raw_os_error().map(Errno::from_raw),
-        Some(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM)
-    )
-}
-
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Server");
@@ -778,7 +590,7 @@ impl fmt::Debug for Server {
         #[cfg(feature = "unix")]
         d.field("paths", &self.local_paths());
         d.field("serving", &self.is_serving())
-            .field("connections", &self.connection_count())
+            .field("stats", &self.stats())
             .finish()
     }
 }

@@ -382,13 +382,25 @@ pub async fn recording_server(
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<Arc<Log>>,
 ) {
+    recording_server_with(&ServerOptions::new(), make).await
+}
+
+/// [`recording_server`] with these options.
+pub async fn recording_server_with(
+    options: &ServerOptions,
+    make: impl Fn(&Arc<Log>) -> Events + Send + Sync + 'static,
+) -> (
+    Server,
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Arc<Log>>,
+) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let factory = move || {
         let log = Log::new();
         let _ = tx.send(log.clone());
         make(&log)
     };
-    let server = create_server(factory, "127.0.0.1", 0, &ServerOptions::new())
+    let server = create_server(factory, "127.0.0.1", 0, options)
         .await
         .expect("server binds");
     let addr = server.local_addrs()[0];

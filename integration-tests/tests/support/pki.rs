@@ -197,19 +197,32 @@ pub async fn tls_recording_server(
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<Arc<super::Log>>,
 ) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let factory = move || {
-        let log = super::Log::new();
-        let _ = tx.send(log.clone());
-        make(&log)
-    };
     let mut options = aioproto::ServerOptions::new();
     options.tls(tls);
-    let server = aioproto::create_server(factory, "127.0.0.1", 0, &options)
+    super::recording_server_with(&options, make).await
+}
+
+/// Connects to a TLS server, sends a ClientHello and waits for the first
+/// bytes of the server's answer (so the server is in the handshake), then
+/// stalls: the handshake never completes.
+pub async fn stalled_handshake(pki: &Pki, addr: SocketAddr) -> TcpStream {
+    use tokio::io::AsyncReadExt;
+
+    let mut conn = rustls::ClientConnection::new(
+        pki.raw_client_config(),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).unwrap();
+    let mut stream = super::raw_connect(addr).await;
+    super::raw_write(&mut stream, &hello).await;
+    let mut first = [0u8; 1];
+    let n = super::with_timeout(stream.read(&mut first))
         .await
-        .expect("server binds");
-    let addr = server.local_addrs()[0];
-    (server, addr, rx)
+        .expect("the server answers the ClientHello");
+    assert_eq!(n, 1, "the server answered the ClientHello");
+    stream
 }
 
 /// A TLS echo server on 127.0.0.1:0.

@@ -11,8 +11,8 @@
 //!
 //! * `connection_made` runs only after the handshake. A failed or timed-out
 //!   handshake calls neither `connection_made` nor `connection_lost`: a server
-//!   logs it (`tracing` warning) and goes on serving; `create_connection` returns
-//!   the error.
+//!   counts it, logs it at debug level (with at most one summary warning every
+//!   10 s) and goes on serving; `create_connection` returns the error.
 //! * [`Transport::can_write_eof`](crate::Transport::can_write_eof) is false and
 //!   `write_eof()` fails with [`Error::Unsupported`].
 //! * `close()` flushes, sends close_notify, then waits for the peer's

@@ -1,0 +1,219 @@
+//! [`ServerOptions`]: how a server binds, accepts and admits connections.
+
+use std::fmt;
+
+/// Default cap on TLS handshakes in progress at once
+/// ([`ServerOptions::max_tls_handshakes`]).
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub const DEFAULT_MAX_TLS_HANDSHAKES: usize = 256;
+
+/// Options for [`create_server`](crate::create_server), set with a builder.
+///
+/// # Examples
+///
+/// ```
+/// let mut options = aioproto::ServerOptions::new();
+/// options
+///     .backlog(1024)
+///     .reuse_port(true)
+///     .max_connections(10_000)
+///     .start_serving(false);
+/// ```
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub(crate) backlog: u32,
+    pub(crate) reuse_address: bool,
+    pub(crate) reuse_port: bool,
+    pub(crate) keepalive: bool,
+    pub(crate) nodelay: bool,
+    pub(crate) start_serving: bool,
+    pub(crate) max_connections: Option<usize>,
+    #[cfg(feature = "unix")]
+    pub(crate) cleanup_socket: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::net::tls::ServerTls>,
+    #[cfg(feature = "tls")]
+    pub(crate) max_tls_handshakes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            backlog: 100,
+            reuse_address: true,
+            reuse_port: false,
+            keepalive: false,
+            nodelay: true,
+            start_serving: true,
+            max_connections: None,
+            #[cfg(feature = "unix")]
+            cleanup_socket: true,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The defaults: backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
+    /// keep-alive off, `TCP_NODELAY` on, serving at once, no connection
+    /// limit, and at most 256 TLS handshakes in progress.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `listen()` backlog (default 100).
+    ///
+    /// This is also how many clients the kernel holds, connected but not yet
+    /// accepted, while [`max_connections`](Self::max_connections) or the TLS
+    /// handshake cap (`max_tls_handshakes`) pauses accepting.
+    pub fn backlog(&mut self, backlog: u32) -> &mut Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// `SO_REUSEADDR` on the listening sockets (default on, as asyncio on
+    /// Unix). TCP only: Unix socket servers have no such option.
+    pub fn reuse_address(&mut self, on: bool) -> &mut Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT`, so several servers can share a port (default off).
+    /// TCP only: Unix socket servers have no such option.
+    pub fn reuse_port(&mut self, on: bool) -> &mut Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `SO_KEEPALIVE` on accepted connections (default off). TCP only.
+    pub fn keepalive(&mut self, on: bool) -> &mut Self {
+        self.keepalive = on;
+        self
+    }
+
+    /// `TCP_NODELAY` on accepted connections (default on). TCP only.
+    pub fn nodelay(&mut self, on: bool) -> &mut Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// Serves TLS on every accepted connection (default: plain TCP).
+    ///
+    /// `connection_made` runs after the handshake; a failed handshake calls
+    /// no callback: it is logged at debug level, counted in
+    /// [`ServerStats::tls_handshakes_failed`](crate::ServerStats::tls_handshakes_failed),
+    /// and summarised in at most one warning every 10 seconds. See
+    /// [`ServerTls`](crate::ServerTls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, tls: crate::net::tls::ServerTls) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Stops accepting while `max` connections are open (default: no limit).
+    ///
+    /// A connection is open from the moment it is accepted (its TLS handshake
+    /// included) until its `connection_lost` has run. At the limit the server
+    /// simply does not call `accept()`: the next clients wait in the kernel's
+    /// listen backlog (see [`backlog`](Self::backlog)), connected but not yet
+    /// served, and nobody is reset. As soon as one connection ends, accepting
+    /// resumes and the oldest waiting client gets its `connection_made`. A
+    /// TCP client past a full backlog sees its connection attempt retried by
+    /// its kernel (Linux drops the SYN), not refused.
+    ///
+    /// # Panics
+    ///
+    /// If `max` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::ServerOptions::new();
+    /// options.max_connections(1000).backlog(512);
+    /// ```
+    pub fn max_connections(&mut self, max: usize) -> &mut Self {
+        assert!(max > 0, "max_connections must be at least 1");
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Stops accepting while `max` TLS handshakes are in progress (default
+    /// [`DEFAULT_MAX_TLS_HANDSHAKES`](crate::DEFAULT_MAX_TLS_HANDSHAKES), 256).
+    /// TLS servers only; a plain server ignores it.
+    ///
+    /// This is a separate and usually much lower cap than
+    /// [`max_connections`](Self::max_connections): a handshake costs CPU and
+    /// holds a socket for up to the handshake timeout
+    /// ([`ServerTls::handshake_timeout`](crate::ServerTls::handshake_timeout),
+    /// default 60 s) even when the client never sends a byte. With the cap,
+    /// clients that stall their handshake cannot take every file descriptor:
+    /// once `max` of them are in progress, accepting pauses as with
+    /// `max_connections` (the next clients wait in the listen backlog) until
+    /// one finishes or times out. The default is high enough that ordinary
+    /// bursts of new clients never wait.
+    ///
+    /// # Panics
+    ///
+    /// If `max` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> aioproto::Result<()> {
+    /// let mut tls = aioproto::ServerTls::from_pem("certs/server.pem", "certs/server.key")?;
+    /// tls.handshake_timeout(Duration::from_secs(10))?;
+    /// let mut options = aioproto::ServerOptions::new();
+    /// options.tls(tls).max_tls_handshakes(64);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn max_tls_handshakes(&mut self, max: usize) -> &mut Self {
+        assert!(max > 0, "max_tls_handshakes must be at least 1");
+        self.max_tls_handshakes = max;
+        self
+    }
+
+    /// Whether to start accepting at once (default true). With false, the
+    /// sockets are bound but not listening until
+    /// [`Server::start_serving`](crate::Server::start_serving).
+    pub fn start_serving(&mut self, on: bool) -> &mut Self {
+        self.start_serving = on;
+        self
+    }
+
+    /// Unix servers only: remove the socket file when the server closes
+    /// (default true), unless it was replaced by another file meanwhile.
+    #[cfg(feature = "unix")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+    pub fn cleanup_socket(&mut self, on: bool) -> &mut Self {
+        self.cleanup_socket = on;
+        self
+    }
+}
+
+impl fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ServerOptions");
+        d.field("backlog", &self.backlog)
+            .field("reuse_address", &self.reuse_address)
+            .field("reuse_port", &self.reuse_port)
+            .field("keepalive", &self.keepalive)
+            .field("nodelay", &self.nodelay)
+            .field("start_serving", &self.start_serving)
+            .field("max_connections", &self.max_connections);
+        #[cfg(feature = "unix")]
+        d.field("cleanup_socket", &self.cleanup_socket);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some())
+            .field("max_tls_handshakes", &self.max_tls_handshakes);
+        d.finish()
+    }
+}
