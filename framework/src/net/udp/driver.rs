@@ -150,7 +150,7 @@ impl<P: DatagramProtocol> Driver<P> {
     /// slots. Connected ones also need `EPOLLERR` (an ICMP error arrives as an
     /// error without readability), which only `ready(Interest::ERROR)` sees.
     async fn wait(&self, want_read: bool, want_write: bool) -> io::Result<bool> {
-        let connected = self.transport.inner.connected;
+        let connected = self.transport.route().connected;
         let mut interest = Interest::ERROR;
         if want_read {
             interest |= Interest::READABLE;
@@ -167,16 +167,9 @@ impl<P: DatagramProtocol> Driver<P> {
         };
         let mut errors = std::pin::pin!(errors);
         std::future::poll_fn(|cx| {
-            {
-                let mut state = self.transport.lock();
-                if state.dirty {
-                    state.waker = None;
-                    return Poll::Ready(Ok(false));
-                }
-                match &state.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => state.waker = Some(cx.waker().clone()),
-                }
+            if !self.transport.lock().core.park(cx.waker()) {
+                // A handle changed something: look again.
+                return Poll::Ready(Ok(false));
             }
             if connected {
                 return errors.as_mut().poll(cx).map_ok(|ready| ready.is_error());
@@ -196,17 +189,17 @@ impl<P: DatagramProtocol> Driver<P> {
     fn step(&mut self) -> Step {
         let (send_error, event, want_read, want_write) = {
             let mut state = self.transport.lock();
-            state.dirty = false;
-            state.waker = None;
-            if state.aborting {
+            let state = &mut *state;
+            state.core.begin_pass();
+            if state.core.is_aborting() {
                 return Step::Finish(None);
             }
             let mut send_error =
                 (!state.send_errors.is_empty()).then(|| state.send_errors.remove(0));
             while send_error.is_none()
-                && let Some(datagram) = state.buffer.front()
+                && let Some(datagram) = state.core.buffer().front()
             {
-                let sent = if self.transport.inner.connected {
+                let sent = if self.transport.route().connected {
                     self.socket.try_send(datagram)
                 } else {
                     let target = *state.targets.front().expect("one target per datagram");
@@ -215,7 +208,7 @@ impl<P: DatagramProtocol> Driver<P> {
                 match sent {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     outcome => {
-                        state.buffer.pop_front();
+                        state.core.buffer_mut().pop_front();
                         state.targets.pop_front();
                         if let Err(e) = outcome {
                             send_error = Some(e);
@@ -224,21 +217,16 @@ impl<P: DatagramProtocol> Driver<P> {
                     }
                 }
             }
-            let event = state.buffer.flow_event();
-            let pending = state.buffer.chunk_count() > 0;
+            let event = state.core.flow_event();
+            let pending = state.core.buffer().chunk_count() > 0;
             if !state.send_errors.is_empty() {
                 // More errors to deliver: come back without waiting.
-                state.dirty = true;
+                state.core.mark_dirty();
             }
-            if state.closing && !pending && send_error.is_none() {
+            if state.core.is_closing() && !pending && send_error.is_none() {
                 return Step::Finish(None);
             }
-            (
-                send_error,
-                event,
-                !state.closing && !state.reading_paused,
-                pending,
-            )
+            (send_error, event, state.core.is_reading(), pending)
         };
 
         // Callbacks run outside the lock: the protocol may call the transport.
@@ -322,9 +310,7 @@ impl<P: DatagramProtocol> Driver<P> {
     fn finish(self, outcome: Option<Error>) {
         {
             let mut state = self.transport.lock();
-            state.closing = true;
-            state.closed = true;
-            state.buffer.clear();
+            state.core.mark_closed();
             state.targets.clear();
             state.send_errors.clear();
         }

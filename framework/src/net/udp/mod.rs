@@ -15,7 +15,6 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
@@ -23,12 +22,9 @@ use tokio::net::UdpSocket;
 
 use crate::error::{Error, Result};
 use crate::net::addr::bind_error;
-use crate::transport::write_buffer::{DEFAULT_HIGH_WATER, Limits, WriteBuffer};
+use crate::transport::handle::{Core, Handle, KindState};
+use crate::transport::write_buffer::DEFAULT_HIGH_WATER;
 use crate::transport::{Capabilities, ExtraInfo};
-use crate::util::lock;
-
-/// `sendto` after close drops the datagram; from this many drops on, each is logged.
-const WARN_DROPPED_SENDS_FROM: u32 = 5;
 
 /// What a datagram transport can do (no half-close, no EOF).
 const DATAGRAM: Capabilities = Capabilities {
@@ -190,12 +186,13 @@ impl DatagramOptions {
 /// ```
 #[derive(Clone)]
 pub struct DatagramTransport {
-    pub(crate) inner: Arc<Shared>,
+    handle: Handle<State>,
+    route: Route,
 }
 
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    pub(crate) extra: ExtraInfo,
+/// Where an endpoint sends, fixed at creation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
     /// asyncio's `_address`: where `sendto(data, None)` goes, and the only
     /// address `sendto` accepts. Set when a `remote_addr` was given.
     pub(crate) remote: Option<SocketAddr>,
@@ -203,29 +200,31 @@ pub(crate) struct Shared {
     pub(crate) connected: bool,
 }
 
-/// Everything a handle can change, under one short lock never held across user code.
+/// An endpoint's state: the shared `Core` (life, reading pause, the queued
+/// datagrams as a write buffer, the driver's wake-up; see
+/// `transport/handle.rs`) plus what only datagrams have. Under one short lock
+/// never held across user code.
 pub(crate) struct State {
-    /// Queued datagrams (empty ones too) with exact size and flow-control state.
-    pub(crate) buffer: WriteBuffer,
-    /// The destination of each queued datagram, in step with `buffer`.
-    pub(crate) targets: VecDeque<SocketAddr>,
-    pub(crate) closing: bool,
-    pub(crate) aborting: bool,
-    pub(crate) closed: bool,
-    pub(crate) reading_paused: bool,
-    /// Something changed that the driver must look at.
-    pub(crate) dirty: bool,
-    /// Set while the driver waits, taken by the first change that wakes it.
-    pub(crate) waker: Option<Waker>,
+    pub(super) core: Core,
+    /// The destination of each queued datagram, in step with the buffer.
+    pub(super) targets: VecDeque<SocketAddr>,
     /// The socket, shared with the driver so that `sendto` can send at once
     /// when nothing is queued (as asyncio does). `None` once the endpoint ended,
     /// so the descriptor closes with the driver, whatever handles remain.
-    pub(crate) socket: Option<Arc<UdpSocket>>,
+    pub(super) socket: Option<Arc<UdpSocket>>,
     /// Errors of sends made by `sendto` directly, for the driver to hand to
     /// `error_received` (never from inside `sendto`, whose caller may be a
     /// callback holding the protocol).
-    pub(crate) send_errors: Vec<io::Error>,
-    dropped_sends: u32,
+    pub(super) send_errors: Vec<io::Error>,
+}
+
+impl KindState for State {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
 }
 
 impl DatagramTransport {
@@ -235,46 +234,24 @@ impl DatagramTransport {
         remote: Option<SocketAddr>,
         connected: bool,
     ) -> Self {
-        let limits =
-            Limits::new(None, None, DATAGRAM.default_high_water).expect("default limits are valid");
+        let state = State {
+            core: Core::new(DATAGRAM.default_high_water),
+            targets: VecDeque::new(),
+            socket: Some(socket),
+            send_errors: Vec::new(),
+        };
         DatagramTransport {
-            inner: Arc::new(Shared {
-                state: Mutex::new(State {
-                    buffer: WriteBuffer::new(limits),
-                    targets: VecDeque::new(),
-                    closing: false,
-                    aborting: false,
-                    closed: false,
-                    reading_paused: false,
-                    dirty: false,
-                    waker: None,
-                    socket: Some(socket),
-                    send_errors: Vec::new(),
-                    dropped_sends: 0,
-                }),
-                extra,
-                remote,
-                connected,
-            }),
+            handle: Handle::new(state, extra),
+            route: Route { remote, connected },
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // Never held across user code: poisoning could only come from a bug here.
-        lock(&self.inner.state)
+        self.handle.lock()
     }
 
-    /// Applies `change` under the lock, marks the state dirty and wakes a parked driver.
-    fn update(&self, change: impl FnOnce(&mut State)) {
-        let wake = {
-            let mut state = self.lock();
-            change(&mut state);
-            state.dirty = true;
-            state.waker.take()
-        };
-        if let Some(waker) = wake {
-            waker.wake();
-        }
+    pub(crate) fn route(&self) -> Route {
+        self.route
     }
 
     /// Sends one datagram to `addr`, like asyncio's `sendto(data, addr)`.
@@ -314,7 +291,7 @@ impl DatagramTransport {
     }
 
     fn send_datagram(&self, data: Payload<'_>, addr: Option<SocketAddr>) -> Result<()> {
-        let target = match (self.inner.remote, addr) {
+        let target = match (self.route.remote, addr) {
             (Some(remote), None) => remote,
             (Some(remote), Some(addr)) if addr == remote => remote,
             (Some(remote), Some(_)) => {
@@ -331,23 +308,18 @@ impl DatagramTransport {
         };
         let wake = {
             let mut state = self.lock();
-            if state.closing || state.closed {
-                state.dropped_sends = state.dropped_sends.saturating_add(1);
-                if state.dropped_sends >= WARN_DROPPED_SENDS_FROM {
-                    tracing::warn!(
-                        "socket.send() raised exception: sendto() on a closed endpoint; datagram dropped"
-                    );
-                }
+            if state.core.is_closing() {
+                state.core.drop_write("sendto");
                 return Ok(());
             }
-            if state.buffer.chunk_count() == 0 {
+            if state.core.buffer().chunk_count() == 0 {
                 // Nothing queued: send now, like asyncio. Only a full kernel
                 // buffer makes the datagram wait for the driver.
                 let socket = state
                     .socket
                     .as_ref()
                     .expect("an open endpoint has its socket");
-                let sent = if self.inner.connected {
+                let sent = if self.route.connected {
                     socket.try_send(data.as_slice())
                 } else {
                     socket.try_send_to(data.as_slice(), target)
@@ -357,8 +329,7 @@ impl DatagramTransport {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
                         state.send_errors.push(e);
-                        state.dirty = true;
-                        let waker = state.waker.take();
+                        let waker = state.core.mark_dirty();
                         drop(state);
                         if let Some(waker) = waker {
                             waker.wake();
@@ -367,10 +338,9 @@ impl DatagramTransport {
                     }
                 }
             }
-            state.buffer.push_datagram(data.into_bytes());
+            state.core.buffer_mut().push_datagram(data.into_bytes());
             state.targets.push_back(target);
-            state.dirty = true;
-            state.waker.take()
+            state.core.mark_dirty()
         };
         if let Some(waker) = wake {
             waker.wake();
@@ -402,23 +372,19 @@ impl DatagramTransport {
     /// Closes gracefully: stops receiving, sends what is queued, then ends the
     /// endpoint with `connection_lost(None)` on the driver task. Idempotent.
     pub fn close(&self) {
-        self.update(|state| state.closing = true);
+        self.handle.close();
     }
 
     /// Closes now: drops queued datagrams and ends the endpoint with
     /// `connection_lost(None)` on the driver task. Idempotent.
     pub fn abort(&self) {
-        self.update(|state| {
-            state.closing = true;
-            state.aborting = true;
-        });
+        self.handle.abort();
     }
 
     /// True once [`close`](Self::close) or [`abort`](Self::abort) was called or
     /// the endpoint ended.
     pub fn is_closing(&self) -> bool {
-        let state = self.lock();
-        state.closing || state.closed
+        self.handle.is_closing()
     }
 
     /// Stops `datagram_received` until [`resume_reading`](Self::resume_reading).
@@ -428,25 +394,24 @@ impl DatagramTransport {
     /// queueing arrivals in the socket's receive buffer meanwhile and drops
     /// datagrams once it is full; that is UDP.
     pub fn pause_reading(&self) {
-        self.update(|state| state.reading_paused = true);
+        self.handle.set_reading_paused(true);
     }
 
     /// Undoes [`pause_reading`](Self::pause_reading). Idempotent.
     pub fn resume_reading(&self) {
-        self.update(|state| state.reading_paused = false);
+        self.handle.set_reading_paused(false);
     }
 
     /// True while the endpoint delivers datagrams: not paused, not closing.
     pub fn is_reading(&self) -> bool {
-        let state = self.lock();
-        !state.reading_paused && !state.closing && !state.closed
+        self.handle.is_reading()
     }
 
     /// Payload bytes queued and not yet accepted by the kernel. Exact.
     ///
     /// A datagram waits here only while the kernel's send buffer is full.
     pub fn get_write_buffer_size(&self) -> usize {
-        self.lock().buffer.len()
+        self.handle.get_write_buffer_size()
     }
 
     /// Sets the send buffer's water marks, like asyncio. A missing `high` is
@@ -467,42 +432,39 @@ impl DatagramTransport {
     /// # Ok(()) }
     /// ```
     pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
-        let limits = Limits::new(high, low, DATAGRAM.default_high_water)?;
-        self.update(|state| state.buffer.set_limits(limits));
-        Ok(())
+        self.handle.set_write_buffer_limits(high, low)
     }
 
     /// The current `(low, high)` water marks.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let limits = self.lock().buffer.limits();
-        (limits.low, limits.high)
+        self.handle.get_write_buffer_limits()
     }
 
     /// Everything known about the endpoint (`get_extra_info`).
     pub fn extra(&self) -> &ExtraInfo {
-        &self.inner.extra
+        self.handle.extra()
     }
 
     /// The local address, like `get_extra_info('sockname')`.
     pub fn sockname(&self) -> Option<SocketAddr> {
-        self.inner.extra.sockname
+        self.handle.sockname()
     }
 
     /// The connected peer, like `get_extra_info('peername')`: the
     /// `remote_addr`, or `None` for an unconnected endpoint (no `remote_addr`,
     /// or `allow_broadcast`).
     pub fn peername(&self) -> Option<SocketAddr> {
-        self.inner.extra.peername
+        self.handle.peername()
     }
 
     /// Where `sendto(data, None)` goes: the `remote_addr`, connected or not.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.inner.remote
+        self.route.remote
     }
 
     /// True if both handles control the same endpoint.
     pub fn same_as(&self, other: &DatagramTransport) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        self.handle.same_as(&other.handle)
     }
 }
 
@@ -533,12 +495,12 @@ impl fmt::Debug for DatagramTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("DatagramTransport")
-            .field("sockname", &self.inner.extra.sockname)
-            .field("remote", &self.inner.remote)
-            .field("connected", &self.inner.connected)
-            .field("buffered", &state.buffer.len())
-            .field("closing", &state.closing)
-            .field("closed", &state.closed)
+            .field("sockname", &self.sockname())
+            .field("remote", &self.route.remote)
+            .field("connected", &self.route.connected)
+            .field("buffered", &state.core.buffer().len())
+            .field("closing", &state.core.is_closing())
+            .field("closed", &state.core.is_closed())
             .finish()
     }
 }
