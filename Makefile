@@ -54,7 +54,7 @@ test:
 	$(CARGO) test --workspace --all-features || exit $$?; \
 	echo "make test: passed in $$(( $$(date +%s) - start )) s (wall time)"
 
-## Benchmarks against raw tokio in the same run (see DESIGN.md, "Performance").
+## Benchmarks against raw tokio in the same run (see docs/DESIGN.md, "Performance").
 bench: certs
 	bash tools/bench.sh
 

@@ -1,4 +1,4 @@
-//! The chat server's protocol (see DESIGN.md, "Chat protocol"), shared by the
+//! The chat server's protocol (see docs/DESIGN.md, "Chat protocol"), shared by the
 //! `chat_server` binary and the integration tests.
 //!
 //! The model in one picture: every connection has a [`ChatClient`] protocol;

@@ -1,6 +1,6 @@
 //! Shared plumbing for the example binaries: the command-line flags every
 //! server and client shares (clap derive, following the contract in
-//! DESIGN.md), logging set-up, the `listening on` line, and shutdown signals.
+//! docs/DESIGN.md), logging set-up, the `listening on` line, and shutdown signals.
 //!
 //! Each binary declares its own `#[derive(Parser)]` struct and flattens the
 //! shared groups into it:

@@ -1,4 +1,4 @@
-//! The command-line contract of DESIGN.md for every example binary: `--help`
+//! The command-line contract of docs/DESIGN.md for every example binary: `--help`
 //! and `-h` exit 0 and list every flag (with its default), mistakes exit 2
 //! with clap's message, and every server prints exactly one `listening on`
 //! line and exits 0 on SIGINT and SIGTERM.

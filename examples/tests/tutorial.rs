@@ -1,4 +1,4 @@
-//! The three tutorial programs (DESIGN.md CLI contract), run with a small
+//! The three tutorial programs (docs/DESIGN.md CLI contract), run with a small
 //! `--scale` and their output checked line by line.
 
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! The chat protocol of DESIGN.md, served by the `chat_server` example's
+//! The chat protocol of docs/DESIGN.md, served by the `chat_server` example's
 //! protocol (examples/src/chat.rs) in-process.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! UDP endpoints over loopback: spec cases T42–T45 and DESIGN.md contract items 5 and 7.
+//! UDP endpoints over loopback: spec cases T42–T45 and docs/DESIGN.md contract items 5 and 7.
 
 use std::net::SocketAddr;
 use std::time::Duration;

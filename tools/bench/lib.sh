@@ -1,5 +1,5 @@
 # Shared helpers for tools/bench/NN_*.sh (sourced). Needs $BIN (release binaries).
-# Servers run pinned to core 0, load generators to core 1 (DESIGN.md method).
+# Servers run pinned to core 0, load generators to core 1 (docs/DESIGN.md method).
 
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}

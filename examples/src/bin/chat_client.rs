@@ -1,5 +1,5 @@
 //! Line chat client: stdin lines go to the server, server lines go to stdout.
-//! See DESIGN.md for the chat protocol (the first line is your nickname).
+//! See docs/DESIGN.md for the chat protocol (the first line is your nickname).
 //!
 //! ```text
 //! chat_client [--host H] [--port P] [--tls --ca F [--cert F --key F] [--server-name N]] [HOST [PORT]]

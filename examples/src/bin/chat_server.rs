@@ -1,4 +1,4 @@
-//! Line chat server, written on the Protocol layer. See DESIGN.md for the
+//! Line chat server, written on the Protocol layer. See docs/DESIGN.md for the
 //! command line and the chat protocol; the protocol itself is in
 //! `examples/src/chat.rs`.
 //!
@@ -20,7 +20,7 @@ use aioproto_examples::{
 };
 use clap::Parser;
 
-/// Line chat server (see DESIGN.md, "Chat protocol"): the first line a client
+/// Line chat server (see docs/DESIGN.md, "Chat protocol"): the first line a client
 /// sends is its nickname, then `/who`, `/quit` or any text.
 ///
 /// Prints `listening on ADDR` once it accepts (a second line for

@@ -1,4 +1,4 @@
-//! Echo client: sends each message, prints each echo. See DESIGN.md.
+//! Echo client: sends each message, prints each echo. See docs/DESIGN.md.
 //!
 //! ```text
 //! echo_client [--tls --ca F [--cert F --key F] [--server-name N]] HOST PORT MSG...

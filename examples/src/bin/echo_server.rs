@@ -1,5 +1,5 @@
 //! Echo server: sends every byte back, over TCP, TLS, or plaintext upgraded
-//! with STARTTLS. See DESIGN.md for the command line.
+//! with STARTTLS. See docs/DESIGN.md for the command line.
 //!
 //! ```text
 //! echo_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]

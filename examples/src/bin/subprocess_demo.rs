@@ -1,6 +1,6 @@
 //! Runs a command under a `SubprocessProtocol`: forwards this program's stdin to
 //! the child, prints the child's output lines as `out: …` / `err: …`, then
-//! `exit: CODE`. See DESIGN.md.
+//! `exit: CODE`. See docs/DESIGN.md.
 //!
 //! ```text
 //! subprocess_demo -- CMD ARGS...

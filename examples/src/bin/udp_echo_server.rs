@@ -1,4 +1,4 @@
-//! UDP echo server: sends every datagram back to its sender. See DESIGN.md.
+//! UDP echo server: sends every datagram back to its sender. See docs/DESIGN.md.
 //!
 //! ```text
 //! udp_echo_server [--host H] [--port P]

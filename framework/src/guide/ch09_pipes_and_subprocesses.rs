@@ -131,7 +131,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The guarantees (DESIGN.md contract 8):
+//! The guarantees (docs/DESIGN.md contract 8):
 //!
 //! * `connection_made` comes first, `connection_lost` last, once, after the exit
 //!   **and** after every pipe closed. For each fd, data comes before its
