@@ -90,6 +90,12 @@
 //! * `unix`: Unix domain sockets and pipes.
 //! * `process`: child processes with pipe transports (implies `unix`).
 //! * `full`: all of the above.
+//! * `redis`: the Redis backplane of [`pubsub::Room`] (rooms across processes and
+//!   machines); not part of `full`, since it brings in a Redis client.
+//!
+//! [`Bytes`], [`BytesMut`], the tokio-util codec traits ([`Decoder`], [`Encoder`]) and
+//! [`async_trait`] are re-exported, so `aioproto` and `tokio` are the only dependencies
+//! a protocol needs.
 //!
 //! # Stability
 //!
@@ -136,6 +142,9 @@ mod transport;
 mod util;
 
 // Public interface
+pub use async_trait::async_trait;
+pub use bytes::{Bytes, BytesMut};
+pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 pub use async_protocol::{AsyncAdapter, AsyncProtocol};
 pub use codec::framing::{
     LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError,
