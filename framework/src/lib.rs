@@ -94,7 +94,7 @@
 //!   machines); not part of `full`, since it brings in a Redis client.
 //!
 //! [`Bytes`], [`BytesMut`], the tokio-util codec traits ([`Decoder`], [`Encoder`]) and
-//! [`async_trait`] are re-exported, so `aioproto` and `tokio` are the only dependencies
+//! [`async_trait`](macro@async_trait) are re-exported, so `aioproto` and `tokio` are the only dependencies
 //! a protocol needs.
 //!
 //! # Stability
