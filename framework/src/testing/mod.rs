@@ -345,7 +345,14 @@ impl TestConnection {
     /// Waits until the driver has done everything it can: fed data delivered
     /// (unless reading is paused), writes flushed as far as the peer accepts,
     /// or the connection ended. Other tasks (stream readers, async protocols)
-    /// get to run meanwhile. Gives up silently after 5 seconds.
+    /// get to run meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If the connection is still busy after 5 seconds (a protocol that keeps
+    /// writing to a peer that keeps reading, say): a test fixture fails loudly
+    /// rather than letting the test go on against a connection that never
+    /// settled.
     ///
     /// # Cancel safety
     ///
@@ -366,7 +373,7 @@ impl TestConnection {
                 quiet_rounds = 0;
             }
         }
-        tracing::warn!("TestConnection::settle: still busy after {SETTLE_LIMIT:?}");
+        panic!("TestConnection::settle: the connection was still busy after {SETTLE_LIMIT:?}: {self:?}");
     }
 
     fn is_idle(&self) -> bool {
