@@ -142,10 +142,9 @@ mod transport;
 mod util;
 
 // Public interface
+pub use async_protocol::{AsyncAdapter, AsyncProtocol};
 pub use async_trait::async_trait;
 pub use bytes::{Bytes, BytesMut};
-pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
-pub use async_protocol::{AsyncAdapter, AsyncProtocol};
 pub use codec::framing::{
     LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError,
 };
@@ -209,6 +208,7 @@ pub use streams::{
 pub use streams::{
     open_unix_connection, open_unix_connection_with, start_unix_server, start_unix_server_with,
 };
+pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
 #[cfg(feature = "tls")]

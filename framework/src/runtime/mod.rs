@@ -14,5 +14,7 @@ pub(crate) mod queue;
 pub(crate) mod sync;
 pub(crate) mod task;
 pub(crate) mod task_group;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub(crate) mod timeout;
 pub(crate) mod wait;

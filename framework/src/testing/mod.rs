@@ -373,7 +373,9 @@ impl TestConnection {
                 quiet_rounds = 0;
             }
         }
-        panic!("TestConnection::settle: the connection was still busy after {SETTLE_LIMIT:?}: {self:?}");
+        panic!(
+            "TestConnection::settle: the connection was still busy after {SETTLE_LIMIT:?}: {self:?}"
+        );
     }
 
     fn is_idle(&self) -> bool {

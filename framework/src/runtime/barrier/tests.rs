@@ -4,22 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::error::Error;
 use crate::runtime::task::{Task, create_task};
-
-/// Every wait in these tests is bounded.
-const LIMIT: Duration = Duration::from_secs(5);
-
-async fn finish<T: Clone + Send + 'static>(task: &Task<T>) -> crate::Result<T> {
-    tokio::time::timeout(LIMIT, task)
-        .await
-        .expect("task finished in time")
-}
-
-/// Lets every other task on this current-thread runtime run until it blocks.
-async fn let_others_run() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
-}
+use crate::runtime::test_util::{LIMIT, finish, let_others_run};
 
 fn spawn_wait(b: &Arc<Barrier>) -> Task<usize> {
     let b = b.clone();

@@ -1,27 +1,11 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::error::Error;
-use crate::runtime::task::{Task, create_task};
-
-/// Every wait in these tests is bounded.
-const LIMIT: Duration = Duration::from_secs(5);
-
-async fn finish<T: Clone + Send + 'static>(task: &Task<T>) -> crate::Result<T> {
-    tokio::time::timeout(LIMIT, task)
-        .await
-        .expect("task finished in time")
-}
-
-/// Lets every other task on this current-thread runtime run until it blocks.
-async fn let_others_run() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
-}
+use crate::runtime::task::create_task;
+use crate::runtime::test_util::{finish, let_others_run};
 
 #[test]
 fn lifo_pops_the_newest_and_priority_the_smallest() {
