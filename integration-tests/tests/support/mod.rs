@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aioproto::testing::{EventLog, Recorder};
 use aioproto::{
     BaseProtocol, BufferedProtocol, ConnectOptions, Error, Protocol, Server, ServerOptions,
     Transport, create_connection, create_server,
@@ -50,10 +51,17 @@ pub fn init_tracing() {
 /// What one endpoint saw, in order: `cm`, `dr`, `eof`, `cl(None)`,
 /// `cl(Some(..))`, `pw` (pause_writing), `rw` (resume_writing), `gb`/`bu`
 /// for a buffered protocol. Received bytes are kept apart in `data`.
+///
+/// A log from a recording server also holds the [`EventLog`] of an
+/// `aioproto::testing::Recorder` around the connection's protocol, and every
+/// wait for `connection_lost` checks the lifecycle rules over it
+/// ([`EventLog::check_order`]): every test that uses the fixture checks the
+/// callback order too.
 #[derive(Default)]
 pub struct Log {
     inner: Mutex<LogInner>,
     changed: Notify,
+    recorded: std::sync::OnceLock<EventLog>,
 }
 
 #[derive(Default)]
@@ -158,11 +166,29 @@ impl Log {
         self.wait_until(event, |log| log.count(event) > 0).await;
     }
 
-    /// Waits until `connection_lost` ran and returns its argument.
+    /// Waits until `connection_lost` ran and returns its argument; with a
+    /// recorder attached, the callbacks must also have kept the lifecycle rules.
     pub async fn wait_lost(&self) -> Option<Error> {
         self.wait_until("connection_lost", |log| log.lost_count() > 0)
             .await;
+        self.check_order();
         self.lost().expect("connection_lost ran")
+    }
+
+    /// Records the callbacks of `protocol` into this log's [`EventLog`] as well.
+    pub fn recorded<P: Protocol>(&self, protocol: P) -> Recorder<P> {
+        let (recorder, events) = Recorder::new(protocol);
+        assert!(self.recorded.set(events).is_ok(), "one recorder per log");
+        recorder
+    }
+
+    /// Panics if the recorded callbacks broke a lifecycle rule (no-op without a recorder).
+    pub fn check_order(&self) {
+        if let Some(events) = self.recorded.get()
+            && let Err(broken) = events.check_order()
+        {
+            panic!("callback order broken: {broken}; events: {events:?}");
+        }
     }
 
     /// Waits until at least `n` bytes arrived.
@@ -398,7 +424,7 @@ pub async fn recording_server_with(
     let factory = move || {
         let log = Log::new();
         let _ = tx.send(log.clone());
-        make(&log)
+        log.recorded(make(&log))
     };
     let server = create_server(factory, "127.0.0.1", 0, options)
         .await
