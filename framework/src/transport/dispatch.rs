@@ -17,6 +17,7 @@ use crate::util::{catch_panic, lock};
 
 /// Runs one protocol callback under the panic guard, logging a panic the way
 /// asyncio logs a callback that raised.
+#[inline]
 pub(crate) fn guard<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R> {
     catch_panic(callback, f).inspect_err(|err| {
         tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");

@@ -95,6 +95,8 @@ pub(crate) struct StreamDriver {
     /// Something was written since the stream's last completed `poll_flush`.
     needs_flush: bool,
     shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// `drain()` waiters a pass found to wake, outside the lock.
+    drained: Vec<Waker>,
 }
 
 /// What one step of the driver decided.
@@ -108,11 +110,10 @@ enum Step {
 }
 
 /// What the locked part of a pass found, for the rest of the pass.
+#[derive(Clone, Copy)]
 struct Pass {
     /// A pause/resume the protocol must hear of.
     flow: Option<FlowEvent>,
-    /// `drain()` waiters to wake, outside the lock.
-    drained: Vec<Waker>,
     /// The protocol wants data and may get it.
     reading: bool,
     closing: bool,
@@ -131,7 +132,10 @@ fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -
     if let Some(next) = state.take_next_handler() {
         *handler = next;
     }
-    if let (Some(options), Some(fd)) = (state.take_changed_socket_options(), io.socket()) {
+    // The io is asked for its socket only when an option changed (a dyn call).
+    if let Some(options) = state.take_changed_socket_options()
+        && let Some(fd) = io.socket()
+    {
         apply_socket_options(&fd, options);
     }
     if let Some(limit) = state.over_hard_limit() {
@@ -189,19 +193,21 @@ impl StreamDriver {
             eof_sent: false,
             needs_flush: false,
             shutdown_deadline: None,
+            drained: Vec::new(),
         }
     }
 
     /// One pass: the locked part (commands, flush), then flow control, the
     /// close steps and a read, each of which may end the pass.
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
-        let mut pass = match self.locked_pass(cx) {
+        let pass = match self.locked_pass(cx) {
             Ok(pass) => pass,
-            Err(finish) => return finish,
+            Err(finish) => return *finish,
         };
-        std::mem::take(&mut pass.drained)
-            .into_iter()
-            .for_each(Waker::wake);
+        // Woken outside the lock; the vector keeps its allocation for next time.
+        if !self.drained.is_empty() {
+            self.drained.drain(..).for_each(Waker::wake);
+        }
         if let Some(event) = pass.flow {
             return self.flow_step(event);
         }
@@ -214,24 +220,25 @@ impl StreamDriver {
     /// Under one lock: takes the handles' commands, flushes the buffer, and
     /// reads what the rest of the pass needs. The writes are non-blocking and
     /// short, and no user code runs here.
-    fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Step> {
+    fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Box<Step>> {
         let mut state = self.transport.lock();
         state.core_mut().begin_pass();
         let io = self.io.as_mut().expect("driver polled after finishing");
-        apply_commands(&mut state, &mut self.handler, &**io)?;
-        self.needs_flush |= flush(state.core_mut().buffer_mut(), &mut **io, cx)?;
+        apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
+        self.needs_flush |=
+            flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
         let flushed = state.core().buffer().is_empty();
         if self.needs_flush && flushed {
             match io.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => return Err(Step::Finish(Some(e.into()))),
+                Poll::Ready(Err(e)) => return Err(Box::new(Step::Finish(Some(e.into())))),
                 Poll::Pending => {}
             }
         }
+        state.drain_waiters_to_wake(&mut self.drained);
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
         Ok(Pass {
             flow: state.core_mut().flow_event(),
-            drained: state.drain_waiters_to_wake(),
             reading,
             closing: state.core().is_closing(),
             eof_requested: state.eof_requested(),

@@ -81,16 +81,19 @@ impl Core {
     // --- Life ---
 
     /// `close()`: stop reading, flush, then end. No effect once aborting or ended.
+    #[inline]
     pub(crate) fn close(&mut self) {
         self.life = self.life.max(Life::Closing);
     }
 
     /// `abort()`: drop the buffer and end now. No effect once ended.
+    #[inline]
     pub(crate) fn abort(&mut self) {
         self.life = self.life.max(Life::Aborting);
     }
 
     /// The driver ended: the buffer is dropped and the driver's waker with it.
+    #[inline]
     pub(crate) fn mark_closed(&mut self) {
         self.life = Life::Closed;
         self.buffer.clear();
@@ -99,46 +102,55 @@ impl Core {
     }
 
     /// `close()` or `abort()` was called, or the transport ended.
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
-        self.life != Life::Open
+        !matches!(self.life, Life::Open)
     }
 
     /// `abort()` was called (and the driver has not ended yet).
+    #[inline]
     pub(crate) fn is_aborting(&self) -> bool {
-        self.life == Life::Aborting
+        matches!(self.life, Life::Aborting)
     }
 
     /// The driver has ended.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.life == Life::Closed
+        matches!(self.life, Life::Closed)
     }
 
     // --- Reading ---
 
+    #[inline]
     pub(crate) fn set_reading_paused(&mut self, paused: bool) {
         self.reading_paused = paused;
     }
 
+    #[inline]
     pub(crate) fn is_reading_paused(&self) -> bool {
         self.reading_paused
     }
 
     /// Not paused and still open: data may be delivered.
+    #[inline]
     pub(crate) fn is_reading(&self) -> bool {
-        !self.reading_paused && self.life == Life::Open
+        !self.reading_paused && matches!(self.life, Life::Open)
     }
 
     // --- The write buffer ---
 
+    #[inline]
     pub(crate) fn buffer(&self) -> &WriteBuffer {
         &self.buffer
     }
 
+    #[inline]
     pub(crate) fn buffer_mut(&mut self) -> &mut WriteBuffer {
         &mut self.buffer
     }
 
     /// A pause/resume the protocol must hear of; none once ended.
+    #[inline]
     pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
         if self.is_closed() {
             None
@@ -163,12 +175,14 @@ impl Core {
     /// A handle changed something: returns the waker of a parked driver,
     /// which is no longer parked once woken. A running driver needs no
     /// wake-up: it looks at `dirty` before it parks.
+    #[inline]
     pub(crate) fn mark_dirty(&mut self) -> Option<Waker> {
         self.dirty = true;
         self.wake_parked_driver()
     }
 
     /// The waker of a parked driver, without marking the state dirty.
+    #[inline]
     pub(crate) fn wake_parked_driver(&mut self) -> Option<Waker> {
         if std::mem::take(&mut self.parked) {
             self.waker.clone()
@@ -178,6 +192,7 @@ impl Core {
     }
 
     /// The driver starts a pass: what handles changed so far is now seen.
+    #[inline]
     pub(crate) fn begin_pass(&mut self) {
         self.dirty = false;
         self.parked = false;
@@ -185,12 +200,14 @@ impl Core {
 
     /// The driver is parked and nothing has changed since (the in-memory test
     /// transport uses it to tell when a connection has settled).
+    #[inline]
     pub(crate) fn is_parked(&self) -> bool {
         self.parked && !self.dirty
     }
 
     /// The driver wants to wait: parks it with `waker` unless a handle changed
     /// something since its pass began (then it must look again: `false`).
+    #[inline]
     pub(crate) fn park(&mut self, waker: &Waker) -> bool {
         if self.dirty {
             return false;
@@ -240,6 +257,7 @@ impl<S: KindState> Handle<S> {
         }
     }
 
+    #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, S> {
         // Never held across user code: poisoning could only come from a bug
         // here, and the state is consistent field by field.
@@ -248,6 +266,7 @@ impl<S: KindState> Handle<S> {
 
     /// Applies `change` under the lock, marks the state dirty and wakes a
     /// parked driver.
+    #[inline]
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
         let (out, waker) = {
             let mut state = self.lock();

@@ -85,10 +85,12 @@ impl State {
         }
     }
 
+    #[inline]
     pub(crate) fn core(&self) -> &Core {
         &self.core
     }
 
+    #[inline]
     pub(crate) fn core_mut(&mut self) -> &mut Core {
         &mut self.core
     }
@@ -96,6 +98,7 @@ impl State {
     // --- Writes (handles) ---
 
     /// Checks a write against the transport's state, logging dropped writes.
+    #[inline]
     pub(crate) fn accepts_writes(&mut self, what: &str) -> bool {
         if !self.writable {
             tracing::error!("{what}() on a read-only transport; data dropped");
@@ -120,6 +123,7 @@ impl State {
     /// otherwise, with a peer that does not read, writes from other tasks would
     /// never cause `pause_writing` or the hard-limit abort. A driver running our
     /// caller's callback is not parked and looks at the buffer afterwards.
+    #[inline]
     pub(crate) fn after_write(&mut self, was_empty: bool) -> Option<Waker> {
         let buffer = self.core.buffer();
         let crossed_high = !buffer.is_paused() && buffer.len() > buffer.limits().high;
@@ -142,6 +146,7 @@ impl State {
     }
 
     /// Not over the high-water mark and the protocol not paused: a writer may go on.
+    #[inline]
     pub(crate) fn is_writable(&self) -> bool {
         let buffer = self.core.buffer();
         !buffer.is_paused() && buffer.len() <= buffer.limits().high
@@ -159,6 +164,7 @@ impl State {
     }
 
     /// Whether the write buffer went over the hard limit.
+    #[inline]
     pub(crate) fn over_hard_limit(&self) -> Option<usize> {
         self.hard_limit
             .filter(|&limit| self.core.buffer().len() > limit)
@@ -184,6 +190,7 @@ impl State {
     }
 
     /// Where this handle's calls go after a `start_tls`.
+    #[inline]
     pub(crate) fn upgraded_to(&self) -> Option<&Transport> {
         self.upgraded_to.as_ref()
     }
@@ -205,11 +212,13 @@ impl State {
 
     // --- The driver's side ---
 
+    #[inline]
     pub(crate) fn take_next_handler(&mut self) -> Option<Handler> {
         self.next_handler.take()
     }
 
     /// Socket options a handle changed since the last pass.
+    #[inline]
     pub(crate) fn take_changed_socket_options(&mut self) -> Option<SocketOptions> {
         std::mem::take(&mut self.socket_options_changed)
             .then_some(self.socket_options)
@@ -217,24 +226,26 @@ impl State {
     }
 
     /// The protocol may be given data: reading, and not being detached.
+    #[inline]
     pub(crate) fn wants_data(&self) -> bool {
         self.core.is_reading() && !self.detach_requested
     }
 
+    #[inline]
     pub(crate) fn eof_requested(&self) -> bool {
         self.eof_requested
     }
 
+    #[inline]
     pub(crate) fn detaching(&self) -> bool {
         self.detach_requested
     }
 
-    /// The drain waiters to wake, if the buffer is writable again.
-    pub(crate) fn drain_waiters_to_wake(&mut self) -> Vec<Waker> {
+    /// Moves the drain waiters to wake into `into`, if the buffer is writable again.
+    #[inline]
+    pub(crate) fn drain_waiters_to_wake(&mut self, into: &mut Vec<Waker>) {
         if !self.drain_waiters.is_empty() && (self.is_writable() || self.core.is_closed()) {
-            std::mem::take(&mut self.drain_waiters)
-        } else {
-            Vec::new()
+            into.append(&mut self.drain_waiters);
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// (super::catch_panic). A poisoned lock therefore means a panic in user code
 /// whose state is still whole field by field, or in a protocol whose
 /// `connection_lost` must still run. Either way the right move is to carry on.
+#[inline]
 pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

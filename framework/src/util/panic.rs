@@ -16,11 +16,13 @@ use crate::error::Error;
 /// us ends (or reports) the unit of work that panicked and does not look at
 /// its half-updated state again, except through [`lock`](super::lock), which
 /// is made for that.
+#[inline]
 pub(crate) fn catch_panic<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Error> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panicked(callback, payload.as_ref()))
 }
 
 /// The error for a panic with `payload` in `callback`.
+#[cold]
 fn panicked(callback: &'static str, payload: &(dyn Any + Send)) -> Error {
     Error::CallbackPanicked {
         callback,
