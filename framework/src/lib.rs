@@ -171,19 +171,23 @@ pub use process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
+pub use runtime::concurrent_future::ConcurrentFuture;
 pub use runtime::event_loop::{
-    ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
+    EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
     default_exception_handler, get_running_loop,
 };
 pub use runtime::future::{DoneCallback, Future, Wait};
 pub use runtime::gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
 pub use runtime::ordered_queue::{LifoQueue, PriorityQueue};
 pub use runtime::queue::Queue;
+pub use runtime::runner::{Runner, run};
 pub use runtime::sync::{Condition, Event, Lock, LockGuard, Semaphore};
-pub use runtime::task::{
-    Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
-};
+pub use runtime::task::{Task, cancellable};
+pub use runtime::task_factory::{NewTask, TaskFactory, eager_task_factory};
 pub use runtime::task_group::TaskGroup;
+pub use runtime::task_output::IntoTaskResult;
+pub use runtime::task_ref::{TaskRef, current_task};
+pub use runtime::task_spawn::{all_tasks, create_eager_task, create_task, create_task_named};
 pub use runtime::timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
 pub use runtime::wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
 pub use streams::{

@@ -3,7 +3,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::Error;
-use crate::runtime::task::{Task, create_task};
+use crate::runtime::task::Task;
+use crate::runtime::task_spawn::create_task;
 
 /// Every wait in these tests is bounded.
 const LIMIT: Duration = Duration::from_secs(5);
