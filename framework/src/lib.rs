@@ -148,6 +148,7 @@ pub use net::proxy::{
     ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
     ProxyProtocol, ProxyTlv, ProxyTransport, ProxyVersion,
 };
+pub use net::resolve::{AddrInfo, AddrInfoHints, NameInfoFlags};
 pub use net::server::{Hosts, Server, ServerOptions, create_server, create_server_from_std};
 #[cfg(feature = "process")]
 pub use net::subprocess::{

@@ -65,11 +65,14 @@ pub(crate) fn now_secs() -> f64 {
         .as_secs_f64()
 }
 
+/// The instant `when` (loop clock) falls due. Rounded up by a microsecond so
+/// that [`now_secs`] at that instant is never below `when`: otherwise the
+/// driver would wake a hair early and spin (for ever under a paused clock).
 pub(crate) fn instant_of(when: f64) -> tokio::time::Instant {
     if when <= 0.0 {
         epoch()
     } else {
-        epoch() + Duration::from_secs_f64(when.min(1e9))
+        epoch() + Duration::from_secs_f64(when.min(1e9)) + Duration::from_micros(1)
     }
 }
 
