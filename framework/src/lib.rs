@@ -190,7 +190,10 @@ pub use runtime::task_output::IntoTaskResult;
 pub use runtime::task_ref::{TaskRef, current_task};
 pub use runtime::task_spawn::{all_tasks, create_eager_task, create_task, create_task_named};
 pub use runtime::timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
-pub use runtime::wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
+pub use runtime::wait::{
+    AsCompleted, AsCompletedTasks, ReturnWhen, Waitable, as_completed, as_completed_tasks, wait,
+    wait_for,
+};
 pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
     open_connection_with, start_server, start_server_with,
@@ -210,3 +213,47 @@ pub use transport::{ExtraInfo, Transport};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// What a user sees for a factory whose protocol implements only
+/// `BaseProtocol`: "`OnlyBase` is not a protocol aioproto can drive", with the
+/// note "implement `Protocol` or `BufferedProtocol` for `OnlyBase`".
+///
+/// ```compile_fail,E0277
+/// use aioproto::{BaseProtocol, ServerOptions, create_server};
+///
+/// #[derive(Default)]
+/// struct OnlyBase;
+/// impl BaseProtocol for OnlyBase {}
+///
+/// # async fn f() -> aioproto::Result<()> {
+/// let server = create_server(OnlyBase::default, "127.0.0.1", 0, &ServerOptions::new()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A protocol value where a factory is expected: "`Echo` is not a protocol
+/// factory".
+///
+/// ```compile_fail,E0277
+/// use aioproto::{BaseProtocol, Protocol, ServerOptions, create_server};
+///
+/// #[derive(Default)]
+/// struct Echo;
+/// impl BaseProtocol for Echo {}
+/// impl Protocol for Echo {}
+///
+/// # async fn f() -> aioproto::Result<()> {
+/// let server = create_server(Echo::default(), "127.0.0.1", 0, &ServerOptions::new()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A task body with an output that is neither `aioproto::Result<T>` nor a
+/// plain value: "a task body must return `aioproto::Result<T>` or a plain
+/// value".
+///
+/// ```compile_fail,E0277
+/// # async fn f() {
+/// let task = aioproto::create_task(async { Err::<(), std::io::Error>(std::io::ErrorKind::Other.into()) });
+/// # }
+/// ```
+#[cfg(doctest)]
+struct DiagnosticDoctests;
