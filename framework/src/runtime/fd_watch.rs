@@ -97,6 +97,17 @@ impl FdWatches {
 
 type FdCallback = Arc<Mutex<Box<dyn FnMut() + Send>>>;
 
+/// Tells the watcher the callback has run (or panicked) when dropped.
+struct SendOnDrop(Option<oneshot::Sender<()>>);
+
+impl Drop for SendOnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 async fn watch(
     mut afd: AsyncFd<OwnedFd>,
     interest: Interest,
@@ -126,16 +137,18 @@ async fn watch(
                 .call_soon_boxed(
                     name,
                     Box::new(move || {
+                        // Sent on return and on unwind: a panicking callback is
+                        // reported by the loop and the watch goes on.
+                        let _ran = SendOnDrop(Some(tx));
                         if active.load(Ordering::Acquire) {
                             (lock(&cb))();
                         }
-                        let _ = tx.send(());
                     }),
                 )
                 .is_ok(),
             None => false,
         };
-        // A closed loop drops the callback (and `tx`): then stop.
+        // A closed loop drops the callback unrun (and `tx` with it): then stop.
         if !scheduled || rx.await.is_err() {
             return;
         }
