@@ -179,8 +179,18 @@ impl EventLoop {
     /// Receives up to `nbytes` bytes from a connected socket (asyncio's
     /// `loop.sock_recv`); an empty result means the peer closed.
     ///
-    /// `sock` must be non-blocking; see the [module notes](self) for how the
-    /// wait works.
+    /// # The socket coroutines
+    ///
+    /// The `sock_*` methods take a [`socket2::Socket`], Rust's equivalent of
+    /// Python's `socket.socket`: any family and type, made non-blocking with
+    /// `set_nonblocking(true)` (a blocking one is refused). As in asyncio each
+    /// first tries the system call; only when it would block does it wait for
+    /// readiness, through a duplicate of the descriptor registered with the
+    /// loop's tokio reactor for the length of the call, so the socket may be
+    /// registered elsewhere too. A std socket converts with
+    /// `socket2::Socket::from`; a tokio socket can be lent with
+    /// `&socket2::SockRef::from(&sock)`, though its own `async` methods are
+    /// the better choice.
     ///
     /// # Errors
     ///

@@ -90,7 +90,7 @@ pub struct AddrInfo {
     pub socktype: Type,
     /// The protocol, `None` for raw sockets (protocol 0).
     pub protocol: Option<Protocol>,
-    /// The canonical name; always empty (see the [module notes](self)).
+    /// The canonical name; always empty (`AI_CANONNAME` is not supported).
     pub canonname: String,
     /// The address and port.
     pub addr: SocketAddr,
@@ -232,8 +232,14 @@ impl EventLoop {
     /// `host` is a name or an address literal; `None` means the loopback
     /// addresses (`::1`, `127.0.0.1`), or with [`AddrInfoHints::passive`] the
     /// wildcard ones (`0.0.0.0`, `::`), as `getaddrinfo(3)` gives for a NULL
-    /// host. An address literal is not looked up. See the [module
-    /// notes](self) for what the entries contain.
+    /// host. An address literal is not looked up.
+    ///
+    /// Names go through the system resolver (`getaddrinfo(3)`, through std's
+    /// `ToSocketAddrs`), so `/etc/hosts`, DNS and whatever `nsswitch.conf`
+    /// lists all apply. std asks for stream sockets and gives addresses only;
+    /// the family, socket type and protocol of each entry are filled in from
+    /// the hints the way glibc does (three entries per address, stream, datagram
+    /// and raw, unless the hints narrow it).
     ///
     /// # Errors
     ///
@@ -315,8 +321,11 @@ impl EventLoop {
     /// The host and service names for `addr` (asyncio's
     /// `loop.getnameinfo`), in the loop's default executor.
     ///
-    /// Names come from `/etc/hosts` and `/etc/services` only (no DNS); see
-    /// the [module notes](self). Without a name, the number is given, unless
+    /// `getnameinfo(3)` has no safe binding in std or `nix`, and this crate
+    /// has no `unsafe` code, so names come from the `files` sources only: host
+    /// names from `/etc/hosts`, service names from `/etc/services`. No DNS
+    /// (PTR) query is made; use a DNS crate (e.g. hickory-resolver) for
+    /// reverse DNS. Without a name, the number is given, unless
     /// [`NameInfoFlags::name_required`].
     ///
     /// # Errors

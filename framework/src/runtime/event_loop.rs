@@ -13,8 +13,15 @@
 //! | `loop.add_signal_handler(sig, cb)` | [`EventLoop::add_signal_handler`] / [`EventLoop::remove_signal_handler`] |
 //! | `loop.set_exception_handler(h)` | [`EventLoop::set_exception_handler`], [`ExceptionContext`] |
 //! | `loop.set_debug(True)`, `slow_callback_duration` | [`EventLoop::set_debug`], [`EventLoop::set_slow_callback_duration`] |
-//! | `asyncio.get_running_loop()` | [`get_running_loop`] / [`EventLoop::current`] |
+//! | `asyncio.get_running_loop()` | [`get_running_loop`] / [`EventLoop::current`] (any tokio runtime has a loop) |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`EventLoop::run_coroutine_threadsafe`] |
+//! | `asyncio.run(main())` / `asyncio.Runner` | [`run`](crate::run) / [`Runner`](crate::Runner) |
+//! | `loop.shutdown_default_executor(timeout)` | [`EventLoop::shutdown_default_executor`] |
+//! | `loop.set_task_factory(f)` / `get_task_factory()` | [`EventLoop::set_task_factory`] / [`EventLoop::get_task_factory`] |
+//! | `asyncio.eager_task_factory`, `eager_start=True` | [`eager_task_factory`](crate::eager_task_factory), [`create_eager_task`](crate::create_eager_task) |
+//! | `loop.add_reader(fd, cb)` / `remove_reader(fd)` (and `_writer`) | [`EventLoop::add_reader`] / [`EventLoop::remove_reader`] (and `_writer`) |
+//! | `loop.sock_recv`, `sock_sendall`, `sock_accept`, `sock_connect`, … | [`EventLoop::sock_recv`], [`EventLoop::sock_sendall`], … on a `socket2::Socket` |
+//! | `loop.getaddrinfo(host, port, …)` / `getnameinfo(sa, flags)` | [`EventLoop::getaddrinfo`] / [`EventLoop::getnameinfo`] |
 
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};

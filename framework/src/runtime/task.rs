@@ -1,22 +1,6 @@
 //! asyncio's `Task`: a named, cancellable unit of concurrent work.
 //!
-//! # How cancellation works (and how it differs from asyncio)
-//!
-//! Rust cannot throw an exception into a suspended future, so a cancel is a
-//! *request* recorded on the task. It is delivered as [`Error::Cancelled`] by
-//! the next **cancellation point** the task awaits: every awaitable in this
-//! crate ([`sleep`](crate::sleep), awaiting a [`Future`], a [`Task`], a
-//! [`Gather`](crate::Gather), [`Queue::get`](crate::Queue::get),
-//! [`Lock::acquire`](crate::Lock::acquire), …) and anything wrapped in
-//! [`cancellable`]. Like asyncio, if the task is awaiting a [`Future`] or
-//! another task, that one is cancelled instead and its cancellation surfaces.
-//! The task may catch the error (match on it) and carry on; it ends
-//! *cancelled* only if it returns `Err(Error::Cancelled(_))`, or returns while
-//! a cancel request is still pending (asyncio's `test_cancel_at_end`).
-//!
-//! Futures that are not cancellation points (a raw `tokio::time::sleep`, a
-//! socket read) do not see the request until they complete; wrap them in
-//! [`cancellable`] to make them one.
+//! See [`Task`] for how a cancel is delivered.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -404,21 +388,42 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// asyncio's `Task`: a future running concurrently, with a name, that can be
 /// cancelled and awaited.
 ///
-/// Created by [`create_task`], [`create_task_named`],
+/// Created by [`create_task`](crate::create_task),
+/// [`create_task_named`](crate::create_task_named),
+/// [`create_eager_task`](crate::create_eager_task),
 /// [`EventLoop::create_task`](crate::EventLoop::create_task) or
 /// [`TaskGroup::create_task`](crate::TaskGroup::create_task). The body is any
-/// `Future<Output = Result<T>>`; it starts running at once on the current loop
-/// (or tokio runtime), whether or not anyone awaits the `Task`. Dropping every
-/// `Task` handle does **not** stop the task.
+/// future whose output is an [`aioproto::Result<T>`](crate::Result) or a plain
+/// value (see [`IntoTaskResult`](crate::IntoTaskResult)); it starts running
+/// on the current loop, whether or not anyone awaits the `Task`. Dropping
+/// every `Task` handle does **not** stop the task.
 ///
 /// `Task` is a cheap `Clone` handle. Awaiting it (by value or `&task`) gives
 /// its `Result<T>` and is a cancellation point: cancelling the awaiting task
-/// cancels this one too, as in asyncio. See the [module docs](self) for how a
-/// cancel is delivered.
+/// cancels this one too, as in asyncio. See [Cancellation](#cancellation) for
+/// how a cancel is delivered.
 ///
 /// An error that nobody retrieved is reported through the loop's exception
 /// handler as "Task exception was never retrieved" once the last handle drops.
 /// A panic in the body ends the task with [`Error::CallbackPanicked`].
+///
+/// # Cancellation (and how it differs from asyncio)
+///
+/// Rust cannot throw an exception into a suspended future, so a cancel is a
+/// *request* recorded on the task. It is delivered as [`Error::Cancelled`] by
+/// the next **cancellation point** the task awaits: every awaitable in this
+/// crate ([`sleep`](crate::sleep), awaiting a [`Future`], a [`Task`], a
+/// [`Gather`](crate::Gather), [`Queue::get`](crate::Queue::get),
+/// [`Lock::acquire`](crate::Lock::acquire), …) and anything wrapped in
+/// [`cancellable`]. Like asyncio, if the task is awaiting a [`Future`] or
+/// another task, that one is cancelled instead and its cancellation surfaces.
+/// The task may catch the error (match on it) and carry on; it ends
+/// *cancelled* only if it returns `Err(Error::Cancelled(_))`, or returns while
+/// a cancel request is still pending (asyncio's `test_cancel_at_end`).
+///
+/// Futures that are not cancellation points (a raw `tokio::time::sleep`, a
+/// socket read) do not see the request until they complete; wrap them in
+/// [`cancellable`] to make them one.
 ///
 /// # Examples
 ///

@@ -42,8 +42,17 @@ use crate::error::{Error, Result};
 /// [`EventLoop::create_task`](crate::EventLoop::create_task),
 /// [`TaskGroup::create_task`](crate::TaskGroup::create_task) and their
 /// variants, so that any `async` block can be a task (asyncio accepts any
-/// coroutine). See the [module docs](self) for why plain values are listed type
-/// by type.
+/// coroutine).
+///
+/// A blanket `impl<T> IntoTaskResult for T` would overlap with the impl for
+/// `Result<T>` (Rust has no specialisation), and a marker-type trick makes
+/// every `async { Ok(x) }` ambiguous. With one impl for `Result<T, Error>`
+/// and one per plain type, the compiler still infers the error type of an
+/// unannotated `async { sleep(d).await?; Ok(x) }` body, so bodies written for
+/// a `Result` output keep compiling. For a type of your own, return
+/// `Ok(value)` or implement the trait (three lines, below). An unsuffixed
+/// number literal gets its type last, so `async { 42 }` needs the type said
+/// where the value is used (`let n: i32 = task.await?`) or in the literal.
 ///
 /// # Examples
 ///

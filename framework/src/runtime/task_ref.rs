@@ -42,22 +42,22 @@ impl TaskRef {
         self.shared.id
     }
 
-    /// See [`Task::cancel`].
+    /// See [`Task::cancel`](crate::Task::cancel).
     pub fn cancel(&self) -> bool {
         self.shared.cancel(None)
     }
 
-    /// See [`Task::cancel_with_message`].
+    /// See [`Task::cancel_with_message`](crate::Task::cancel_with_message).
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
         self.shared.cancel(Some(msg.into()))
     }
 
-    /// See [`Task::cancelling`].
+    /// See [`Task::cancelling`](crate::Task::cancelling).
     pub fn cancelling(&self) -> u32 {
         self.shared.cancelling()
     }
 
-    /// See [`Task::uncancel`].
+    /// See [`Task::uncancel`](crate::Task::uncancel).
     pub fn uncancel(&self) -> u32 {
         self.shared.uncancel()
     }
