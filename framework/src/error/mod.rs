@@ -20,10 +20,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   without a trailing period, each cause after a `: `, e.g. `error while
 ///   attempting to bind on address 127.0.0.1:8080: Address already in use (os
 ///   error 98)` (the OS's own text keeps its capital).
-/// * `Debug` (`{:?}`) prints the same chain, so `fn main() ->
-///   aioproto::Result<()>` reports `Error: error while attempting to bind on
-///   address ...` rather than the variant's internals, as anyhow's errors do.
-/// * `{:#?}` shows the variant and its fields, for debugging.
+/// * `Debug` (`{:?}`) is the variant's name around that same chain, so `fn
+///   main() -> aioproto::Result<()>` reports `Error: Io(error while attempting
+///   to bind on address 127.0.0.1:8080: Address already in use (os error
+///   98))`: what happened, in words, and which variant to match on, rather
+///   than nested `Custom { kind: .., error: .. }` internals.
+/// * `{:#?}` shows the variant and all its fields, for debugging.
 /// * [`source`](std::error::Error::source) still walks the causes, for error
 ///   reporters and for downcasting to the [`io::Error`].
 ///
@@ -47,7 +49,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// let err = aioproto::Error::other(Config(io::Error::other("disk on fire")));
 /// assert_eq!(err.to_string(), "reading the config failed: disk on fire");
-/// assert_eq!(format!("{err:?}"), "reading the config failed: disk on fire");
+/// assert_eq!(format!("{err:?}"), "Other(reading the config failed: disk on fire)");
 /// assert!(format!("{err:#?}").starts_with("Other("));
 /// ```
 #[derive(Clone, thiserror::Error)]
@@ -167,10 +169,36 @@ impl fmt::Display for Chain<'_> {
     }
 }
 
+impl Error {
+    /// The variant's name, for `Debug`.
+    fn variant(&self) -> &'static str {
+        match self {
+            Error::Io(_) => "Io",
+            #[cfg(feature = "tls")]
+            Error::Tls(_) => "Tls",
+            Error::CallbackPanicked { .. } => "CallbackPanicked",
+            Error::InvalidArgument(_) => "InvalidArgument",
+            Error::InvalidState(_) => "InvalidState",
+            Error::Unsupported(_) => "Unsupported",
+            Error::Timeout(_) => "Timeout",
+            Error::Cancelled(_) => "Cancelled",
+            Error::WriteBufferFull { .. } => "WriteBufferFull",
+            Error::IncompleteRead { .. } => "IncompleteRead",
+            Error::LimitOverrun { .. } => "LimitOverrun",
+            Error::Closed(_) => "Closed",
+            Error::MultipleErrors(_) => "MultipleErrors",
+            Error::QueueFull => "QueueFull",
+            Error::QueueEmpty => "QueueEmpty",
+            Error::QueueShutDown => "QueueShutDown",
+            Error::Other(_) => "Other",
+        }
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !f.alternate() {
-            return fmt::Display::fmt(&Chain(self), f);
+            return write!(f, "{}({})", self.variant(), Chain(self));
         }
         match self {
             Error::Io(e) => f.debug_tuple("Io").field(e).finish(),
