@@ -103,20 +103,23 @@ fn ensure_dispatcher(sig: i32) -> Result<()> {
 
 /// One delivery of `sig`: to every loop's handler, else the default action.
 fn dispatch(sig: i32) {
-    let targets: Vec<(Weak<LoopShared>, SignalCallback)> = with_table(|t| {
-        t.handlers
-            .get(&sig)
-            .map(|v| v.iter().map(|r| (r.lp.clone(), r.cb.clone())).collect())
-            .unwrap_or_default()
+    let targets: Vec<(Arc<LoopShared>, SignalCallback)> = with_table(|t| {
+        let Some(v) = t.handlers.get_mut(&sig) else {
+            return Vec::new();
+        };
+        // A loop dropped without being closed has no handlers any more.
+        v.retain(|r| r.lp.strong_count() > 0);
+        v.iter()
+            .filter_map(|r| r.lp.upgrade().map(|lp| (lp, r.cb.clone())))
+            .filter(|(lp, _)| !lp.is_closed())
+            .collect()
     });
     if targets.is_empty() {
         default_action(sig);
         return;
     }
     for (lp, cb) in targets {
-        if let Some(lp) = lp.upgrade() {
-            let _ = lp.call_soon_boxed("signal handler", Box::new(move || cb()));
-        }
+        let _ = lp.call_soon_boxed("signal handler", Box::new(move || cb()));
     }
 }
 
