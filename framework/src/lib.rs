@@ -173,10 +173,8 @@ pub use process::{
 };
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
 pub use runtime::concurrent_future::ConcurrentFuture;
-pub use runtime::event_loop::{
-    EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
-    default_exception_handler, get_running_loop,
-};
+pub use runtime::event_loop::{EventLoop, EventLoopBuilder, Handle, get_running_loop};
+pub use runtime::exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 pub use runtime::future::{DoneCallback, Future, Wait};
 pub use runtime::gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
 pub use runtime::ordered_queue::{LifoQueue, PriorityQueue};

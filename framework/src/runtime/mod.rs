@@ -9,6 +9,7 @@ pub(crate) mod barrier;
 pub(crate) mod concurrent_future;
 pub(crate) mod event_loop;
 pub(crate) mod event_loop_impl;
+pub(crate) mod exception;
 pub(crate) mod executor;
 pub(crate) mod fd_watch;
 pub(crate) mod future;
