@@ -157,6 +157,7 @@ pub use net::proxy::{
     ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
     ProxyProtocol, ProxyTlv, ProxyTransport, ProxyVersion,
 };
+pub use net::resolve::{AddrInfo, AddrInfoHints, NameInfoFlags};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use net::server::DEFAULT_MAX_TLS_HANDSHAKES;
@@ -185,21 +186,26 @@ pub use process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
-pub use runtime::event_loop::{
-    ConcurrentFuture, EventLoop, EventLoopBuilder, ExceptionContext, ExceptionHandler, Handle,
-    default_exception_handler, get_running_loop,
-};
+pub use runtime::concurrent_future::ConcurrentFuture;
+pub use runtime::event_loop::{EventLoop, EventLoopBuilder, Handle, get_running_loop};
+pub use runtime::exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 pub use runtime::future::{DoneCallback, Future, Wait};
 pub use runtime::gather::{Awaitable, Gather, gather, gather_return_exceptions, shield};
 pub use runtime::ordered_queue::{LifoQueue, PriorityQueue};
 pub use runtime::queue::Queue;
+pub use runtime::runner::{Runner, run};
 pub use runtime::sync::{Condition, Event, Lock, LockGuard, Semaphore};
-pub use runtime::task::{
-    Task, TaskRef, all_tasks, cancellable, create_task, create_task_named, current_task,
-};
+pub use runtime::task::{Task, cancellable};
+pub use runtime::task_factory::{NewTask, TaskFactory, eager_task_factory};
 pub use runtime::task_group::TaskGroup;
+pub use runtime::task_output::IntoTaskResult;
+pub use runtime::task_ref::{TaskRef, current_task};
+pub use runtime::task_spawn::{all_tasks, create_eager_task, create_task, create_task_named};
 pub use runtime::timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
-pub use runtime::wait::{AsCompleted, ReturnWhen, Waitable, as_completed, wait, wait_for};
+pub use runtime::wait::{
+    AsCompleted, AsCompletedTasks, ReturnWhen, Waitable, as_completed, as_completed_tasks, wait,
+    wait_for,
+};
 pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
     open_connection_with, start_server, start_server_with,
@@ -220,3 +226,47 @@ pub use transport::{ExtraInfo, Transport};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// What a user sees for a factory whose protocol implements only
+/// `BaseProtocol`: "`OnlyBase` is not a protocol aioproto can drive", with the
+/// note "implement `Protocol` or `BufferedProtocol` for `OnlyBase`".
+///
+/// ```compile_fail,E0277
+/// use aioproto::{BaseProtocol, ServerOptions, create_server};
+///
+/// #[derive(Default)]
+/// struct OnlyBase;
+/// impl BaseProtocol for OnlyBase {}
+///
+/// # async fn f() -> aioproto::Result<()> {
+/// let server = create_server(OnlyBase::default, "127.0.0.1", 0, &ServerOptions::new()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A protocol value where a factory is expected: "`Echo` is not a protocol
+/// factory".
+///
+/// ```compile_fail,E0277
+/// use aioproto::{BaseProtocol, Protocol, ServerOptions, create_server};
+///
+/// #[derive(Default)]
+/// struct Echo;
+/// impl BaseProtocol for Echo {}
+/// impl Protocol for Echo {}
+///
+/// # async fn f() -> aioproto::Result<()> {
+/// let server = create_server(Echo::default(), "127.0.0.1", 0, &ServerOptions::new()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A task body with an output that is neither `aioproto::Result<T>` nor a
+/// plain value: "a task body must return `aioproto::Result<T>` or a plain
+/// value".
+///
+/// ```compile_fail,E0277
+/// # async fn f() {
+/// let task = aioproto::create_task(async { Err::<(), std::io::Error>(std::io::ErrorKind::Other.into()) });
+/// # }
+/// ```
+#[cfg(doctest)]
+struct DiagnosticDoctests;

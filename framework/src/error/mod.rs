@@ -13,7 +13,46 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// carries one of these. The error is cheap to clone (sources are shared), so
 /// the same failure can be handed to a protocol and to every waiter of a
 /// [`Future`](crate::Future).
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// # Printing
+///
+/// * `Display` (`{}`) is the whole message chain on one line, lower-case and
+///   without a trailing period, each cause after a `: `, e.g. `error while
+///   attempting to bind on address 127.0.0.1:8080: Address already in use (os
+///   error 98)` (the OS's own text keeps its capital).
+/// * `Debug` (`{:?}`) is the variant's name around that same chain, so `fn
+///   main() -> aioproto::Result<()>` reports `Error: Io(error while attempting
+///   to bind on address 127.0.0.1:8080: Address already in use (os error
+///   98))`: what happened, in words, and which variant to match on, rather
+///   than nested `Custom { kind: .., error: .. }` internals.
+/// * `{:#?}` shows the variant and all its fields, for debugging.
+/// * [`source`](std::error::Error::source) still walks the causes, for error
+///   reporters and for downcasting to the [`io::Error`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+///
+/// #[derive(Debug)]
+/// struct Config(io::Error);
+/// impl std::fmt::Display for Config {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("reading the config failed")
+///     }
+/// }
+/// impl std::error::Error for Config {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let err = aioproto::Error::other(Config(io::Error::other("disk on fire")));
+/// assert_eq!(err.to_string(), "reading the config failed: disk on fire");
+/// assert_eq!(format!("{err:?}"), "Other(reading the config failed: disk on fire)");
+/// assert!(format!("{err:#?}").starts_with("Other("));
+/// ```
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system I/O error (connection reset, broken pipe, refused, …).
@@ -106,8 +145,97 @@ pub enum Error {
     QueueShutDown,
 
     /// A user-defined failure, for futures and tasks that fail with an application error.
-    #[error("{0}")]
+    #[error("{}", Chain(&**.0))]
     Other(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+/// Displays an error followed by each cause its text does not already
+/// contain, joined by `: `.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            let next = err.to_string();
+            if !next.is_empty() && !text.contains(&next) {
+                text.push_str(": ");
+                text.push_str(&next);
+            }
+            cause = err.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+impl Error {
+    /// The variant's name, for `Debug`.
+    fn variant(&self) -> &'static str {
+        match self {
+            Error::Io(_) => "Io",
+            #[cfg(feature = "tls")]
+            Error::Tls(_) => "Tls",
+            Error::CallbackPanicked { .. } => "CallbackPanicked",
+            Error::InvalidArgument(_) => "InvalidArgument",
+            Error::InvalidState(_) => "InvalidState",
+            Error::Unsupported(_) => "Unsupported",
+            Error::Timeout(_) => "Timeout",
+            Error::Cancelled(_) => "Cancelled",
+            Error::WriteBufferFull { .. } => "WriteBufferFull",
+            Error::IncompleteRead { .. } => "IncompleteRead",
+            Error::LimitOverrun { .. } => "LimitOverrun",
+            Error::Closed(_) => "Closed",
+            Error::MultipleErrors(_) => "MultipleErrors",
+            Error::QueueFull => "QueueFull",
+            Error::QueueEmpty => "QueueEmpty",
+            Error::QueueShutDown => "QueueShutDown",
+            Error::Other(_) => "Other",
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return write!(f, "{}({})", self.variant(), Chain(self));
+        }
+        match self {
+            Error::Io(e) => f.debug_tuple("Io").field(e).finish(),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => f.debug_tuple("Tls").field(e).finish(),
+            Error::CallbackPanicked { callback, message } => f
+                .debug_struct("CallbackPanicked")
+                .field("callback", callback)
+                .field("message", message)
+                .finish(),
+            Error::InvalidArgument(m) => f.debug_tuple("InvalidArgument").field(m).finish(),
+            Error::InvalidState(m) => f.debug_tuple("InvalidState").field(m).finish(),
+            Error::Unsupported(m) => f.debug_tuple("Unsupported").field(m).finish(),
+            Error::Timeout(m) => f.debug_tuple("Timeout").field(m).finish(),
+            Error::Cancelled(m) => f.debug_tuple("Cancelled").field(m).finish(),
+            Error::WriteBufferFull { limit } => f
+                .debug_struct("WriteBufferFull")
+                .field("limit", limit)
+                .finish(),
+            Error::IncompleteRead { partial, expected } => f
+                .debug_struct("IncompleteRead")
+                .field("partial", partial)
+                .field("expected", expected)
+                .finish(),
+            Error::LimitOverrun { message, consumed } => f
+                .debug_struct("LimitOverrun")
+                .field("message", message)
+                .field("consumed", consumed)
+                .finish(),
+            Error::Closed(what) => f.debug_tuple("Closed").field(what).finish(),
+            Error::MultipleErrors(errors) => f.debug_tuple("MultipleErrors").field(errors).finish(),
+            Error::QueueFull => f.write_str("QueueFull"),
+            Error::QueueEmpty => f.write_str("QueueEmpty"),
+            Error::QueueShutDown => f.write_str("QueueShutDown"),
+            Error::Other(e) => f.debug_tuple("Other").field(e).finish(),
+        }
+    }
 }
 
 fn join(errors: &[Error]) -> String {

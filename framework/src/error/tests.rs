@@ -60,3 +60,40 @@ fn into_io_keeps_kind() {
         io::ErrorKind::TimedOut
     );
 }
+
+#[test]
+fn debug_is_the_variant_around_the_display_chain() {
+    let bind = crate::net::addr::bind_error(
+        io::Error::from(io::ErrorKind::AddrInUse),
+        "127.0.0.1:8080".parse().unwrap(),
+    );
+    let shown = format!("{bind:?}");
+    assert_eq!(shown, format!("Io({bind})"));
+    assert!(shown.starts_with("Io(error while attempting to bind on address 127.0.0.1:8080: "));
+    assert_eq!(shown.matches("address in use").count(), 1, "{shown}");
+    assert!(format!("{bind:#?}").starts_with("Io("));
+    assert_eq!(
+        format!("{:?}", Error::QueueFull),
+        "QueueFull(queue is full)"
+    );
+    assert_eq!(format!("{:#?}", Error::QueueFull), "QueueFull");
+}
+
+#[test]
+fn other_errors_show_their_causes_once() {
+    #[derive(Debug)]
+    struct Outer(io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("loading state")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let err = Error::other(Outer(io::Error::other("no such table")));
+    assert_eq!(err.to_string(), "loading state: no such table");
+    assert_eq!(format!("{err:?}"), "Other(loading state: no such table)");
+}

@@ -101,11 +101,11 @@
 //!
 //! | asyncio | aioproto |
 //! |---|---|
-//! | `asyncio.wait(aws, return_when=...)` | [`wait`](crate::wait) with [`ReturnWhen`](crate::ReturnWhen) |
+//! | `asyncio.wait(aws, return_when=...)` | [`wait`](crate::wait()) with [`ReturnWhen`](crate::ReturnWhen) |
 //! | `asyncio.wait_for(aw, timeout)` | [`wait_for`](crate::wait_for): cancels *and awaits* the inner task on timeout |
 //! | `asyncio.as_completed(aws)` | [`as_completed`](crate::as_completed) |
 //! | `asyncio.shield(aw)` | [`shield`](crate::shield) |
-//! | `async with asyncio.timeout(d):` | [`timeout`](crate::timeout)`(Some(d)).run(body)` |
+//! | `async with asyncio.timeout(d):` | [`timeout`](crate::timeout())`(Some(d)).run(body)` |
 //! | `async with asyncio.TaskGroup() as tg:` | [`TaskGroup`](crate::TaskGroup): `create_task`, then `join` (or `run(body)`) |
 //! | `asyncio.Queue`, `Lock`, `Event`, `Semaphore`, `Condition` | [`Queue`](crate::Queue), [`Lock`](crate::Lock), [`Event`](crate::Event), [`Semaphore`](crate::Semaphore), [`Condition`](crate::Condition) |
 //!

@@ -13,13 +13,20 @@
 //! | `loop.add_signal_handler(sig, cb)` | [`EventLoop::add_signal_handler`] / [`EventLoop::remove_signal_handler`] |
 //! | `loop.set_exception_handler(h)` | [`EventLoop::set_exception_handler`], [`ExceptionContext`] |
 //! | `loop.set_debug(True)`, `slow_callback_duration` | [`EventLoop::set_debug`], [`EventLoop::set_slow_callback_duration`] |
-//! | `asyncio.get_running_loop()` | [`get_running_loop`] / [`EventLoop::current`] |
+//! | `asyncio.get_running_loop()` | [`get_running_loop`] / [`EventLoop::current`] (any tokio runtime has a loop) |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`EventLoop::run_coroutine_threadsafe`] |
+//! | `asyncio.run(main())` / `asyncio.Runner` | [`run`](crate::run) / [`Runner`](crate::Runner) |
+//! | `loop.shutdown_default_executor(timeout)` | [`EventLoop::shutdown_default_executor`] |
+//! | `loop.set_task_factory(f)` / `get_task_factory()` | [`EventLoop::set_task_factory`] / [`EventLoop::get_task_factory`] |
+//! | `asyncio.eager_task_factory`, `eager_start=True` | [`eager_task_factory`](crate::eager_task_factory), [`create_eager_task`](crate::create_eager_task) |
+//! | `loop.add_reader(fd, cb)` / `remove_reader(fd)` (and `_writer`) | [`EventLoop::add_reader`] / [`EventLoop::remove_reader`] (and `_writer`) |
+//! | `loop.sock_recv`, `sock_sendall`, `sock_accept`, `sock_connect`, … | [`EventLoop::sock_recv`], [`EventLoop::sock_sendall`], … on a `socket2::Socket` |
+//! | `loop.getaddrinfo(host, port, …)` / `getnameinfo(sa, flags)` | [`EventLoop::getaddrinfo`] / [`EventLoop::getnameinfo`] |
 
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
@@ -27,75 +34,15 @@ use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
 use crate::error::{Error, Result};
 pub(crate) use crate::runtime::event_loop_impl::{EnterGuard, LoopShared, current_shared};
 use crate::runtime::event_loop_impl::{HandleInner, cancel_job, new_job, now_secs};
+pub(crate) use crate::runtime::exception::{
+    ExceptionContext, ExceptionHandler, default_exception_handler,
+};
 use crate::runtime::future::Future;
-use crate::runtime::task::{Task, spawn_in_loop};
-use crate::util::{catch_panic, lock};
-
-/// A custom exception handler: receives the loop and the context.
-pub type ExceptionHandler = Arc<dyn Fn(&EventLoop, &ExceptionContext) + Send + Sync>;
-
-/// What went wrong, as handed to the exception handler (asyncio's `context` dict).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ExceptionContext {
-    /// The message, e.g. `Task exception was never retrieved`.
-    pub message: String,
-    /// The error, if there is one.
-    pub error: Option<Error>,
-    /// The name of the task concerned, if any.
-    pub task: Option<String>,
-    /// The name of the callback concerned, if any.
-    pub handle: Option<String>,
-}
-
-impl ExceptionContext {
-    /// A context with only a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        ExceptionContext {
-            message: message.into(),
-            error: None,
-            task: None,
-            handle: None,
-        }
-    }
-
-    /// Adds the error.
-    pub fn with_error(mut self, error: Error) -> Self {
-        self.error = Some(error);
-        self
-    }
-
-    /// Adds the task name.
-    pub fn with_task_name(mut self, name: impl Into<String>) -> Self {
-        self.task = Some(name.into());
-        self
-    }
-
-    /// Adds the callback name.
-    pub fn with_handle_name(mut self, name: impl Into<String>) -> Self {
-        self.handle = Some(name.into());
-        self
-    }
-}
-
-/// The default exception handler: logs `ctx` at ERROR level via `tracing`.
-///
-/// # Examples
-///
-/// ```
-/// use aioproto::{ExceptionContext, default_exception_handler};
-/// default_exception_handler(&ExceptionContext::new("something failed"));
-/// ```
-pub fn default_exception_handler(ctx: &ExceptionContext) {
-    tracing::error!(
-        target: "aioproto::event_loop",
-        error = ctx.error.as_ref().map(tracing::field::display),
-        task = ctx.task.as_deref(),
-        handle = ctx.handle.as_deref(),
-        "{}",
-        ctx.message
-    );
-}
+use crate::runtime::loop_registry;
+use crate::runtime::task::Task;
+use crate::runtime::task_factory::TaskFactory;
+use crate::runtime::task_output::IntoTaskResult;
+use crate::runtime::task_spawn::{SpawnOptions, TaskValue, spawn_in_loop};
 
 /// A scheduled callback (asyncio's `Handle` / `TimerHandle`); cancel it to
 /// stop it from running.
@@ -199,9 +146,17 @@ impl EventLoopBuilder {
         };
         let rt = b.enable_all().thread_name("aioproto-loop").build()?;
         let handle = rt.handle().clone();
-        Ok(EventLoop {
-            shared: LoopShared::new(handle, Some(rt), self.debug, self.slow),
-        })
+        let shared = LoopShared::new(handle.clone(), Some(rt), self.debug, self.slow);
+        loop_registry::register(&handle, &shared);
+        Ok(EventLoop { shared })
+    }
+
+    pub(crate) fn debug_default(&self) -> bool {
+        self.debug
+    }
+
+    pub(crate) fn slow_default(&self) -> Duration {
+        self.slow
     }
 }
 
@@ -213,11 +168,18 @@ impl EventLoopBuilder {
 /// multi-thread runtime.
 ///
 /// The loop runs only inside [`run_until_complete`](Self::run_until_complete)
-/// or [`run_forever`](Self::run_forever) (for a single-threaded loop).
-/// Everything else in aioproto (`Future`, `Task`, `gather`, transports, …)
-/// also works under a plain `#[tokio::main]`; an `EventLoop` adds callbacks,
-/// timers, signal handlers, an exception handler and debug mode.
-/// [`EventLoop::from_handle`] wraps an existing runtime for that.
+/// or [`run_forever`](Self::run_forever) (for a single-threaded loop), or
+/// inside [`run`](crate::run) and a [`Runner`](crate::Runner), which also
+/// cancel and await the tasks left over when they finish.
+///
+/// # One loop per tokio runtime
+///
+/// A plain tokio runtime (`#[tokio::main]`, `#[tokio::test]`) has a loop too,
+/// made the first time something asks for it and driven by that runtime:
+/// [`get_running_loop`] returns it, tasks created there belong to it, and its
+/// callbacks, timers, signal handlers, exception handler and debug mode work
+/// as for any loop. It lives until the runtime shuts down.
+/// [`EventLoop::from_handle`] returns the loop of a given runtime.
 ///
 /// # What runs where
 ///
@@ -250,7 +212,7 @@ impl EventLoopBuilder {
 /// ```
 #[derive(Clone)]
 pub struct EventLoop {
-    shared: Arc<LoopShared>,
+    pub(crate) shared: Arc<LoopShared>,
 }
 
 impl fmt::Debug for EventLoop {
@@ -274,9 +236,17 @@ impl Eq for EventLoop {}
 
 /// The loop running on this thread (asyncio's `get_running_loop()`).
 ///
+/// Inside an [`EventLoop`]'s tasks and callbacks that loop; elsewhere inside a
+/// tokio runtime (`#[tokio::main]`, a `tokio::spawn`ed task, a
+/// `spawn_blocking` thread) the loop of that runtime, made on first use (see
+/// [one loop per tokio runtime](EventLoop#one-loop-per-tokio-runtime)).
+/// Calling it twice in the same place gives the same loop.
+///
 /// # Errors
 ///
-/// [`Error::InvalidState`] ("no running event loop") outside an [`EventLoop`].
+/// [`Error::InvalidState`] outside any runtime: the message says how to get
+/// one (`no running event loop: call this inside EventLoop::run_until_complete,
+/// aioproto::run, a Task, or a tokio runtime`).
 ///
 /// # Examples
 ///
@@ -284,22 +254,36 @@ impl Eq for EventLoop {}
 /// let lp = aioproto::EventLoop::new()?;
 /// let same = lp.run_until_complete(async { aioproto::get_running_loop() })??;
 /// assert_eq!(same, lp);
-/// assert!(aioproto::get_running_loop().is_err());
+/// let err = aioproto::get_running_loop().unwrap_err();
+/// assert!(err.to_string().contains("tokio runtime"));
 /// # Ok::<(), aioproto::Error>(())
 /// ```
+///
+/// Under `#[tokio::main]`:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let lp = aioproto::get_running_loop()?;
+/// assert_eq!(lp, aioproto::get_running_loop()?);
+/// let fut = lp.create_future();
+/// let f = fut.clone();
+/// lp.call_later(0.001, move || { let _ = f.set_result("called back"); })?;
+/// assert_eq!(fut.await?, "called back");
+/// # Ok(()) }
+/// ```
 pub fn get_running_loop() -> Result<EventLoop> {
-    EventLoop::current().ok_or_else(|| Error::invalid_state("no running event loop"))
+    EventLoop::current().ok_or_else(|| {
+        Error::invalid_state(
+            "no running event loop: call this inside EventLoop::run_until_complete, \
+             aioproto::run, a Task, or a tokio runtime",
+        )
+    })
 }
 
 fn closed_error() -> Error {
     Error::invalid_state("event loop is closed")
 }
-
-/// Signals 1..NSIG are valid, as in `signal.valid_signals()`.
-#[cfg(target_os = "linux")]
-const NSIG: i32 = 65;
-#[cfg(not(target_os = "linux"))]
-const NSIG: i32 = 32;
 
 impl EventLoop {
     /// A new single-threaded loop (tokio `current_thread` runtime).
@@ -332,12 +316,15 @@ impl EventLoop {
         EventLoopBuilder::default()
     }
 
-    /// A loop that schedules onto an existing tokio runtime (for `#[tokio::main]`).
+    /// The loop of an existing tokio runtime (for `#[tokio::main]`): the one
+    /// [`get_running_loop`] returns inside that runtime, made on first use.
     ///
     /// Callbacks, timers, tasks and signal handlers work; the loop is driven
     /// by that runtime, so [`run_until_complete`](Self::run_until_complete)
-    /// and [`run_forever`](Self::run_forever) return [`Error::Unsupported`].
-    /// Code running in its callbacks and tasks sees it as the current loop.
+    /// and [`run_forever`](Self::run_forever) return [`Error::Unsupported`],
+    /// and [`is_running`](Self::is_running) is true until it is closed.
+    /// Closing it is allowed; the runtime then gets a fresh loop next time one
+    /// is asked for.
     ///
     /// # Examples
     ///
@@ -352,9 +339,8 @@ impl EventLoop {
     /// # Ok(()) }
     /// ```
     pub fn from_handle(handle: RtHandle) -> EventLoop {
-        let b = EventLoopBuilder::default();
         EventLoop {
-            shared: LoopShared::new(handle, None, b.debug, b.slow),
+            shared: loop_registry::loop_of(&handle),
         }
     }
 
@@ -362,7 +348,8 @@ impl EventLoop {
         EventLoop { shared }
     }
 
-    /// The loop whose code is running on this thread, if any.
+    /// The loop whose code is running on this thread, if any: what
+    /// [`get_running_loop`] returns, as an `Option`.
     pub fn current() -> Option<EventLoop> {
         current_shared().map(EventLoop::from_shared)
     }
@@ -453,9 +440,15 @@ impl EventLoop {
         self.shared.stop.notify_one();
     }
 
-    /// True while `run_until_complete`/`run_forever` runs.
+    /// True while `run_until_complete`/`run_forever` runs; for a loop driven
+    /// by an outside runtime ([`from_handle`](Self::from_handle), the loop of
+    /// a `#[tokio::main]`), true until it is closed.
     pub fn is_running(&self) -> bool {
-        self.shared.running.load(Ordering::Acquire)
+        if self.shared.owns_runtime() {
+            self.shared.running.load(Ordering::Acquire)
+        } else {
+            !self.is_closed()
+        }
     }
 
     /// True after [`close`](Self::close).
@@ -463,13 +456,22 @@ impl EventLoop {
         self.shared.is_closed()
     }
 
-    /// Closes the loop: pending callbacks are dropped, signal handlers
-    /// removed, and the runtime shut down (tasks still pending are dropped).
-    /// Idempotent.
+    /// Closes the loop: pending callbacks are dropped, signal handlers and fd
+    /// watchers removed (signals get their default action back), and the
+    /// runtime shut down. Idempotent.
+    ///
+    /// As with asyncio's `loop.close()`, tasks still pending are not
+    /// cancelled first: they are dropped with the runtime, so their `Drop`
+    /// code runs but no `async` cleanup does. [`run`](crate::run) and
+    /// [`Runner`](crate::Runner) cancel and await them before closing.
+    ///
+    /// A loop driven by an outside runtime ([`from_handle`](Self::from_handle))
+    /// can be closed while that runtime runs; its tasks are left to the runtime.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidState`] if the loop is running.
+    /// [`Error::InvalidState`] if the loop is running (inside
+    /// `run_until_complete`).
     ///
     /// # Examples
     ///
@@ -480,16 +482,13 @@ impl EventLoop {
     /// # Ok::<(), aioproto::Error>(())
     /// ```
     pub fn close(&self) -> Result<()> {
-        if self.is_running() {
+        if self.shared.running.load(Ordering::Acquire) {
             return Err(Error::invalid_state("cannot close a running event loop"));
         }
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        if !self.shared.retire() {
             return Ok(());
         }
-        self.shared.clear();
-        for (_, task) in lock(&self.shared.signals).drain() {
-            task.abort();
-        }
+        loop_registry::unregister(&self.shared);
         if let Some(rt) = self.shared.take_runtime()
             && let Ok(rt) = Arc::try_unwrap(rt)
         {
@@ -507,7 +506,7 @@ impl EventLoop {
         now_secs()
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
             Err(closed_error())
         } else {
@@ -589,7 +588,11 @@ impl EventLoop {
         Ok(Handle { inner })
     }
 
-    /// Starts `fut` as a [`Task`] on this loop.
+    /// Starts `fut` as a [`Task`] on this loop, through its
+    /// [task factory](Self::set_task_factory) if one is set.
+    ///
+    /// `fut` may return an [`aioproto::Result<T>`](crate::Result) or a plain
+    /// value; see [`IntoTaskResult`].
     ///
     /// # Errors
     ///
@@ -601,15 +604,17 @@ impl EventLoop {
     /// let lp = aioproto::EventLoop::new()?;
     /// let task = lp.create_task(async { Ok(5) })?;
     /// assert_eq!(lp.run_until_complete(task)??, 5);
+    /// let plain = lp.create_task(async { "any output" })?;
+    /// assert_eq!(lp.run_until_complete(plain)??, "any output");
     /// # Ok::<(), aioproto::Error>(())
     /// ```
-    pub fn create_task<T, F>(&self, fut: F) -> Result<Task<T>>
+    pub fn create_task<F>(&self, fut: F) -> Result<Task<TaskValue<F>>>
     where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
+        F: StdFuture + Send + 'static,
+        F::Output: IntoTaskResult,
     {
         self.check_open()?;
-        Ok(spawn_in_loop(&self.shared, None, fut))
+        Ok(spawn_in_loop(&self.shared, SpawnOptions::default(), fut))
     }
 
     /// Like [`create_task`](Self::create_task), with a name.
@@ -617,171 +622,60 @@ impl EventLoop {
     /// # Errors
     ///
     /// [`Error::InvalidState`] if the loop is closed.
-    pub fn create_task_named<T, F>(&self, name: impl Into<String>, fut: F) -> Result<Task<T>>
+    pub fn create_task_named<F>(
+        &self,
+        name: impl Into<String>,
+        fut: F,
+    ) -> Result<Task<TaskValue<F>>>
     where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
+        F: StdFuture + Send + 'static,
+        F::Output: IntoTaskResult,
     {
         self.check_open()?;
-        Ok(spawn_in_loop(&self.shared, Some(name.into()), fut))
+        Ok(spawn_in_loop(
+            &self.shared,
+            SpawnOptions::named(Some(name.into())),
+            fut,
+        ))
+    }
+
+    /// Sets the task factory every task of this loop is created through
+    /// (asyncio's `loop.set_task_factory`); `None` restores the default.
+    ///
+    /// See [`TaskFactory`] for what a factory may do, and
+    /// [`eager_task_factory`](crate::eager_task_factory) for asyncio's eager one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{EventLoop, NewTask, create_task};
+    /// use std::sync::Arc;
+    ///
+    /// let lp = EventLoop::new()?;
+    /// lp.set_task_factory(Some(Arc::new(|_: &EventLoop, t: &mut NewTask| {
+    ///     let name = format!("worker-{}", t.id());
+    ///     t.set_name(name);
+    /// })));
+    /// let name = lp.run_until_complete(async { create_task(async { 1 }).name() })?;
+    /// assert!(name.starts_with("worker-"));
+    /// assert!(lp.get_task_factory().is_some());
+    /// lp.set_task_factory(None);
+    /// assert!(lp.get_task_factory().is_none());
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn set_task_factory(&self, factory: Option<TaskFactory>) {
+        self.shared.set_task_factory(factory);
+    }
+
+    /// The task factory, `None` when the default is in use.
+    pub fn get_task_factory(&self) -> Option<TaskFactory> {
+        self.shared.task_factory()
     }
 
     /// A new pending [`Future`] bound to this loop (asyncio's `create_future`).
     pub fn create_future<T: Send + 'static>(&self) -> Future<T> {
         let _enter = EnterGuard::enter(self.shared.clone());
         Future::new()
-    }
-
-    /// Runs blocking `f` on tokio's blocking thread pool; the returned future
-    /// gets its value (or [`Error::CallbackPanicked`] if it panicked).
-    ///
-    /// This is how to call blocking code (`std::thread::sleep`, file I/O,
-    /// CPU-heavy work) without stalling the loop.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidState`] if the loop is closed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = aioproto::EventLoop::new()?;
-    /// let fut = lp.run_in_executor(|| { std::thread::sleep(std::time::Duration::from_millis(5)); 7 })?;
-    /// assert_eq!(lp.run_until_complete(fut)??, 7);
-    /// # Ok::<(), aioproto::Error>(())
-    /// ```
-    pub fn run_in_executor<T, F>(&self, f: F) -> Result<Future<T>>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        self.check_open()?;
-        let fut = self.create_future::<T>();
-        let setter = fut.clone();
-        self.shared.handle().spawn_blocking(move || {
-            let _ = match catch_panic("run_in_executor", f) {
-                Ok(v) => setter.set_result(v),
-                Err(err) => setter.set_exception(err),
-            };
-        });
-        Ok(fut)
-    }
-
-    /// Submits `fut` to this loop from any thread (asyncio's
-    /// `run_coroutine_threadsafe`); the returned handle can be waited on with
-    /// a blocking [`ConcurrentFuture::result`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidState`] if the loop is closed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = aioproto::EventLoop::new()?;
-    /// let l2 = lp.clone();
-    /// let worker = std::thread::spawn(move || {
-    ///     let cf = l2.run_coroutine_threadsafe(async { Ok(6 * 7) }).unwrap();
-    ///     let v = cf.result(Some(std::time::Duration::from_secs(5)));
-    ///     l2.stop();
-    ///     v
-    /// });
-    /// lp.run_forever()?;
-    /// assert_eq!(worker.join().unwrap()?, 42);
-    /// # Ok::<(), aioproto::Error>(())
-    /// ```
-    pub fn run_coroutine_threadsafe<T, F>(&self, fut: F) -> Result<ConcurrentFuture<T>>
-    where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
-    {
-        let task = self.create_task(fut)?;
-        let signal = Arc::new((Mutex::new(false), Condvar::new()));
-        let s = signal.clone();
-        task.core().subscribe(Box::new(move || {
-            *lock(&s.0) = true;
-            s.1.notify_all();
-        }));
-        Ok(ConcurrentFuture { task, signal })
-    }
-
-    /// Calls `cb` (on the loop, as a callback) whenever signal `sig` arrives.
-    /// Adding a handler for the same signal again replaces it.
-    ///
-    /// Divergence from asyncio: tokio never restores a signal's default
-    /// disposition, so after [`remove_signal_handler`](Self::remove_signal_handler)
-    /// the signal is still caught (and ignored) by this process.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] for a number outside `1..NSIG`;
-    /// [`Error::InvalidState`] for signals that cannot be caught (`SIGKILL`,
-    /// `SIGSTOP`, and those tokio refuses: `SIGILL`, `SIGFPE`, `SIGSEGV`) or a
-    /// closed loop.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = aioproto::EventLoop::new()?;
-    /// assert!(lp.add_signal_handler(0, || {}).is_err());
-    /// assert!(lp.add_signal_handler(9, || {}).is_err());
-    /// lp.add_signal_handler(10, || println!("SIGUSR1"))?;
-    /// assert!(lp.remove_signal_handler(10)?);
-    /// assert!(!lp.remove_signal_handler(10)?);
-    /// # Ok::<(), aioproto::Error>(())
-    /// ```
-    pub fn add_signal_handler(
-        &self,
-        sig: i32,
-        cb: impl Fn() + Send + Sync + 'static,
-    ) -> Result<()> {
-        self.check_open()?;
-        check_signal(sig)?;
-        if sig == nix::sys::signal::Signal::SIGKILL as i32
-            || sig == nix::sys::signal::Signal::SIGSTOP as i32
-        {
-            return Err(Error::invalid_state(format!("sig {sig} cannot be caught")));
-        }
-        let handle = self.shared.handle();
-        let mut stream = {
-            let _rt = handle.enter();
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(sig))
-        }
-        .map_err(|e| Error::invalid_state(format!("sig {sig} cannot be caught: {e}")))?;
-        let weak = Arc::downgrade(&self.shared);
-        let cb = Arc::new(cb);
-        let task = handle.spawn(async move {
-            while stream.recv().await.is_some() {
-                let Some(lp) = weak.upgrade() else { return };
-                let cb = cb.clone();
-                if lp
-                    .call_soon_boxed("signal handler", Box::new(move || cb()))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        if let Some(old) = lock(&self.shared.signals).insert(sig, task) {
-            old.abort();
-        }
-        Ok(())
-    }
-
-    /// Removes the handler for `sig`; true if there was one.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] for a number outside `1..NSIG`.
-    pub fn remove_signal_handler(&self, sig: i32) -> Result<bool> {
-        check_signal(sig)?;
-        match lock(&self.shared.signals).remove(&sig) {
-            Some(task) => {
-                task.abort();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
     }
 
     /// Replaces the exception handler; `None` restores the default (which logs).
@@ -833,87 +727,5 @@ impl EventLoop {
     /// The debug-mode threshold (default 100 ms).
     pub fn slow_callback_duration(&self) -> Duration {
         self.shared.slow()
-    }
-}
-
-fn check_signal(sig: i32) -> Result<()> {
-    if !(1..NSIG).contains(&sig) {
-        return Err(Error::invalid_argument(format!(
-            "sig {sig} out of range(1, {NSIG})"
-        )));
-    }
-    Ok(())
-}
-
-/// A handle to a coroutine submitted with
-/// [`EventLoop::run_coroutine_threadsafe`], usable from any thread
-/// (asyncio's `concurrent.futures.Future`).
-pub struct ConcurrentFuture<T> {
-    task: Task<T>,
-    signal: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl<T: Send + 'static> fmt::Debug for ConcurrentFuture<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConcurrentFuture")
-            .field("task", &self.task)
-            .finish()
-    }
-}
-
-impl<T: Send + 'static> ConcurrentFuture<T> {
-    /// Blocks the calling thread until the coroutine is done or `timeout` passes.
-    ///
-    /// Do not call this on the loop's own thread: it would block the loop.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if `timeout` passed; otherwise the coroutine's
-    /// error, or [`Error::Cancelled`].
-    pub fn result(&self, timeout: Option<Duration>) -> Result<T>
-    where
-        T: Clone,
-    {
-        let (m, cv) = &*self.signal;
-        let mut done = lock(m);
-        match timeout {
-            None => {
-                while !*done {
-                    done = cv
-                        .wait(done)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-            }
-            Some(t) => {
-                let deadline = std::time::Instant::now() + t;
-                while !*done {
-                    let now = std::time::Instant::now();
-                    if now >= deadline {
-                        return Err(Error::Timeout("run_coroutine_threadsafe result"));
-                    }
-                    done = cv
-                        .wait_timeout(done, deadline - now)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0;
-                }
-            }
-        }
-        drop(done);
-        self.task.result()
-    }
-
-    /// Cancels the underlying task; false if it is already done.
-    pub fn cancel(&self) -> bool {
-        self.task.cancel()
-    }
-
-    /// True once the coroutine finished in any way.
-    pub fn done(&self) -> bool {
-        self.task.done()
-    }
-
-    /// The task running the coroutine.
-    pub fn task(&self) -> &Task<T> {
-        &self.task
     }
 }

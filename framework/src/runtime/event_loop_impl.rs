@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -12,15 +12,26 @@ use tokio::runtime::{Handle as RtHandle, Runtime};
 use tokio::sync::Notify;
 
 use crate::runtime::event_loop::{EventLoop, ExceptionContext, ExceptionHandler};
+use crate::runtime::executor::Executor;
+use crate::runtime::fd_watch::FdWatches;
+use crate::runtime::task_factory::TaskFactory;
 use crate::util::{catch_panic, lock};
 
 thread_local! {
     static CURRENT_LOOP: RefCell<Option<Arc<LoopShared>>> = const { RefCell::new(None) };
 }
 
-/// The loop whose code is running on this thread, if any.
+/// The loop whose code is running on this thread: the one entered by
+/// [`EnterGuard`] (an [`EventLoop`]'s own tasks and callbacks), else the loop
+/// of the tokio runtime this thread is in, made on first use. `None` outside
+/// any runtime.
 pub(crate) fn current_shared() -> Option<Arc<LoopShared>> {
-    CURRENT_LOOP.with(|c| c.borrow().clone())
+    entered_shared().or_else(crate::runtime::loop_registry::loop_of_current_runtime)
+}
+
+/// The loop entered on this thread by [`EnterGuard`], if any.
+pub(crate) fn entered_shared() -> Option<Arc<LoopShared>> {
+    CURRENT_LOOP.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// Makes a loop current on this thread until dropped.
@@ -54,11 +65,14 @@ pub(crate) fn now_secs() -> f64 {
         .as_secs_f64()
 }
 
+/// The instant `when` (loop clock) falls due. Rounded up by a microsecond so
+/// that [`now_secs`] at that instant is never below `when`: otherwise the
+/// driver would wake a hair early and spin (for ever under a paused clock).
 pub(crate) fn instant_of(when: f64) -> tokio::time::Instant {
     if when <= 0.0 {
         epoch()
     } else {
-        epoch() + Duration::from_secs_f64(when.min(1e9))
+        epoch() + Duration::from_secs_f64(when.min(1e9)) + Duration::from_micros(1)
     }
 }
 
@@ -168,6 +182,12 @@ pub(crate) struct LoopShared {
     id: u64,
     handle: RtHandle,
     runtime: Mutex<Option<Arc<Runtime>>>,
+    /// False for a loop driven by a runtime it does not own (`from_handle`,
+    /// or the loop of a plain `#[tokio::main]` runtime).
+    owns_runtime: bool,
+    task_factory: Mutex<Option<TaskFactory>>,
+    pub(crate) executor: Executor,
+    pub(crate) fds: FdWatches,
     st: Mutex<LoopState>,
     wake: Arc<Notify>,
     pub(crate) stop: Notify,
@@ -176,7 +196,6 @@ pub(crate) struct LoopShared {
     debug: AtomicBool,
     slow_us: AtomicU64,
     handler: Mutex<Option<ExceptionHandler>>,
-    pub(crate) signals: Mutex<HashMap<i32, tokio::task::JoinHandle<()>>>,
 }
 
 impl LoopShared {
@@ -189,7 +208,11 @@ impl LoopShared {
         Arc::new(LoopShared {
             id: NEXT_LOOP.fetch_add(1, Ordering::Relaxed),
             handle,
+            owns_runtime: runtime.is_some(),
             runtime: Mutex::new(runtime.map(Arc::new)),
+            task_factory: Mutex::new(None),
+            executor: Executor::default(),
+            fds: FdWatches::default(),
             st: Mutex::new(LoopState::default()),
             wake: Arc::new(Notify::new()),
             stop: Notify::new(),
@@ -198,7 +221,6 @@ impl LoopShared {
             debug: AtomicBool::new(debug),
             slow_us: AtomicU64::new(slow.as_micros() as u64),
             handler: Mutex::new(None),
-            signals: Mutex::new(HashMap::new()),
         })
     }
 
@@ -216,6 +238,19 @@ impl LoopShared {
 
     pub(crate) fn take_runtime(&self) -> Option<Arc<Runtime>> {
         lock(&self.runtime).take()
+    }
+
+    /// True for a loop whose runtime is its own (`EventLoop::new`).
+    pub(crate) fn owns_runtime(&self) -> bool {
+        self.owns_runtime
+    }
+
+    pub(crate) fn set_task_factory(&self, factory: Option<TaskFactory>) {
+        *lock(&self.task_factory) = factory;
+    }
+
+    pub(crate) fn task_factory(&self) -> Option<TaskFactory> {
+        lock(&self.task_factory).clone()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -320,10 +355,26 @@ impl LoopShared {
         self.wake.notify_one();
     }
 
-    pub(crate) fn clear(&self) {
-        let mut st = lock(&self.st);
-        st.ready.clear();
-        st.timers.clear();
+    /// Marks the loop closed and drops what it scheduled: callbacks, timers,
+    /// signal handlers and fd watches. False if it was closed already.
+    pub(crate) fn retire(&self) -> bool {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        // Taken out under the lock, dropped after it: a dropped callback may
+        // drop futures whose drop reports to this loop.
+        let dropped = {
+            let mut st = lock(&self.st);
+            (
+                std::mem::take(&mut st.ready),
+                std::mem::take(&mut st.timers),
+            )
+        };
+        drop(dropped);
+        crate::runtime::signals::remove_all(self.id);
+        self.fds.clear();
+        self.wake.notify_one();
+        true
     }
 
     /// Moves due timers to the ready queue and takes this iteration's batch.

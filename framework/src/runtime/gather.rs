@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::runtime::future::{Future, FutureCore, Wait};
-use crate::runtime::task::{CancelTarget, Task, await_core, spawn_task};
+use crate::runtime::task::{CancelTarget, Task, await_core};
+use crate::runtime::task_spawn::{SpawnOptions, spawn_task};
 use crate::util::lock;
 
 type BoxFuture<T> = Pin<Box<dyn StdFuture<Output = Result<T>> + Send>>;
@@ -96,7 +97,7 @@ impl<T: Send + 'static> Awaitable<T> {
                 core: f.core,
             }),
             Awaitable::Coroutine(c) => {
-                let t = spawn_task(None, c)
+                let t = spawn_task(SpawnOptions::default(), c)
                     .ok_or_else(|| Error::invalid_state("no running tokio runtime"))?;
                 Ok(Child {
                     core: t.core().clone(),

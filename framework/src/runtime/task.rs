@@ -1,22 +1,6 @@
 //! asyncio's `Task`: a named, cancellable unit of concurrent work.
 //!
-//! # How cancellation works (and how it differs from asyncio)
-//!
-//! Rust cannot throw an exception into a suspended future, so a cancel is a
-//! *request* recorded on the task. It is delivered as [`Error::Cancelled`] by
-//! the next **cancellation point** the task awaits: every awaitable in this
-//! crate ([`sleep`](crate::sleep), awaiting a [`Future`], a [`Task`], a
-//! [`Gather`](crate::Gather), [`Queue::get`](crate::Queue::get),
-//! [`Lock::acquire`](crate::Lock::acquire), …) and anything wrapped in
-//! [`cancellable`]. Like asyncio, if the task is awaiting a [`Future`] or
-//! another task, that one is cancelled instead and its cancellation surfaces.
-//! The task may catch the error (match on it) and carry on; it ends
-//! *cancelled* only if it returns `Err(Error::Cancelled(_))`, or returns while
-//! a cancel request is still pending (asyncio's `test_cancel_at_end`).
-//!
-//! Futures that are not cancellation points (a raw `tokio::time::sleep`, a
-//! socket read) do not see the request until they complete; wrap them in
-//! [`cancellable`] to make them one.
+//! See [`Task`] for how a cancel is delivered.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -29,7 +13,9 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{self, LoopShared};
-use crate::runtime::future::{DoneCallback, Future, FutureCore, Scheduler, State, Wait};
+use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait};
+use crate::runtime::task_output::IntoTaskResult;
+use crate::runtime::task_ref::TaskRef;
 use crate::util::{catch_panic, lock};
 
 /// Something a task can be waiting on, which a cancel of that task cancels.
@@ -41,45 +27,56 @@ thread_local! {
     static CURRENT_TASK: RefCell<Option<Arc<TaskShared>>> = const { RefCell::new(None) };
 }
 
-static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
-
-/// Weak references to every task, for [`all_tasks`].
-static REGISTRY: Mutex<Vec<Weak<TaskShared>>> = Mutex::new(Vec::new());
-
-struct TaskState {
-    must_cancel: bool,
-    cancel_msg: Option<String>,
-    num_cancels: u32,
-    done: bool,
-    started: bool,
-    fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
-    waker: Option<Waker>,
+pub(crate) struct TaskState {
+    pub(crate) must_cancel: bool,
+    pub(crate) cancel_msg: Option<String>,
+    pub(crate) num_cancels: u32,
+    pub(crate) done: bool,
+    pub(crate) started: bool,
+    pub(crate) fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
+    pub(crate) waker: Option<Waker>,
 }
 
 /// The shared, type-erased part of a task.
 pub(crate) struct TaskShared {
-    id: u64,
+    pub(crate) id: u64,
     /// `None` until named: the name is then `Task-{id}`.
-    name: Mutex<Option<String>>,
-    st: Mutex<TaskState>,
-    loop_id: u64,
-    lp: Option<Weak<LoopShared>>,
+    pub(crate) name: Mutex<Option<String>>,
+    pub(crate) st: Mutex<TaskState>,
+    pub(crate) loop_id: u64,
+    pub(crate) lp: Option<Weak<LoopShared>>,
     /// Type-erased view of the result future (done/cancelled).
-    result: Mutex<Option<Weak<dyn ResultView>>>,
+    pub(crate) result: Mutex<Option<Weak<dyn ResultView>>>,
 }
 
+/// What the type-erased side of a task needs from its result future.
 pub(crate) trait ResultView: Send + Sync {
     fn cancelled(&self) -> bool;
+    /// Renames the task in the result's "never retrieved" report.
+    fn set_owner(&self, id: u64, name: Option<String>);
+    /// Runs `listener` once the result is set (at once if it is).
+    fn subscribe(&self, listener: Box<dyn FnOnce() + Send>);
+    /// The error the task ended with, marking it retrieved.
+    fn error(&self) -> Option<Error>;
 }
 
 impl<T: Send + 'static> ResultView for FutureCore<T> {
     fn cancelled(&self) -> bool {
         FutureCore::cancelled(self)
     }
+    fn set_owner(&self, id: u64, name: Option<String>) {
+        FutureCore::set_owner(self, id, name);
+    }
+    fn subscribe(&self, listener: Box<dyn FnOnce() + Send>) {
+        FutureCore::subscribe(self, listener);
+    }
+    fn error(&self) -> Option<Error> {
+        self.exception().ok().flatten()
+    }
 }
 
 impl TaskShared {
-    fn cancel(self: &Arc<Self>, msg: Option<String>) -> bool {
+    pub(crate) fn cancel(self: &Arc<Self>, msg: Option<String>) -> bool {
         let waiter = {
             let mut st = lock(&self.st);
             if st.done {
@@ -108,7 +105,7 @@ impl TaskShared {
         true
     }
 
-    fn uncancel(&self) -> u32 {
+    pub(crate) fn uncancel(&self) -> u32 {
         let mut st = lock(&self.st);
         if st.num_cancels > 0 {
             st.num_cancels -= 1;
@@ -119,17 +116,21 @@ impl TaskShared {
         st.num_cancels
     }
 
-    fn cancelling(&self) -> u32 {
+    pub(crate) fn cancelling(&self) -> u32 {
         lock(&self.st).num_cancels
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         lock(&self.st).done
     }
 
-    fn cancelled(&self) -> bool {
-        let view = lock(&self.result).as_ref().and_then(Weak::upgrade);
-        view.is_some_and(|v| v.cancelled())
+    pub(crate) fn cancelled(&self) -> bool {
+        self.view().is_some_and(|v| v.cancelled())
+    }
+
+    /// The result future, while anyone (the running body included) holds it.
+    pub(crate) fn view(&self) -> Option<Arc<dyn ResultView>> {
+        lock(&self.result).as_ref().and_then(Weak::upgrade)
     }
 
     pub(crate) fn name(&self) -> String {
@@ -143,6 +144,11 @@ impl CancelTarget for TaskShared {
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
         self.cancel(msg)
     }
+}
+
+/// The task whose body is being polled on this thread, if any.
+pub(crate) fn current_task_shared() -> Option<Arc<TaskShared>> {
+    CURRENT_TASK.with(|c| c.borrow().clone())
 }
 
 /// Takes the current task's pending cancel request, if any.
@@ -291,10 +297,10 @@ impl Drop for CurrentGuard {
 
 /// Drives a task's body (held, pinned, next to it in the spawned future) and
 /// records its outcome.
-struct TaskRunner<T: Send + 'static> {
-    finished: bool,
-    shared: Arc<TaskShared>,
-    result: Arc<FutureCore<T>>,
+pub(crate) struct TaskRunner<T: Send + 'static> {
+    pub(crate) finished: bool,
+    pub(crate) shared: Arc<TaskShared>,
+    pub(crate) result: Arc<FutureCore<T>>,
 }
 
 impl<T: Send + 'static> TaskRunner<T> {
@@ -318,11 +324,11 @@ impl<T: Send + 'static> TaskRunner<T> {
 }
 
 impl<T: Send + 'static> TaskRunner<T> {
-    fn poll_body<F: StdFuture<Output = Result<T>>>(
-        &mut self,
-        fut: Pin<&mut F>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    pub(crate) fn poll_body<F>(&mut self, fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<()>
+    where
+        F: StdFuture,
+        F::Output: IntoTaskResult<Output = T>,
+    {
         let this = self;
         if this.finished {
             return Poll::Ready(());
@@ -358,7 +364,7 @@ impl<T: Send + 'static> TaskRunner<T> {
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(outcome)) => {
-                this.finish(outcome);
+                this.finish(outcome.into_task_result());
                 Poll::Ready(())
             }
             Err(err) => {
@@ -382,18 +388,26 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// asyncio's `Task`: a future running concurrently, with a name, that can be
 /// cancelled and awaited.
 ///
-/// Created by [`create_task`], [`create_task_named`],
+/// Created by [`create_task`](crate::create_task),
+/// [`create_task_named`](crate::create_task_named),
+/// [`create_eager_task`](crate::create_eager_task),
 /// [`EventLoop::create_task`](crate::EventLoop::create_task) or
 /// [`TaskGroup::create_task`](crate::TaskGroup::create_task). The body is any
-/// `Future<Output = Result<T>>`; it starts running at once on the current loop
-/// (or tokio runtime), whether or not anyone awaits the `Task`. Dropping every
-/// `Task` handle does **not** stop the task.
+/// future whose output is an [`aioproto::Result<T>`](crate::Result) or a plain
+/// value (see [`IntoTaskResult`](crate::IntoTaskResult)); it starts running
+/// on the current loop, whether or not anyone awaits the `Task`. Dropping
+/// every `Task` handle does **not** stop the task.
 ///
 /// `Task` is a cheap `Clone` handle. Awaiting it (by value or `&task`) gives
 /// its `Result<T>` and is a cancellation point: cancelling the awaiting task
-/// cancels this one too, as in asyncio.
+/// cancels this one too, as in asyncio. See [Cancellation](#cancellation) for
+/// how a cancel is delivered.
 ///
-/// # How cancellation works (and how it differs from asyncio)
+/// An error that nobody retrieved is reported through the loop's exception
+/// handler as "Task exception was never retrieved" once the last handle drops.
+/// A panic in the body ends the task with [`Error::CallbackPanicked`].
+///
+/// # Cancellation (and how it differs from asyncio)
 ///
 /// Rust cannot throw an exception into a suspended future, so a cancel is a
 /// *request* recorded on the task. It is delivered as [`Error::Cancelled`] by
@@ -410,10 +424,6 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// Futures that are not cancellation points (a raw `tokio::time::sleep`, a
 /// socket read) do not see the request until they complete; wrap them in
 /// [`cancellable`] to make them one.
-///
-/// An error that nobody retrieved is reported through the loop's exception
-/// handler as "Task exception was never retrieved" once the last handle drops.
-/// A panic in the body ends the task with [`Error::CallbackPanicked`].
 ///
 /// # Examples
 ///
@@ -432,8 +442,8 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// # Ok(()) }
 /// ```
 pub struct Task<T> {
-    shared: Arc<TaskShared>,
-    result: Future<T>,
+    pub(crate) shared: Arc<TaskShared>,
+    pub(crate) result: Future<T>,
 }
 
 impl<T> Clone for Task<T> {
@@ -449,134 +459,6 @@ impl<T: Send + 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<Task name='{}' {:?}>", self.shared.name(), self.result)
     }
-}
-
-fn spawn_on<T, F>(
-    handle: &tokio::runtime::Handle,
-    lp: Option<&Arc<LoopShared>>,
-    name: Option<String>,
-    fut: F,
-) -> Task<T>
-where
-    T: Send + 'static,
-    F: StdFuture<Output = Result<T>> + Send + 'static,
-{
-    let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
-    let sched = match lp {
-        Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
-        None => Scheduler::Tokio(handle.clone()),
-    };
-    let core = FutureCore::<T>::new(sched);
-    core.set_owner(id, name.clone());
-    let view: Arc<dyn ResultView> = core.clone();
-    let shared = Arc::new(TaskShared {
-        id,
-        name: Mutex::new(name),
-        st: Mutex::new(TaskState {
-            must_cancel: false,
-            cancel_msg: None,
-            num_cancels: 0,
-            done: false,
-            started: false,
-            fut_waiter: None,
-            waker: None,
-        }),
-        loop_id: lp.map_or(0, |lp| lp.id()),
-        lp: lp.map(Arc::downgrade),
-        result: Mutex::new(Some(Arc::downgrade(&view))),
-    });
-    drop(view);
-    register(&shared);
-    let mut runner = TaskRunner {
-        finished: false,
-        shared: shared.clone(),
-        result: core.clone(),
-    };
-    handle.spawn(async move {
-        let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(|cx| runner.poll_body(fut.as_mut(), cx)).await
-    });
-    Task {
-        shared,
-        result: Future::from_core(core),
-    }
-}
-
-fn register(shared: &Arc<TaskShared>) {
-    let mut reg = lock(&REGISTRY);
-    if reg.len() >= 64 && reg.len().is_power_of_two() {
-        reg.retain(|w| w.strong_count() > 0);
-    }
-    reg.push(Arc::downgrade(shared));
-}
-
-/// Spawns on the current loop, else the current tokio runtime.
-pub(crate) fn spawn_task<T, F>(name: Option<String>, fut: F) -> Option<Task<T>>
-where
-    T: Send + 'static,
-    F: StdFuture<Output = Result<T>> + Send + 'static,
-{
-    if let Some(lp) = event_loop::current_shared() {
-        return Some(spawn_on(&lp.handle(), Some(&lp), name, fut));
-    }
-    let handle = tokio::runtime::Handle::try_current().ok()?;
-    Some(spawn_on(&handle, None, name, fut))
-}
-
-pub(crate) fn spawn_in_loop<T, F>(lp: &Arc<LoopShared>, name: Option<String>, fut: F) -> Task<T>
-where
-    T: Send + 'static,
-    F: StdFuture<Output = Result<T>> + Send + 'static,
-{
-    spawn_on(&lp.handle(), Some(lp), name, fut)
-}
-
-/// Starts `fut` as a [`Task`] named `Task-N` on the running loop or tokio runtime.
-///
-/// # Panics
-///
-/// Panics when called outside a tokio runtime, like `tokio::spawn`. Use
-/// [`EventLoop::create_task`](crate::EventLoop::create_task) for an error instead.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> aioproto::Result<()> {
-/// let task = aioproto::create_task(async { Ok("hi") });
-/// assert_eq!(task.await?, "hi");
-/// # Ok(()) }
-/// ```
-pub fn create_task<T, F>(fut: F) -> Task<T>
-where
-    T: Send + 'static,
-    F: StdFuture<Output = Result<T>> + Send + 'static,
-{
-    spawn_task(None, fut).expect("create_task called outside a tokio runtime")
-}
-
-/// Starts `fut` as a [`Task`] with the given name.
-///
-/// # Panics
-///
-/// Panics when called outside a tokio runtime, like `tokio::spawn`.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> aioproto::Result<()> {
-/// let task = aioproto::create_task_named("Task-A", async { Ok(()) });
-/// assert_eq!(task.name(), "Task-A");
-/// task.await?;
-/// # Ok(()) }
-/// ```
-pub fn create_task_named<T, F>(name: impl Into<String>, fut: F) -> Task<T>
-where
-    T: Send + 'static,
-    F: StdFuture<Output = Result<T>> + Send + 'static,
-{
-    spawn_task(Some(name.into()), fut).expect("create_task_named called outside a tokio runtime")
 }
 
 impl<T: Send + 'static> Task<T> {
@@ -727,120 +609,6 @@ impl<T: Clone + Send + 'static> IntoFuture for &Task<T> {
     fn into_future(self) -> Wait<T> {
         self.clone().into_future()
     }
-}
-
-/// A type-erased handle to a [`Task`], as returned by [`current_task`] and
-/// [`all_tasks`]; compares equal when it is the same task.
-#[derive(Clone)]
-pub struct TaskRef {
-    shared: Arc<TaskShared>,
-}
-
-impl fmt::Debug for TaskRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<Task name='{}' id={}>",
-            self.shared.name(),
-            self.shared.id
-        )
-    }
-}
-
-impl PartialEq for TaskRef {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-}
-
-impl Eq for TaskRef {}
-
-impl TaskRef {
-    /// The task's name.
-    pub fn name(&self) -> String {
-        self.shared.name()
-    }
-
-    /// The task's process-unique id.
-    pub fn id(&self) -> u64 {
-        self.shared.id
-    }
-
-    /// See [`Task::cancel`].
-    pub fn cancel(&self) -> bool {
-        self.shared.cancel(None)
-    }
-
-    /// See [`Task::cancel_with_message`].
-    pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.shared.cancel(Some(msg.into()))
-    }
-
-    /// See [`Task::cancelling`].
-    pub fn cancelling(&self) -> u32 {
-        self.shared.cancelling()
-    }
-
-    /// See [`Task::uncancel`].
-    pub fn uncancel(&self) -> u32 {
-        self.shared.uncancel()
-    }
-
-    /// True once the task has finished in any way.
-    pub fn done(&self) -> bool {
-        self.shared.done()
-    }
-
-    /// True if the task ended cancelled.
-    pub fn cancelled(&self) -> bool {
-        self.shared.cancelled()
-    }
-}
-
-/// The task whose body is running right now, if any (asyncio's `current_task()`).
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> aioproto::Result<()> {
-/// assert!(aioproto::current_task().is_none());
-/// let name = aioproto::create_task_named("me", async {
-///     Ok(aioproto::current_task().unwrap().name())
-/// }).await?;
-/// assert_eq!(name, "me");
-/// # Ok(()) }
-/// ```
-pub fn current_task() -> Option<TaskRef> {
-    CURRENT_TASK
-        .with(|c| c.borrow().clone())
-        .map(|shared| TaskRef { shared })
-}
-
-/// Every task not yet done on the running [`EventLoop`](crate::EventLoop)
-/// (or, outside one, every such task created outside any loop).
-///
-/// # Examples
-///
-/// ```
-/// let lp = aioproto::EventLoop::new()?;
-/// let n = lp.run_until_complete(async {
-///     let t = aioproto::create_task(aioproto::sleep(std::time::Duration::from_millis(50)));
-///     let n = aioproto::all_tasks().len();
-///     t.await?;
-///     Ok::<_, aioproto::Error>(n)
-/// })??;
-/// assert_eq!(n, 1);
-/// # Ok::<(), aioproto::Error>(())
-/// ```
-pub fn all_tasks() -> Vec<TaskRef> {
-    let loop_id = event_loop::current_shared().map_or(0, |lp| lp.id());
-    lock(&REGISTRY)
-        .iter()
-        .filter_map(Weak::upgrade)
-        .filter(|t| t.loop_id == loop_id && !t.done())
-        .map(|shared| TaskRef { shared })
-        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
-use crate::runtime::task::{Task, TaskRef, cancellable, current_task, spawn_task};
+use crate::runtime::task::{Task, cancellable};
+use crate::runtime::task_output::IntoTaskResult;
+use crate::runtime::task_ref::{TaskRef, current_task};
+use crate::runtime::task_spawn::{SpawnOptions, TaskValue, spawn_task};
 use crate::util::lock;
 
 #[derive(Default)]
@@ -109,10 +112,10 @@ impl TaskGroup {
     ///
     /// [`Error::InvalidState`] if the group is shutting down or finished, or
     /// there is no tokio runtime.
-    pub fn create_task<T, F>(&self, fut: F) -> Result<Task<T>>
+    pub fn create_task<F>(&self, fut: F) -> Result<Task<TaskValue<F>>>
     where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
+        F: StdFuture + Send + 'static,
+        F::Output: IntoTaskResult,
     {
         self.spawn(None, fut)
     }
@@ -122,18 +125,22 @@ impl TaskGroup {
     /// # Errors
     ///
     /// As for [`create_task`](Self::create_task).
-    pub fn create_task_named<T, F>(&self, name: impl Into<String>, fut: F) -> Result<Task<T>>
+    pub fn create_task_named<F>(
+        &self,
+        name: impl Into<String>,
+        fut: F,
+    ) -> Result<Task<TaskValue<F>>>
     where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
+        F: StdFuture + Send + 'static,
+        F::Output: IntoTaskResult,
     {
         self.spawn(Some(name.into()), fut)
     }
 
-    fn spawn<T, F>(&self, name: Option<String>, fut: F) -> Result<Task<T>>
+    fn spawn<F>(&self, name: Option<String>, fut: F) -> Result<Task<TaskValue<F>>>
     where
-        T: Send + 'static,
-        F: StdFuture<Output = Result<T>> + Send + 'static,
+        F: StdFuture + Send + 'static,
+        F::Output: IntoTaskResult,
     {
         {
             let st = lock(&self.shared.st);
@@ -144,7 +151,7 @@ impl TaskGroup {
                 return Err(Error::invalid_state("task group is shutting down"));
             }
         }
-        let task = spawn_task(name, fut)
+        let task = spawn_task(SpawnOptions::named(name), fut)
             .ok_or_else(|| Error::invalid_state("no running tokio runtime"))?;
         let task_ref = task.task_ref();
         {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, Result};
-use crate::runtime::task::{TaskRef, cancellable, current_task};
+use crate::runtime::task::cancellable;
+use crate::runtime::task_ref::{TaskRef, current_task};
 use crate::util::lock;
 
 /// Suspends the current task for `delay` (asyncio's `sleep`).

@@ -212,19 +212,74 @@ where
     }
 }
 
-/// Results in completion order (asyncio's `as_completed`); see [`as_completed`].
-pub struct AsCompleted<T> {
-    cores: Vec<Arc<FutureCore<T>>>,
+/// The order in which watched cores complete, and the wait for the next one.
+struct Completions {
     order: Arc<Mutex<VecDeque<usize>>>,
     notify: Arc<Notify>,
     remaining: usize,
     deadline: Option<tokio::time::Instant>,
 }
 
+impl Completions {
+    fn watch<T: Send + 'static>(cores: &[Arc<FutureCore<T>>], timeout: Option<Duration>) -> Self {
+        let order = Arc::new(Mutex::new(VecDeque::new()));
+        let notify = Arc::new(Notify::new());
+        for (i, core) in cores.iter().enumerate() {
+            let (o, n) = (order.clone(), notify.clone());
+            core.subscribe(Box::new(move || {
+                lock(&o).push_back(i);
+                n.notify_one();
+            }));
+        }
+        Completions {
+            order,
+            notify,
+            remaining: cores.len(),
+            deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+        }
+    }
+
+    /// The index of the next item to complete; `None` when all were given.
+    async fn next_index(&mut self) -> Option<Result<usize>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        loop {
+            if let Some(i) = lock(&self.order).pop_front() {
+                self.remaining -= 1;
+                return Some(Ok(i));
+            }
+            let notified = self.notify.notified();
+            let waited = match self.deadline {
+                None => cancellable(notified).await.map(|()| true),
+                Some(d) => cancellable(tokio::time::timeout_at(d, notified))
+                    .await
+                    .map(|r| r.is_ok()),
+            };
+            match waited {
+                Err(e) => return Some(Err(e)),
+                Ok(false) => {
+                    if lock(&self.order).is_empty() {
+                        self.remaining -= 1;
+                        return Some(Err(Error::Timeout("as_completed")));
+                    }
+                }
+                Ok(true) => {}
+            }
+        }
+    }
+}
+
+/// Results in completion order (asyncio's `as_completed`); see [`as_completed`].
+pub struct AsCompleted<T> {
+    cores: Vec<Arc<FutureCore<T>>>,
+    completions: Completions,
+}
+
 impl<T> fmt::Debug for AsCompleted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
-            .field("remaining", &self.remaining)
+            .field("remaining", &self.completions.remaining)
             .finish_non_exhaustive()
     }
 }
@@ -233,7 +288,8 @@ impl<T> fmt::Debug for AsCompleted<T> {
 ///
 /// Call [`AsCompleted::next`] until it returns `None`. Once `timeout` has
 /// passed, each remaining call gives `Some(Err(Error::Timeout(_)))`. Nothing
-/// is cancelled.
+/// is cancelled. [`as_completed_tasks`] yields the tasks themselves instead
+/// (asyncio 3.13's `async for`).
 ///
 /// # Examples
 ///
@@ -258,22 +314,8 @@ where
     I: IntoIterator<Item = W>,
 {
     let cores: Vec<Arc<FutureCore<T>>> = aws.into_iter().map(|w| w.core().clone()).collect();
-    let order = Arc::new(Mutex::new(VecDeque::new()));
-    let notify = Arc::new(Notify::new());
-    for (i, core) in cores.iter().enumerate() {
-        let (o, n) = (order.clone(), notify.clone());
-        core.subscribe(Box::new(move || {
-            lock(&o).push_back(i);
-            n.notify_one();
-        }));
-    }
-    AsCompleted {
-        remaining: cores.len(),
-        cores,
-        order,
-        notify,
-        deadline: timeout.map(|t| tokio::time::Instant::now() + t),
-    }
+    let completions = Completions::watch(&cores, timeout);
+    AsCompleted { cores, completions }
 }
 
 impl<T: Clone + Send + 'static> AsCompleted<T> {
@@ -288,36 +330,103 @@ impl<T: Clone + Send + 'static> AsCompleted<T> {
     ///
     /// Cancel-safe: no result is lost if the call is dropped.
     pub async fn next(&mut self) -> Option<Result<T>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        loop {
-            if let Some(i) = lock(&self.order).pop_front() {
-                self.remaining -= 1;
-                return Some(self.cores[i].result_cloned());
-            }
-            let notified = self.notify.notified();
-            let waited = match self.deadline {
-                None => cancellable(notified).await.map(|()| true),
-                Some(d) => cancellable(tokio::time::timeout_at(d, notified))
-                    .await
-                    .map(|r| r.is_ok()),
-            };
-            match waited {
-                Err(e) => return Some(Err(e)),
-                Ok(false) => {
-                    if lock(&self.order).is_empty() {
-                        self.remaining -= 1;
-                        return Some(Err(Error::Timeout("as_completed")));
-                    }
-                }
-                Ok(true) => {}
-            }
-        }
+        let i = self.completions.next_index().await?;
+        Some(i.and_then(|i| self.cores[i].result_cloned()))
     }
 
     /// How many results are still to come.
     pub fn remaining(&self) -> usize {
-        self.remaining
+        self.completions.remaining
+    }
+}
+
+/// The tasks or futures themselves, in completion order (asyncio 3.13's
+/// `async for t in as_completed(aws)`); see [`as_completed_tasks`].
+pub struct AsCompletedTasks<W> {
+    items: Vec<Option<W>>,
+    completions: Completions,
+}
+
+impl<W> fmt::Debug for AsCompletedTasks<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompletedTasks")
+            .field("remaining", &self.completions.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Yields the original tasks or futures as they complete (asyncio 3.13's
+/// `async for earliest in as_completed(aws)`, which yields the original
+/// awaitables when they are tasks or futures).
+///
+/// Where [`as_completed`] gives each *result*, this gives the [`Task`] (or
+/// [`Future`]) itself, done, so the caller knows which one finished: its name,
+/// its id, or its position in a map of tasks. Its result is then read with
+/// [`Task::result`], [`Task::take_result`] or by awaiting it (at once).
+///
+/// Call [`AsCompletedTasks::next`] until it returns `None`. Once `timeout`
+/// has passed, each remaining call gives `Some(Err(Error::Timeout(_)))`, as
+/// each remaining `__anext__` raises `TimeoutError` in asyncio. Nothing is
+/// cancelled.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{as_completed_tasks, create_task_named, sleep};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let slow = create_task_named("slow", async { sleep(Duration::from_millis(30)).await?; Ok(1) });
+/// let fast = create_task_named("fast", async { sleep(Duration::from_millis(5)).await?; Ok(2) });
+/// let mut it = as_completed_tasks([slow, fast], None);
+/// let first = it.next().await.unwrap()?;
+/// assert_eq!(first.name(), "fast");
+/// assert!(first.done());
+/// assert_eq!(first.await?, 2);
+/// assert_eq!(it.next().await.unwrap()?.name(), "slow");
+/// assert!(it.next().await.is_none());
+/// # Ok(()) }
+/// ```
+pub fn as_completed_tasks<T, W, I>(aws: I, timeout: Option<Duration>) -> AsCompletedTasks<W>
+where
+    T: Send + 'static,
+    W: Waitable<T>,
+    I: IntoIterator<Item = W>,
+{
+    let items: Vec<W> = aws.into_iter().collect();
+    let cores: Vec<Arc<FutureCore<T>>> = items.iter().map(|w| w.core().clone()).collect();
+    let completions = Completions::watch(&cores, timeout);
+    AsCompletedTasks {
+        items: items.into_iter().map(Some).collect(),
+        completions,
+    }
+}
+
+impl<W> AsCompletedTasks<W> {
+    /// The next task or future to complete, `None` when all were yielded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] once the timeout passed; [`Error::Cancelled`] if
+    /// the calling task is cancelled. A task that failed is yielded like any
+    /// other: its error is in its result.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: no item is lost if the call is dropped.
+    pub async fn next(&mut self) -> Option<Result<W>> {
+        let i = self.completions.next_index().await?;
+        Some(i.and_then(|i| {
+            self.items
+                .get_mut(i)
+                .and_then(Option::take)
+                .ok_or_else(|| Error::invalid_state("as_completed item yielded twice"))
+        }))
+    }
+
+    /// How many items are still to come.
+    pub fn remaining(&self) -> usize {
+        self.completions.remaining
     }
 }

@@ -170,6 +170,11 @@ impl std::fmt::Debug for Handler {
 /// `M` is a marker ([`StreamMarker`] or [`BufferedMarker`]) that lets one
 /// generic function accept both kinds; it is inferred, never written. A type
 /// that implements both traits must be wrapped to pick one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a protocol aioproto can drive",
+    label = "`{Self}` implements neither `Protocol` nor `BufferedProtocol`",
+    note = "implement `Protocol` or `BufferedProtocol` for `{Self}` (`BaseProtocol` alone is not enough)"
+)]
 pub trait IntoHandler<M>: Send + Sized + 'static {
     /// Wraps the protocol for a driver and returns the user's shared reference.
     #[doc(hidden)]
@@ -198,6 +203,11 @@ impl<P: BufferedProtocol> IntoHandler<BufferedMarker> for P {
 
 /// Makes one protocol per connection; implemented for every
 /// `Fn() -> P + Send + Sync + 'static` closure.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a protocol factory",
+    label = "expected a `Fn() -> P + Send + Sync + 'static`, where `P` implements `Protocol` or `BufferedProtocol`",
+    note = "implement `Protocol` or `BufferedProtocol` for the type the factory returns"
+)]
 pub trait ProtocolFactory<M>: Send + Sync + 'static {
     /// The protocol type made.
     type Protocol: IntoHandler<M>;

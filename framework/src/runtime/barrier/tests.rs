@@ -3,7 +3,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::Error;
-use crate::runtime::task::{Task, create_task};
+use crate::runtime::task::Task;
+use crate::runtime::task_spawn::create_task;
 use crate::runtime::test_util::{LIMIT, finish, let_others_run};
 
 fn spawn_wait(b: &Arc<Barrier>) -> Task<usize> {

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::error::Error;
-use crate::runtime::task::create_task;
+use crate::runtime::task_spawn::create_task;
 use crate::runtime::test_util::{finish, let_others_run};
 
 #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::runtime::task_spawn::create_task;
 
 #[tokio::test(flavor = "current_thread")]
 async fn cancel_counts_and_uncancel_clears_the_pending_request() {
