@@ -127,13 +127,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod async_protocol;
-mod codec;
+mod adapters;
 mod error;
 pub mod guide;
 mod net;
-#[cfg(feature = "process")]
-mod process;
 pub mod pubsub;
 mod runtime;
 mod streams;
@@ -142,13 +139,13 @@ mod transport;
 mod util;
 
 // Public interface
-pub use async_protocol::{AsyncAdapter, AsyncProtocol};
-pub use async_trait::async_trait;
-pub use bytes::{Bytes, BytesMut};
-pub use codec::framing::{
+pub use adapters::async_protocol::{AsyncAdapter, AsyncProtocol};
+pub use adapters::codec::framing::{
     LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError,
 };
-pub use codec::{CodecProtocol, FrameHandler, FrameSink};
+pub use adapters::codec::{CodecProtocol, FrameHandler, FrameSink};
+pub use async_trait::async_trait;
+pub use bytes::{Bytes, BytesMut};
 pub use error::{Error, Result};
 pub use net::connect::{ConnectOptions, connect_accepted_socket, create_connection};
 #[cfg(feature = "unix")]
@@ -181,10 +178,6 @@ pub use net::udp::{
 };
 #[cfg(feature = "unix")]
 pub use net::unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
-#[cfg(feature = "process")]
-pub use process::{
-    Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
-};
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
 pub use runtime::concurrent_future::ConcurrentFuture;
 pub use runtime::event_loop::{EventLoop, EventLoopBuilder, Handle, get_running_loop};
@@ -205,6 +198,10 @@ pub use runtime::timeout::{Timeout, sleep, sleep_until, timeout, timeout_at};
 pub use runtime::wait::{
     AsCompleted, AsCompletedTasks, ReturnWhen, Waitable, as_completed, as_completed_tasks, wait,
     wait_for,
+};
+#[cfg(feature = "process")]
+pub use streams::process::{
+    Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
 pub use streams::{
     DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter, open_connection,

@@ -1253,6 +1253,8 @@ where
 }
 
 pub(crate) mod chunks;
+#[cfg(feature = "process")]
+pub(crate) mod process;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::*;
-use crate::codec::{CodecProtocol, FrameHandler, FrameSink};
+use crate::adapters::codec::{CodecProtocol, FrameHandler, FrameSink};
 use crate::error::{Error, Result};
 use crate::testing::TestConnection;
 
