@@ -84,7 +84,9 @@
 //!
 //! # Feature flags
 //!
-//! No feature is on by default; the TCP core is always there.
+//! No feature is on by default; the TCP core is always there. Items that need a
+//! feature say so (and are absent without it): build the docs with
+//! `--all-features` to see the whole API and every guide chapter.
 //!
 //! * `tls`: TLS transports with rustls on the *ring* provider.
 //! * `unix`: Unix domain sockets and pipes.
@@ -149,6 +151,7 @@ pub use bytes::{Bytes, BytesMut};
 pub use error::{Error, Result};
 pub use net::connect::{ConnectOptions, connect_accepted_socket, create_connection};
 #[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use net::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};
 pub use net::proxy::{
     ProxyAddresses, ProxyCommand, ProxyEncodeError, ProxyHeader, ProxyHeaderError, ProxyParse,
@@ -162,6 +165,7 @@ pub use net::server::{
     Hosts, Server, ServerOptions, ServerStats, create_server, create_server_from_std,
 };
 #[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use net::subprocess::{
     Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport, subprocess_exec,
     subprocess_shell,
@@ -177,6 +181,7 @@ pub use net::udp::{
     create_datagram_endpoint_from_std,
 };
 #[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use net::unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
 pub use runtime::concurrent_future::ConcurrentFuture;
@@ -200,6 +205,7 @@ pub use runtime::wait::{
     wait_for,
 };
 #[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use streams::process::{
     Process, ProcessReader, ProcessStdin, create_subprocess_exec, create_subprocess_shell,
 };
@@ -208,6 +214,7 @@ pub use streams::{
     open_connection_with, start_server, start_server_with,
 };
 #[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use streams::{
     open_unix_connection, open_unix_connection_with, start_unix_server, start_unix_server_with,
 };

@@ -38,6 +38,7 @@ mod tests;
 
 use accept::{Connection, Handshake, Listener, accept_loop};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use options::DEFAULT_MAX_TLS_HANDSHAKES;
 pub use options::ServerOptions;
 use shutdown::Phase;

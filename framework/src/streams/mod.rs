@@ -484,6 +484,12 @@ impl StreamReader {
 
     /// The next line, or `None` at EOF: asyncio's `async for line in reader`.
     ///
+    /// The line **keeps its `\n`** (and a `\r\n` stays whole), as asyncio's
+    /// lines do; the last line before EOF may have none. This differs from
+    /// tokio's `Lines::next_line`, which strips the terminator: trim it with
+    /// `line.strip_suffix(b"\n")` (or `trim_ascii_end`) when you want tokio's
+    /// behaviour.
+    ///
     /// # Errors
     ///
     /// As [`readline`](Self::readline).
