@@ -246,6 +246,10 @@ where
 /// Creates a server on an already-bound (and possibly listening) socket,
 /// like `create_server(sock=…)`.
 ///
+/// The socket is bound already, so the bind-time options (`reuse_address`,
+/// `reuse_port`) do not apply to it, as in asyncio; every other option does
+/// (`backlog` when the socket is not listening yet).
+///
 /// # Errors
 ///
 /// An I/O error if the socket cannot be made non-blocking or cannot listen.
