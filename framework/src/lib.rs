@@ -202,6 +202,7 @@ pub use streams::{
 };
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
+pub use transport::timeouts::TimeoutKind;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls_info::TlsInfo;

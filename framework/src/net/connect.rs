@@ -15,7 +15,8 @@ use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
 use crate::transport::io::StreamIo;
-use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
+use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_protocol};
+use crate::transport::timeouts::check_limit;
 use crate::transport::{ExtraInfo, SocketOptions};
 
 /// Options for [`create_connection`], set with a builder.
@@ -30,7 +31,7 @@ use crate::transport::{ExtraInfo, SocketOptions};
 ///     .happy_eyeballs_delay(Duration::from_millis(250))
 ///     .connect_timeout(Duration::from_secs(5));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     pub(crate) local_addr: Option<SocketAddr>,
     pub(crate) happy_eyeballs_delay: Option<Duration>,
@@ -42,11 +43,32 @@ pub struct ConnectOptions {
     pub(crate) tls: Option<crate::net::tls::ClientTls>,
     #[cfg(feature = "tls")]
     pub(crate) server_tls: Option<crate::net::tls::ServerTls>,
+    /// What the connection enforces once connected.
+    pub(crate) connection: Settings,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            local_addr: None,
+            happy_eyeballs_delay: None,
+            interleave: None,
+            connect_timeout: None,
+            keepalive: false,
+            no_nodelay: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            server_tls: None,
+            connection: Settings::options_default(),
+        }
+    }
 }
 
 impl ConnectOptions {
-    /// The defaults: addresses tried one after another, no time limit,
-    /// `TCP_NODELAY` on, keep-alive off.
+    /// The defaults: addresses tried one after another, no connect time
+    /// limit, `TCP_NODELAY` on, keep-alive off, reading paused on
+    /// backpressure, and no idle, read-idle or write-stall timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -90,9 +112,86 @@ impl ConnectOptions {
         self
     }
 
+    /// Whether the connection stops reading while its write buffer is over
+    /// the high-water mark (default on), as
+    /// [`ServerOptions::pause_reading_on_backpressure`](crate::ServerOptions::pause_reading_on_backpressure)
+    /// describes for a server's connections.
+    ///
+    /// A client that writes in answer to what it reads (a proxy, a peer that
+    /// answers pings) stays bounded this way. One that uploads more than its
+    /// buffers hold to a server that answers as it reads (an echo server with
+    /// the same hold on) must read while it writes: the driver does that by
+    /// itself as long as the client's own writes keep its buffer at or below
+    /// the high-water mark, for example by waiting in
+    /// [`Transport::drain`](crate::Transport::drain) or stopping in
+    /// `pause_writing`; a client that queues the whole upload at once should
+    /// turn the hold off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::ConnectOptions::new();
+    /// options.pause_reading_on_backpressure(false);
+    /// ```
+    pub fn pause_reading_on_backpressure(&mut self, on: bool) -> &mut Self {
+        self.connection.pause_reading_on_backpressure = on;
+        self
+    }
+
+    /// Aborts the connection when no byte was read and none written for
+    /// `timeout` (default: no limit; `None` removes it), unless the
+    /// protocol's
+    /// [`timeout_reached`](crate::BaseProtocol::timeout_reached) keeps it; as
+    /// [`ServerOptions::idle_timeout`](crate::ServerOptions::idle_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut options = aioproto::ConnectOptions::new();
+    /// options.idle_timeout(Duration::from_secs(30));
+    /// ```
+    pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.idle = check_limit("idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts the connection when no byte was read for `timeout` (default:
+    /// no limit; `None` removes it), unless the protocol keeps it; as
+    /// [`ServerOptions::read_idle_timeout`](crate::ServerOptions::read_idle_timeout).
+    /// For a client, this bounds a server that stops answering.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn read_idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.read_idle = check_limit("read_idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts the connection when its write buffer held data and wrote none
+    /// of it for `timeout` (default: no limit; `None` removes it), unless the
+    /// protocol keeps it; as
+    /// [`ServerOptions::write_stall_timeout`](crate::ServerOptions::write_stall_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn write_stall_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.write_stall = check_limit("write_stall_timeout", timeout.into());
+        self
+    }
+
     /// Speaks TLS over the connection (default: plain TCP). The handshake runs
     /// before the protocol is made; its failure is `create_connection`'s error.
-    /// See [`ClientTls`](crate::ClientTls).
+    /// See [`ClientTls`](crate::ClientTls), which also holds the handshake
+    /// timeout ([`ClientTls::handshake_timeout`](crate::ClientTls::handshake_timeout),
+    /// default 60 s).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(&mut self, tls: crate::net::tls::ClientTls) -> &mut Self {
@@ -151,7 +250,14 @@ impl fmt::Debug for ConnectOptions {
             .field("interleave", &self.interleave)
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalive", &self.keepalive)
-            .field("nodelay", &!self.no_nodelay);
+            .field("nodelay", &!self.no_nodelay)
+            .field(
+                "pause_reading_on_backpressure",
+                &self.connection.pause_reading_on_backpressure,
+            )
+            .field("idle_timeout", &self.connection.timeouts.idle)
+            .field("read_idle_timeout", &self.connection.timeouts.read_idle)
+            .field("write_stall_timeout", &self.connection.timeouts.write_stall);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls.is_some())
             .field("server_tls", &self.server_tls.is_some());
@@ -250,10 +356,11 @@ where
             extra,
             socket_options,
             Some(tls.shutdown_timeout),
+            options,
             factory,
         );
     }
-    start_tcp(io, extra, socket_options, None, factory)
+    start_tcp(io, extra, socket_options, None, options, factory)
 }
 
 /// Runs a protocol on an already-connected socket, such as one accepted
@@ -300,19 +407,22 @@ where
             extra,
             socket_options,
             Some(tls.shutdown_timeout),
+            options,
             factory,
         );
     }
-    start_tcp(io, extra, socket_options, None, factory)
+    start_tcp(io, extra, socket_options, None, options, factory)
 }
 
 /// Starts a connected TCP socket (TLS already handshaken, with its
-/// `shutdown_timeout`); `connection_made` runs before this returns.
+/// `shutdown_timeout`) with the options' settings; `connection_made` runs
+/// before this returns.
 fn start_tcp<F, P, M>(
     io: Box<dyn StreamIo>,
     extra: ExtraInfo,
     socket_options: SocketOptions,
     shutdown_timeout: Option<Duration>,
+    options: &ConnectOptions,
     factory: F,
 ) -> Result<(Transport, Arc<Mutex<P>>)>
 where
@@ -320,7 +430,9 @@ where
     P: IntoHandler<M>,
 {
     let transport = Transport::new(extra, Some(socket_options));
-    let config = ConnectionConfig::new(MadeOn::Caller).with_shutdown_timeout(shutdown_timeout);
+    let config = ConnectionConfig::new(MadeOn::Caller)
+        .with_shutdown_timeout(shutdown_timeout)
+        .with_settings(options.connection.clone());
     start_protocol(io, transport, factory, config)
 }
 

@@ -309,6 +309,7 @@ pub(crate) async fn upgrade(
         handler,
         reading_paused,
         on_finish,
+        settings,
     } = detaching.await?;
     let mut in_flight = InFlight {
         handler,
@@ -335,9 +336,12 @@ pub(crate) async fn upgrade(
         }
     };
     let handler = std::mem::replace(&mut in_flight.handler, Handler::Finished);
+    // The upgraded connection keeps the old one's settings (backpressure
+    // hold, time limits, a server's byte counters).
     let mut config = ConnectionConfig::new(MadeOn::Already)
         .with_shutdown_timeout(Some(shutdown_timeout))
-        .with_on_finish(in_flight.on_finish.take());
+        .with_on_finish(in_flight.on_finish.take())
+        .with_settings(settings);
     // The old handle (kept by the protocol, or by a server for close_clients)
     // writes to and closes the TLS connection from now on.
     config.upgrade_of = Some(old);
