@@ -60,15 +60,15 @@ impl Default for ConnectOptions {
             tls: None,
             #[cfg(feature = "tls")]
             server_tls: None,
-            connection: Settings::options_default(),
+            connection: Settings::default(),
         }
     }
 }
 
 impl ConnectOptions {
     /// The defaults: addresses tried one after another, no connect time
-    /// limit, `TCP_NODELAY` on, keep-alive off, reading paused on
-    /// backpressure, and no idle, read-idle or write-stall timeout.
+    /// limit, `TCP_NODELAY` on, keep-alive off, no backpressure hold on
+    /// reading, and no idle, read-idle or write-stall timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -113,25 +113,30 @@ impl ConnectOptions {
     }
 
     /// Whether the connection stops reading while its write buffer is over
-    /// the high-water mark (default on), as
+    /// the high-water mark (default **off** for connections, on for a
+    /// server's), as
     /// [`ServerOptions::pause_reading_on_backpressure`](crate::ServerOptions::pause_reading_on_backpressure)
-    /// describes for a server's connections.
+    /// describes.
     ///
-    /// A client that writes in answer to what it reads (a proxy, a peer that
-    /// answers pings) stays bounded this way. One that uploads more than its
-    /// buffers hold to a server that answers as it reads (an echo server with
-    /// the same hold on) must read while it writes: the driver does that by
-    /// itself as long as the client's own writes keep its buffer at or below
-    /// the high-water mark, for example by waiting in
-    /// [`Transport::drain`](crate::Transport::drain) or stopping in
-    /// `pause_writing`; a client that queues the whole upload at once should
-    /// turn the hold off.
+    /// Off by default because a client usually writes first: a request, an
+    /// upload queued at once. If both ends held reading while over their
+    /// marks, a client that queues more than the buffers between them hold
+    /// to a server that answers as it reads (an echo server) would wait for
+    /// the server to read, while the server waits for the client to read:
+    /// neither would move again. With the hold off on the client side, the
+    /// client goes on reading and both drain.
+    ///
+    /// Turn it on for a connection that writes only in answer to what it
+    /// reads from a peer it does not trust to read (the client side of a
+    /// proxy, a peer that answers pings, a socket given to
+    /// [`connect_accepted_socket`] that plays the server): its memory then
+    /// stays bounded as a server's does.
     ///
     /// # Examples
     ///
     /// ```
     /// let mut options = aioproto::ConnectOptions::new();
-    /// options.pause_reading_on_backpressure(false);
+    /// options.pause_reading_on_backpressure(true);
     /// ```
     pub fn pause_reading_on_backpressure(&mut self, on: bool) -> &mut Self {
         self.connection.pause_reading_on_backpressure = on;
@@ -367,7 +372,9 @@ where
 /// outside aioproto (asyncio's `connect_accepted_socket`).
 ///
 /// Returns after `connection_made` ran. Of the [`ConnectOptions`], the socket
-/// options apply (`nodelay`, `keepalive`), and `ConnectOptions::server_tls`
+/// options apply (`nodelay`, `keepalive`), the per-connection settings
+/// (`pause_reading_on_backpressure`, which a socket that plays the server
+/// usually wants on, and the time limits), and `ConnectOptions::server_tls`
 /// (feature `tls`) serves TLS on the socket: as in asyncio, an accepted socket is the server
 /// side, so the handshake runs first and its failure is the error.
 ///

@@ -184,8 +184,8 @@ where
 ///
 /// Returns after the protocol's `connection_made` ran, with the transport
 /// and a shared reference to the protocol. The connection has the
-/// per-connection defaults of [`ConnectOptions`](crate::ConnectOptions):
-/// reading paused on backpressure, no time limit.
+/// per-connection defaults of [`ConnectOptions`](crate::ConnectOptions): no
+/// backpressure hold on reading, no time limit.
 ///
 /// # Errors
 ///
@@ -229,8 +229,8 @@ where
 {
     let stream = UnixStream::connect(path).await?;
     let (io, extra) = unix_io(stream);
-    // The settings of a default `ConnectOptions` (the backpressure hold).
-    let config = ConnectionConfig::new(MadeOn::Caller).with_settings(Settings::options_default());
+    // The settings of a default `ConnectOptions`.
+    let config = ConnectionConfig::new(MadeOn::Caller).with_settings(Settings::default());
     start_protocol(io, Transport::new(extra, None), factory, config)
 }
 

@@ -29,8 +29,8 @@ use crate::error::{Error, Result};
 pub use extra::ExtraInfo;
 use handle::Handle;
 pub(crate) use socket_options::SocketOptions;
-pub(crate) use state::State;
 use state::Asked;
+pub(crate) use state::State;
 
 /// A handle to one connection's transport.
 ///
@@ -292,7 +292,7 @@ impl Transport {
     /// Undoes [`pause_reading`](Self::pause_reading). Idempotent; does nothing once closing.
     ///
     /// While the write buffer is over its high-water mark and the transport
-    /// holds reading for backpressure (the default for servers and clients),
+    /// holds reading for backpressure (the default for a server's connections),
     /// data is delivered again only once the buffer has drained to the low mark.
     pub fn resume_reading(&self) {
         self.handle.set_reading_paused(false);

@@ -79,9 +79,10 @@ impl Ending {
 /// [`ConnectOptions`](crate::ConnectOptions), which keep one each): what the
 /// driver enforces. Handed on to the upgraded transport by `start_tls`.
 ///
-/// `Default` is the neutral setting of pipes and the in-memory test
-/// connection (no hold, no limit, no counters);
-/// [`options_default`](Self::options_default) is what the options start from.
+/// `Default` is the neutral setting of pipes, the in-memory test connection
+/// and [`ConnectOptions`](crate::ConnectOptions) (no hold, no limit, no
+/// counters); [`server_default`](Self::server_default) is what
+/// [`ServerOptions`](crate::ServerOptions) starts from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
     /// Stop reading while the write buffer is over its high-water mark.
@@ -93,8 +94,8 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// The options' defaults: the backpressure hold on, no time limit.
-    pub(crate) fn options_default() -> Self {
+    /// A server's defaults: the backpressure hold on, no time limit.
+    pub(crate) fn server_default() -> Self {
         Settings {
             pause_reading_on_backpressure: true,
             ..Settings::default()

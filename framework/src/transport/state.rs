@@ -309,10 +309,16 @@ impl State {
         let limits = buffer.limits();
         if !self.reading_held && buffer.len() > limits.high {
             self.reading_held = true;
-            tracing::trace!(buffered = buffer.len(), "write buffer over the high-water mark; reading held");
+            tracing::trace!(
+                buffered = buffer.len(),
+                "write buffer over the high-water mark; reading held"
+            );
         } else if self.reading_held && buffer.len() <= limits.low {
             self.reading_held = false;
-            tracing::trace!(buffered = buffer.len(), "write buffer drained; reading resumed");
+            tracing::trace!(
+                buffered = buffer.len(),
+                "write buffer drained; reading resumed"
+            );
         }
     }
 

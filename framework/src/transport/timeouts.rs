@@ -213,10 +213,12 @@ impl Timeouts {
 
     /// Each applicable limit with its deadline.
     fn deadlines(&self) -> impl Iterator<Item = (TimeoutKind, Instant)> {
-        let idle = self
-            .config
-            .idle
-            .map(|d| (TimeoutKind::Idle, after(self.last_read.max(self.last_write), d)));
+        let idle = self.config.idle.map(|d| {
+            (
+                TimeoutKind::Idle,
+                after(self.last_read.max(self.last_write), d),
+            )
+        });
         let read_idle = self
             .config
             .read_idle

@@ -81,7 +81,7 @@ impl Default for ServerOptions {
             tls: None,
             #[cfg(feature = "tls")]
             max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
-            connection: Settings::options_default(),
+            connection: Settings::server_default(),
         }
     }
 }
@@ -239,6 +239,10 @@ impl ServerOptions {
     /// [`Transport::set_write_buffer_hard_limit`](crate::Transport::set_write_buffer_hard_limit),
     /// or have the producer stop in `pause_writing` or wait in
     /// [`drain`](crate::Transport::drain).
+    ///
+    /// Clients ([`ConnectOptions`](crate::ConnectOptions)) have the hold off
+    /// by default, so that two aioproto ends never both wait for the other
+    /// to read.
     ///
     /// Turn it off (and bound memory some other way) when a connection must
     /// go on reading while its peer is slow to read:

@@ -52,9 +52,17 @@ async fn idle_fires_after_d_and_is_reset_by_io() {
     assert_eq!(poll(&mut t), None);
     assert_eq!(after_secs(&mut t, 6).await, None);
     t.record(READ, false, false);
-    assert_eq!(after_secs(&mut t, 6).await, None, "the read at 6 s moved it to 16 s");
+    assert_eq!(
+        after_secs(&mut t, 6).await,
+        None,
+        "the read at 6 s moved it to 16 s"
+    );
     t.record(WROTE, false, false);
-    assert_eq!(after_secs(&mut t, 9).await, None, "the write at 12 s moved it to 22 s");
+    assert_eq!(
+        after_secs(&mut t, 9).await,
+        None,
+        "the write at 12 s moved it to 22 s"
+    );
     assert_eq!(after_secs(&mut t, 1).await, Some(TimeoutKind::Idle));
 }
 
@@ -67,7 +75,11 @@ async fn read_idle_ignores_writes_and_stops_at_eof() {
     t.restart(TimeoutKind::ReadIdle);
     assert_eq!(after_secs(&mut t, 4).await, None, "restarted at 5 s");
     t.record(NOTHING, false, true);
-    assert_eq!(after_secs(&mut t, 100).await, None, "after EOF nothing can arrive");
+    assert_eq!(
+        after_secs(&mut t, 100).await,
+        None,
+        "after EOF nothing can arrive"
+    );
 }
 
 #[tokio::test(start_paused = true)]
