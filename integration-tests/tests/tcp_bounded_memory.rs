@@ -150,6 +150,20 @@ async fn only_connection(server: &aioproto::Server) -> Transport {
     .await
 }
 
+/// Waits (bounded) until every connection of `server` is gone, then checks
+/// that its byte counters saw `size` bytes each way.
+async fn counted(server: &aioproto::Server, size: usize) {
+    with_timeout(async {
+        while server.stats().open > 0 {
+            tokio::time::sleep(ms(5)).await;
+        }
+    })
+    .await;
+    let stats = server.stats();
+    assert_eq!(stats.bytes_read, size as u64, "{stats}");
+    assert_eq!(stats.bytes_written, size as u64, "{stats}");
+}
+
 /// Waits (bounded) until `t`'s write buffer holds more than `n` bytes.
 async fn buffered_over(t: &Transport, n: usize) {
     with_timeout(async {
@@ -162,7 +176,8 @@ async fn buffered_over(t: &Transport, n: usize) {
 
 /// With `pause_reading_on_backpressure(false)` the server reads on while its
 /// peer does not read: the echo piles up in the write buffer far past the
-/// mark, as in asyncio. Every byte still arrives once the peer reads.
+/// mark, as in asyncio. Every byte still arrives once the peer reads, and
+/// the server's byte counters match what moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opting_out_lets_the_buffer_grow_past_the_mark() {
     init_tracing();
@@ -182,12 +197,13 @@ async fn opting_out_lets_the_buffer_grow_past_the_mark() {
     assert!(!format!("{transport:?}").contains("reading_held: true"));
     assert_eq!(with_timeout(read_stream(r, 1)).await, size);
     with_timeout(writer).await.unwrap();
+    counted(&server, size).await;
     server.close();
 }
 
 /// By default the same client leaves the server holding at most the mark
 /// plus one read, however much it pushes, and everything is echoed once the
-/// client reads.
+/// client reads. The server's byte counters match what moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_the_buffer_stays_near_the_mark() {
     init_tracing();
@@ -214,6 +230,7 @@ async fn by_default_the_buffer_stays_near_the_mark() {
     assert!(transport.get_write_buffer_size() <= HIGH_WATER + 64 * 1024);
     assert_eq!(with_timeout(read_stream(r, 2)).await, size);
     with_timeout(writer).await.unwrap();
+    counted(&server, size).await;
     server.close();
 }
 

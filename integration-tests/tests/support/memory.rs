@@ -19,9 +19,14 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts test `name` of this binary in child mode (`env=1`).
     pub fn spawn(name: &str, env: &str) -> ChildServer {
+        Self::spawn_with(name, env, "1")
+    }
+
+    /// Starts test `name` of this binary in child mode (`env=value`).
+    pub fn spawn_with(name: &str, env: &str, value: &str) -> ChildServer {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .env(env, "1")
+            .env(env, value)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
