@@ -29,8 +29,8 @@ use crate::error::{Error, Result};
 pub use extra::ExtraInfo;
 use handle::Handle;
 pub(crate) use socket_options::SocketOptions;
-use state::Asked;
 pub(crate) use state::State;
+use state::{Asked, AskedNext};
 
 /// A handle to one connection's transport.
 ///
@@ -250,8 +250,10 @@ impl Transport {
     pub fn close(&self) {
         self.handle.close();
         let next = self.lock().ask_in_upgrade(Asked::Close);
-        if let Some(next) = next {
-            next.close();
+        match next {
+            AskedNext::Forward(next) => next.close(),
+            AskedNext::WakeUpgrade(waker) => waker.wake(),
+            AskedNext::Done => {}
         }
     }
 
@@ -259,13 +261,17 @@ impl Transport {
     /// `connection_lost(None)` on the driver task. Idempotent.
     ///
     /// On a transport whose [`start_tls`](crate::start_tls) upgrade is under
-    /// way, the abort reaches the upgraded transport as soon as it starts
-    /// (the handshake itself runs to its end or its timeout).
+    /// way, the abort stops the handshake (`start_tls` fails with
+    /// [`Error::Closed`] and the protocol gets `connection_lost(None)`), or,
+    /// if the handshake is already done, aborts the upgraded transport as
+    /// soon as it starts.
     pub fn abort(&self) {
         self.handle.abort();
         let next = self.lock().ask_in_upgrade(Asked::Abort);
-        if let Some(next) = next {
-            next.abort();
+        match next {
+            AskedNext::Forward(next) => next.abort(),
+            AskedNext::WakeUpgrade(waker) => waker.wake(),
+            AskedNext::Done => {}
         }
     }
 

@@ -16,6 +16,7 @@
 //! | `reading_held` | the driver, when a pass leaves the buffer over the high-water mark (only with `pause_reading_on_backpressure`) | any | by the driver, once the buffer is at the low-water mark or below |
 //! | `detached` | the driver's end, handing the stream to `start_tls` | life `Closed` | never |
 //! | `asked_in_upgrade` | `close()`/`abort()` while `detached` and not yet `upgraded_to`; or a `close()` the detach overtook | `detached` | taken when `upgraded_to` is set, and applied to the new transport |
+//! | `upgrade_waker` | the upgrade in flight, waiting for an abort | `detached` | taken by the `abort()` that wakes it |
 //!
 //! While `detach_requested`, the driver reads nothing more and ends the pass
 //! that finds the buffer flushed by handing the stream to `start_tls`.
@@ -46,9 +47,13 @@
 //! handshake), the old handle is `Closed` and forwards nowhere yet. A
 //! `close()` or `abort()` then is kept in `asked_in_upgrade`, and the
 //! upgraded transport is closed or aborted as it starts, under the same lock
-//! that sets `upgraded_to`, so no call falls between the two.
+//! that sets `upgraded_to`, so no call falls between the two. An `abort()`
+//! also wakes the upgrade (`upgrade_waker`), which stops its handshake
+//! rather than wait for it: a server's `abort_clients` and the end of a
+//! shutdown's grace period are not held up by a peer stalling its STARTTLS
+//! handshake.
 
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::oneshot;
 
@@ -88,6 +93,19 @@ pub(crate) struct State {
     detached: bool,
     /// `close()` or `abort()` asked for while the upgrade was in flight.
     asked_in_upgrade: Option<Asked>,
+    /// The upgrade in flight, waiting for an abort to stop its handshake.
+    upgrade_waker: Option<Waker>,
+}
+
+/// Where a handle's `close()` or `abort()` goes after its own transport.
+pub(crate) enum AskedNext {
+    /// Nowhere.
+    Done,
+    /// To the transport `start_tls` upgraded this one to.
+    Forward(Transport),
+    /// To the upgrade in flight, waiting in
+    /// [`poll_upgrade_aborted`](State::poll_upgrade_aborted): wake it.
+    WakeUpgrade(Waker),
 }
 
 /// What a handle asked of a connection whose `start_tls` upgrade was in
@@ -134,6 +152,7 @@ impl State {
             reading_held: false,
             detached: false,
             asked_in_upgrade: None,
+            upgrade_waker: None,
         }
     }
 
@@ -222,14 +241,35 @@ impl State {
     /// upgrade forwards to, for the caller to close or abort too. While an
     /// upgrade is in flight (detached, not forwarding yet), keeps the request
     /// for the upgraded transport.
-    pub(crate) fn ask_in_upgrade(&mut self, asked: Asked) -> Option<Transport> {
+    /// An abort also wakes the upgrade, whose handshake then stops.
+    pub(crate) fn ask_in_upgrade(&mut self, asked: Asked) -> AskedNext {
         if let Some(next) = &self.upgraded_to {
-            return Some(next.clone());
+            return AskedNext::Forward(next.clone());
         }
-        if self.detached {
-            self.asked_in_upgrade = self.asked_in_upgrade.max(Some(asked));
+        if !self.detached {
+            return AskedNext::Done;
         }
-        None
+        self.asked_in_upgrade = self.asked_in_upgrade.max(Some(asked));
+        match self.upgrade_waker.take() {
+            Some(waker) if asked == Asked::Abort => AskedNext::WakeUpgrade(waker),
+            waker => {
+                self.upgrade_waker = waker;
+                AskedNext::Done
+            }
+        }
+    }
+
+    /// For the upgrade in flight: ready once an `abort()` asked to end the
+    /// connection (the handshake need not finish).
+    pub(crate) fn poll_upgrade_aborted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.asked_in_upgrade == Some(Asked::Abort) {
+            return Poll::Ready(());
+        }
+        match &self.upgrade_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.upgrade_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     // --- Steering (handles) ---
