@@ -245,7 +245,7 @@ impl Transport {
     /// `connection_lost` never runs inside this call; it runs on the driver task
     /// once the buffer is empty.
     ///
-    /// On a transport whose [`start_tls`](crate::start_tls) upgrade is under
+    /// On a transport whose `start_tls` upgrade (feature `tls`) is under
     /// way, the close reaches the upgraded transport as soon as it starts.
     pub fn close(&self) {
         self.handle.close();
@@ -260,7 +260,7 @@ impl Transport {
     /// Closes now: drops the write buffer and ends the connection with
     /// `connection_lost(None)` on the driver task. Idempotent.
     ///
-    /// On a transport whose [`start_tls`](crate::start_tls) upgrade is under
+    /// On a transport whose `start_tls` upgrade (feature `tls`) is under
     /// way, the abort stops the handshake (`start_tls` fails with
     /// [`Error::Closed`] and the protocol gets `connection_lost(None)`), or,
     /// if the handshake is already done, aborts the upgraded transport as

@@ -29,9 +29,10 @@ pub const DEFAULT_MAX_TLS_HANDSHAKES: usize = 256;
 ///   [`read_idle_timeout`](Self::read_idle_timeout),
 ///   [`write_stall_timeout`](Self::write_stall_timeout) (none by default).
 ///
-/// The TLS handshake timeout belongs to the TLS settings:
-/// [`ServerTls::handshake_timeout`](crate::ServerTls::handshake_timeout)
-/// (feature `tls`, default 60 s), given here with `tls`.
+/// The TLS handshake timeout belongs to the TLS settings,
+/// `ServerTls::handshake_timeout` (feature `tls`, default 60 s), given here
+/// with `tls`: it bounds the handshake before the connection exists, while
+/// the limits above bound the connection after it.
 ///
 /// # Examples
 ///
