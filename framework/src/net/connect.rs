@@ -31,7 +31,7 @@ use crate::transport::{ExtraInfo, SocketOptions};
 ///     .happy_eyeballs_delay(Duration::from_millis(250))
 ///     .connect_timeout(Duration::from_secs(5));
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ConnectOptions {
     pub(crate) local_addr: Option<SocketAddr>,
     pub(crate) happy_eyeballs_delay: Option<Duration>,
@@ -45,24 +45,6 @@ pub struct ConnectOptions {
     pub(crate) server_tls: Option<crate::net::tls::ServerTls>,
     /// What the connection enforces once connected.
     pub(crate) connection: Settings,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        ConnectOptions {
-            local_addr: None,
-            happy_eyeballs_delay: None,
-            interleave: None,
-            connect_timeout: None,
-            keepalive: false,
-            no_nodelay: false,
-            #[cfg(feature = "tls")]
-            tls: None,
-            #[cfg(feature = "tls")]
-            server_tls: None,
-            connection: Settings::default(),
-        }
-    }
 }
 
 impl ConnectOptions {

@@ -258,7 +258,7 @@ impl StreamDriver {
             }
         }
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
-        self.write_pending = !(flushed && !self.needs_flush);
+        self.write_pending = !flushed || self.needs_flush;
         Ok(Pass {
             flow: state.core_mut().flow_event(),
             drained: state.drain_waiters_to_wake(),

@@ -261,6 +261,7 @@ impl State {
 
     /// For the upgrade in flight: ready once an `abort()` asked to end the
     /// connection (the handshake need not finish).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn poll_upgrade_aborted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.asked_in_upgrade == Some(Asked::Abort) {
             return Poll::Ready(());
