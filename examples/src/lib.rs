@@ -107,6 +107,9 @@ pub struct ServerFlags {
     pub listen: ListenFlags,
     #[command(flatten)]
     pub tls: ServerTlsFlags,
+    /// Abort a connection that moved no byte either way for SECS seconds (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub idle_timeout: u64,
 }
 
 impl ServerFlags {
@@ -123,7 +126,11 @@ impl ServerFlags {
     /// The [`ServerOptions`] these flags ask for, without TLS (servers that
     /// serve TLS add [`ServerTlsFlags::server_tls`] where they need it).
     pub fn options(&self) -> ServerOptions {
-        ServerOptions::new()
+        let mut options = ServerOptions::new();
+        if self.idle_timeout > 0 {
+            options.idle_timeout(std::time::Duration::from_secs(self.idle_timeout));
+        }
+        options
     }
 
     /// [`options`](Self::options) with TLS when `--tls` was given.

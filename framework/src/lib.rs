@@ -121,6 +121,10 @@
 //! * `pause_writing` is called right after the callback (or the batch of writes
 //!   from other tasks) that took the buffer over the high-water mark, not inside
 //!   `write()` as in asyncio: a callback cannot be re-entered while it runs.
+//! * Unlike asyncio, a server's connection stops reading while its write buffer
+//!   is over the high-water mark, so memory stays bounded against peers that
+//!   never read ([`ServerOptions::pause_reading_on_backpressure`]; see
+//!   [guide chapter 6](crate::guide::ch06_flow_control)).
 //! * Every API works inside any tokio runtime, `#[tokio::main]` included. Do not
 //!   block inside a callback: it stalls every connection on that thread.
 
@@ -221,6 +225,7 @@ pub use streams::{
 pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
+pub use transport::timeouts::TimeoutKind;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls_info::TlsInfo;

@@ -13,6 +13,86 @@
 //! stops `data_received` until `resume_reading()`, and the kernel's TCP window
 //! then slows the sender down.
 //!
+//! ## Bounded by default: servers stop reading while they cannot write
+//!
+//! asyncio leaves the write buffer's size to each protocol, and a protocol
+//! that ignores `pause_writing` (nearly every echo or request/response
+//! example) buffers without bound when its peer sends and never reads: each
+//! request read adds an answer that cannot leave. aioproto's servers close
+//! that hole by default: **while a connection's write buffer is over the
+//! high-water mark, the transport reads nothing more, and it goes on reading
+//! once the buffer has drained to the low mark** (the same marks as
+//! `pause_writing`/`resume_writing`, which are still called). What the peer
+//! keeps sending waits in the kernel and TCP slows it down. A server whose
+//! protocols only write in answer to what they read therefore holds about
+//! the high-water mark plus one read per connection, whatever its peers do:
+//! the README's echo server keeps 200 clients pushing 2 GiB without reading
+//! under 64 MiB, and gives every byte back once they read.
+//!
+//! The hold and the protocol's own pause are separate:
+//!
+//! | protocol's `pause_reading()` | buffer over the mark | data delivered |
+//! |---|---|---|
+//! | no | no | yes |
+//! | yes | no | no, until `resume_reading()` |
+//! | no | yes | no, until the buffer drains to low |
+//! | yes | yes | no, until both end |
+//!
+//! [`Transport::is_reading`](crate::Transport::is_reading) reports the
+//! protocol's own pause only, as in asyncio.
+//!
+//! What the hold does not bound, and what to do instead:
+//!
+//! * writes that do not answer reads (a broadcast to other clients, a task
+//!   producing a download): stop producing in `pause_writing`, or wait in
+//!   [`Transport::drain`](crate::Transport::drain), and cap what a careless
+//!   producer can queue with
+//!   [`Transport::set_write_buffer_hard_limit`](crate::Transport::set_write_buffer_hard_limit),
+//!   which aborts a connection whose buffer goes past it (the chat server
+//!   uses 1 MiB);
+//! * a peer that reads, but too slowly: the
+//!   [`write_stall_timeout`](crate::ServerOptions::write_stall_timeout)
+//!   drops it once nothing has left its buffer for a while.
+//!
+//! Turn the hold off with
+//! [`ServerOptions::pause_reading_on_backpressure(false)`](crate::ServerOptions::pause_reading_on_backpressure)
+//! when a connection must read on while its peer is slow to read: a protocol
+//! that needs the peer's acknowledgements to make progress, or a peer that
+//! sends a whole large message before reading any answer to a protocol that
+//! answers as it reads (with the hold, both would wait for ever).
+//!
+//! Clients ([`ConnectOptions`](crate::ConnectOptions)) have the hold **off**
+//! by default, because a client usually writes first: a client that queued a
+//! 16 MiB upload to an echo server would hold its reading while the server
+//! holds its own, and neither would move again. Turn it on for a client that
+//! writes only in answer to a peer it does not trust to read.
+//!
+//! ## Time limits
+//!
+//! [`ServerOptions`](crate::ServerOptions) and
+//! [`ConnectOptions`](crate::ConnectOptions) bound how long a connection may
+//! sit still: [`idle_timeout`](crate::ServerOptions::idle_timeout) (no byte
+//! either way), [`read_idle_timeout`](crate::ServerOptions::read_idle_timeout)
+//! (no byte in), [`write_stall_timeout`](crate::ServerOptions::write_stall_timeout)
+//! (buffered bytes not moving). When one runs out, the protocol's
+//! [`timeout_reached`](crate::BaseProtocol::timeout_reached) decides: by
+//! default the connection is aborted with
+//! [`Error::Timeout`](crate::Error::Timeout); returning `true` keeps it (to
+//! send a keep-alive, say), and the limit counts again. The TLS handshake
+//! timeout is part of the TLS settings (`ServerTls::handshake_timeout` and
+//! `ClientTls::handshake_timeout`, feature `tls`).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let mut options = aioproto::ServerOptions::new();
+//! options
+//!     .idle_timeout(Duration::from_secs(300))
+//!     .write_stall_timeout(Duration::from_secs(30));
+//! ```
+//!
+//! ## A producer
+//!
 //! ```python
 //! class Producer(asyncio.Protocol):
 //!     def connection_made(self, transport):
@@ -89,3 +169,5 @@
 //! * [`Transport::set_write_buffer_hard_limit`](crate::Transport::set_write_buffer_hard_limit)
 //!   adds a cap asyncio lacks: a peer that never reads is aborted once the
 //!   buffer passes it, instead of growing the buffer without end.
+//! * A server's connections stop reading while their buffer is over the
+//!   mark (see above); asyncio's never do.

@@ -15,7 +15,8 @@ use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
 use crate::transport::io::StreamIo;
-use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
+use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_protocol};
+use crate::transport::timeouts::check_limit;
 use crate::transport::{ExtraInfo, SocketOptions};
 
 /// Options for [`create_connection`], set with a builder.
@@ -42,11 +43,14 @@ pub struct ConnectOptions {
     pub(crate) tls: Option<crate::net::tls::ClientTls>,
     #[cfg(feature = "tls")]
     pub(crate) server_tls: Option<crate::net::tls::ServerTls>,
+    /// What the connection enforces once connected.
+    pub(crate) connection: Settings,
 }
 
 impl ConnectOptions {
-    /// The defaults: addresses tried one after another, no time limit,
-    /// `TCP_NODELAY` on, keep-alive off.
+    /// The defaults: addresses tried one after another, no connect time
+    /// limit, `TCP_NODELAY` on, keep-alive off, no backpressure hold on
+    /// reading, and no idle, read-idle or write-stall timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -90,9 +94,91 @@ impl ConnectOptions {
         self
     }
 
+    /// Whether the connection stops reading while its write buffer is over
+    /// the high-water mark (default **off** for connections, on for a
+    /// server's), as
+    /// [`ServerOptions::pause_reading_on_backpressure`](crate::ServerOptions::pause_reading_on_backpressure)
+    /// describes.
+    ///
+    /// Off by default because a client usually writes first: a request, an
+    /// upload queued at once. If both ends held reading while over their
+    /// marks, a client that queues more than the buffers between them hold
+    /// to a server that answers as it reads (an echo server) would wait for
+    /// the server to read, while the server waits for the client to read:
+    /// neither would move again. With the hold off on the client side, the
+    /// client goes on reading and both drain.
+    ///
+    /// Turn it on for a connection that writes only in answer to what it
+    /// reads from a peer it does not trust to read (the client side of a
+    /// proxy, a peer that answers pings, a socket given to
+    /// [`connect_accepted_socket`] that plays the server): its memory then
+    /// stays bounded as a server's does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::ConnectOptions::new();
+    /// options.pause_reading_on_backpressure(true);
+    /// ```
+    pub fn pause_reading_on_backpressure(&mut self, on: bool) -> &mut Self {
+        self.connection.pause_reading_on_backpressure = on;
+        self
+    }
+
+    /// Aborts the connection when no byte was read and none written for
+    /// `timeout` (default: no limit; `None` removes it), unless the
+    /// protocol's
+    /// [`timeout_reached`](crate::BaseProtocol::timeout_reached) keeps it; as
+    /// [`ServerOptions::idle_timeout`](crate::ServerOptions::idle_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut options = aioproto::ConnectOptions::new();
+    /// options.idle_timeout(Duration::from_secs(30));
+    /// ```
+    pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.idle = check_limit("idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts the connection when no byte was read for `timeout` (default:
+    /// no limit; `None` removes it), unless the protocol keeps it; as
+    /// [`ServerOptions::read_idle_timeout`](crate::ServerOptions::read_idle_timeout).
+    /// For a client, this bounds a server that stops answering.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn read_idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.read_idle = check_limit("read_idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts the connection when its write buffer held data and wrote none
+    /// of it for `timeout` (default: no limit; `None` removes it), unless the
+    /// protocol keeps it; as
+    /// [`ServerOptions::write_stall_timeout`](crate::ServerOptions::write_stall_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn write_stall_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.write_stall = check_limit("write_stall_timeout", timeout.into());
+        self
+    }
+
     /// Speaks TLS over the connection (default: plain TCP). The handshake runs
     /// before the protocol is made; its failure is `create_connection`'s error.
-    /// See [`ClientTls`](crate::ClientTls).
+    /// See [`ClientTls`](crate::ClientTls), which also holds the handshake
+    /// timeout ([`ClientTls::handshake_timeout`](crate::ClientTls::handshake_timeout),
+    /// default 60 s).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(&mut self, tls: crate::net::tls::ClientTls) -> &mut Self {
@@ -151,7 +237,14 @@ impl fmt::Debug for ConnectOptions {
             .field("interleave", &self.interleave)
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalive", &self.keepalive)
-            .field("nodelay", &!self.no_nodelay);
+            .field("nodelay", &!self.no_nodelay)
+            .field(
+                "pause_reading_on_backpressure",
+                &self.connection.pause_reading_on_backpressure,
+            )
+            .field("idle_timeout", &self.connection.timeouts.idle)
+            .field("read_idle_timeout", &self.connection.timeouts.read_idle)
+            .field("write_stall_timeout", &self.connection.timeouts.write_stall);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls.is_some())
             .field("server_tls", &self.server_tls.is_some());
@@ -250,17 +343,20 @@ where
             extra,
             socket_options,
             Some(tls.shutdown_timeout),
+            options,
             factory,
         );
     }
-    start_tcp(io, extra, socket_options, None, factory)
+    start_tcp(io, extra, socket_options, None, options, factory)
 }
 
 /// Runs a protocol on an already-connected socket, such as one accepted
 /// outside aioproto (asyncio's `connect_accepted_socket`).
 ///
 /// Returns after `connection_made` ran. Of the [`ConnectOptions`], the socket
-/// options apply (`nodelay`, `keepalive`), and `ConnectOptions::server_tls`
+/// options apply (`nodelay`, `keepalive`), the per-connection settings
+/// (`pause_reading_on_backpressure`, which a socket that plays the server
+/// usually wants on, and the time limits), and `ConnectOptions::server_tls`
 /// (feature `tls`) serves TLS on the socket: as in asyncio, an accepted socket is the server
 /// side, so the handshake runs first and its failure is the error.
 ///
@@ -300,19 +396,22 @@ where
             extra,
             socket_options,
             Some(tls.shutdown_timeout),
+            options,
             factory,
         );
     }
-    start_tcp(io, extra, socket_options, None, factory)
+    start_tcp(io, extra, socket_options, None, options, factory)
 }
 
 /// Starts a connected TCP socket (TLS already handshaken, with its
-/// `shutdown_timeout`); `connection_made` runs before this returns.
+/// `shutdown_timeout`) with the options' settings; `connection_made` runs
+/// before this returns.
 fn start_tcp<F, P, M>(
     io: Box<dyn StreamIo>,
     extra: ExtraInfo,
     socket_options: SocketOptions,
     shutdown_timeout: Option<Duration>,
+    options: &ConnectOptions,
     factory: F,
 ) -> Result<(Transport, Arc<Mutex<P>>)>
 where
@@ -320,7 +419,9 @@ where
     P: IntoHandler<M>,
 {
     let transport = Transport::new(extra, Some(socket_options));
-    let config = ConnectionConfig::new(MadeOn::Caller).with_shutdown_timeout(shutdown_timeout);
+    let config = ConnectionConfig::new(MadeOn::Caller)
+        .with_shutdown_timeout(shutdown_timeout)
+        .with_settings(options.connection.clone());
     start_protocol(io, transport, factory, config)
 }
 

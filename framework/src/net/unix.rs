@@ -31,7 +31,7 @@ use crate::net::addr::with_context;
 use crate::net::server::{Server, ServerOptions};
 use crate::transport::dispatch::{IntoHandler, ProtocolFactory};
 use crate::transport::io::{AsyncIo, StreamIo};
-use crate::transport::start::{ConnectionConfig, MadeOn, start_protocol};
+use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_protocol};
 use crate::transport::{Capabilities, ExtraInfo, Transport};
 
 /// Creates a Unix socket server at `path`, like asyncio's `create_unix_server`.
@@ -183,7 +183,9 @@ where
 /// connection, like asyncio's `create_unix_connection`.
 ///
 /// Returns after the protocol's `connection_made` ran, with the transport
-/// and a shared reference to the protocol.
+/// and a shared reference to the protocol. The connection has the
+/// per-connection defaults of [`ConnectOptions`](crate::ConnectOptions): no
+/// backpressure hold on reading, no time limit.
 ///
 /// # Errors
 ///
@@ -227,12 +229,9 @@ where
 {
     let stream = UnixStream::connect(path).await?;
     let (io, extra) = unix_io(stream);
-    start_protocol(
-        io,
-        Transport::new(extra, None),
-        factory,
-        ConnectionConfig::new(MadeOn::Caller),
-    )
+    // The settings of a default `ConnectOptions`.
+    let config = ConnectionConfig::new(MadeOn::Caller).with_settings(Settings::default());
+    start_protocol(io, Transport::new(extra, None), factory, config)
 }
 
 /// Wraps a connected Unix stream and describes the connection.

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::transport::protocol::{BufferedProtocol, Protocol};
+use crate::transport::timeouts::TimeoutKind;
 use crate::util::{catch_panic, lock};
 
 /// Runs one protocol callback under the panic guard, logging a panic the way
@@ -31,6 +32,7 @@ pub trait DynBase: Send + Sync {
     fn pause_writing(&self) -> Result<()>;
     fn resume_writing(&self) -> Result<()>;
     fn eof_received(&self) -> Result<bool>;
+    fn timeout_reached(&self, kind: TimeoutKind) -> Result<bool>;
 }
 
 /// A `Protocol` behind its mutex.
@@ -81,6 +83,9 @@ macro_rules! impl_cell_base {
                 guard("eof_received", || {
                     $trait_::eof_received(&mut *lock(&self.0))
                 })
+            }
+            fn timeout_reached(&self, kind: TimeoutKind) -> Result<bool> {
+                guard("timeout_reached", || lock(&self.0).timeout_reached(kind))
             }
         }
     };
@@ -150,6 +155,9 @@ impl DynBase for Finished {
         Ok(())
     }
     fn eof_received(&self) -> Result<bool> {
+        Ok(false)
+    }
+    fn timeout_reached(&self, _: TimeoutKind) -> Result<bool> {
         Ok(false)
     }
 }

@@ -4,21 +4,29 @@
 //! each of named sub-steps:
 //!
 //! 1. `locked_pass`, under the transport's lock: `apply_commands` (abort,
-//!    protocol switch, socket options, the hard limit) and `flush` (one
-//!    vectored write);
+//!    protocol switch, socket options, the hard limit), `flush` (one
+//!    vectored write), and the backpressure hold on reading (over the
+//!    high-water mark: hold; at the low mark: release);
 //! 2. `flow_step`: tell the protocol to pause or resume writing if the buffer
 //!    crossed a mark;
 //! 3. `close_step`: end the connection (or hand it over, for `start_tls`) once
 //!    closing and flushed;
 //! 4. `io_step`: half-close once flushed, and read once for the protocol;
 //!
-//! and parks when nothing can progress. A poll makes at most
+//! and parks when nothing can progress. Before it parks (or yields), a poll
+//! records what moved for the time limits and polls their one timer (see
+//! [`timeouts`](crate::transport::timeouts)); a limit reached calls
+//! `timeout_reached` and, unless the protocol handles it, ends the
+//! connection with [`Error::Timeout`]. A poll makes at most
 //! `MAX_PASSES_PER_POLL` passes, then yields, so a busy connection cannot
 //! starve the others on its thread. Handles wake it only when they change
 //! something while it is parked, so writes made inside a callback cost no wake-up.
 //!
 //! Reads go into a buffer taken from a small per-thread pool and returned when the
 //! socket has nothing to read, so an idle connection holds no read buffer.
+//!
+//! A server's byte counters get one relaxed `fetch_add` per read and per
+//! flush that moved bytes, not one per callback or per chunk.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -33,8 +41,9 @@ use crate::error::Error;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
 use crate::transport::socket_options::apply_socket_options;
-use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish};
+use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, Settings};
 use crate::transport::state::Ended;
+use crate::transport::timeouts::{Moved, Timeouts};
 use crate::transport::write_buffer::{FlowEvent, WriteBuffer, empty_io_slices};
 use crate::transport::{State, Transport};
 
@@ -78,6 +87,8 @@ pub(crate) struct Detached {
     /// The old driver's end-of-connection hook (a server's connection count),
     /// for the driver that takes the stream over.
     pub(crate) on_finish: Option<OnFinish>,
+    /// The connection's settings, which the upgraded connection keeps.
+    pub(crate) settings: Settings,
 }
 
 /// The future that runs one stream connection. See the module docs.
@@ -97,6 +108,12 @@ pub(crate) struct StreamDriver {
     shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `drain()` waiters a pass found to wake, outside the lock.
     drained: Vec<Waker>,
+    /// The time limits; `None` without any.
+    timeouts: Option<Timeouts>,
+    /// What moved since the timeouts last heard of it.
+    moved: Moved,
+    /// The last pass found bytes not yet written (in the buffer or the io).
+    write_pending: bool,
 }
 
 /// What one step of the driver decided.
@@ -147,13 +164,13 @@ fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -
 
 /// Writes the buffer until it is empty or the io would block: one vectored
 /// write per call, and no slice array for a lone chunk (the echo case).
-/// Returns whether anything was written.
+/// Returns how many bytes were written.
 fn flush(
     buffer: &mut WriteBuffer,
     io: &mut dyn StreamIo,
     cx: &mut Context<'_>,
-) -> Result<bool, Step> {
-    let mut wrote = false;
+) -> Result<usize, Step> {
+    let mut wrote = 0;
     while !buffer.is_empty() {
         let written = match buffer.front().filter(|_| buffer.chunk_count() == 1) {
             Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
@@ -167,7 +184,7 @@ fn flush(
             Poll::Ready(Ok(0)) => return Err(Step::Finish(Some(io::ErrorKind::WriteZero.into()))),
             Poll::Ready(Ok(n)) => {
                 buffer.consume(n);
-                wrote = true;
+                wrote += n;
             }
             Poll::Ready(Err(e)) => return Err(Step::Finish(Some(e.into()))),
             Poll::Pending => break,
@@ -183,6 +200,7 @@ impl StreamDriver {
         transport: Transport,
         config: ConnectionConfig,
     ) -> Self {
+        let timeouts = Timeouts::new(config.settings.timeouts);
         StreamDriver {
             io: Some(io),
             handler,
@@ -194,6 +212,9 @@ impl StreamDriver {
             needs_flush: false,
             shutdown_deadline: None,
             drained: Vec::new(),
+            timeouts,
+            moved: Moved::default(),
+            write_pending: false,
         }
     }
 
@@ -225,8 +246,15 @@ impl StreamDriver {
         state.core_mut().begin_pass();
         let io = self.io.as_mut().expect("driver polled after finishing");
         apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
-        self.needs_flush |=
-            flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
+        let written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
+        if written > 0 {
+            self.needs_flush = true;
+            self.moved.wrote = true;
+            if let Some(counters) = &self.config.settings.counters {
+                counters.add_written(written);
+            }
+        }
+        state.update_read_hold();
         let flushed = state.core().buffer().is_empty();
         if self.needs_flush && flushed {
             match io.poll_flush(cx) {
@@ -237,6 +265,7 @@ impl StreamDriver {
         }
         state.drain_waiters_to_wake(&mut self.drained);
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
+        self.write_pending = !flushed || self.needs_flush;
         Ok(Pass {
             flow: state.core_mut().flow_event(),
             reading,
@@ -308,7 +337,13 @@ impl StreamDriver {
         }
         if pass.reading {
             match self.poll_read(cx) {
-                Poll::Ready(Ok(())) => progressed = true,
+                Poll::Ready(Ok(n)) => {
+                    progressed = true;
+                    self.moved.read = true;
+                    if let (Some(counters), 1..) = (&self.config.settings.counters, n) {
+                        counters.add_read(n);
+                    }
+                }
                 Poll::Ready(Err(e)) => return Step::Finish(Some(e)),
                 Poll::Pending => {}
             }
@@ -320,8 +355,9 @@ impl StreamDriver {
         }
     }
 
-    /// Reads once and delivers the result to the protocol.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    /// Reads once and delivers the result to the protocol; returns how many
+    /// bytes were read (0: the peer's EOF).
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
         let io = self.io.as_mut().expect("driver polled after finishing");
         let n = match &self.handler {
             Handler::Stream(protocol) => {
@@ -362,7 +398,7 @@ impl StreamDriver {
         if n == 0 {
             self.on_eof()?;
         }
-        Poll::Ready(Ok(()))
+        Poll::Ready(Ok(n))
     }
 
     /// The peer half-closed: ask the protocol whether to keep our side open.
@@ -381,6 +417,33 @@ impl StreamDriver {
             self.transport.close();
         }
         Ok(())
+    }
+
+    /// Tells the time limits what moved since they last looked, then polls
+    /// their timer: `None` while no limit is reached; otherwise the protocol
+    /// is asked, and the step says whether the connection goes on
+    /// (`Progress`: the callback may have written) or ends.
+    fn check_timeouts(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        let timeouts = self.timeouts.as_mut()?;
+        timeouts.record(
+            std::mem::take(&mut self.moved),
+            self.write_pending,
+            self.read_eof,
+        );
+        let Poll::Ready(kind) = timeouts.poll_reached(cx) else {
+            return None;
+        };
+        tracing::debug!(%kind, "time limit reached");
+        Some(match self.handler.base().timeout_reached(kind) {
+            Ok(true) => {
+                if let Some(timeouts) = &mut self.timeouts {
+                    timeouts.restart(kind);
+                }
+                Step::Progress
+            }
+            Ok(false) => Step::Finish(Some(Error::Timeout(kind.message()))),
+            Err(e) => Step::Finish(Some(e)),
+        })
     }
 
     /// The stream's own closing work, bounded by the shutdown timeout.
@@ -422,6 +485,7 @@ impl StreamDriver {
                 handler,
                 reading_paused,
                 on_finish: self.config.on_finish.take(),
+                settings: std::mem::take(&mut self.config.settings),
             }) {
                 Ok(()) => None,
                 // Nobody took the stream: it is closed now, so the protocol hears of it.
@@ -463,7 +527,11 @@ impl Future for StreamDriver {
             return Poll::Ready(());
         }
         for _ in 0..MAX_PASSES_PER_POLL {
-            match this.step(cx) {
+            let step = match this.step(cx) {
+                Step::Idle => this.check_timeouts(cx).unwrap_or(Step::Idle),
+                step => step,
+            };
+            match step {
                 Step::Progress => continue,
                 Step::Finish(outcome) => {
                     this.finish(outcome);
@@ -479,6 +547,12 @@ impl Future for StreamDriver {
         }
         // Busy for a whole budget (a peer that keeps sending, a protocol that
         // keeps writing): let the other tasks on this thread run, then go on.
+        // A busy connection can still be stalled on one side (reading on, the
+        // peer not reading), so the limits are checked here too.
+        if let Some(Step::Finish(outcome)) = this.check_timeouts(cx) {
+            this.finish(outcome);
+            return Poll::Ready(());
+        }
         cx.waker().wake_by_ref();
         Poll::Pending
     }

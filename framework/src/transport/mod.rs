@@ -14,6 +14,7 @@ pub(crate) mod protocol;
 mod socket_options;
 pub(crate) mod start;
 pub(crate) mod state;
+pub(crate) mod timeouts;
 #[cfg(feature = "tls")]
 pub(crate) mod tls_info;
 pub(crate) mod write_buffer;
@@ -29,6 +30,7 @@ pub use extra::ExtraInfo;
 use handle::Handle;
 pub(crate) use socket_options::SocketOptions;
 pub(crate) use state::State;
+use state::{Asked, AskedNext};
 
 /// A handle to one connection's transport.
 ///
@@ -115,11 +117,6 @@ impl Transport {
     /// Applies `change` under the lock, marks the state dirty and wakes the driver.
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
         self.handle.update(change)
-    }
-
-    /// The transport a `start_tls` upgraded this one to, if any.
-    fn upgraded(&self) -> Option<Transport> {
-        self.lock().upgraded_to().cloned()
     }
 
     /// Queues `data` for sending.
@@ -247,19 +244,34 @@ impl Transport {
     ///
     /// `connection_lost` never runs inside this call; it runs on the driver task
     /// once the buffer is empty.
+    ///
+    /// On a transport whose `start_tls` upgrade (feature `tls`) is under
+    /// way, the close reaches the upgraded transport as soon as it starts.
     pub fn close(&self) {
         self.handle.close();
-        if let Some(next) = self.upgraded() {
-            next.close();
+        let next = self.lock().ask_in_upgrade(Asked::Close);
+        match next {
+            AskedNext::Forward(next) => next.close(),
+            AskedNext::WakeUpgrade(waker) => waker.wake(),
+            AskedNext::Done => {}
         }
     }
 
     /// Closes now: drops the write buffer and ends the connection with
     /// `connection_lost(None)` on the driver task. Idempotent.
+    ///
+    /// On a transport whose `start_tls` upgrade (feature `tls`) is under
+    /// way, the abort stops the handshake (`start_tls` fails with
+    /// [`Error::Closed`] and the protocol gets `connection_lost(None)`), or,
+    /// if the handshake is already done, aborts the upgraded transport as
+    /// soon as it starts.
     pub fn abort(&self) {
         self.handle.abort();
-        if let Some(next) = self.upgraded() {
-            next.abort();
+        let next = self.lock().ask_in_upgrade(Asked::Abort);
+        match next {
+            AskedNext::Forward(next) => next.abort(),
+            AskedNext::WakeUpgrade(waker) => waker.wake(),
+            AskedNext::Done => {}
         }
     }
 
@@ -274,16 +286,34 @@ impl Transport {
     /// After this returns, no further `data_received`/`buffer_updated` call starts.
     /// Idempotent. The kernel buffers what the peer sends meanwhile, so a
     /// sender that goes on is slowed down by TCP flow control.
+    ///
+    /// This pause is the protocol's own and is kept apart from the transport's
+    /// backpressure hold (see
+    /// [`ServerOptions::pause_reading_on_backpressure`](crate::ServerOptions::pause_reading_on_backpressure)):
+    /// the buffer draining never ends it.
     pub fn pause_reading(&self) {
         self.handle.set_reading_paused(true);
     }
 
     /// Undoes [`pause_reading`](Self::pause_reading). Idempotent; does nothing once closing.
+    ///
+    /// While the write buffer is over its high-water mark and the transport
+    /// holds reading for backpressure (the default for a server's connections),
+    /// data is delivered again only once the buffer has drained to the low mark.
     pub fn resume_reading(&self) {
         self.handle.set_reading_paused(false);
     }
 
-    /// True while the transport delivers received data: not paused, not closing.
+    /// True unless [`pause_reading`](Self::pause_reading) is in force or the
+    /// transport is closing, as in asyncio.
+    ///
+    /// It reports the protocol's own pause only: a transport holding reading
+    /// because its write buffer is over the high-water mark (see
+    /// [`ServerOptions::pause_reading_on_backpressure`](crate::ServerOptions::pause_reading_on_backpressure))
+    /// still says true, so code that pauses and resumes around its own
+    /// buffers sees its own state. That hold uses the write buffer's marks, so
+    /// it starts and ends with the protocol's `pause_writing` and
+    /// `resume_writing`.
     pub fn is_reading(&self) -> bool {
         self.handle.is_reading()
     }
@@ -441,8 +471,15 @@ impl Transport {
 
     /// From now on, writes, `close()`, `abort()` and `drain()` on this handle go
     /// to `next` (the transport `start_tls` upgraded this connection to).
+    ///
+    /// A `close()` or `abort()` made on this handle while the upgrade was in
+    /// flight is done to `next` now.
     pub(crate) fn forward_to(&self, next: &Transport) {
-        self.update(|state| state.set_upgraded_to(next.clone()));
+        match self.update(|state| state.set_upgraded_to(next.clone())) {
+            Some(Asked::Close) => next.close(),
+            Some(Asked::Abort) => next.abort(),
+            None => {}
+        }
     }
 
     /// True if both handles control the same connection.
@@ -458,6 +495,7 @@ impl fmt::Debug for Transport {
             .field("peername", &self.peername())
             .field("sockname", &self.sockname())
             .field("buffered", &state.core().buffer().len())
+            .field("reading_held", &state.is_reading_held())
             .field("closing", &state.core().is_closing())
             .field("closed", &state.core().is_closed())
             .finish()

@@ -11,12 +11,14 @@
 //! ```text
 //! connection_made -> (data_received | buffer_updated)* -> [eof_received] -> connection_lost
 //!                 \-> pause_writing / resume_writing, strictly alternating, anywhere in between
+//!                 \-> timeout_reached, anywhere in between (only with a time limit set)
 //! ```
 
 use bytes::Bytes;
 
 use crate::Error;
 use crate::transport::Transport;
+use crate::transport::timeouts::TimeoutKind;
 
 /// Callbacks shared by every stream protocol: the connection's start and end, and
 /// write flow control.
@@ -63,6 +65,52 @@ pub trait BaseProtocol: Send + 'static {
 
     /// The write buffer drained to the low-water mark or below.
     fn resume_writing(&mut self) {}
+
+    /// The connection reached one of its time limits (see
+    /// [`TimeoutKind`]); return `true` to keep it open.
+    ///
+    /// The limits are set on the options:
+    /// [`ServerOptions::idle_timeout`](crate::ServerOptions::idle_timeout) and
+    /// its siblings, and the same on [`ConnectOptions`](crate::ConnectOptions).
+    /// By default (`false`) the connection is aborted: the write buffer is
+    /// dropped and `connection_lost` gets an
+    /// [`Error::Timeout`](crate::Error::Timeout) naming the limit (a server
+    /// counts it in [`ServerStats::timed_out`](crate::ServerStats::timed_out)).
+    /// Returning `true` keeps the connection, and that limit counts again
+    /// from now: a protocol can send a keep-alive, or close gracefully with
+    /// a goodbye (`transport.write(..)`, `transport.close()`, `true`).
+    ///
+    /// Called on the driver task, like every callback, never while another
+    /// callback of this protocol runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, TimeoutKind, Transport};
+    ///
+    /// struct Pinger(Option<Transport>);
+    ///
+    /// impl BaseProtocol for Pinger {
+    ///     fn connection_made(&mut self, transport: &Transport) {
+    ///         self.0 = Some(transport.clone());
+    ///     }
+    ///     fn timeout_reached(&mut self, kind: TimeoutKind) -> bool {
+    ///         match (kind, &self.0) {
+    ///             // Quiet for the idle timeout: ping, and stay open.
+    ///             (TimeoutKind::Idle, Some(t)) => {
+    ///                 t.write("PING\r\n");
+    ///                 true
+    ///             }
+    ///             // Anything else (a peer that stopped reading): abort.
+    ///             _ => false,
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    fn timeout_reached(&mut self, kind: TimeoutKind) -> bool {
+        let _ = kind;
+        false
+    }
 }
 
 /// A stream protocol that receives data as [`Bytes`], like asyncio's `Protocol`.

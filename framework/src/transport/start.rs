@@ -11,8 +11,8 @@
 //!  net/ (accept, connect, pipe, tls handshake) -- io + Transport + ConnectionConfig
 //!        |
 //!        v
-//!  start_connection: reading pause, start_tls forwarding, connection_made (caller
-//!        |           or driver), span
+//!  start_connection: settings (backpressure hold), reading pause, start_tls
+//!        |           forwarding, connection_made (caller or driver), span
 //!        v
 //!  StreamDriver (spawned)  -->  connection_lost, then on_finish
 //! ```
@@ -23,11 +23,13 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
+use crate::net::server::stats::Counters;
 use crate::transport::Transport;
 use crate::transport::dispatch::{Handler, IntoHandler};
 use crate::transport::driver::StreamDriver;
 use crate::transport::extra::ExtraInfo;
 use crate::transport::io::StreamIo;
+use crate::transport::timeouts::TimeoutConfig;
 
 /// Who calls `connection_made`, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,34 @@ impl Ending {
     }
 }
 
+/// A connection's settings from its options ([`ServerOptions`](crate::ServerOptions),
+/// [`ConnectOptions`](crate::ConnectOptions), which keep one each): what the
+/// driver enforces. Handed on to the upgraded transport by `start_tls`.
+///
+/// `Default` is the neutral setting of pipes, the in-memory test connection
+/// and [`ConnectOptions`](crate::ConnectOptions) (no hold, no limit, no
+/// counters); [`server_default`](Self::server_default) is what
+/// [`ServerOptions`](crate::ServerOptions) starts from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    /// Stop reading while the write buffer is over its high-water mark.
+    pub(crate) pause_reading_on_backpressure: bool,
+    /// Idle, read-idle and write-stall limits.
+    pub(crate) timeouts: TimeoutConfig,
+    /// A server's counters, for the bytes this connection moves.
+    pub(crate) counters: Option<Arc<Counters>>,
+}
+
+impl Settings {
+    /// A server's defaults: the backpressure hold on, no time limit.
+    pub(crate) fn server_default() -> Self {
+        Settings {
+            pause_reading_on_backpressure: true,
+            ..Settings::default()
+        }
+    }
+}
+
 /// Everything about one connection that is not the transport's state.
 pub(crate) struct ConnectionConfig {
     /// Who calls `connection_made`.
@@ -86,6 +116,9 @@ pub(crate) struct ConnectionConfig {
     pub(crate) upgrade_of: Option<Transport>,
     /// Start with reading paused (an upgrade keeps the old transport's pause).
     pub(crate) reading_paused: bool,
+    /// The settings from the options; the default (no backpressure hold, no
+    /// time limit, no counters) is for pipes and the in-memory test connection.
+    pub(crate) settings: Settings,
 }
 
 impl ConnectionConfig {
@@ -97,7 +130,14 @@ impl ConnectionConfig {
             on_finish: None,
             upgrade_of: None,
             reading_paused: false,
+            settings: Settings::default(),
         }
+    }
+
+    /// Enforces `settings` (from the options) on the connection.
+    pub(crate) fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Bounds the io's graceful close (TLS close_notify) by `timeout`.
@@ -129,11 +169,15 @@ pub(crate) fn start_connection(
     transport: Transport,
     mut config: ConnectionConfig,
 ) -> Result<Transport> {
+    transport
+        .lock()
+        .set_pause_reading_on_backpressure(config.settings.pause_reading_on_backpressure);
     if std::mem::take(&mut config.reading_paused) {
         transport.pause_reading();
     }
     if let Some(old) = config.upgrade_of.take() {
-        // Before the driver can run a callback that writes through the old handle.
+        // Before the driver can run a callback that writes through the old
+        // handle; a close() or abort() made during the upgrade is done now.
         old.forward_to(&transport);
     }
     if config.made_on == MadeOn::Caller {

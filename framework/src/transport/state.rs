@@ -12,11 +12,48 @@
 //! | `next_handler` | `set_protocol()` | any | taken by the driver's next pass |
 //! | `socket_options_changed` | `set_nodelay()`/`set_keepalive()` | a TCP socket | taken by the driver's next pass |
 //! | `upgraded_to` | the `start_tls` that succeeded | after the detach (life `Closed`) | never |
+//! | `pause_reading_on_backpressure` | `start_connection`, from the options | before the driver starts | never |
+//! | `reading_held` | the driver, when a pass leaves the buffer over the high-water mark (only with `pause_reading_on_backpressure`) | any | by the driver, once the buffer is at the low-water mark or below |
+//! | `detached` | the driver's end, handing the stream to `start_tls` | life `Closed` | never |
+//! | `asked_in_upgrade` | `close()`/`abort()` while `detached` and not yet `upgraded_to`; or a `close()` the detach overtook | `detached` | taken when `upgraded_to` is set, and applied to the new transport |
+//! | `upgrade_waker` | the upgrade in flight, waiting for an abort | `detached` | taken by the `abort()` that wakes it |
 //!
 //! While `detach_requested`, the driver reads nothing more and ends the pass
 //! that finds the buffer flushed by handing the stream to `start_tls`.
+//!
+//! # Two reasons not to read
+//!
+//! The driver reads only when [`wants_data`](State::wants_data): the core
+//! says reading (open, and no `pause_reading()` in force), the backpressure
+//! hold is off, and no detach is under way. The user's pause (the core's
+//! `reading_paused`) and the hold (`reading_held`) are separate flags, so:
+//!
+//! * the hold ending at the low mark leaves a user's `pause_reading()` in force;
+//! * a user's `resume_reading()` while the hold is on reads nothing until the
+//!   buffer has drained to the low mark;
+//! * [`Transport::is_reading`](crate::Transport::is_reading) reports the
+//!   user's pause only, as in asyncio.
+//!
+//! | `reading_paused` (user) | `reading_held` (buffer) | driver reads |
+//! |---|---|---|
+//! | false | false | yes |
+//! | true | false | no; `resume_reading()` reads again |
+//! | false | true | no; draining to the low mark reads again |
+//! | true | true | no; both must end |
+//!
+//! # An upgrade in flight
+//!
+//! Between the detach and the start of the upgraded transport (the TLS
+//! handshake), the old handle is `Closed` and forwards nowhere yet. A
+//! `close()` or `abort()` then is kept in `asked_in_upgrade`, and the
+//! upgraded transport is closed or aborted as it starts, under the same lock
+//! that sets `upgraded_to`, so no call falls between the two. An `abort()`
+//! also wakes the upgrade (`upgrade_waker`), which stops its handshake
+//! rather than wait for it: a server's `abort_clients` and the end of a
+//! shutdown's grace period are not held up by a peer stalling its STARTTLS
+//! handshake.
 
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::oneshot;
 
@@ -48,6 +85,35 @@ pub(crate) struct State {
     hard_limit: Option<usize>,
     /// Copied from the capabilities, so write checks need no second lookup.
     writable: bool,
+    /// Reading stops while the write buffer is over its high-water mark.
+    pause_reading_on_backpressure: bool,
+    /// It is over the mark now (and has not drained to the low mark since).
+    reading_held: bool,
+    /// The stream went to `start_tls`; its upgraded transport may not exist yet.
+    detached: bool,
+    /// `close()` or `abort()` asked for while the upgrade was in flight.
+    asked_in_upgrade: Option<Asked>,
+    /// The upgrade in flight, waiting for an abort to stop its handshake.
+    upgrade_waker: Option<Waker>,
+}
+
+/// Where a handle's `close()` or `abort()` goes after its own transport.
+pub(crate) enum AskedNext {
+    /// Nowhere.
+    Done,
+    /// To the transport `start_tls` upgraded this one to.
+    Forward(Transport),
+    /// To the upgrade in flight, waiting in
+    /// [`poll_upgrade_aborted`](State::poll_upgrade_aborted): wake it.
+    WakeUpgrade(Waker),
+}
+
+/// What a handle asked of a connection whose `start_tls` upgrade was in
+/// flight; an abort outranks a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Asked {
+    Close,
+    Abort,
 }
 
 /// What the driver takes over when it ends the connection.
@@ -82,6 +148,11 @@ impl State {
             upgraded_to: None,
             hard_limit: None,
             writable: caps.writable,
+            pause_reading_on_backpressure: false,
+            reading_held: false,
+            detached: false,
+            asked_in_upgrade: None,
+            upgrade_waker: None,
         }
     }
 
@@ -170,6 +241,44 @@ impl State {
             .filter(|&limit| self.core.buffer().len() > limit)
     }
 
+    // --- Life (handles) ---
+
+    /// After the core took a `close()` or `abort()`: returns the transport an
+    /// upgrade forwards to, for the caller to close or abort too. While an
+    /// upgrade is in flight (detached, not forwarding yet), keeps the request
+    /// for the upgraded transport.
+    /// An abort also wakes the upgrade, whose handshake then stops.
+    pub(crate) fn ask_in_upgrade(&mut self, asked: Asked) -> AskedNext {
+        if let Some(next) = &self.upgraded_to {
+            return AskedNext::Forward(next.clone());
+        }
+        if !self.detached {
+            return AskedNext::Done;
+        }
+        self.asked_in_upgrade = self.asked_in_upgrade.max(Some(asked));
+        match self.upgrade_waker.take() {
+            Some(waker) if asked == Asked::Abort => AskedNext::WakeUpgrade(waker),
+            waker => {
+                self.upgrade_waker = waker;
+                AskedNext::Done
+            }
+        }
+    }
+
+    /// For the upgrade in flight: ready once an `abort()` asked to end the
+    /// connection (the handshake need not finish).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn poll_upgrade_aborted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.asked_in_upgrade == Some(Asked::Abort) {
+            return Poll::Ready(());
+        }
+        match &self.upgrade_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.upgrade_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     // --- Steering (handles) ---
 
     pub(crate) fn set_next_handler(&mut self, handler: Handler) {
@@ -195,8 +304,17 @@ impl State {
         self.upgraded_to.as_ref()
     }
 
-    pub(crate) fn set_upgraded_to(&mut self, next: Transport) {
+    /// From now on this handle forwards to `next`; returns what was asked of
+    /// the connection while the upgrade was in flight, for `next` to do.
+    pub(crate) fn set_upgraded_to(&mut self, next: Transport) -> Option<Asked> {
         self.upgraded_to = Some(next);
+        self.asked_in_upgrade.take()
+    }
+
+    /// Turns the backpressure hold on or off (from the connection's options).
+    pub(crate) fn set_pause_reading_on_backpressure(&mut self, on: bool) {
+        self.pause_reading_on_backpressure = on;
+        self.reading_held &= on;
     }
 
     /// `start_tls` asks for the stream: false if the connection is closing or
@@ -225,10 +343,39 @@ impl State {
             .flatten()
     }
 
-    /// The protocol may be given data: reading, and not being detached.
+    /// The protocol may be given data: reading (no user pause), not held by
+    /// backpressure, and not being detached. See the [module docs](self).
     #[inline]
     pub(crate) fn wants_data(&self) -> bool {
-        self.core.is_reading() && !self.detach_requested
+        self.core.is_reading() && !self.reading_held && !self.detach_requested
+    }
+
+    /// After a flush: holds reading once the buffer is over the high-water
+    /// mark, releases it at the low mark (with `pause_reading_on_backpressure`).
+    pub(crate) fn update_read_hold(&mut self) {
+        if !self.pause_reading_on_backpressure {
+            return;
+        }
+        let buffer = self.core.buffer();
+        let limits = buffer.limits();
+        if !self.reading_held && buffer.len() > limits.high {
+            self.reading_held = true;
+            tracing::trace!(
+                buffered = buffer.len(),
+                "write buffer over the high-water mark; reading held"
+            );
+        } else if self.reading_held && buffer.len() <= limits.low {
+            self.reading_held = false;
+            tracing::trace!(
+                buffered = buffer.len(),
+                "write buffer drained; reading resumed"
+            );
+        }
+    }
+
+    /// Reading is held because the write buffer is over the high-water mark.
+    pub(crate) fn is_reading_held(&self) -> bool {
+        self.reading_held
     }
 
     #[inline]
@@ -256,6 +403,13 @@ impl State {
             .detach_tx
             .take()
             .filter(|_| clean && !self.core.is_aborting());
+        if detach_tx.is_some() {
+            self.detached = true;
+            if self.core.is_closing() {
+                // A close() the detach overtook: the upgraded transport gets it.
+                self.asked_in_upgrade = Some(Asked::Close);
+            }
+        }
         self.core.mark_closed();
         Ended {
             detach_tx,
@@ -264,3 +418,6 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

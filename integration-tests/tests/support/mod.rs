@@ -535,3 +535,6 @@ pub fn ms(n: u64) -> Duration {
 
 /// TLS fixtures: an in-memory test PKI and raw tokio-rustls peers.
 pub mod pki;
+
+/// Bounded-memory fixtures: a server in a child process, checked byte streams.
+pub mod memory;

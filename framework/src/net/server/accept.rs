@@ -30,7 +30,9 @@ use super::stats::Gone;
 use super::{ServerInner, ServerState};
 use crate::net::tcp::tcp_io;
 use crate::transport::io::StreamIo;
-use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, start_connection};
+use crate::transport::start::{
+    ConnectionConfig, Ending, MadeOn, OnFinish, Settings, start_connection,
+};
 use crate::transport::{ExtraInfo, SocketOptions, Transport};
 use crate::util::lock;
 
@@ -157,9 +159,14 @@ impl ServerInner {
         if handshake_id.is_none() {
             tracing::debug!(id, peer = %Peer(transport.extra()), "accepted");
         }
+        let settings = Settings {
+            counters: Some(self.counters.clone()),
+            ..self.options.connection.clone()
+        };
         let config = ConnectionConfig::new(MadeOn::Driver)
             .with_shutdown_timeout(shutdown_timeout)
-            .with_on_finish(Some(on_finish));
+            .with_on_finish(Some(on_finish))
+            .with_settings(settings);
         // Cannot fail: nothing runs on this side of the spawn.
         let _ = start_connection(io, (self.make_handler)(), transport, config);
     }

@@ -1,6 +1,12 @@
-//! [`ServerOptions`]: how a server binds, accepts and admits connections.
+//! [`ServerOptions`]: how a server binds, accepts and admits connections,
+//! and what every connection it serves enforces (the backpressure hold, the
+//! time limits).
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::transport::start::Settings;
+use crate::transport::timeouts::check_limit;
 
 /// Default cap on TLS handshakes in progress at once
 /// ([`ServerOptions::max_tls_handshakes`]).
@@ -10,14 +16,35 @@ pub const DEFAULT_MAX_TLS_HANDSHAKES: usize = 256;
 
 /// Options for [`create_server`](crate::create_server), set with a builder.
 ///
+/// # Per-connection settings
+///
+/// Besides how the server listens and admits clients, the options say what
+/// each connection enforces, on the connection's driver task:
+///
+/// * [`pause_reading_on_backpressure`](Self::pause_reading_on_backpressure)
+///   (on by default): a connection stops reading while its write buffer is
+///   over the high-water mark, so memory stays bounded against peers that
+///   send and never read;
+/// * [`idle_timeout`](Self::idle_timeout),
+///   [`read_idle_timeout`](Self::read_idle_timeout),
+///   [`write_stall_timeout`](Self::write_stall_timeout) (none by default).
+///
+/// The TLS handshake timeout belongs to the TLS settings,
+/// `ServerTls::handshake_timeout` (feature `tls`, default 60 s), given here
+/// with `tls`: it bounds the handshake before the connection exists, while
+/// the limits above bound the connection after it.
+///
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
+///
 /// let mut options = aioproto::ServerOptions::new();
 /// options
 ///     .backlog(1024)
 ///     .reuse_port(true)
 ///     .max_connections(10_000)
+///     .idle_timeout(Duration::from_secs(300))
 ///     .start_serving(false);
 /// ```
 #[derive(Clone)]
@@ -35,6 +62,8 @@ pub struct ServerOptions {
     pub(crate) tls: Option<crate::net::tls::ServerTls>,
     #[cfg(feature = "tls")]
     pub(crate) max_tls_handshakes: usize,
+    /// What each connection enforces (no counters here: the server adds its own).
+    pub(crate) connection: Settings,
 }
 
 impl Default for ServerOptions {
@@ -53,6 +82,7 @@ impl Default for ServerOptions {
             tls: None,
             #[cfg(feature = "tls")]
             max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+            connection: Settings::server_default(),
         }
     }
 }
@@ -60,7 +90,8 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// The defaults: backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
     /// keep-alive off, `TCP_NODELAY` on, serving at once, no connection
-    /// limit, and at most 256 TLS handshakes in progress.
+    /// limit, at most 256 TLS handshakes in progress, reading paused on
+    /// backpressure, and no idle, read-idle or write-stall timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -181,6 +212,134 @@ impl ServerOptions {
         self
     }
 
+    /// Whether a connection stops reading while its write buffer is over the
+    /// high-water mark (default on).
+    ///
+    /// With it on, once a connection's write buffer goes over its high-water
+    /// mark (64 KiB by default, 512 KiB for TLS; see
+    /// [`Transport::set_write_buffer_limits`](crate::Transport::set_write_buffer_limits)),
+    /// the transport delivers no more data until the buffer has drained to
+    /// the low mark. What the peer goes on sending waits in the kernel, and
+    /// TCP flow control slows the peer down. So a protocol that only writes
+    /// in answer to what it reads (echo, request/response) never holds more
+    /// than about the high mark plus one read per connection, even against a
+    /// peer that sends and never reads, and even if it ignores
+    /// `pause_writing`. The protocol still gets `pause_writing` and
+    /// `resume_writing`, at the same marks.
+    ///
+    /// The hold is separate from the protocol's own
+    /// [`pause_reading`](crate::Transport::pause_reading): draining to the
+    /// low mark does not undo a `pause_reading()`, a `resume_reading()` reads
+    /// nothing while the buffer is still over the mark, and
+    /// [`is_reading`](crate::Transport::is_reading) shows the protocol's own
+    /// pause only.
+    ///
+    /// Writes that do not answer reads (a broadcast to other clients, a
+    /// producer task) are not bounded by the hold, which only stops the
+    /// reading. Cap them with
+    /// [`Transport::set_write_buffer_hard_limit`](crate::Transport::set_write_buffer_hard_limit),
+    /// or have the producer stop in `pause_writing` or wait in
+    /// [`drain`](crate::Transport::drain).
+    ///
+    /// Clients ([`ConnectOptions`](crate::ConnectOptions)) have the hold off
+    /// by default, so that two aioproto ends never both wait for the other
+    /// to read.
+    ///
+    /// Turn it off (and bound memory some other way) when a connection must
+    /// go on reading while its peer is slow to read:
+    ///
+    /// * the protocol must see what the peer sends to be able to make
+    ///   progress, say acknowledgements or cancellations that stop a large
+    ///   response it is streaming;
+    /// * the peer sends a whole large message before it reads any of the
+    ///   answer, and the protocol answers as it reads (echoing an upload):
+    ///   with the hold on, the two wait on each other forever once the
+    ///   answer is larger than the buffers between them; with it off the
+    ///   server buffers the whole answer, as asyncio does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::ServerOptions::new();
+    /// options.pause_reading_on_backpressure(false); // asyncio's behaviour
+    /// ```
+    pub fn pause_reading_on_backpressure(&mut self, on: bool) -> &mut Self {
+        self.connection.pause_reading_on_backpressure = on;
+        self
+    }
+
+    /// Aborts a connection on which no byte was read and none written for
+    /// `timeout` (default: no limit; `None` removes it).
+    ///
+    /// The protocol is asked first, in
+    /// [`BaseProtocol::timeout_reached`](crate::BaseProtocol::timeout_reached)
+    /// with [`TimeoutKind::Idle`](crate::TimeoutKind::Idle); unless it returns
+    /// `true` (and the limit counts again from then), the write buffer is
+    /// dropped, `connection_lost` gets
+    /// [`Error::Timeout`](crate::Error::Timeout), and the server counts it in
+    /// [`ServerStats::timed_out`](crate::ServerStats::timed_out).
+    ///
+    /// A byte counts when it is read from the socket or handed to it (for
+    /// TLS, plaintext in and out of the TLS session); bytes waiting in the
+    /// write buffer do not, so a connection whose peer stopped reading is
+    /// idle. The timer costs nothing per byte: the driver notes the time once
+    /// per poll that moved data, and one timer per connection wakes at most
+    /// about once per `timeout`.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut options = aioproto::ServerOptions::new();
+    /// options.idle_timeout(Duration::from_secs(60));
+    /// ```
+    pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.idle = check_limit("idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts a connection on which no byte was read for `timeout` (default:
+    /// no limit; `None` removes it), whatever it writes. Once the peer has
+    /// sent EOF, nothing more can arrive, and the limit no longer applies.
+    ///
+    /// Handled as [`idle_timeout`](Self::idle_timeout), with
+    /// [`TimeoutKind::ReadIdle`](crate::TimeoutKind::ReadIdle). This is the
+    /// limit for a client that connects and then says nothing (or too
+    /// little) while the server talks.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn read_idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.read_idle = check_limit("read_idle_timeout", timeout.into());
+        self
+    }
+
+    /// Aborts a connection whose write buffer held data and wrote none of it
+    /// for `timeout` (default: no limit; `None` removes it): a peer that
+    /// stopped reading.
+    ///
+    /// The clock runs only while something waits to be written (in the
+    /// write buffer, or in the TLS session); every write that makes progress
+    /// restarts it, and a drained buffer stops it. Handled as
+    /// [`idle_timeout`](Self::idle_timeout), with
+    /// [`TimeoutKind::WriteStall`](crate::TimeoutKind::WriteStall). Unlike
+    /// the hard limit, it drops a peer that reads too little however small
+    /// the buffer is, and it bounds how long `close()` may wait to flush.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn write_stall_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.connection.timeouts.write_stall = check_limit("write_stall_timeout", timeout.into());
+        self
+    }
+
     /// Whether to start accepting at once (default true). With false, the
     /// sockets are bound but not listening until
     /// [`Server::start_serving`](crate::Server::start_serving).
@@ -208,7 +367,14 @@ impl fmt::Debug for ServerOptions {
             .field("keepalive", &self.keepalive)
             .field("nodelay", &self.nodelay)
             .field("start_serving", &self.start_serving)
-            .field("max_connections", &self.max_connections);
+            .field("max_connections", &self.max_connections)
+            .field(
+                "pause_reading_on_backpressure",
+                &self.connection.pause_reading_on_backpressure,
+            )
+            .field("idle_timeout", &self.connection.timeouts.idle)
+            .field("read_idle_timeout", &self.connection.timeouts.read_idle)
+            .field("write_stall_timeout", &self.connection.timeouts.write_stall);
         #[cfg(feature = "unix")]
         d.field("cleanup_socket", &self.cleanup_socket);
         #[cfg(feature = "tls")]

@@ -5,9 +5,10 @@
 //! the work (an accept, the end of a connection), so counting costs nothing on
 //! the data path. To add a counter: a field in [`Counters`], the same field in
 //! [`ServerStats`] with its docs, a line in [`Counters::snapshot`] and a pair
-//! in the `Display` impl. The server holds its counters in an `Arc`, so
-//! per-connection counters (bytes) can reach the driver through the
-//! connection's config.
+//! in the `Display` impl. The server holds its counters in an `Arc`, which
+//! reaches every connection's driver through its config
+//! (`Settings::counters`): the byte counters get one relaxed `fetch_add` per
+//! read and per flush that moved bytes, a few per 64 KiB.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -70,9 +71,10 @@ pub struct ServerStats {
     pub tls_handshakes_failed: u64,
     /// Connections aborted for going over their write buffer's hard limit.
     pub aborted_hard_limit: u64,
-    /// Connections ended by a time limit once open (a TLS close_notify wait
-    /// past the shutdown timeout). A handshake timeout counts in
-    /// `tls_handshakes_failed` instead.
+    /// Connections ended by a time limit once open: the idle, read-idle or
+    /// write-stall timeout (unless the protocol's `timeout_reached` kept the
+    /// connection), or a TLS close_notify wait past the shutdown timeout. A
+    /// handshake timeout counts in `tls_handshakes_failed` instead.
     pub timed_out: u64,
     /// Connections and TLS handshakes that [`Server::shutdown`](crate::Server::shutdown)
     /// had to cut: still open when its grace period ran out, or still in
@@ -81,6 +83,13 @@ pub struct ServerStats {
     /// `accept()` calls that failed (out of file descriptors, a connection
     /// reset before it was accepted).
     pub accept_errors: u64,
+    /// Bytes read from every connection, since the server started: what the
+    /// protocols were given (plaintext, for TLS). Counted once per read.
+    pub bytes_read: u64,
+    /// Bytes written to every connection, since the server started: what
+    /// left the write buffers (plaintext, for TLS; not counting what an
+    /// abort dropped). Counted once per flush.
+    pub bytes_written: u64,
 }
 
 impl fmt::Display for ServerStats {
@@ -89,7 +98,8 @@ impl fmt::Display for ServerStats {
             f,
             "accepted={} open={} tls_handshaking={} peak_open={} closed_cleanly={} \
              closed_with_error={} tls_handshakes_failed={} aborted_hard_limit={} \
-             timed_out={} aborted_by_shutdown={} accept_errors={}",
+             timed_out={} aborted_by_shutdown={} accept_errors={} bytes_read={} \
+             bytes_written={}",
             self.accepted,
             self.open,
             self.tls_handshaking,
@@ -101,6 +111,8 @@ impl fmt::Display for ServerStats {
             self.timed_out,
             self.aborted_by_shutdown,
             self.accept_errors,
+            self.bytes_read,
+            self.bytes_written,
         )
     }
 }
@@ -118,6 +130,8 @@ pub(crate) struct Counters {
     timed_out: AtomicU64,
     aborted_by_shutdown: AtomicU64,
     accept_errors: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
 }
 
 /// Why a connection the server knew of is gone, as [`Counters`] sorts it.
@@ -153,6 +167,16 @@ impl Counters {
         self.peak_open.fetch_max(open as u64, Relaxed);
     }
 
+    /// A connection's driver read `n` bytes (one read).
+    pub(crate) fn add_read(&self, n: usize) {
+        self.bytes_read.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A connection's driver wrote `n` bytes (one flush).
+    pub(crate) fn add_written(&self, n: usize) {
+        self.bytes_written.fetch_add(n as u64, Relaxed);
+    }
+
     /// One `accept()` failed.
     pub(crate) fn accept_error(&self) {
         self.accept_errors.fetch_add(1, Relaxed);
@@ -185,6 +209,8 @@ impl Counters {
             timed_out: self.timed_out.load(Relaxed),
             aborted_by_shutdown: self.aborted_by_shutdown.load(Relaxed),
             accept_errors: self.accept_errors.load(Relaxed),
+            bytes_read: self.bytes_read.load(Relaxed),
+            bytes_written: self.bytes_written.load(Relaxed),
         }
     }
 }

@@ -35,6 +35,16 @@ fn every_ending_has_its_own_counter() {
 }
 
 #[test]
+fn byte_counters_add_up() {
+    let counters = Counters::default();
+    counters.add_read(10);
+    counters.add_read(5);
+    counters.add_written(7);
+    let stats = counters.snapshot(0, 0);
+    assert_eq!((stats.bytes_read, stats.bytes_written), (15, 7));
+}
+
+#[test]
 fn stats_display_is_one_line_of_pairs() {
     let counters = Counters::default();
     counters.accepted(1);
@@ -43,7 +53,7 @@ fn stats_display_is_one_line_of_pairs() {
         line,
         "accepted=1 open=1 tls_handshaking=0 peak_open=1 closed_cleanly=0 closed_with_error=0 \
          tls_handshakes_failed=0 aborted_hard_limit=0 timed_out=0 aborted_by_shutdown=0 \
-         accept_errors=0"
+         accept_errors=0 bytes_read=0 bytes_written=0"
     );
     assert!(!line.contains('\n'));
 }

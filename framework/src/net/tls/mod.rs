@@ -636,14 +636,22 @@ impl From<ClientTls> for TlsConfig {
 /// then on; the old handle forwards `write`, `writelines`, `close` and `abort`
 /// to it (so a protocol that kept the old handle still answers, and a server's
 /// `close_clients()` still reaches the connection), but its other accessors
-/// describe the closed plaintext transport. A paused transport stays paused.
+/// describe the closed plaintext transport. A paused transport stays paused,
+/// and the TLS connection keeps the plaintext one's settings (backpressure
+/// hold, time limits, a server's byte counters).
+///
+/// A `close()` on the old handle while the upgrade is in flight (even right
+/// after this call, before the socket was handed over) closes the TLS
+/// connection gracefully once its handshake is done. An `abort()` stops the
+/// handshake: this fails with [`Error::Closed`] and the protocol gets
+/// `connection_lost(None)`, as after any abort.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] if `config` and `server_side` disagree or
 /// `server_name` is given to a server or is not a valid name (nothing is changed
-/// then); [`Error::Closed`] if the transport is closing or already upgrading;
-/// the handshake's error ([`Error::Tls`], [`Error::Timeout`], I/O). After a
+/// then); [`Error::Closed`] if the transport is closing or already upgrading,
+/// or was aborted during the upgrade; the handshake's error ([`Error::Tls`], [`Error::Timeout`], I/O). After a
 /// failed handshake the connection is closed and the protocol's
 /// `connection_lost` gets the same error.
 ///

@@ -269,12 +269,15 @@ pub(crate) enum Upgrade {
     Client(ClientTls, ServerName<'static>),
 }
 
-/// Holds the protocol while an upgrade is in flight, so that a failed or
-/// cancelled upgrade still ends it with `connection_lost`.
+/// Holds the protocol while an upgrade is in flight, so that a failed,
+/// aborted or cancelled upgrade still ends it with `connection_lost`.
 struct InFlight {
     handler: Handler,
     on_finish: Option<OnFinish>,
-    outcome: Option<Error>,
+    /// What `connection_lost` gets: `None` until the upgrade failed (then a
+    /// drop means the `start_tls` future was cancelled); `Some(None)` after
+    /// an `abort()`.
+    outcome: Option<Option<Error>>,
 }
 
 impl Drop for InFlight {
@@ -284,11 +287,11 @@ impl Drop for InFlight {
             // Handed to the new driver.
             return;
         }
-        let outcome = self.outcome.take().unwrap_or(Error::Cancelled(Some(
+        let outcome = self.outcome.take().unwrap_or(Some(Error::Cancelled(Some(
             "start_tls() was cancelled during the handshake".to_owned(),
-        )));
-        let ending = Ending::of(Some(&outcome));
-        handler.base().connection_lost(Some(outcome));
+        ))));
+        let ending = Ending::of(outcome.as_ref());
+        handler.base().connection_lost(outcome);
         if let Some(on_finish) = self.on_finish.take() {
             on_finish(ending);
         }
@@ -309,6 +312,7 @@ pub(crate) async fn upgrade(
         handler,
         reading_paused,
         on_finish,
+        settings,
     } = detaching.await?;
     let mut in_flight = InFlight {
         handler,
@@ -317,27 +321,43 @@ pub(crate) async fn upgrade(
     };
     let mut extra = extra;
     extra.tls = None;
-    let (handshake, shutdown_timeout) = match upgrade {
-        Upgrade::Server(tls) => (
-            tls.accept(io, already_read, extra).await,
-            tls.shutdown_timeout,
-        ),
-        Upgrade::Client(tls, name) => (
-            tls.handshake(name, io, already_read, extra).await,
-            tls.shutdown_timeout,
-        ),
+    let handshaking = async {
+        match upgrade {
+            Upgrade::Server(tls) => (
+                tls.accept(io, already_read, extra).await,
+                tls.shutdown_timeout,
+            ),
+            Upgrade::Client(tls, name) => (
+                tls.handshake(name, io, already_read, extra).await,
+                tls.shutdown_timeout,
+            ),
+        }
+    };
+    // An abort() on the old handle stops the handshake (and drops the socket).
+    let aborted = std::future::poll_fn(|cx| old.lock().poll_upgrade_aborted(cx));
+    let (handshake, shutdown_timeout) = tokio::select! {
+        biased;
+        () = aborted => {
+            tracing::debug!("start_tls aborted during the handshake");
+            in_flight.outcome = Some(None);
+            return Err(Error::Closed("transport"));
+        }
+        done = handshaking => done,
     };
     let (io, extra) = match handshake {
         Ok(done) => done,
         Err(e) => {
-            in_flight.outcome = Some(e.clone());
+            in_flight.outcome = Some(Some(e.clone()));
             return Err(e);
         }
     };
     let handler = std::mem::replace(&mut in_flight.handler, Handler::Finished);
+    // The upgraded connection keeps the old one's settings (backpressure
+    // hold, time limits, a server's byte counters).
     let mut config = ConnectionConfig::new(MadeOn::Already)
         .with_shutdown_timeout(Some(shutdown_timeout))
-        .with_on_finish(in_flight.on_finish.take());
+        .with_on_finish(in_flight.on_finish.take())
+        .with_settings(settings);
     // The old handle (kept by the protocol, or by a server for close_clients)
     // writes to and closes the TLS connection from now on.
     config.upgrade_of = Some(old);

@@ -14,7 +14,7 @@ use crate::net::tcp::tcp_io;
 use crate::transport::dispatch::IntoHandler;
 use crate::transport::io::poll_read_into_slice;
 use crate::transport::protocol::{BaseProtocol, Protocol};
-use crate::transport::start::{ConnectionConfig, MadeOn, start_connection};
+use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_connection};
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions};
 use tokio::net::TcpStream;
 
@@ -180,6 +180,16 @@ fn start(
     on_made: impl FnMut(&Transport) + Send + 'static,
     on_data: impl FnMut(&Transport, &Bytes) + Send + 'static,
 ) -> Harness {
+    start_with(Settings::default(), room, on_made, on_data)
+}
+
+/// [`start`] with the settings the options would give.
+fn start_with(
+    settings: Settings,
+    room: usize,
+    on_made: impl FnMut(&Transport) + Send + 'static,
+    on_data: impl FnMut(&Transport, &Bytes) + Send + 'static,
+) -> Harness {
     let (reader, peer) = tokio::io::duplex(64 * 1024);
     let sink = SinkHandle::with_room(room);
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -199,7 +209,7 @@ fn start(
         io,
         handler,
         transport,
-        ConnectionConfig::new(MadeOn::Caller),
+        ConnectionConfig::new(MadeOn::Caller).with_settings(settings),
     )
     .unwrap();
     Harness {
@@ -405,4 +415,102 @@ async fn socket_options_reach_the_socket() {
     assert_eq!(transport.keepalive(), Some(true));
     transport.close();
     drop(client);
+}
+
+/// Lets the driver run for a while: used to show that something does *not*
+/// happen (on the current-thread runtime the driver gets every turn).
+async fn let_run() {
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// An echo with marks 8/2 over a "kernel" that takes nothing yet, holding
+/// reading on backpressure (`hold`) or not.
+fn small_echo(hold: bool) -> Harness {
+    start_with(
+        Settings {
+            pause_reading_on_backpressure: hold,
+            ..Settings::default()
+        },
+        0,
+        |t| t.set_write_buffer_limits(Some(8), Some(2)).unwrap(),
+        |t, data| t.write(data.clone()),
+    )
+}
+
+/// With the hold, a read whose echo takes the buffer over the high mark
+/// stops reading (`pause_writing` still comes); draining to the low mark
+/// reads again, and `is_reading()` never showed the hold.
+#[tokio::test]
+async fn backpressure_holds_reading_until_the_low_mark() {
+    let mut h = small_echo(true);
+    h.peer.write_all(b"0123456789").await.unwrap();
+    h.until("paused", |h| h.events().contains(&"pw".to_owned()))
+        .await;
+    h.peer.write_all(b"more").await.unwrap();
+    let_run().await;
+    assert_eq!(h.events(), ["cm", "dr(0123456789)", "pw"], "held");
+    assert!(
+        h.transport.is_reading(),
+        "is_reading shows the user's pause only"
+    );
+    assert!(h.transport.lock().is_reading_held());
+    h.sink.grant(7);
+    h.until("drained to 3", |h| h.transport.get_write_buffer_size() == 3)
+        .await;
+    let_run().await;
+    assert_eq!(h.events().len(), 3, "3 > low: still held");
+    h.sink.grant(1);
+    h.until("read again", |h| h.events().len() == 5).await;
+    assert_eq!(h.events()[3..], ["rw", "dr(more)"]);
+}
+
+/// The hold ending at the low mark leaves a user's `pause_reading()` alone.
+#[tokio::test]
+async fn the_hold_ending_does_not_undo_a_user_pause() {
+    let mut h = small_echo(true);
+    h.peer.write_all(b"0123456789").await.unwrap();
+    h.until("paused", |h| h.events().len() == 3).await;
+    h.transport.pause_reading();
+    h.peer.write_all(b"more").await.unwrap();
+    h.sink.grant(10);
+    h.until("resumed", |h| h.events().len() == 4).await;
+    let_run().await;
+    assert_eq!(h.events(), ["cm", "dr(0123456789)", "pw", "rw"]);
+    assert!(!h.transport.is_reading());
+    assert!(!h.transport.lock().is_reading_held());
+    h.transport.resume_reading();
+    h.until("read", |h| h.events().len() == 5).await;
+    assert_eq!(h.events()[4], "dr(more)");
+}
+
+/// A user's `resume_reading()` while the buffer is over the mark reads
+/// nothing until it has drained to the low mark.
+#[tokio::test]
+async fn resume_reading_while_held_waits_for_the_low_mark() {
+    let mut h = small_echo(true);
+    h.peer.write_all(b"0123456789").await.unwrap();
+    h.until("paused", |h| h.events().len() == 3).await;
+    h.transport.pause_reading();
+    h.transport.resume_reading();
+    h.peer.write_all(b"more").await.unwrap();
+    let_run().await;
+    assert_eq!(h.events().len(), 3, "still held");
+    h.sink.grant(8);
+    h.until("read", |h| h.events().len() == 5).await;
+    assert_eq!(h.events()[3..], ["rw", "dr(more)"]);
+}
+
+/// Without the hold (pipes, the test connection, the opt-out), reading goes
+/// on and the buffer grows past the mark, as in asyncio.
+#[tokio::test]
+async fn without_the_hold_reading_goes_on() {
+    let mut h = small_echo(false);
+    h.peer.write_all(b"0123456789").await.unwrap();
+    h.until("paused", |h| h.events().len() == 3).await;
+    h.peer.write_all(b"more").await.unwrap();
+    h.until("read", |h| h.events().len() == 4).await;
+    assert_eq!(h.events()[3], "dr(more)");
+    assert_eq!(h.transport.get_write_buffer_size(), 14);
 }

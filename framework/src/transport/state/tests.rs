@@ -1,0 +1,163 @@
+//! The stream state's transitions without a driver or a socket: the
+//! backpressure hold's marks and how it composes with the user's pause, and
+//! what `close()`/`abort()` do around a `start_tls` detach.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Wake, Waker};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::transport::{Capabilities, ExtraInfo};
+
+fn state_with_marks(high: usize, low: usize) -> State {
+    let mut state = State::new(Capabilities::SOCKET, None);
+    let limits = crate::transport::write_buffer::Limits::new(Some(high), Some(low), 0).unwrap();
+    state.core_mut().buffer_mut().set_limits(limits);
+    state
+}
+
+fn fill(state: &mut State, n: usize) {
+    state
+        .core_mut()
+        .buffer_mut()
+        .push(Bytes::from(vec![0u8; n]));
+}
+
+fn drain(state: &mut State, n: usize) {
+    state.core_mut().buffer_mut().consume(n);
+}
+
+#[test]
+fn the_hold_starts_over_high_and_ends_at_low() {
+    let mut state = state_with_marks(8, 2);
+    state.set_pause_reading_on_backpressure(true);
+    fill(&mut state, 8);
+    state.update_read_hold();
+    assert!(state.wants_data(), "at the mark is not over it");
+    fill(&mut state, 1);
+    state.update_read_hold();
+    assert!(state.is_reading_held() && !state.wants_data());
+    drain(&mut state, 6);
+    state.update_read_hold();
+    assert!(state.is_reading_held(), "3 > low");
+    drain(&mut state, 1);
+    state.update_read_hold();
+    assert!(!state.is_reading_held() && state.wants_data());
+}
+
+#[test]
+fn without_the_option_there_is_no_hold() {
+    let mut state = state_with_marks(8, 2);
+    fill(&mut state, 100);
+    state.update_read_hold();
+    assert!(state.wants_data());
+    state.set_pause_reading_on_backpressure(true);
+    state.update_read_hold();
+    assert!(state.is_reading_held());
+    // Turning it off releases a hold in force.
+    state.set_pause_reading_on_backpressure(false);
+    assert!(state.wants_data());
+}
+
+#[test]
+fn the_hold_and_the_user_pause_are_separate() {
+    let mut state = state_with_marks(8, 2);
+    state.set_pause_reading_on_backpressure(true);
+    fill(&mut state, 9);
+    state.update_read_hold();
+    state.core_mut().set_reading_paused(true);
+    drain(&mut state, 9);
+    state.update_read_hold();
+    assert!(!state.is_reading_held());
+    assert!(!state.wants_data(), "the user's pause stays");
+    fill(&mut state, 9);
+    state.update_read_hold();
+    state.core_mut().set_reading_paused(false);
+    assert!(!state.wants_data(), "resume while held reads nothing");
+    assert!(
+        state.core().is_reading(),
+        "is_reading shows the user's pause only"
+    );
+}
+
+/// A state whose stream went to `start_tls`.
+fn detached() -> State {
+    let mut state = State::new(Capabilities::SOCKET, None);
+    let (tx, _rx) = oneshot::channel();
+    assert!(state.request_detach(tx));
+    let ended = state.end(true);
+    assert!(ended.detach_tx.is_some());
+    state
+}
+
+fn new_transport() -> Transport {
+    Transport::new(ExtraInfo::new(Capabilities::SOCKET), None)
+}
+
+#[test]
+fn close_and_abort_outside_an_upgrade_go_nowhere() {
+    let mut state = State::new(Capabilities::SOCKET, None);
+    assert!(matches!(
+        state.ask_in_upgrade(Asked::Close),
+        AskedNext::Done
+    ));
+    let next = new_transport();
+    assert_eq!(state.set_upgraded_to(next.clone()), None);
+    assert!(matches!(
+        state.ask_in_upgrade(Asked::Abort),
+        AskedNext::Forward(t) if t.same_as(&next)
+    ));
+}
+
+#[test]
+fn a_close_during_the_upgrade_is_kept_for_the_new_transport() {
+    let mut state = detached();
+    assert!(matches!(
+        state.ask_in_upgrade(Asked::Close),
+        AskedNext::Done
+    ));
+    assert_eq!(state.set_upgraded_to(new_transport()), Some(Asked::Close));
+}
+
+#[test]
+fn a_close_the_detach_overtook_is_kept_too() {
+    let mut state = State::new(Capabilities::SOCKET, None);
+    let (tx, _rx) = oneshot::channel();
+    assert!(state.request_detach(tx));
+    state.core_mut().close();
+    assert!(state.end(true).detach_tx.is_some());
+    assert_eq!(state.set_upgraded_to(new_transport()), Some(Asked::Close));
+}
+
+struct Count(AtomicUsize);
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_abort_during_the_upgrade_wakes_it_and_outranks_a_close() {
+    let mut state = detached();
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert!(state.poll_upgrade_aborted(&mut cx).is_pending());
+    assert!(
+        matches!(state.ask_in_upgrade(Asked::Close), AskedNext::Done),
+        "a close lets the handshake finish"
+    );
+    match state.ask_in_upgrade(Asked::Abort) {
+        AskedNext::WakeUpgrade(w) => w.wake(),
+        _ => panic!("the abort wakes the upgrade"),
+    }
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(state.poll_upgrade_aborted(&mut cx).is_ready());
+    assert!(
+        matches!(state.ask_in_upgrade(Asked::Close), AskedNext::Done),
+        "a later close does not undo it"
+    );
+    assert_eq!(state.set_upgraded_to(new_transport()), Some(Asked::Abort));
+}
