@@ -527,17 +527,26 @@ impl Future for StreamDriver {
             return Poll::Ready(());
         }
         for _ in 0..MAX_PASSES_PER_POLL {
-            let step = match this.step(cx) {
-                Step::Idle => this.check_timeouts(cx).unwrap_or(Step::Idle),
-                step => step,
-            };
-            match step {
+            match this.step(cx) {
                 Step::Progress => continue,
                 Step::Finish(outcome) => {
                     this.finish(outcome);
                     return Poll::Ready(());
                 }
                 Step::Idle => {
+                    // Time limits are looked at only when the pass found nothing
+                    // to do, and only when there are any: the common case pays
+                    // one `is_some`.
+                    if this.timeouts.is_some() {
+                        match this.check_timeouts(cx) {
+                            Some(Step::Progress) => continue,
+                            Some(Step::Finish(outcome)) => {
+                                this.finish(outcome);
+                                return Poll::Ready(());
+                            }
+                            Some(Step::Idle) | None => {}
+                        }
+                    }
                     if this.transport.lock().core_mut().park(cx.waker()) {
                         return Poll::Pending;
                     }
@@ -549,7 +558,9 @@ impl Future for StreamDriver {
         // keeps writing): let the other tasks on this thread run, then go on.
         // A busy connection can still be stalled on one side (reading on, the
         // peer not reading), so the limits are checked here too.
-        if let Some(Step::Finish(outcome)) = this.check_timeouts(cx) {
+        if this.timeouts.is_some()
+            && let Some(Step::Finish(outcome)) = this.check_timeouts(cx)
+        {
             this.finish(outcome);
             return Poll::Ready(());
         }

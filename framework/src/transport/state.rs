@@ -352,24 +352,35 @@ impl State {
 
     /// After a flush: holds reading once the buffer is over the high-water
     /// mark, releases it at the low mark (with `pause_reading_on_backpressure`).
+    #[inline]
     pub(crate) fn update_read_hold(&mut self) {
         if !self.pause_reading_on_backpressure {
             return;
         }
         let buffer = self.core.buffer();
         let limits = buffer.limits();
-        if !self.reading_held && buffer.len() > limits.high {
-            self.reading_held = true;
+        // Held: release at the low mark; not held: hold above the high mark.
+        let hold = if self.reading_held {
+            buffer.len() > limits.low
+        } else {
+            buffer.len() > limits.high
+        };
+        if hold != self.reading_held {
+            self.set_read_hold(hold);
+        }
+    }
+
+    #[cold]
+    fn set_read_hold(&mut self, hold: bool) {
+        self.reading_held = hold;
+        let buffered = self.core.buffer().len();
+        if hold {
             tracing::trace!(
-                buffered = buffer.len(),
+                buffered,
                 "write buffer over the high-water mark; reading held"
             );
-        } else if self.reading_held && buffer.len() <= limits.low {
-            self.reading_held = false;
-            tracing::trace!(
-                buffered = buffer.len(),
-                "write buffer drained; reading resumed"
-            );
+        } else {
+            tracing::trace!(buffered, "write buffer drained; reading resumed");
         }
     }
 
