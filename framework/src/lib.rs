@@ -125,6 +125,8 @@ mod async_protocol;
 mod codec;
 mod error;
 pub mod guide;
+#[doc(hidden)]
+pub mod internal;
 mod net;
 #[cfg(feature = "process")]
 mod process;

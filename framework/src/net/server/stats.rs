@@ -5,7 +5,10 @@
 //! the work (an accept, the end of a connection), so counting costs nothing on
 //! the data path. To add a counter: a field in [`Counters`], the same field in
 //! [`ServerStats`] with its docs, a line in [`Counters::snapshot`] and a pair
-//! in the `Display` impl. The server holds its counters in an `Arc`, so
+//! in the `Display` impl, and a line in [`ServerStats::merge`] (which sums
+//! workers; it names every field, so a new one does not compile until it is
+//! summed). Each worker of a server has its own `Counters`, so no counter is
+//! written by two threads. The server holds its counters in an `Arc`, so
 //! per-connection counters (bytes) can reach the driver through the
 //! connection's config.
 
@@ -102,6 +105,38 @@ impl fmt::Display for ServerStats {
             self.aborted_by_shutdown,
             self.accept_errors,
         )
+    }
+}
+
+impl ServerStats {
+    /// Adds `other`'s counters and gauges to these (one worker's to the
+    /// server's total). `peak_open` is summed too, an upper bound; the server
+    /// replaces it with the true peak over its workers.
+    pub(crate) fn merge(&mut self, other: &ServerStats) {
+        let ServerStats {
+            accepted,
+            open,
+            tls_handshaking,
+            peak_open,
+            closed_cleanly,
+            closed_with_error,
+            tls_handshakes_failed,
+            aborted_hard_limit,
+            timed_out,
+            aborted_by_shutdown,
+            accept_errors,
+        } = *other;
+        self.accepted += accepted;
+        self.open += open;
+        self.tls_handshaking += tls_handshaking;
+        self.peak_open += peak_open;
+        self.closed_cleanly += closed_cleanly;
+        self.closed_with_error += closed_with_error;
+        self.tls_handshakes_failed += tls_handshakes_failed;
+        self.aborted_hard_limit += aborted_hard_limit;
+        self.timed_out += timed_out;
+        self.aborted_by_shutdown += aborted_by_shutdown;
+        self.accept_errors += accept_errors;
     }
 }
 
