@@ -150,16 +150,58 @@ fn parse_seconds(value: &str, zero_ok: bool) -> Result<Duration, String> {
 }
 
 /// `--handshake-timeout`: seconds above 0.
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a finite number above 0.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use aioproto_examples::parse_timeout;
+///
+/// assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+/// assert!(parse_timeout("0").is_err());
+/// ```
 pub fn parse_timeout(value: &str) -> Result<Duration, String> {
     parse_seconds(value, false)
 }
 
 /// `--grace`: seconds, 0 or more.
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a finite number, 0 or more.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use aioproto_examples::parse_grace;
+///
+/// assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+/// assert!(parse_grace("-1").is_err());
+/// assert!(parse_grace("inf").is_err());
+/// ```
 pub fn parse_grace(value: &str) -> Result<Duration, String> {
     parse_seconds(value, true)
 }
 
 /// `--workers`: 1 to [`MAX_WORKERS`].
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a whole number in that range.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto_examples::parse_workers;
+///
+/// assert_eq!(parse_workers("4"), Ok(4));
+/// assert!(parse_workers("0").is_err());
+/// ```
 pub fn parse_workers(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),

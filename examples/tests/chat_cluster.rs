@@ -8,9 +8,9 @@
 //! leaves, messages, `/who` answers); fault detection (a killed server, a
 //! lost Redis) is awaited the same way, within the 10 s the contract allows.
 
-mod support;
 #[path = "../../integration-tests/tests/support/redis.rs"]
 mod redis_server;
+mod support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -143,7 +143,12 @@ async fn expect_in_order(reader: &mut Chatter, senders: &[&str], count: usize) {
         let Some(n) = next.get_mut(from) else {
             panic!("{}: a message from {from}", reader.nick);
         };
-        assert_eq!(text, n.to_string(), "{}: {from}'s messages in order", reader.nick);
+        assert_eq!(
+            text,
+            n.to_string(),
+            "{}: {from}'s messages in order",
+            reader.nick
+        );
         *n += 1;
     }
 }

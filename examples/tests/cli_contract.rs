@@ -32,25 +32,38 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
         (
             env!("CARGO_BIN_EXE_echo_server"),
             with(SERVER_FLAGS, &["--starttls", "--unix"]),
-            with(SERVER_DEFAULTS, &["[default: 127.0.0.1]", "[default: 8888]"]),
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 8888]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_chat_server"),
             with(SERVER_FLAGS, &["--tls-port", "--redis", "--room"]),
             with(
                 SERVER_DEFAULTS,
-                &["[default: 127.0.0.1]", "[default: 7777]", "[default: lobby]"],
+                &[
+                    "[default: 127.0.0.1]",
+                    "[default: 7777]",
+                    "[default: lobby]",
+                ],
             ),
         ),
         (
             env!("CARGO_BIN_EXE_streams_echo_server"),
             SERVER_FLAGS.to_vec(),
-            with(SERVER_DEFAULTS, &["[default: 127.0.0.1]", "[default: 8889]"]),
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 8889]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_kv_server"),
             with(SERVER_FLAGS, &["--async"]),
-            with(SERVER_DEFAULTS, &["[default: 127.0.0.1]", "[default: 6380]"]),
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 6380]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_udp_echo_server"),

@@ -3,9 +3,9 @@
 //! SIGTERM by at most the grace period, plain and TLS; the server then exits
 //! 0 and logs its counters, which show the client cut by the shutdown.
 
-mod support;
 #[path = "support/certs.rs"]
 mod certs;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,7 +62,10 @@ async fn wait_until_flooded(written: &AtomicU64) {
         } else if last.1.elapsed() >= Duration::from_millis(300) {
             return;
         }
-        assert!(Instant::now() < deadline, "the flood neither ended nor stalled");
+        assert!(
+            Instant::now() < deadline,
+            "the flood neither ended nor stalled"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -90,9 +93,13 @@ async fn exits_within_grace_with_a_non_reader(tls: bool) {
     let pid = nix::unistd::Pid::from_raw(server.child.id().expect("running") as i32);
     let signalled = Instant::now();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
-    let status = within(GRACE + Duration::from_secs(2), "exit within grace + 2 s", server.child.wait())
-        .await
-        .expect("wait");
+    let status = within(
+        GRACE + Duration::from_secs(2),
+        "exit within grace + 2 s",
+        server.child.wait(),
+    )
+    .await
+    .expect("wait");
     let took = signalled.elapsed();
     assert!(status.success(), "exit status {status}");
     assert!(took >= GRACE, "exited before the grace period: {took:?}");
@@ -105,10 +112,17 @@ async fn exits_within_grace_with_a_non_reader(tls: bool) {
         .lines()
         .find(|l| l.contains("server_stats") && l.contains("stopped"))
         .unwrap_or_else(|| panic!("no stats line on exit: {log}"));
-    assert!(stats.contains(&format!("stopped {}:", server.addr)), "{stats}");
+    assert!(
+        stats.contains(&format!("stopped {}:", server.addr)),
+        "{stats}"
+    );
     assert!(stats.contains("accepted=1 "), "{stats}");
     assert!(stats.contains("aborted_by_shutdown=1 "), "{stats}");
-    assert_eq!(log.lines().filter(|l| l.contains("server_stats")).count(), 1, "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.contains("server_stats")).count(),
+        1,
+        "{log}"
+    );
     writer.abort();
 }
 

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aioproto::{Server, ServerOptions, StreamReader, StreamWriter, create_server, open_connection};
 use aioproto::pubsub::Room;
+use aioproto::{Server, ServerOptions, StreamReader, StreamWriter, create_server, open_connection};
 use aioproto_examples::chat::{ChatClient, MAX_LINE};
 use tokio::io::AsyncWriteExt;
 

@@ -5,10 +5,10 @@ mod support;
 
 use std::time::Duration;
 
+use aioproto::pubsub::Room;
 use aioproto::{
     ConnectOptions, ServerOptions, create_server, open_connection, open_connection_with,
 };
-use aioproto::pubsub::Room;
 use aioproto_examples::chat::ChatClient;
 use support::pki::Pki;
 

@@ -25,7 +25,10 @@ use tokio::net::TcpStream;
 const CONNECTIONS: usize = 64;
 
 fn thread_name() -> String {
-    std::thread::current().name().unwrap_or("unnamed").to_owned()
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned()
 }
 
 /// `who\n` → `FACTORY MADE DATA\n` (the threads); `panic\n` panics; other
@@ -57,7 +60,12 @@ impl Protocol for WhoAmI {
     fn data_received(&mut self, data: Bytes) {
         let Some(t) = &self.transport else { return };
         match &data[..] {
-            b"who\n" => t.write(format!("{} {} {}\n", self.made_by, self.made_on, thread_name())),
+            b"who\n" => t.write(format!(
+                "{} {} {}\n",
+                self.made_by,
+                self.made_on,
+                thread_name()
+            )),
             b"panic\n" => panic!("this connection's callback panics"),
             _ => t.write(data),
         }
@@ -144,7 +152,11 @@ async fn spread_over_workers(handoff: bool) {
     assert_eq!(per_worker_stats.len(), 2);
     for (i, stats) in per_worker_stats.iter().enumerate() {
         let seen = counts[&format!("aioproto-worker-{i}")] as u64;
-        assert_eq!((stats.accepted, stats.open), (seen, seen), "worker {i}: {stats}");
+        assert_eq!(
+            (stats.accepted, stats.open),
+            (seen, seen),
+            "worker {i}: {stats}"
+        );
     }
     let total = server.stats();
     assert_eq!(total.accepted, CONNECTIONS as u64, "{total}");
@@ -157,7 +169,11 @@ async fn spread_over_workers(handoff: bool) {
         assert_eq!(read_to_eof(stream.get_mut()).await, b"");
     }
     let total = server.stats();
-    assert_eq!((total.open, total.closed_cleanly), (0, CONNECTIONS as u64), "{total}");
+    assert_eq!(
+        (total.open, total.closed_cleanly),
+        (0, CONNECTIONS as u64),
+        "{total}"
+    );
 }
 
 #[tokio::test]
@@ -180,7 +196,11 @@ async fn a_socket_handed_in_is_spread_over_the_workers() {
         .expect("server starts");
     assert_eq!(server.local_addrs(), [addr]);
     let conns = connect_many(addr, 9).await;
-    assert!(per_worker(&conns).values().all(|&n| n == 3), "{:?}", per_worker(&conns));
+    assert!(
+        per_worker(&conns).values().all(|&n| n == 3),
+        "{:?}",
+        per_worker(&conns)
+    );
     server.close();
     server.close_clients();
     with_timeout(server.wait_closed()).await;

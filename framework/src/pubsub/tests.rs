@@ -237,7 +237,10 @@ async fn cached_snapshots_follow_joins_and_leaves_and_free_who_left() {
     let (bob_log, bob_sink) = recorder();
     let bob = room.join("bob", bob_sink).await.unwrap();
     alice.publish("to bob");
-    assert_eq!(messages(&bob_log), [("alice".to_owned(), "to bob".to_owned())]);
+    assert_eq!(
+        messages(&bob_log),
+        [("alice".to_owned(), "to bob".to_owned())]
+    );
 
     let held = Arc::new(());
     let in_sink = held.clone();
@@ -268,7 +271,9 @@ async fn cached_snapshots_follow_joins_and_leaves_and_free_who_left() {
 fn per_sender_order_holds_with_publishers_on_many_threads() {
     const SENDERS: usize = 4;
     const MESSAGES: usize = 2000;
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let room = Room::local("t");
     let mut logs = Vec::new();
     let mut members = Vec::new();
@@ -287,7 +292,7 @@ fn per_sender_order_holds_with_publishers_on_many_threads() {
         }
     });
     for (i, log) in logs.iter().enumerate() {
-        let mut next = vec![0usize; SENDERS];
+        let mut next = [0usize; SENDERS];
         for (from, text) in messages(log) {
             let sender: usize = from[1..].parse().unwrap();
             assert_ne!(sender, i, "a member got its own message");
@@ -308,7 +313,12 @@ fn per_sender_order_holds_with_publishers_on_many_threads() {
 fn fan_out_skips_sender_and_dead_members() {
     use super::local::MemberCore;
     let (log, sink) = recorder();
-    let a = Arc::new(MemberCore::new(1, "a".into(), Box::new(sink), std::sync::Weak::new()));
+    let a = Arc::new(MemberCore::new(
+        1,
+        "a".into(),
+        Box::new(sink),
+        std::sync::Weak::new(),
+    ));
     let (dead_log, dead_sink) = recorder();
     let dead = Arc::new(MemberCore::new(
         2,

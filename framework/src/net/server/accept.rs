@@ -69,7 +69,11 @@ fn full(server: &ServerInner, state: &ServerState) -> Option<&'static str> {
         Some(pool) => pool.load(),
         None => (state.open(), state.handshakes.len()),
     };
-    if server.options.max_connections.is_some_and(|max| open >= max) {
+    if server
+        .options
+        .max_connections
+        .is_some_and(|max| open >= max)
+    {
         return Some("max_connections");
     }
     #[cfg(feature = "tls")]
@@ -213,7 +217,12 @@ impl ServerInner {
     /// The protocol factory panicked for a new connection: the socket is
     /// dropped (closed), the connection counted as ended with an error, and
     /// the server goes on.
-    fn factory_failed(&self, handshake_id: Option<u64>, transport: &Transport, error: &crate::Error) {
+    fn factory_failed(
+        &self,
+        handshake_id: Option<u64>,
+        transport: &Transport,
+        error: &crate::Error,
+    ) {
         let id = {
             let mut state = lock(&self.state);
             let id = match handshake_id {

@@ -82,7 +82,8 @@ pub(super) fn bind_reuse_port(
     options: &ServerOptions,
 ) -> Result<Vec<Vec<Socket>>> {
     let n = options.workers;
-    let mut per_worker: Vec<Vec<Socket>> = (0..n).map(|_| Vec::with_capacity(addrs.len())).collect();
+    let mut per_worker: Vec<Vec<Socket>> =
+        (0..n).map(|_| Vec::with_capacity(addrs.len())).collect();
     for &addr in addrs {
         let first = bind_socket(addr, options, true)?;
         let bound = first
@@ -153,8 +154,7 @@ where
         let parts = ShardParts {
             make_handler: handler_maker(factory.clone()),
             sockets: std::mem::take(&mut per_worker[index]),
-            handoff: receiver
-                .map(|rx| super::Listener::Handoff(HandoffReceiver(Mutex::new(rx)))),
+            handoff: receiver.map(|rx| super::Listener::Handoff(HandoffReceiver(Mutex::new(rx)))),
             span: tracing::debug_span!(parent: &span, "worker", id = index),
             runtime: runtime.0.as_ref().map(|r| r.handle().clone()),
             pool: Some(pool.clone()),
