@@ -414,6 +414,11 @@ pub fn announce(addr: impl fmt::Display) {
 ///
 /// The explicit exit means a thread still blocked on stdin (a client whose
 /// work ended while its stdin stays open) cannot keep the program alive.
+///
+/// A server started with `--workers N` (N > 1) serves its connections on N
+/// threads of its own, each with its own current-thread runtime; this one
+/// then only waits for the signal and runs the shutdown (and a Redis room's
+/// link to Redis).
 pub fn run_single_threaded<F, E>(program: &str, main_future: F) -> !
 where
     F: std::future::Future<Output = Result<(), E>>,

@@ -238,11 +238,16 @@ async fn close_stops_every_worker_accepting_and_close_clients_reaches_all() {
 #[tokio::test]
 async fn abort_clients_and_shutdown_cut_non_readers_on_every_worker() {
     init_tracing();
-    // Each connection gets 8 MiB on connect and its client never reads.
+    // Each connection gets 64 MiB on connect (one static MiB, 64 times: far
+    // more than the kernel's buffers hold, without allocating it) and its
+    // client never reads.
+    static MIB: [u8; 1 << 20] = [0; 1 << 20];
     struct Flood;
     impl BaseProtocol for Flood {
         fn connection_made(&mut self, t: &Transport) {
-            t.write(vec![0u8; 8 << 20]);
+            for _ in 0..64 {
+                t.write(Bytes::from_static(&MIB));
+            }
         }
     }
     impl Protocol for Flood {}
@@ -397,5 +402,68 @@ async fn tls_handshakes_run_on_the_workers() {
         // The clients do not read, so nobody answers close_notify: cut at the deadline.
         with_timeout(server.shutdown(ms(200))).await;
         assert_eq!(server.stats().open, 0);
+    }
+}
+
+/// A Unix socket has no `SO_REUSEPORT`: its server's workers take turns
+/// through the hand-off acceptor; closing removes the socket file.
+#[tokio::test]
+async fn a_unix_server_hands_connections_to_its_workers() {
+    let path = std::env::temp_dir().join(format!("aioproto-workers-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server = aioproto::create_unix_server(WhoAmI::new, &path, &options(2, false))
+        .await
+        .expect("unix server");
+    assert_eq!(server.local_paths(), [path.clone()]);
+    let mut workers = BTreeMap::new();
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        let stream = with_timeout(tokio::net::UnixStream::connect(&path))
+            .await
+            .expect("connect");
+        let mut stream = BufReader::new(stream);
+        *workers.entry(who(&mut stream).await).or_insert(0) += 1;
+        conns.push(stream);
+    }
+    assert_eq!(
+        workers.values().copied().collect::<Vec<usize>>(),
+        [4, 4],
+        "{workers:?}"
+    );
+    with_timeout(server.shutdown(Duration::from_secs(5))).await;
+    assert!(!path.exists(), "the socket file is removed on close");
+    assert_eq!(server.stats().closed_cleanly, 8);
+}
+
+/// The TLS handshake cap is the whole server's too: two stalled handshakes
+/// on a two-worker server capped at 2 keep a third client waiting, wherever
+/// the kernel sent it, until one of them gives up.
+#[tokio::test]
+async fn the_tls_handshake_cap_counts_every_worker() {
+    let pki = Pki::new();
+    for handoff in [false, true] {
+        let mut options = options(2, handoff);
+        options.tls(pki.server_tls("server")).max_tls_handshakes(2);
+        let (server, addr) = server(&options).await;
+        let first = support::pki::stalled_handshake(&pki, addr).await;
+        let _second = support::pki::stalled_handshake(&pki, addr).await;
+        assert_eq!(server.stats().tls_handshaking, 2);
+        let connector = tokio_rustls::TlsConnector::from(pki.client_tls().config());
+        let third = tokio::spawn(async move {
+            let tcp = raw_connect(addr).await;
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let tls = connector.connect(name, tcp).await.expect("handshake");
+            let mut stream = BufReader::new(tls);
+            who(&mut stream).await;
+            stream
+        });
+        drop(first);
+        let _third = with_timeout(third).await.unwrap();
+        let stats = server.stats();
+        assert_eq!(stats.peak_open, 2, "the cap held across workers: {stats}");
+        assert_eq!(stats.tls_handshakes_failed, 1, "{stats}");
+        server.close();
+        server.abort_clients();
+        with_timeout(server.wait_closed()).await;
     }
 }

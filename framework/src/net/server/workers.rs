@@ -10,7 +10,7 @@
 //!                                                   worker 0 shard      worker n shard
 //!
 //!  every shard: own registry, counters, accept loop, runtime (current_thread)
-//!  shared (Pool): open / handshaking / in-flight gauges and a Notify, for the
+//!  shared (Pool): the open / handshaking gauges (one word) and a Notify, for the
 //!                 limits; nothing on the data path
 //! ```
 //!
@@ -290,10 +290,11 @@ struct Handoff {
 /// check before `accept()` only keeps clients in the kernel's backlog while
 /// the server is full.
 pub(super) struct Pool {
-    /// Connections open (or reserved) on every worker, handshakes included.
-    open: AtomicUsize,
-    /// TLS handshakes in progress (or reserved) on every worker.
-    handshaking: AtomicUsize,
+    /// Connections open (or reserved) on every worker, handshakes included,
+    /// in the low 32 bits; TLS handshakes in progress (or reserved) in the
+    /// high 32. One word, so one compare-and-swap checks both limits and a
+    /// failed reservation leaves nothing to undo.
+    gauges: AtomicU64,
     peak: AtomicU64,
     /// Woken when a connection ends on any worker: accept loops waiting for
     /// room wait on it.
@@ -301,11 +302,20 @@ pub(super) struct Pool {
     handoff: Option<Handoff>,
 }
 
+/// One connection in [`Pool::gauges`].
+const ONE_OPEN: u64 = 1;
+/// One handshake in [`Pool::gauges`].
+const ONE_HANDSHAKE: u64 = 1 << 32;
+
+/// Open connections and handshakes in a gauges word.
+fn split(gauges: u64) -> (usize, usize) {
+    ((gauges & 0xffff_ffff) as usize, (gauges >> 32) as usize)
+}
+
 impl Pool {
     fn new(senders: Option<Vec<mpsc::UnboundedSender<Handed>>>) -> Pool {
         Pool {
-            open: AtomicUsize::new(0),
-            handshaking: AtomicUsize::new(0),
+            gauges: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             room: Notify::new(),
             handoff: senders.map(|senders| Handoff {
@@ -317,42 +327,47 @@ impl Pool {
 
     /// Open connections and TLS handshakes, for the limits.
     pub(super) fn load(&self) -> (usize, usize) {
-        (
-            self.open.load(Ordering::Acquire),
-            self.handshaking.load(Ordering::Acquire),
-        )
+        split(self.gauges.load(Ordering::Acquire))
     }
 
     /// Takes room for one connection (and one handshake, for TLS) if the
     /// limits leave it; false, with nothing taken, if not.
     fn try_reserve(&self, max_open: Option<usize>, max_handshakes: Option<usize>) -> bool {
-        let Some(open) = increment_below(&self.open, max_open) else {
-            return false;
-        };
-        if let Some(max) = max_handshakes
-            && increment_below(&self.handshaking, Some(max)).is_none()
-        {
-            self.open.fetch_sub(1, Ordering::AcqRel);
-            // Someone may have seen the server full because of us.
-            self.room.notify_waiters();
-            return false;
+        let add = ONE_OPEN
+            + if max_handshakes.is_some() {
+                ONE_HANDSHAKE
+            } else {
+                0
+            };
+        let reserved = self
+            .gauges
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |gauges| {
+                let (open, handshaking) = split(gauges);
+                let full = max_open.is_some_and(|max| open >= max)
+                    || max_handshakes.is_some_and(|max| handshaking >= max)
+                    || open >= u32::MAX as usize;
+                (!full).then_some(gauges + add)
+            });
+        match reserved {
+            Ok(before) => {
+                self.peak
+                    .fetch_max(split(before).0 as u64 + 1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
         }
-        self.peak.fetch_max(open as u64, Ordering::Relaxed);
-        true
     }
 
     /// One connection gone, or a reservation given back; `handshake`: it
     /// held a handshake too.
     pub(super) fn closed(&self, handshake: bool) {
-        if handshake {
-            self.handshaking.fetch_sub(1, Ordering::AcqRel);
-        }
-        self.open.fetch_sub(1, Ordering::AcqRel);
+        let sub = ONE_OPEN + if handshake { ONE_HANDSHAKE } else { 0 };
+        self.gauges.fetch_sub(sub, Ordering::AcqRel);
     }
 
     /// A handshake succeeded: the connection stays open.
     pub(super) fn handshake_done(&self) {
-        self.handshaking.fetch_sub(1, Ordering::AcqRel);
+        self.gauges.fetch_sub(ONE_HANDSHAKE, Ordering::AcqRel);
     }
 
     /// The most connections open at once, over every worker.
@@ -374,17 +389,6 @@ impl Pool {
         }
         Some(handed)
     }
-}
-
-/// Adds one to `gauge` unless that would take it past `max`; returns the new value.
-fn increment_below(gauge: &AtomicUsize, max: Option<usize>) -> Option<usize> {
-    gauge
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match max {
-            Some(max) if n >= max => None,
-            _ => Some(n + 1),
-        })
-        .ok()
-        .map(|n| n + 1)
 }
 
 impl ServerInner {
