@@ -414,7 +414,7 @@ async fn a_unix_server_hands_connections_to_its_workers() {
     let server = aioproto::create_unix_server(WhoAmI::new, &path, &options(2, false))
         .await
         .expect("unix server");
-    assert_eq!(server.local_paths(), [path.clone()]);
+    assert_eq!(server.local_paths(), std::slice::from_ref(&path));
     let mut workers = BTreeMap::new();
     let mut conns = Vec::new();
     for _ in 0..8 {
