@@ -7,7 +7,7 @@ CARGO ?= cargo
 RELEASE_BIN := target/release
 DEBUG_BIN := target/debug
 
-.PHONY: all run demo test bench lint certs build-release
+.PHONY: all run cluster demo test bench lint certs build-release
 
 all: test
 
@@ -37,6 +37,11 @@ run:
 	echo "  openssl s_client -quiet -connect 127.0.0.1:7778 -CAfile certs/ca.pem  (if openssl is installed)"; \
 	exec $(RELEASE_BIN)/chat_server --host 127.0.0.1 --port 7777 --tls-port 7778 \
 		--cert certs/server.pem --key certs/server.key
+
+## Three chat servers on 127.0.0.1:7777, 7787 and 7797 forming one room through a
+## redis-server on a free port (needs redis-server installed). Ctrl-C stops them all.
+cluster: build-release
+	@bash tools/cluster.sh $(RELEASE_BIN)
 
 ## A scripted tour of what exists; runs and exits.
 demo: certs

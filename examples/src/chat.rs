@@ -1,16 +1,26 @@
 //! The chat server's protocol (see docs/DESIGN.md, "Chat protocol"), shared by the
 //! `chat_server` binary and the integration tests.
 //!
-//! The model in one picture: every connection has a [`ChatClient`] protocol;
-//! they share one [`Room`], a map from nickname to that client's `Transport`.
-//! A message is broadcast by writing the same `Bytes` to every other
-//! transport. `Transport::write` never blocks, so a client that stops reading
-//! only grows its own write buffer, and the transport's hard limit (1 MiB)
-//! disconnects it; nobody else slows down.
+//! The model in one picture: every connection has a [`ChatClient`] protocol,
+//! and every client that gave a nickname is a member of one
+//! [`aioproto::pubsub::Room`]: local to this process ([`Room::local`]), or
+//! spanning every chat server on one Redis (`Room::connect_redis`). The room
+//! keeps nicknames unique (everywhere), lists who is online, announces joins
+//! and leaves, and fans each line out to every other member, in order per
+//! sender, across threads (`--workers`) and servers (`--redis`).
+//!
+//! A member's sink writes what it receives into the client's transport.
+//! `Transport::write` never blocks, so a client that stops reading only grows
+//! its own write buffer, and the transport's hard limit (1 MiB) disconnects
+//! it; nobody else slows down.
+//!
+//! A relayed message travels as its finished line, `NICK: TEXT\n` (TEXT
+//! already sanitised): every recipient writes the same `Bytes`, with no
+//! formatting or copy per recipient, on this server or any other.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use aioproto::pubsub::{Member, Room, RoomError, RoomEvent};
 use aioproto::{BaseProtocol, Error, Protocol, Transport};
 use bytes::{Bytes, BytesMut};
 
@@ -88,57 +98,75 @@ pub fn sanitize_text(text: &str) -> std::borrow::Cow<'_, str> {
         .collect()
 }
 
-/// Everyone who has joined: nickname → transport. Sorted, for `/who`.
-#[derive(Debug, Default)]
-pub struct Room {
-    members: BTreeMap<String, Transport>,
+/// Where a connection is in the protocol.
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the nickname line.
+    Nickname,
+    /// The room is admitting the nickname (a Redis room asks Redis); reading
+    /// is paused, and lines already received wait in `pending`.
+    Joining,
+    /// In the room.
+    Joined { nick: Arc<str>, member: Member },
+    /// An error line was sent, the client quit, or the connection is gone:
+    /// ignore the rest.
+    Done,
 }
 
-impl Room {
-    /// Writes `line` to every member but `from`. One `Bytes`, shared, no copies.
-    fn broadcast(&self, from: &str, line: Bytes) {
-        for (nick, transport) in &self.members {
-            if nick != from {
-                transport.write(line.clone());
-            }
+/// One connection's state, shared by the protocol and the task that waits
+/// for the room to admit its nickname.
+#[derive(Debug)]
+struct Session {
+    room: Room,
+    transport: Option<Transport>,
+    phase: Phase,
+    /// Bytes of an unfinished line (or, while joining, of lines not yet handled).
+    pending: BytesMut,
+    /// How much of `pending` is known to hold no newline.
+    scanned: usize,
+}
+
+fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a member's sink writes to its client for each room event.
+fn sink_for(transport: Transport) -> impl Fn(&RoomEvent) + Send + Sync + 'static {
+    move |event: &RoomEvent| match event {
+        RoomEvent::Message { payload, .. } => transport.write(payload.clone()),
+        RoomEvent::Joined { member } => transport.write(format!("* {member} joined\n")),
+        RoomEvent::Left { member, .. } => transport.write(format!("* {member} left\n")),
+        RoomEvent::Evicted => {
+            // Joined while Redis was away, and another server had the name.
+            transport.write("! error: nickname taken\n");
+            transport.close();
         }
+        _ => {}
     }
-}
-
-pub type SharedRoom = Arc<Mutex<Room>>;
-
-fn lock(room: &SharedRoom) -> MutexGuard<'_, Room> {
-    room.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One connection's protocol.
 #[derive(Debug)]
 pub struct ChatClient {
-    room: SharedRoom,
-    transport: Option<Transport>,
-    /// Set once the nickname line was accepted.
-    nick: Option<String>,
-    /// Bytes of an unfinished line.
-    pending: BytesMut,
-    /// How much of `pending` is known to hold no newline.
-    scanned: usize,
-    /// An error line was sent or the client quit: ignore the rest.
-    finished: bool,
+    session: Arc<Mutex<Session>>,
 }
 
 impl ChatClient {
     /// A protocol for a new connection to `room`.
-    pub fn new(room: SharedRoom) -> Self {
+    pub fn new(room: Room) -> Self {
         ChatClient {
-            room,
-            transport: None,
-            nick: None,
-            pending: BytesMut::new(),
-            scanned: 0,
-            finished: false,
+            session: Arc::new(Mutex::new(Session {
+                room,
+                transport: None,
+                phase: Phase::Nickname,
+                pending: BytesMut::new(),
+                scanned: 0,
+            })),
         }
     }
+}
 
+impl Session {
     fn transport(&self) -> &Transport {
         self.transport.as_ref().expect("connection_made ran first")
     }
@@ -148,97 +176,21 @@ impl ChatClient {
         let transport = self.transport();
         transport.write(format!("! error: {reason}\n"));
         transport.close();
-        self.finished = true;
+        self.finish();
     }
 
-    fn handle_line(&mut self, line: &[u8]) {
-        let Ok(text) = std::str::from_utf8(line) else {
-            return self.fail("invalid utf-8");
-        };
-        match &self.nick {
-            None => self.join(text),
-            Some(nick) => {
-                let nick = nick.clone();
-                match text {
-                    "/who" => {
-                        let names: Vec<String> = lock(&self.room).members.keys().cloned().collect();
-                        self.transport()
-                            .write(format!("* online: {}\n", names.join(", ")));
-                    }
-                    "/quit" => {
-                        self.leave();
-                        self.transport().close();
-                        self.finished = true;
-                    }
-                    "" => {}
-                    _ => {
-                        let text = sanitize_text(text);
-                        let line = Bytes::from(format!("{nick}: {text}\n"));
-                        lock(&self.room).broadcast(&nick, line);
-                    }
-                }
-            }
+    /// Ignores the rest; leaves the room if in it (the others hear `* NICK left`).
+    fn finish(&mut self) {
+        if let Phase::Joined { nick, member } = std::mem::replace(&mut self.phase, Phase::Done) {
+            drop(member);
+            tracing::info!(nick = %nick, "left");
         }
     }
 
-    fn join(&mut self, nick: &str) {
-        if !valid_nickname(nick) {
-            return self.fail(
-                "invalid nickname (1-32 characters; no spaces, control or format characters)",
-            );
-        }
-        let mut room = lock(&self.room);
-        if room.members.contains_key(nick) {
-            drop(room);
-            return self.fail("nickname taken");
-        }
-        room.members
-            .insert(nick.to_owned(), self.transport().clone());
-        room.broadcast(nick, Bytes::from(format!("* {nick} joined\n")));
-        drop(room);
-        tracing::info!(nick, "joined");
-        self.nick = Some(nick.to_owned());
-    }
-
-    /// Removes us from the room (once) and tells the others.
-    fn leave(&mut self) {
-        let Some(nick) = self.nick.take() else {
-            return;
-        };
-        let mut room = lock(&self.room);
-        if room
-            .members
-            .get(&nick)
-            .is_some_and(|t| t.same_as(self.transport()))
-        {
-            room.members.remove(&nick);
-            room.broadcast(&nick, Bytes::from(format!("* {nick} left\n")));
-        }
-        tracing::info!(nick, "left");
-    }
-}
-
-impl BaseProtocol for ChatClient {
-    fn connection_made(&mut self, transport: &Transport) {
-        transport.set_write_buffer_hard_limit(Some(MAX_PENDING_OUTPUT));
-        self.transport = Some(transport.clone());
-    }
-
-    fn connection_lost(&mut self, exc: Option<Error>) {
-        if let Some(err) = exc {
-            tracing::info!(nick = ?self.nick, error = %err, "connection lost");
-        }
-        self.leave();
-    }
-}
-
-impl Protocol for ChatClient {
-    fn data_received(&mut self, data: Bytes) {
-        if self.finished {
-            return;
-        }
-        self.pending.extend_from_slice(&data);
-        loop {
+    /// Handles every complete line in `pending`, until the connection is
+    /// done or a nickname is being admitted.
+    fn process(&mut self, shared: &Arc<Mutex<Session>>) {
+        while matches!(self.phase, Phase::Nickname | Phase::Joined { .. }) {
             let Some(pos) = self.pending[self.scanned..]
                 .iter()
                 .position(|&b| b == b'\n')
@@ -259,23 +211,99 @@ impl Protocol for ChatClient {
             if content.len() > MAX_LINE {
                 return self.fail("line too long");
             }
-            self.handle_line(content);
-            if self.finished {
-                return;
+            self.handle_line(content, shared);
+        }
+    }
+
+    fn handle_line(&mut self, line: &[u8], shared: &Arc<Mutex<Session>>) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            return self.fail("invalid utf-8");
+        };
+        let Phase::Joined { nick, member } = &self.phase else {
+            return self.join(text, shared);
+        };
+        match text {
+            "/who" => {
+                let names: Vec<Arc<str>> = self.room.members();
+                self.transport()
+                    .write(format!("* online: {}\n", names.join(", ")));
+            }
+            "/quit" => {
+                self.transport().close();
+                self.finish();
+            }
+            "" => {}
+            _ => {
+                let text = sanitize_text(text);
+                member.publish(Bytes::from(format!("{nick}: {text}\n")));
             }
         }
     }
+
+    /// Asks the room to admit `nick`. Reading pauses until it answers; then
+    /// the lines that arrived meanwhile are handled, in order.
+    fn join(&mut self, nick: &str, shared: &Arc<Mutex<Session>>) {
+        if !valid_nickname(nick) {
+            return self.fail(
+                "invalid nickname (1-32 characters; no spaces, control or format characters)",
+            );
+        }
+        self.phase = Phase::Joining;
+        let transport = self.transport().clone();
+        transport.pause_reading();
+        let room = self.room.clone();
+        let nick: Arc<str> = nick.into();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let joined = room.join(&nick, sink_for(transport.clone())).await;
+            let mut session = lock(&shared);
+            if !matches!(session.phase, Phase::Joining) {
+                // The connection ended meanwhile: leave again (outside the lock).
+                drop(session);
+                drop(joined);
+                return;
+            }
+            match joined {
+                Ok(member) => {
+                    tracing::info!(nick = %nick, "joined");
+                    session.phase = Phase::Joined { nick, member };
+                    session.process(&shared);
+                    if !matches!(session.phase, Phase::Done) {
+                        transport.resume_reading();
+                    }
+                }
+                Err(RoomError::NameTaken) => session.fail("nickname taken"),
+                Err(e) => session.fail(&format!("cannot join the room: {e}")),
+            }
+        });
+    }
 }
 
-impl Room {
-    /// How many clients have joined.
-    pub fn len(&self) -> usize {
-        self.members.len()
+impl BaseProtocol for ChatClient {
+    fn connection_made(&mut self, transport: &Transport) {
+        transport.set_write_buffer_hard_limit(Some(MAX_PENDING_OUTPUT));
+        lock(&self.session).transport = Some(transport.clone());
     }
 
-    /// True when nobody has joined.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let mut session = lock(&self.session);
+        if let Some(err) = exc {
+            tracing::info!(phase = ?session.phase, error = %err, "connection lost");
+        }
+        session.finish();
+    }
+}
+
+impl Protocol for ChatClient {
+    fn data_received(&mut self, data: Bytes) {
+        let mut session = lock(&self.session);
+        if matches!(session.phase, Phase::Done) {
+            return;
+        }
+        session.pending.extend_from_slice(&data);
+        if !matches!(session.phase, Phase::Joining) {
+            session.process(&self.session);
+        }
     }
 }
 

@@ -5,11 +5,11 @@
 //! Each binary declares its own `#[derive(Parser)]` struct and flattens the
 //! shared groups into it:
 //!
-//! - [`ServerFlags`]: `--host`, `--port`, and the TLS group [`ServerTlsFlags`]
-//!   (`--tls`, `--cert`, `--key`, `--client-ca`). The server settings that
-//!   later issues add (`--max-connections`, `--idle-timeout`,
-//!   `--handshake-timeout`, `--grace`, `--workers`) each go in exactly one
-//!   place: a field of [`ServerFlags`] and a line of [`ServerFlags::options`].
+//! - [`ServerFlags`]: `--host`, `--port`, the TLS group [`ServerTlsFlags`]
+//!   (`--tls`, `--cert`, `--key`, `--client-ca`), and the server settings
+//!   (`--max-connections`, `--handshake-timeout`, `--grace`, `--workers`),
+//!   each in exactly one place: a field of [`ServerFlags`] and a line of
+//!   [`ServerFlags::options`] (or [`ServerFlags::server_tls`]).
 //! - [`ListenFlags`]: `--host` and `--port` alone, for servers without TLS.
 //! - [`ClientTlsFlags`]: `--tls`, `--ca`, `--cert`, `--key`, `--server-name`.
 //!
@@ -20,9 +20,11 @@ pub mod chat;
 
 use std::fmt;
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use aioproto::{ClientTls, ServerOptions, ServerTls};
+use aioproto::{ClientTls, Server, ServerOptions, ServerTls};
 use clap::{CommandFactory, Parser};
 
 /// Where a server listens: `--host` and `--port`.
@@ -98,7 +100,11 @@ impl ServerTlsFlags {
     }
 }
 
-/// The flags every TCP server shares: where to listen, and TLS.
+/// The most worker threads `--workers` accepts.
+pub const MAX_WORKERS: usize = 1024;
+
+/// The flags every TCP server shares: where to listen, TLS, limits, shutdown
+/// and workers.
 ///
 /// Settings that apply to every server go here, and into [`options`](Self::options).
 #[derive(clap::Args, Debug, Clone)]
@@ -110,6 +116,100 @@ pub struct ServerFlags {
     /// Abort a connection that moved no byte either way for SECS seconds (0: never).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub idle_timeout: u64,
+    /// Stop accepting while N connections are open (TLS handshakes
+    /// included); the next clients wait in the listen backlog, none is
+    /// refused. Default: no limit.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<NonZeroUsize>,
+    /// TLS servers: give up on a TLS handshake after SECS seconds (a decimal
+    /// number above 0). Ignored without TLS.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_timeout)]
+    pub handshake_timeout: Duration,
+    /// On SIGINT or SIGTERM: stop accepting, ask every client to close
+    /// (flushing what it was sent), and abort the clients still open after
+    /// SECS seconds (a decimal number, 0 or more); then exit 0.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_grace)]
+    pub grace: Duration,
+    /// Serve on N worker threads, each with its own event loop and its own
+    /// SO_REUSEPORT listening socket on the same address (1 to 1024); 1 runs
+    /// everything on the main thread.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_workers)]
+    pub workers: usize,
+}
+
+/// Parses a number of seconds: finite, 0 or more (`zero_ok`) or above 0.
+fn parse_seconds(value: &str, zero_ok: bool) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !zero_ok) {
+        return Err(if zero_ok {
+            "must be a number of seconds, 0 or more".to_owned()
+        } else {
+            "must be a number of seconds above 0".to_owned()
+        });
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| "too many seconds".to_owned())
+}
+
+/// `--handshake-timeout`: seconds above 0.
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a finite number above 0.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use aioproto_examples::parse_timeout;
+///
+/// assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+/// assert!(parse_timeout("0").is_err());
+/// ```
+pub fn parse_timeout(value: &str) -> Result<Duration, String> {
+    parse_seconds(value, false)
+}
+
+/// `--grace`: seconds, 0 or more.
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a finite number, 0 or more.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use aioproto_examples::parse_grace;
+///
+/// assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+/// assert!(parse_grace("-1").is_err());
+/// assert!(parse_grace("inf").is_err());
+/// ```
+pub fn parse_grace(value: &str) -> Result<Duration, String> {
+    parse_seconds(value, true)
+}
+
+/// `--workers`: 1 to [`MAX_WORKERS`].
+///
+/// # Errors
+///
+/// A message for clap when `value` is not a whole number in that range.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto_examples::parse_workers;
+///
+/// assert_eq!(parse_workers("4"), Ok(4));
+/// assert!(parse_workers("0").is_err());
+/// ```
+pub fn parse_workers(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_WORKERS}")),
+    }
 }
 
 impl ServerFlags {
@@ -123,14 +223,42 @@ impl ServerFlags {
         self.listen.port
     }
 
+    /// `--grace`.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
     /// The [`ServerOptions`] these flags ask for, without TLS (servers that
-    /// serve TLS add [`ServerTlsFlags::server_tls`] where they need it).
+    /// serve TLS add [`server_tls`](Self::server_tls) where they need it).
     pub fn options(&self) -> ServerOptions {
         let mut options = ServerOptions::new();
         if self.idle_timeout > 0 {
             options.idle_timeout(std::time::Duration::from_secs(self.idle_timeout));
         }
+        options.workers(self.workers);
+        if let Some(max) = self.max_connections {
+            options.max_connections(max.get());
+        }
         options
+    }
+
+    /// The TLS settings of [`ServerTlsFlags::server_tls`], with
+    /// `--handshake-timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerTlsFlags::server_tls`].
+    pub fn server_tls(
+        &self,
+        enabled: bool,
+        enabling: &str,
+    ) -> Result<Option<ServerTls>, UsageError> {
+        let Some(mut tls) = self.tls.server_tls(enabled, enabling)? else {
+            return Ok(None);
+        };
+        tls.handshake_timeout(self.handshake_timeout)
+            .map_err(|e| UsageError(format!("--handshake-timeout: {e}")))?;
+        Ok(Some(tls))
     }
 
     /// [`options`](Self::options) with TLS when `--tls` was given.
@@ -140,7 +268,7 @@ impl ServerFlags {
     /// As [`ServerTlsFlags::server_tls`].
     pub fn options_with_tls(&self) -> Result<ServerOptions, UsageError> {
         let mut options = self.options();
-        if let Some(tls) = self.tls.server_tls(self.tls.tls, "--tls")? {
+        if let Some(tls) = self.server_tls(self.tls.tls, "--tls")? {
             options.tls(tls);
         }
         Ok(options)
@@ -260,10 +388,15 @@ pub fn format_seconds(seconds: f64) -> String {
     s.to_owned()
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `warn` level.
+/// The `tracing` target of the one line a server logs on exit with its
+/// counters (shown by default: see [`init_logging`]).
+pub const STATS_TARGET: &str = "server_stats";
+
+/// Logs to stderr; `RUST_LOG` overrides the default: warnings, and the
+/// servers' exit line with their counters (info, target [`STATS_TARGET`]).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,server_stats=info"));
     // Colours only on a terminal, so logs piped into files and demos stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
@@ -287,6 +420,11 @@ pub fn announce(addr: impl fmt::Display) {
 ///
 /// The explicit exit means a thread still blocked on stdin (a client whose
 /// work ended while its stdin stays open) cannot keep the program alive.
+///
+/// A server started with `--workers N` (N > 1) serves its connections on N
+/// threads of its own, each with its own current-thread runtime; this one
+/// then only waits for the signal and runs the shutdown (and a Redis room's
+/// link to Redis).
 pub fn run_single_threaded<F, E>(program: &str, main_future: F) -> !
 where
     F: std::future::Future<Output = Result<(), E>>,
@@ -338,34 +476,34 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
     })
 }
 
-/// How long [`shutdown`] lets clients flush before aborting them.
-pub const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The default `--grace`: how long [`shutdown`] lets clients flush before
+/// aborting them.
+pub const GRACE: Duration = Duration::from_secs(10);
 
-/// The full shutdown sequence of the guide (chapter 4, "Shutting down"):
-/// stop accepting, ask every client to close (flushing first), abort the
-/// clients still there after `grace`, and wait until every connection is gone.
-pub async fn shutdown(servers: &[&aioproto::Server], grace: std::time::Duration) {
+/// Shuts every server down with [`Server::shutdown`] under one deadline
+/// (stop accepting, ask every client to close, abort the clients still open
+/// after `grace`, wait until every connection is gone), then logs each
+/// server's counters ([`Server::stats`]) as one info line (target
+/// [`STATS_TARGET`]) on stderr.
+pub async fn shutdown(servers: &[&Server], grace: Duration) {
+    // Named before the shutdown: a closed server lists no address.
+    let names: Vec<String> = servers.iter().map(|server| server_name(server)).collect();
+    let mut all = tokio::task::JoinSet::new();
     for server in servers {
-        server.close();
-        server.close_clients();
+        let server = (*server).clone();
+        all.spawn(async move { server.shutdown(grace).await });
     }
-    let all_closed = async {
-        for server in servers {
-            server.wait_closed().await;
-        }
-    };
-    if tokio::time::timeout(grace, all_closed).await.is_err() {
-        tracing::warn!(
-            ?grace,
-            "clients still open after the grace period: aborting them"
-        );
-        for server in servers {
-            server.abort_clients();
-        }
-        for server in servers {
-            server.wait_closed().await;
-        }
+    while all.join_next().await.is_some() {}
+    for (server, name) in servers.iter().zip(names) {
+        tracing::info!(target: STATS_TARGET, "stopped {name}: {}", server.stats());
     }
+}
+
+/// A server's addresses (or socket paths), for the exit line.
+fn server_name(server: &Server) -> String {
+    let mut names: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+    names.extend(server.local_paths().iter().map(|p| p.display().to_string()));
+    names.join(" ")
 }
 
 /// Reads lines from this process's stdin on a plain thread and sends each,

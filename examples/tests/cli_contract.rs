@@ -15,7 +15,14 @@ const SERVER_FLAGS: &[&str] = &[
     "--cert",
     "--key",
     "--client-ca",
+    "--max-connections",
+    "--handshake-timeout",
+    "--grace",
+    "--workers",
 ];
+/// The defaults every TCP server's help shows, besides its host and port:
+/// --handshake-timeout, --grace, --workers.
+const SERVER_DEFAULTS: &[&str] = &["[default: 60]", "[default: 10]", "[default: 1]"];
 const CLIENT_TLS_FLAGS: &[&str] = &["--tls", "--ca", "--cert", "--key", "--server-name"];
 
 /// Each binary, the flags its help must list, and the defaults it must show.
@@ -25,22 +32,38 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
         (
             env!("CARGO_BIN_EXE_echo_server"),
             with(SERVER_FLAGS, &["--starttls", "--unix"]),
-            vec!["[default: 127.0.0.1]", "[default: 8888]"],
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 8888]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_chat_server"),
-            with(SERVER_FLAGS, &["--tls-port"]),
-            vec!["[default: 127.0.0.1]", "[default: 7777]"],
+            with(SERVER_FLAGS, &["--tls-port", "--redis", "--room"]),
+            with(
+                SERVER_DEFAULTS,
+                &[
+                    "[default: 127.0.0.1]",
+                    "[default: 7777]",
+                    "[default: lobby]",
+                ],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_streams_echo_server"),
             SERVER_FLAGS.to_vec(),
-            vec!["[default: 127.0.0.1]", "[default: 8889]"],
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 8889]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_kv_server"),
             with(SERVER_FLAGS, &["--async"]),
-            vec!["[default: 127.0.0.1]", "[default: 6380]"],
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 6380]"],
+            ),
         ),
         (
             env!("CARGO_BIN_EXE_udp_echo_server"),
@@ -161,6 +184,56 @@ async fn a_stray_argument_or_bad_value_exits_2() {
             "cannot be used with",
         ),
         (
+            env!("CARGO_BIN_EXE_chat_server"),
+            &["--room", "r"],
+            "--redis <URL>",
+        ),
+        (
+            env!("CARGO_BIN_EXE_echo_server"),
+            &["--workers", "0"],
+            "must be a whole number from 1 to 1024",
+        ),
+        (
+            env!("CARGO_BIN_EXE_chat_server"),
+            &["--workers", "1025"],
+            "must be a whole number from 1 to 1024",
+        ),
+        (
+            env!("CARGO_BIN_EXE_kv_server"),
+            &["--max-connections", "0"],
+            "--max-connections",
+        ),
+        (
+            env!("CARGO_BIN_EXE_streams_echo_server"),
+            &["--max-connections", "many"],
+            "--max-connections",
+        ),
+        (
+            env!("CARGO_BIN_EXE_echo_server"),
+            &["--grace=-1"],
+            "must be a number of seconds, 0 or more",
+        ),
+        (
+            env!("CARGO_BIN_EXE_echo_server"),
+            &["--grace", "inf"],
+            "must be a number of seconds, 0 or more",
+        ),
+        (
+            env!("CARGO_BIN_EXE_chat_server"),
+            &["--grace", "soon"],
+            "is not a number of seconds",
+        ),
+        (
+            env!("CARGO_BIN_EXE_echo_server"),
+            &["--handshake-timeout", "0"],
+            "must be a number of seconds above 0",
+        ),
+        (
+            env!("CARGO_BIN_EXE_echo_server"),
+            &["--grace", "1e300"],
+            "too many seconds",
+        ),
+        (
             env!("CARGO_BIN_EXE_echo_client"),
             &["127.0.0.1"],
             "HOST and PORT are required",
@@ -223,6 +296,29 @@ async fn a_runtime_error_exits_1_with_a_message() {
     assert_eq!(status.code(), Some(1), "{stdout} {stderr}");
     assert!(stderr.starts_with("chat_server: "), "{stderr}");
     assert!(!stdout.contains("listening on"), "{stdout}");
+    // The same with workers: every worker's socket would share the port.
+    let (status, stdout, stderr) = run(
+        env!("CARGO_BIN_EXE_echo_server"),
+        &["--port", &port, "--workers", "2"],
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stderr.starts_with("echo_server: "), "{stderr}");
+    // A Redis nobody listens on: the room cannot be joined.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", free.local_addr().unwrap());
+    drop(free);
+    let (status, stdout, stderr) = run(
+        env!("CARGO_BIN_EXE_chat_server"),
+        &["--port", "0", "--redis", &url],
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout} {stderr}");
+    assert!(
+        stderr.starts_with("chat_server: cannot join room \"lobby\" on redis://"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("listening on"), "{stdout}");
 }
 
 #[tokio::test]
@@ -241,5 +337,11 @@ async fn every_server_prints_one_listening_line_and_exits_0_on_sigint_and_sigter
             assert_ne!(server.addr.port(), 0, "{bin}");
             server.stop_with(signal).await;
         }
+    }
+    // With workers: still one line (every worker listens on the one port).
+    for bin in &servers[..4] {
+        let server = start_server(bin, &["--port", "0", "--workers", "3"]).await;
+        assert_ne!(server.addr.port(), 0, "{bin}");
+        server.stop().await;
     }
 }

@@ -127,6 +127,11 @@
 //!   [guide chapter 6](crate::guide::ch06_flow_control)).
 //! * Every API works inside any tokio runtime, `#[tokio::main]` included. Do not
 //!   block inside a callback: it stalls every connection on that thread.
+//! * With [`ServerOptions::workers`]`(n)` a server runs on n threads of its own,
+//!   each a current-thread runtime (thread per core, asyncio's model on every
+//!   core): a connection's factory call and callbacks all run on its worker, in
+//!   order; different connections run in parallel, so what protocols share must
+//!   be `Sync` (a [`pubsub::Room`] is).
 
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -136,6 +141,8 @@
 mod adapters;
 mod error;
 pub mod guide;
+#[doc(hidden)]
+pub mod internal;
 mod net;
 pub mod pubsub;
 mod runtime;

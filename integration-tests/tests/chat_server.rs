@@ -6,8 +6,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aioproto::pubsub::Room;
 use aioproto::{Server, ServerOptions, StreamReader, StreamWriter, create_server, open_connection};
-use aioproto_examples::chat::{ChatClient, MAX_LINE, SharedRoom};
+use aioproto_examples::chat::{ChatClient, MAX_LINE};
 use tokio::io::AsyncWriteExt;
 
 async fn bounded<T>(f: impl Future<Output = T>) -> T {
@@ -16,8 +17,8 @@ async fn bounded<T>(f: impl Future<Output = T>) -> T {
         .expect("timed out")
 }
 
-async fn chat_server() -> (Server, SocketAddr, SharedRoom) {
-    let room = SharedRoom::default();
+async fn chat_server() -> (Server, SocketAddr, Room) {
+    let room = Room::local("lobby");
     let shared = room.clone();
     let server = create_server(
         move || ChatClient::new(shared.clone()),
@@ -107,7 +108,7 @@ async fn three_clients_join_talk_who_quit_and_disconnect() {
     assert_eq!(alice.line().await, "* bob left");
     alice.send("/who");
     assert_eq!(alice.line().await, "* online: alice");
-    assert_eq!(room.lock().unwrap().len(), 1);
+    assert_eq!(room.members().len(), 1);
     server.close();
 }
 
@@ -242,7 +243,7 @@ async fn five_hundred_clients_all_get_every_broadcast() {
     for j in joined {
         clients.push(bounded(j).await.unwrap());
     }
-    assert_eq!(room.lock().unwrap().len(), CLIENTS);
+    assert_eq!(room.members().len(), CLIENTS);
 
     for (i, c) in clients.iter().take(SENDERS) {
         c.send(&format!("message from {i}"));
@@ -301,7 +302,7 @@ async fn nicknames_with_control_or_format_characters_are_refused() {
     // Nobody joined, so alice heard of nobody.
     alice.send("/who");
     assert_eq!(alice.line().await, "* online: alice");
-    assert_eq!(room.lock().unwrap().len(), 1);
+    assert_eq!(room.members().len(), 1);
     server.close();
 }
 

@@ -5,10 +5,11 @@ mod support;
 
 use std::time::Duration;
 
+use aioproto::pubsub::Room;
 use aioproto::{
     ConnectOptions, ServerOptions, create_server, open_connection, open_connection_with,
 };
-use aioproto_examples::chat::{ChatClient, SharedRoom};
+use aioproto_examples::chat::ChatClient;
 use support::pki::Pki;
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -20,7 +21,7 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 #[tokio::test]
 async fn tls_and_plain_clients_share_the_room() {
     let pki = Pki::new();
-    let room = SharedRoom::default();
+    let room = Room::local("lobby");
     let plain_room = room.clone();
     let plain = create_server(
         move || ChatClient::new(plain_room.clone()),

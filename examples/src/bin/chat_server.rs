@@ -5,17 +5,27 @@
 //! ```text
 //! chat_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]
 //! chat_server [--host H] [--port P] --tls-port P2 --cert F --key F [--client-ca F]
+//!     [--redis redis://HOST:PORT [--room NAME]] [--workers N]
+//!     [--max-connections N] [--handshake-timeout SECS] [--grace SECS]
 //! ```
 //!
 //! `--tls` serves TLS on `--port`. `--tls-port` serves plain TCP on `--port`
 //! and TLS on `--tls-port` at the same time, into one shared room (this is
 //! what `make run` starts). The protocol is the same either way: TLS is a
 //! server option, not a different protocol.
+//!
+//! The room is an [`aioproto::pubsub::Room`]: local to this process by
+//! default (every worker of `--workers N` in it), or with `--redis` shared by
+//! every chat server on that Redis with the same `--room` (default `lobby`):
+//! messages, joins, leaves, `/who` and nickname uniqueness span them all.
+//! If Redis goes away, each server goes on as a local room and re-forms the
+//! shared room when Redis is back.
 
+use aioproto::pubsub::{RedisOptions, Room};
 use aioproto::{Server, ServerTls, create_server};
-use aioproto_examples::chat::{ChatClient, SharedRoom};
+use aioproto_examples::chat::ChatClient;
 use aioproto_examples::{
-    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
     shutdown, shutdown_signal, usage_exit,
 };
 use clap::Parser;
@@ -34,6 +44,14 @@ struct Cli {
     /// the plain TCP clients on --port (needs --cert and --key).
     #[arg(long, value_name = "PORT", conflicts_with = "tls")]
     tls_port: Option<u16>,
+    /// Share the room with every chat server on this Redis
+    /// (redis://HOST:PORT): one room across servers and machines. Without
+    /// it the room is local to this process.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The room's name on Redis: servers with the same name share a room.
+    #[arg(long, value_name = "NAME", default_value = "lobby", requires = "redis")]
+    room: String,
 }
 
 /// Where to serve TLS, if anywhere.
@@ -49,13 +67,13 @@ fn main() {
     init_logging();
     let cli: Cli = parse_server_args("7777");
     let tls = tls(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
-    run_single_threaded("chat_server", serve(&cli.server, tls));
+    run_single_threaded("chat_server", serve(&cli, tls));
 }
 
 /// Reads the TLS flags.
 fn tls(cli: &Cli) -> Result<Tls, UsageError> {
     let enabled = cli.server.tls.tls || cli.tls_port.is_some();
-    let Some(server_tls) = cli.server.tls.server_tls(enabled, "--tls or --tls-port")? else {
+    let Some(server_tls) = cli.server.server_tls(enabled, "--tls or --tls-port")? else {
         return Ok(Tls::None);
     };
     Ok(match cli.tls_port {
@@ -64,11 +82,22 @@ fn tls(cli: &Cli) -> Result<Tls, UsageError> {
     })
 }
 
-async fn serve(flags: &ServerFlags, tls: Tls) -> aioproto::Result<()> {
+/// The room every listener's clients join.
+async fn room(cli: &Cli) -> Result<Room, String> {
+    let Some(url) = &cli.redis else {
+        return Ok(Room::local(&cli.room));
+    };
+    Room::connect_redis(&cli.room, &RedisOptions::new(url.as_str()))
+        .await
+        .map_err(|e| format!("cannot join room {:?} on {url}: {e}", cli.room))
+}
+
+async fn serve(cli: &Cli, tls: Tls) -> Result<(), String> {
+    let flags = &cli.server;
     let (host, port) = (flags.host(), flags.port());
+    let room = room(cli).await?;
     // One room for every listener: plain and TLS clients chat together.
-    let room = SharedRoom::default();
-    let factory = move || {
+    let factory = || {
         let room = room.clone();
         move || ChatClient::new(room.clone())
     };
@@ -78,21 +107,33 @@ async fn serve(flags: &ServerFlags, tls: Tls) -> aioproto::Result<()> {
         Tls::Only(tls) => (false, Some((port, tls))),
         Tls::Also(tls_port, tls) => (true, Some((tls_port, tls))),
     };
-    if plain {
-        servers.push(create_server(factory(), host, port, &flags.options()).await?);
+    let listening = async {
+        if plain {
+            servers.push(create_server(factory(), host, port, &flags.options()).await?);
+        }
+        if let Some((tls_port, tls)) = tls {
+            let mut options = flags.options();
+            options.tls(tls);
+            servers.push(create_server(factory(), host, tls_port, &options).await?);
+        }
+        Ok::<(), aioproto::Error>(())
+    };
+    if let Err(e) = listening.await {
+        for server in &servers {
+            server.close();
+        }
+        room.close().await;
+        return Err(e.to_string());
     }
-    if let Some((tls_port, tls)) = tls {
-        let mut options = flags.options();
-        options.tls(tls);
-        servers.push(create_server(factory(), host, tls_port, &options).await?);
-    }
-    let stop = shutdown_signal()?; // before the listening line
+    let stop = shutdown_signal().map_err(|e| e.to_string())?; // before the listening line
     for server in &servers {
         for addr in server.local_addrs() {
             announce(addr);
         }
     }
     stop.await;
-    shutdown(&servers.iter().collect::<Vec<_>>(), GRACE).await;
+    shutdown(&servers.iter().collect::<Vec<_>>(), flags.grace()).await;
+    // Every client has left; a Redis room now tells the others this server is gone.
+    room.close().await;
     Ok(())
 }

@@ -5,7 +5,11 @@
 //! echo_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]
 //! echo_server [--host H] [--port P] --starttls --cert F --key F
 //! echo_server --unix PATH
+//!     [--max-connections N] [--handshake-timeout SECS] [--grace SECS] [--workers N]
 //! ```
+//!
+//! On SIGINT or SIGTERM it shuts down within `--grace` seconds (default 10),
+//! logs its counters as one line on stderr, and exits 0.
 //!
 //! With `--starttls` the connection starts in plaintext; when the client sends
 //! the line `STARTTLS`, the server answers `READY` and both sides upgrade to
@@ -13,7 +17,7 @@
 
 use aioproto::{BaseProtocol, Protocol, ServerTls, Transport, create_server, start_tls_with_data};
 use aioproto_examples::{
-    GRACE, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
     shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
@@ -138,7 +142,6 @@ fn mode(cli: &Cli) -> Result<Mode, UsageError> {
     }
     let Some(server_tls) = cli
         .server
-        .tls
         .server_tls(tls || starttls, "--tls or --starttls")?
     else {
         return Ok(Mode::Plain);
@@ -179,6 +182,6 @@ async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
         announce(addr);
     }
     stop.await;
-    shutdown(&[&server], GRACE).await;
+    shutdown(&[&server], flags.grace()).await;
     Ok(())
 }

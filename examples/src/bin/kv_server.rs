@@ -26,7 +26,7 @@ use aioproto::{
     AsyncAdapter, AsyncProtocol, CodecProtocol, FrameHandler, FrameSink, Transport, create_server,
 };
 use aioproto_examples::{
-    GRACE, ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
+    ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
     shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
@@ -205,7 +205,7 @@ fn main() {
             announce(addr);
         }
         stop.await;
-        shutdown(&[&server], GRACE).await;
+        shutdown(&[&server], cli.server.grace()).await;
         Ok::<_, aioproto::Error>(())
     });
 }

@@ -21,7 +21,7 @@
 
 use aioproto::{DEFAULT_LIMIT, StreamReader, StreamWriter, start_server_with};
 use aioproto_examples::{
-    GRACE, ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
+    ServerFlags, announce, init_logging, parse_server_args, run_single_threaded, shutdown,
     shutdown_signal, usage_exit,
 };
 use clap::Parser;
@@ -68,7 +68,7 @@ fn main() {
             announce(addr);
         }
         stop.await;
-        shutdown(&[&server], GRACE).await;
+        shutdown(&[&server], cli.server.grace()).await;
         Ok::<_, aioproto::Error>(())
     });
 }

@@ -1,11 +1,20 @@
 //! This server's members: the name index, the copy-on-write snapshot that
 //! fan-out iterates without holding the room's lock, and fan-out itself.
+//!
+//! Every change to the membership bumps a generation counter that lives
+//! outside the room's lock, so a publisher that keeps its own copy of the
+//! snapshot ([`SnapshotCache`]) checks it with one atomic load and takes the
+//! lock only when the membership changed: publishing takes no lock shared
+//! with other publishers. A change also empties every member's copy (the
+//! member list is reachable from the room, the copies weakly from it), so a
+//! member that stops publishing does not keep an old list, and the sinks of
+//! members who left in it, alive.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::event::{EventSink, RoomEvent};
 
@@ -15,15 +24,33 @@ pub(crate) struct MemberCore {
     pub(crate) name: Arc<str>,
     sink: Box<dyn EventSink>,
     alive: AtomicBool,
+    /// The member handle's snapshot copy, emptied when the membership changes.
+    cache: Weak<Mutex<SnapshotCache>>,
 }
 
 impl MemberCore {
-    pub(crate) fn new(id: u64, name: Arc<str>, sink: Box<dyn EventSink>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: Arc<str>,
+        sink: Box<dyn EventSink>,
+        cache: Weak<Mutex<SnapshotCache>>,
+    ) -> Self {
         MemberCore {
             id,
             name,
             sink,
             alive: AtomicBool::new(true),
+            cache,
+        }
+    }
+
+    /// Empties this member's snapshot copy, unless it is in use right now
+    /// (then its next publish sees the new generation and refreshes it).
+    fn clear_cache(&self) {
+        if let Some(cache) = self.cache.upgrade()
+            && let Ok(mut cache) = cache.try_lock()
+        {
+            cache.snapshot = None;
         }
     }
 
@@ -85,6 +112,18 @@ pub(crate) struct LocalMembers {
     reserved: HashSet<Arc<str>>,
     /// `None` after a change; rebuilt on the next fan-out.
     snapshot: Option<Snapshot>,
+    /// Bumped on every change (and when the room closes); read without the
+    /// room's lock by [`SnapshotCache`]s.
+    generation: Arc<AtomicU64>,
+}
+
+/// A publisher's own copy of the fan-out snapshot, with the generation it
+/// was taken at.
+#[derive(Debug, Default)]
+pub(crate) struct SnapshotCache {
+    pub(crate) generation: u64,
+    /// `None`: not taken yet, or the room is closed.
+    pub(crate) snapshot: Option<Snapshot>,
 }
 
 impl LocalMembers {
@@ -106,11 +145,26 @@ impl LocalMembers {
         self.reserved.remove(name);
     }
 
+    /// Drops the snapshot, bumps the generation and empties the members'
+    /// copies: the membership changed (or the room closed).
+    pub(crate) fn invalidate(&mut self) {
+        self.snapshot = None;
+        self.generation.fetch_add(1, Ordering::Release);
+        for member in self.by_name.values() {
+            member.clear_cache();
+        }
+    }
+
+    /// The generation counter, for readers outside the lock.
+    pub(crate) fn generation(&self) -> &Arc<AtomicU64> {
+        &self.generation
+    }
+
     /// Adds a member (and drops its reservation).
     pub(crate) fn insert(&mut self, member: Arc<MemberCore>) {
         self.reserved.remove(&member.name);
         self.by_name.insert(member.name.clone(), member);
-        self.snapshot = None;
+        self.invalidate();
     }
 
     /// Removes `member` if it is the one holding its name.
@@ -118,7 +172,8 @@ impl LocalMembers {
         match self.by_name.get(&member.name) {
             Some(current) if current.id == member.id => {
                 self.by_name.remove(&member.name);
-                self.snapshot = None;
+                member.clear_cache();
+                self.invalidate();
                 true
             }
             _ => false,
@@ -129,7 +184,8 @@ impl LocalMembers {
     #[cfg(feature = "redis")]
     pub(crate) fn remove_name(&mut self, name: &str) -> Option<Arc<MemberCore>> {
         let member = self.by_name.remove(name)?;
-        self.snapshot = None;
+        member.clear_cache();
+        self.invalidate();
         Some(member)
     }
 

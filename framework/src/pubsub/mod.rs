@@ -41,6 +41,19 @@
 //! There is no order between different senders. A member that leaves may
 //! still receive an event fanned out concurrently from another thread.
 //!
+//! # Many threads
+//!
+//! A room may have members on many threads at once, such as every worker of
+//! a server with [`ServerOptions::workers`](crate::ServerOptions::workers).
+//! Publishing takes no lock another publisher takes: each [`Member`] keeps
+//! its own copy of the fan-out list, checked against the membership's
+//! generation with one atomic load, and the room's lock is taken only to
+//! refresh it after a join or a leave. The counters are striped per thread.
+//! Fan-out calls each other member's sink on the publisher's thread; a
+//! transport's `write` locks only that connection's buffer and wakes its
+//! driver on its own worker. A Redis room adds one short lock per message:
+//! the outbound queue's.
+//!
 //! # Slow members and slow Redis
 //!
 //! A sink must not block: fan-out calls sinks one after another. Give each

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::error::RoomError;
 use super::event::{EventSink, LeaveReason, RoomEvent};
-use super::local::{LocalMembers, MemberCore, Snapshot, fan_out};
+use super::local::{LocalMembers, MemberCore, Snapshot, SnapshotCache, fan_out};
 #[cfg(feature = "redis")]
 use super::presence::Change;
 use super::presence::RemotePresence;
@@ -49,6 +49,10 @@ pub struct Room {
 pub struct Member {
     room: Room,
     core: Arc<MemberCore>,
+    /// This member's copy of the fan-out list: publishing reads it without
+    /// the room's lock while the membership is unchanged. The room reaches it
+    /// weakly (through the member's core) to empty it on a change.
+    cache: Arc<Mutex<SnapshotCache>>,
 }
 
 /// The state every handle shares.
@@ -62,6 +66,9 @@ pub(crate) struct Shared {
     /// only by async code that then calls sinks, never by sync code.
     pub(crate) presence_order: tokio::sync::Mutex<()>,
     pub(crate) counters: Counters,
+    /// The local membership's generation (see [`SnapshotCache`]); the same
+    /// counter `State::local` bumps under the lock.
+    generation: Arc<AtomicU64>,
     next_id: AtomicU64,
     #[cfg(feature = "redis")]
     pub(crate) backplane: Option<Arc<Backplane>>,
@@ -89,13 +96,16 @@ impl Shared {
         name: &str,
         #[cfg(feature = "redis")] backplane: Option<Arc<Backplane>>,
     ) -> Self {
+        let local = LocalMembers::default();
+        let generation = local.generation().clone();
         Shared {
             name: name.into(),
             state: Mutex::new(State {
-                local: LocalMembers::default(),
+                local,
                 remote: RemotePresence::default(),
                 closed: false,
             }),
+            generation,
             presence_order: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             next_id: AtomicU64::new(1),
@@ -113,6 +123,20 @@ impl Shared {
     pub(crate) fn snapshot(&self) -> Option<Snapshot> {
         let mut st = self.lock();
         (!st.closed).then(|| st.local.snapshot())
+    }
+
+    /// The local members to deliver to, from `cache` while the membership is
+    /// unchanged (one atomic load, no lock), else refreshed under the lock.
+    /// `None` once the room is closed.
+    fn cached_snapshot<'c>(&self, cache: &'c mut SnapshotCache) -> Option<&'c Snapshot> {
+        let now = self.generation.load(Ordering::Acquire);
+        if cache.generation != now || cache.snapshot.is_none() {
+            let mut st = self.lock();
+            // Read under the lock: every bump happens under it.
+            cache.generation = self.generation.load(Ordering::Relaxed);
+            cache.snapshot = (!st.closed).then(|| st.local.snapshot());
+        }
+        cache.snapshot.as_ref()
     }
 
     /// Fans `event` out and counts the deliveries.
@@ -304,7 +328,13 @@ impl Room {
         }
         let _order = shared.presence_order.lock().await;
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let core = Arc::new(MemberCore::new(id, name.clone(), Box::new(sink)));
+        let cache = Arc::new(Mutex::new(SnapshotCache::default()));
+        let core = Arc::new(MemberCore::new(
+            id,
+            name.clone(),
+            Box::new(sink),
+            Arc::downgrade(&cache),
+        ));
         let (snapshot, stale) = {
             let mut st = shared.lock();
             if st.closed {
@@ -327,6 +357,7 @@ impl Room {
         Ok(Member {
             room: self.clone(),
             core,
+            cache,
         })
     }
 
@@ -394,6 +425,8 @@ impl Room {
                 return;
             }
             st.closed = true;
+            // Publishers' cached snapshots must see the close.
+            st.local.invalidate();
         }
         #[cfg(feature = "redis")]
         if let Some(backplane) = &self.shared.backplane {
@@ -442,12 +475,32 @@ impl Member {
     ///
     /// Returns false, and sends nothing, if the member is no longer in the
     /// room (it left or was evicted, or the room was closed).
+    ///
+    /// Takes no lock that other publishers take: while the membership is
+    /// unchanged, the fan-out list comes from this member's own copy,
+    /// checked with one atomic load; the room's lock is taken only to
+    /// refresh it after a join or a leave. Fan-out to a local member is a
+    /// call to its sink (for a transport, a write into that connection's
+    /// buffer under that connection's own lock). A Redis room also queues
+    /// the message for Redis (one short lock on the room's outbound queue).
     pub fn publish(&self, payload: impl Into<Bytes>) -> bool {
         if !self.core.is_alive() {
             return false;
         }
         let shared = &*self.room.shared;
-        let Some(snapshot) = shared.snapshot() else {
+        // A sink that publishes through this same member while its event is
+        // being delivered (or a second thread publishing as this member)
+        // finds the cache busy and takes the room's snapshot instead.
+        let mut cache_guard = self.cache.try_lock().ok();
+        let owned;
+        let snapshot = match cache_guard.as_deref_mut() {
+            Some(cache) => shared.cached_snapshot(cache),
+            None => {
+                owned = shared.snapshot();
+                owned.as_ref()
+            }
+        };
+        let Some(snapshot) = snapshot else {
             return false;
         };
         let payload = payload.into();
@@ -460,7 +513,7 @@ impl Member {
             from: self.core.name.clone(),
             payload,
         };
-        shared.deliver(&snapshot, Some(self.core.id), &event);
+        shared.deliver(snapshot, Some(self.core.id), &event);
         true
     }
 

@@ -226,13 +226,106 @@ async fn dropped_join_future_frees_the_name() {
     assert!(room.join("a", nop).await.is_ok());
 }
 
+/// Publishing uses the member's own snapshot copy; joins and leaves must
+/// still be seen at once, and a member who left must not live on in anyone's
+/// copy (its sink, and whatever the sink holds, is dropped).
+#[tokio::test]
+async fn cached_snapshots_follow_joins_and_leaves_and_free_who_left() {
+    let room = Room::local("t");
+    let alice = room.join("alice", nop).await.unwrap();
+    alice.publish("to nobody"); // alice's copy: just her
+    let (bob_log, bob_sink) = recorder();
+    let bob = room.join("bob", bob_sink).await.unwrap();
+    alice.publish("to bob");
+    assert_eq!(
+        messages(&bob_log),
+        [("alice".to_owned(), "to bob".to_owned())]
+    );
+
+    let held = Arc::new(());
+    let in_sink = held.clone();
+    let carol = room
+        .join("carol", move |_: &RoomEvent| {
+            let _ = &in_sink;
+        })
+        .await
+        .unwrap();
+    alice.publish("to bob and carol"); // alice's copy now holds carol
+    bob.publish("from bob");
+    drop(carol);
+    alice.publish("after carol left");
+    assert_eq!(messages(&bob_log).len(), 3);
+    assert_eq!(
+        Arc::strong_count(&held),
+        1,
+        "carol's sink lives on in a snapshot copy"
+    );
+    room.close().await;
+    assert!(!alice.publish("closed"));
+    assert!(!bob.publish("closed"));
+}
+
+/// Members publishing from many threads at once: each sender's messages
+/// reach every other member in order, and every message is delivered once.
+#[test]
+fn per_sender_order_holds_with_publishers_on_many_threads() {
+    const SENDERS: usize = 4;
+    const MESSAGES: usize = 2000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let room = Room::local("t");
+    let mut logs = Vec::new();
+    let mut members = Vec::new();
+    for i in 0..SENDERS {
+        let (log, sink) = recorder();
+        members.push(rt.block_on(room.join(&format!("m{i}"), sink)).unwrap());
+        logs.push(log);
+    }
+    std::thread::scope(|scope| {
+        for member in &members {
+            scope.spawn(move || {
+                for n in 0..MESSAGES {
+                    assert!(member.publish(n.to_string()));
+                }
+            });
+        }
+    });
+    for (i, log) in logs.iter().enumerate() {
+        let mut next = [0usize; SENDERS];
+        for (from, text) in messages(log) {
+            let sender: usize = from[1..].parse().unwrap();
+            assert_ne!(sender, i, "a member got its own message");
+            assert_eq!(text, next[sender].to_string(), "m{i}: {from} out of order");
+            next[sender] += 1;
+        }
+        for (sender, &n) in next.iter().enumerate() {
+            let expected = if sender == i { 0 } else { MESSAGES };
+            assert_eq!(n, expected, "m{i} from m{sender}");
+        }
+    }
+    let stats = room.stats();
+    assert_eq!(stats.published, (SENDERS * MESSAGES) as u64);
+    assert!(stats.delivered >= (SENDERS * MESSAGES * (SENDERS - 1)) as u64);
+}
+
 #[test]
 fn fan_out_skips_sender_and_dead_members() {
     use super::local::MemberCore;
     let (log, sink) = recorder();
-    let a = Arc::new(MemberCore::new(1, "a".into(), Box::new(sink)));
+    let a = Arc::new(MemberCore::new(
+        1,
+        "a".into(),
+        Box::new(sink),
+        std::sync::Weak::new(),
+    ));
     let (dead_log, dead_sink) = recorder();
-    let dead = Arc::new(MemberCore::new(2, "dead".into(), Box::new(dead_sink)));
+    let dead = Arc::new(MemberCore::new(
+        2,
+        "dead".into(),
+        Box::new(dead_sink),
+        std::sync::Weak::new(),
+    ));
     assert!(dead.kill());
     assert!(!dead.kill());
     let event = RoomEvent::Joined { member: "x".into() };

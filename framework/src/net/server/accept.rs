@@ -14,6 +14,12 @@
 //!
 //! A connection keeps one id from accept to end, TLS handshake included. The
 //! registry lock is never held while a transport is closed or a task aborted.
+//!
+//! With workers, each worker's shard runs this loop on its own runtime; the
+//! limits are checked against the gauges every worker shares (`Pool`), and
+//! in hand-off mode one shard's loop hands what it accepts to the workers
+//! (`LoopMode::HandOff`) while each worker's loop takes them from its channel
+//! (`LoopMode::Receive`).
 
 use std::fmt;
 use std::io;
@@ -27,6 +33,7 @@ use tokio::task::AbortHandle;
 
 use super::shutdown::{Ask, Phase};
 use super::stats::Gone;
+use super::workers::{Handed, HandoffReceiver};
 use super::{ServerInner, ServerState};
 use crate::net::tcp::tcp_io;
 use crate::transport::io::StreamIo;
@@ -34,7 +41,7 @@ use crate::transport::start::{
     ConnectionConfig, Ending, MadeOn, OnFinish, Settings, start_connection,
 };
 use crate::transport::{ExtraInfo, SocketOptions, Transport};
-use crate::util::lock;
+use crate::util::{catch_panic, lock};
 
 /// How long the accept loop waits after running out of file descriptors or memory.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(250);
@@ -57,19 +64,26 @@ pub(super) struct Handshake {
     pub(super) asked: Option<Ask>,
 }
 
-/// Which limit keeps the accept loop from taking another connection.
+/// Which limit keeps the accept loop from taking another connection. With
+/// workers the limits are the whole server's: the gauges every worker shares.
 fn full(server: &ServerInner, state: &ServerState) -> Option<&'static str> {
+    let (open, handshaking) = match &server.pool {
+        Some(pool) => pool.load(),
+        None => (state.open(), state.handshakes.len()),
+    };
     if server
         .options
         .max_connections
-        .is_some_and(|max| state.open() >= max)
+        .is_some_and(|max| open >= max)
     {
         return Some("max_connections");
     }
     #[cfg(feature = "tls")]
-    if server.options.tls.is_some() && state.handshakes.len() >= server.options.max_tls_handshakes {
+    if server.options.tls.is_some() && handshaking >= server.options.max_tls_handshakes {
         return Some("max_tls_handshakes");
     }
+    #[cfg(not(feature = "tls"))]
+    let _ = handshaking;
     None
 }
 
@@ -79,7 +93,11 @@ impl ServerInner {
     async fn wait_for_room(&self) {
         let mut paused = false;
         loop {
-            let changed = self.changed.notified();
+            // With workers, a connection ending on any worker makes room.
+            let changed = match &self.pool {
+                Some(pool) => pool.room.notified(),
+                None => self.changed.notified(),
+            };
             tokio::pin!(changed);
             changed.as_mut().enable();
             {
@@ -109,9 +127,18 @@ impl ServerInner {
     /// the caller puts it in the registry under the same lock.
     fn admit(&self, state: &mut ServerState) -> u64 {
         let id = state.next_connection_id;
-        state.next_connection_id += 1;
+        state.next_connection_id += state.id_step;
+        // With workers, the accept loop reserved its room in the shared gauges.
         self.counters.accepted(state.open() + 1);
         id
+    }
+
+    /// A connection left the registry (`handshake`: from the handshakes):
+    /// the gauges every worker shares follow.
+    fn left(&self, handshake: bool) {
+        if let Some(pool) = &self.pool {
+            pool.closed(handshake);
+        }
     }
 
     /// Sets up one accepted TCP connection.
@@ -122,6 +149,23 @@ impl ServerInner {
         };
         let (io, extra, socket_options) = tcp_io(stream, wanted);
         self.on_accepted(io, extra, Some(socket_options));
+    }
+
+    /// Sets up a connection another worker's acceptor handed over (its room
+    /// already reserved in the shared gauges).
+    fn on_handed(self: &Arc<Self>, handed: Handed) {
+        let registered = match handed {
+            Handed::Tcp(stream) => TcpStream::from_std(stream).map(|s| self.on_accept(s)),
+            #[cfg(feature = "unix")]
+            Handed::Unix(stream) => {
+                tokio::net::UnixStream::from_std(stream).map(|s| self.on_accept_unix(s))
+            }
+        };
+        if let Err(e) = registered {
+            self.release();
+            self.counters.accept_error();
+            tracing::debug!(error = %e, "a handed-over connection could not be registered; dropped");
+        }
     }
 
     /// Sets up one accepted Unix connection.
@@ -155,6 +199,12 @@ impl ServerInner {
         transport: Transport,
         shutdown_timeout: Option<Duration>,
     ) {
+        // The factory is user code on the accept loop: a panic in it must not
+        // end the loop (nor the worker), only this connection.
+        let handler = match catch_panic("protocol factory", || (self.make_handler)()) {
+            Ok(handler) => handler,
+            Err(e) => return self.factory_failed(handshake_id, &transport, &e),
+        };
         let (id, on_finish) = self.register(handshake_id, &transport);
         if handshake_id.is_none() {
             tracing::debug!(id, peer = %Peer(transport.extra()), "accepted");
@@ -168,7 +218,35 @@ impl ServerInner {
             .with_on_finish(Some(on_finish))
             .with_settings(settings);
         // Cannot fail: nothing runs on this side of the spawn.
-        let _ = start_connection(io, (self.make_handler)(), transport, config);
+        let _ = start_connection(io, handler, transport, config);
+    }
+
+    /// The protocol factory panicked for a new connection: the socket is
+    /// dropped (closed), the connection counted as ended with an error, and
+    /// the server goes on.
+    fn factory_failed(
+        &self,
+        handshake_id: Option<u64>,
+        transport: &Transport,
+        error: &crate::Error,
+    ) {
+        let id = {
+            let mut state = lock(&self.state);
+            let id = match handshake_id {
+                Some(id) => {
+                    if state.handshakes.remove(&id).is_none() {
+                        return; // ended by the server meanwhile, and counted
+                    }
+                    id
+                }
+                None => self.admit(&mut state),
+            };
+            self.left(handshake_id.is_some());
+            self.counters.gone(Gone::Ended(Ending::Failed));
+            id
+        };
+        tracing::error!(id, peer = %Peer(transport.extra()), error = %error, "protocol factory failed; connection dropped");
+        self.notify_changed();
     }
 
     /// Puts a connection in the registry and returns its id and the hook that
@@ -183,7 +261,16 @@ impl ServerInner {
         let (id, ask) = {
             let mut state = lock(&self.state);
             let (id, asked) = match handshake_id {
-                Some(id) => (id, state.handshakes.remove(&id).and_then(|h| h.asked)),
+                Some(id) => {
+                    let handshake = state.handshakes.remove(&id);
+                    if handshake.is_some() {
+                        // Still open, no longer a handshake.
+                        if let Some(pool) = &self.pool {
+                            pool.handshake_done();
+                        }
+                    }
+                    (id, handshake.and_then(|h| h.asked))
+                }
                 None => (self.admit(&mut state), None),
             };
             let ask = match state.shutdown {
@@ -216,10 +303,11 @@ impl ServerInner {
     fn finished(&self, id: u64, ending: Ending) {
         let gone = {
             let mut state = lock(&self.state);
-            let cut = state
-                .connections
-                .remove(&id)
-                .is_some_and(|c| c.cut_by_shutdown);
+            let removed = state.connections.remove(&id);
+            if removed.is_some() {
+                self.left(false);
+            }
+            let cut = removed.is_some_and(|c| c.cut_by_shutdown);
             let gone = match ending {
                 Ending::Clean if cut => Gone::CutByShutdown,
                 ending => Gone::Ended(ending),
@@ -229,7 +317,7 @@ impl ServerInner {
             gone
         };
         tracing::debug!(id, ending = gone.name(), "connection closed");
-        self.changed.notify_waiters();
+        self.notify_changed();
     }
 
     /// Registers a TLS handshake and runs it on a task of its own, which the
@@ -305,6 +393,7 @@ impl ServerInner {
             let mut state = lock(&self.state);
             let known = state.handshakes.remove(&id).is_some();
             if known {
+                self.left(true);
                 self.counters.gone(Gone::HandshakeFailed);
             }
             known
@@ -336,6 +425,7 @@ impl Drop for HandshakeGuard {
             };
             let ended = state.handshakes.remove(&self.id).map(|_| gone);
             if let Some(gone) = ended {
+                self.server.left(true);
                 self.server.counters.gone(gone);
             }
             ended
@@ -347,7 +437,7 @@ impl Drop for HandshakeGuard {
                 "TLS handshake ended by the server"
             );
         }
-        self.server.changed.notify_waiters();
+        self.server.notify_changed();
     }
 }
 
@@ -364,18 +454,21 @@ impl fmt::Display for Peer<'_> {
     }
 }
 
-/// A listening socket of either kind.
+/// A listening socket of either kind, or a worker's hand-off channel.
 pub(super) enum Listener {
     Tcp(TcpListener),
     #[cfg(feature = "unix")]
     Unix(tokio::net::UnixListener),
+    /// Connections another worker's acceptor accepted for this one.
+    Handoff(HandoffReceiver),
 }
 
 /// A connection a [`Listener`] accepted.
-enum Accepted {
+pub(super) enum Accepted {
     Tcp(TcpStream),
     #[cfg(feature = "unix")]
     Unix(tokio::net::UnixStream),
+    Handed(Handed),
 }
 
 impl Listener {
@@ -396,6 +489,11 @@ impl Listener {
             Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Tcp(s)),
             #[cfg(feature = "unix")]
             Listener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Unix(s)),
+            Listener::Handoff(rx) => rx.poll_recv(cx).map(|handed| match handed {
+                Some(handed) => Ok(Accepted::Handed(handed)),
+                // Every sender gone: the server is closing; nothing more comes.
+                None => Err(io::ErrorKind::NotConnected.into()),
+            }),
         }
     }
 
@@ -404,13 +502,14 @@ impl Listener {
             Listener::Tcp(l) => l.local_addr().ok(),
             #[cfg(feature = "unix")]
             Listener::Unix(_) => None,
+            Listener::Handoff(_) => None,
         }
     }
 
     #[cfg(feature = "unix")]
     pub(super) fn local_path(&self) -> Option<std::path::PathBuf> {
         match self {
-            Listener::Tcp(_) => None,
+            Listener::Tcp(_) | Listener::Handoff(_) => None,
             Listener::Unix(l) => l.local_addr().ok()?.as_pathname().map(Into::into),
         }
     }
@@ -443,24 +542,50 @@ fn poll_accept_any(
     }
 }
 
+/// What an accept loop does with what it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LoopMode {
+    /// Serve it here (the usual case; each worker with `SO_REUSEPORT`).
+    Serve,
+    /// Hand it to the next worker in turn (the one acceptor of hand-off mode).
+    HandOff,
+    /// Serve what the acceptor handed over; it checked the limits already.
+    Receive,
+}
+
 /// Accepts on every listener of the server while the limits leave room, until
 /// the listeners are closed. Holds them only weakly, so
 /// [`Server::close`](super::Server::close) closes the sockets at once.
 ///
 /// Holds the server itself strongly: dropping every [`Server`](super::Server)
 /// handle does not stop it (as documented, and as in asyncio); only `close()` does.
-pub(super) async fn accept_loop(listeners: Vec<Weak<Listener>>, server: Arc<ServerInner>) {
+pub(super) async fn accept_loop(
+    listeners: Vec<Weak<Listener>>,
+    server: Arc<ServerInner>,
+    mode: LoopMode,
+) {
     let mut next = 0;
     loop {
         // At a limit, accept() is not called: the kernel's backlog holds the
-        // next clients, and nobody is reset.
-        server.wait_for_room().await;
+        // next clients, and nobody is reset. Handed-over connections had
+        // room reserved by the acceptor.
+        if mode != LoopMode::Receive {
+            server.wait_for_room().await;
+        }
         let accepted = std::future::poll_fn(|cx| poll_accept_any(&listeners, &mut next, cx)).await;
+        if mode != LoopMode::Receive && matches!(accepted, Some(Ok(_))) {
+            // With workers: room under the limits, taken after the accept so
+            // two workers cannot both take the last place.
+            server.reserve().await;
+        }
         match accepted {
             None => return,
+            Some(Ok(accepted)) if mode == LoopMode::HandOff => server.hand_off(accepted),
             Some(Ok(Accepted::Tcp(stream))) => server.on_accept(stream),
             #[cfg(feature = "unix")]
             Some(Ok(Accepted::Unix(stream))) => server.on_accept_unix(stream),
+            Some(Ok(Accepted::Handed(handed))) => server.on_handed(handed),
+            Some(Err(_)) if mode == LoopMode::Receive => return,
             Some(Err(e)) if is_resource_exhaustion(&e) => {
                 server.counters.accept_error();
                 // Out of descriptors or memory: wait for connections to end rather than spin.

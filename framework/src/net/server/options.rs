@@ -56,6 +56,10 @@ pub struct ServerOptions {
     pub(crate) nodelay: bool,
     pub(crate) start_serving: bool,
     pub(crate) max_connections: Option<usize>,
+    pub(crate) workers: usize,
+    /// Test switch (`internal::force_handoff`): serve workers through one
+    /// acceptor even where `SO_REUSEPORT` exists.
+    pub(crate) force_handoff: bool,
     #[cfg(feature = "unix")]
     pub(crate) cleanup_socket: bool,
     #[cfg(feature = "tls")]
@@ -76,6 +80,8 @@ impl Default for ServerOptions {
             nodelay: true,
             start_serving: true,
             max_connections: None,
+            workers: 1,
+            force_handoff: false,
             #[cfg(feature = "unix")]
             cleanup_socket: true,
             #[cfg(feature = "tls")]
@@ -91,7 +97,8 @@ impl ServerOptions {
     /// The defaults: backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
     /// keep-alive off, `TCP_NODELAY` on, serving at once, no connection
     /// limit, at most 256 TLS handshakes in progress, reading paused on
-    /// backpressure, and no idle, read-idle or write-stall timeout.
+    /// backpressure, no idle, read-idle or write-stall timeout, and one worker
+    /// (the runtime that creates the server).
     pub fn new() -> Self {
         Self::default()
     }
@@ -340,6 +347,82 @@ impl ServerOptions {
         self
     }
 
+    /// Serves on `n` worker threads, each with its own single-threaded event
+    /// loop (default 1: no threads of its own; the server runs on the tokio
+    /// runtime that creates it, whatever its kind).
+    ///
+    /// With `n` > 1, [`create_server`](crate::create_server) starts `n`
+    /// threads (`aioproto-worker-0`, …), each running a current-thread tokio
+    /// runtime, and binds each address `n` times with `SO_REUSEPORT`, so each
+    /// worker has its own listening socket and the kernel spreads new
+    /// connections across them. Port 0 picks one free port per address that
+    /// every worker shares. Servers made from a socket handed in
+    /// ([`create_server_from_std`](crate::create_server_from_std), Unix
+    /// socket servers) have one listening socket: one acceptor (on worker 0)
+    /// hands each connection to the next worker in turn.
+    ///
+    /// That is thread-per-core, as asyncio is per process: a connection lives
+    /// on one worker from accept to `connection_lost`, its protocol factory
+    /// runs there, and its callbacks run there, one at a time, in order.
+    /// Connections on different workers run in parallel, so the factory and
+    /// whatever protocols share (a room, a store) must be `Sync` (the
+    /// factory already is: [`ProtocolFactory`](crate::ProtocolFactory) is
+    /// `Send + Sync`). A panic in a callback ends that connection only, and a
+    /// panic in the factory fails only the connection it was called for; no
+    /// worker ever stops because of one.
+    ///
+    /// The [`Server`](crate::Server) handle covers every worker:
+    /// `close`, `close_clients`, `abort_clients`, `shutdown` and
+    /// `wait_closed` act on all of them, `local_addrs` lists each address
+    /// once, and [`stats`](crate::Server::stats) sums their counters
+    /// ([`worker_stats`](crate::Server::worker_stats) has each).
+    /// [`max_connections`](Self::max_connections) and `max_tls_handshakes`
+    /// limit the whole server, exactly: the workers share the gauges, and a
+    /// worker takes its place under them (an atomic compare-and-swap) after
+    /// its `accept()` returns. At a limit, each worker may hold the one
+    /// connection it had just accepted (connected, not yet served, no
+    /// callback run) until a connection ends on any worker; the others wait
+    /// in the kernel's backlog as without workers. The workers stop once the server is closed and their
+    /// connections are gone; tasks a protocol spawned with `tokio::spawn` run
+    /// on its worker's loop and are cancelled then.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, Protocol, ServerOptions, Transport, create_server};
+    /// use bytes::Bytes;
+    ///
+    /// struct Echo(Option<Transport>);
+    /// impl BaseProtocol for Echo {
+    ///     fn connection_made(&mut self, t: &Transport) {
+    ///         self.0 = Some(t.clone());
+    ///     }
+    /// }
+    /// impl Protocol for Echo {
+    ///     fn data_received(&mut self, data: Bytes) {
+    ///         self.0.as_ref().unwrap().write(data);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aioproto::Result<()> {
+    /// let mut options = ServerOptions::new();
+    /// options.workers(2);
+    /// let server = create_server(|| Echo(None), "127.0.0.1", 0, &options).await?;
+    /// assert_eq!(server.local_addrs().len(), 1); // one port, two listening sockets
+    /// server.shutdown(std::time::Duration::from_secs(1)).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn workers(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "workers must be at least 1");
+        self.workers = n;
+        self
+    }
+
     /// Whether to start accepting at once (default true). With false, the
     /// sockets are bound but not listening until
     /// [`Server::start_serving`](crate::Server::start_serving).
@@ -374,7 +457,8 @@ impl fmt::Debug for ServerOptions {
             )
             .field("idle_timeout", &self.connection.timeouts.idle)
             .field("read_idle_timeout", &self.connection.timeouts.read_idle)
-            .field("write_stall_timeout", &self.connection.timeouts.write_stall);
+            .field("write_stall_timeout", &self.connection.timeouts.write_stall)
+            .field("workers", &self.workers);
         #[cfg(feature = "unix")]
         d.field("cleanup_socket", &self.cleanup_socket);
         #[cfg(feature = "tls")]

@@ -53,7 +53,7 @@ impl Server {
     /// # Ok(()) }
     /// ```
     pub fn close_clients(&self) {
-        self.inner.end_clients(Ask::Close);
+        self.end_clients(Ask::Close);
     }
 
     /// Aborts every live connection, dropping unsent data, and ends every TLS
@@ -78,7 +78,7 @@ impl Server {
     /// # Ok(()) }
     /// ```
     pub fn abort_clients(&self) {
-        self.inner.end_clients(Ask::Abort);
+        self.end_clients(Ask::Abort);
     }
 
     /// Shuts the server down within `grace`: stops accepting, asks every
@@ -106,7 +106,9 @@ impl Server {
     /// step 2, are counted in
     /// [`ServerStats::aborted_by_shutdown`](crate::ServerStats::aborted_by_shutdown).
     /// Calling it again, say with a shorter `grace`, is fine: each call
-    /// aborts at its own deadline.
+    /// aborts at its own deadline. With [`ServerOptions::workers`](crate::ServerOptions::workers)
+    /// every worker goes through these steps together, under one deadline,
+    /// and it resolves once every worker thread has stopped.
     ///
     /// # Cancel safety
     ///
@@ -149,15 +151,30 @@ impl Server {
     /// # Ok(()) }
     /// ```
     pub async fn shutdown(&self, grace: Duration) {
-        let span = self.inner.span.clone();
+        let span = self.group.span.clone();
         self.shutdown_within(grace).instrument(span).await;
+    }
+
+    /// Closes or aborts every connection of every shard; returns how many there were.
+    fn end_clients(&self, ask: Ask) -> usize {
+        self.shards()
+            .iter()
+            .map(|shard| shard.end_clients(ask))
+            .sum()
+    }
+
+    /// Moves every shard's shutdown on to `phase`.
+    fn enter(&self, phase: Phase) {
+        for shard in self.shards() {
+            shard.enter(phase);
+        }
     }
 
     async fn shutdown_within(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now().checked_add(grace);
         self.close();
-        self.inner.enter(Phase::Closing);
-        let asked = self.inner.end_clients(Ask::Close);
+        self.enter(Phase::Closing);
+        let asked = self.end_clients(Ask::Close);
         tracing::debug!(connections = asked, ?grace, "shutting down");
         let Some(deadline) = deadline else {
             // A grace too long to represent: no deadline.
@@ -170,8 +187,8 @@ impl Server {
         {
             return;
         }
-        self.inner.enter(Phase::Aborting);
-        let left = self.inner.end_clients(Ask::Abort);
+        self.enter(Phase::Aborting);
+        let left = self.end_clients(Ask::Abort);
         tracing::info!(
             connections = left,
             ?grace,

@@ -5,7 +5,10 @@
 //! the work (an accept, the end of a connection), so counting costs nothing on
 //! the data path. To add a counter: a field in [`Counters`], the same field in
 //! [`ServerStats`] with its docs, a line in [`Counters::snapshot`] and a pair
-//! in the `Display` impl. The server holds its counters in an `Arc`, which
+//! in the `Display` impl, and a line in [`ServerStats::merge`] (which sums
+//! workers; it names every field, so a new one does not compile until it is
+//! summed). Each worker of a server has its own `Counters`, so no counter is
+//! written by two threads. The server holds its counters in an `Arc`, which
 //! reaches every connection's driver through its config
 //! (`Settings::counters`): the byte counters get one relaxed `fetch_add` per
 //! read and per flush that moved bytes, a few per 64 KiB.
@@ -114,6 +117,42 @@ impl fmt::Display for ServerStats {
             self.bytes_read,
             self.bytes_written,
         )
+    }
+}
+
+impl ServerStats {
+    /// Adds `other`'s counters and gauges to these (one worker's to the
+    /// server's total). `peak_open` is summed too, an upper bound; the server
+    /// replaces it with the true peak over its workers.
+    pub(crate) fn merge(&mut self, other: &ServerStats) {
+        let ServerStats {
+            accepted,
+            open,
+            tls_handshaking,
+            peak_open,
+            closed_cleanly,
+            closed_with_error,
+            tls_handshakes_failed,
+            aborted_hard_limit,
+            timed_out,
+            aborted_by_shutdown,
+            accept_errors,
+            bytes_read,
+            bytes_written,
+        } = *other;
+        self.accepted += accepted;
+        self.open += open;
+        self.tls_handshaking += tls_handshaking;
+        self.peak_open += peak_open;
+        self.closed_cleanly += closed_cleanly;
+        self.closed_with_error += closed_with_error;
+        self.tls_handshakes_failed += tls_handshakes_failed;
+        self.aborted_hard_limit += aborted_hard_limit;
+        self.timed_out += timed_out;
+        self.aborted_by_shutdown += aborted_by_shutdown;
+        self.accept_errors += accept_errors;
+        self.bytes_read += bytes_read;
+        self.bytes_written += bytes_written;
     }
 }
 
