@@ -160,7 +160,9 @@ pub use adapters::codec::{CodecProtocol, FrameHandler, FrameSink};
 pub use async_trait::async_trait;
 pub use bytes::{Bytes, BytesMut};
 pub use error::{Error, Result};
-pub use net::connect::{ConnectOptions, connect_accepted_socket, create_connection};
+pub use net::connect::{
+    ConnectOptions, connect_accepted_socket, connect_stream, create_connection,
+};
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use net::pipe::{IntoPipeFd, connect_read_pipe, connect_write_pipe};

@@ -14,10 +14,10 @@ use crate::net::addr::{bind_error, connect_error};
 use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
-use crate::transport::io::StreamIo;
+use crate::transport::io::{ForeignIo, StreamIo};
 use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_protocol};
 use crate::transport::timeouts::check_limit;
-use crate::transport::{ExtraInfo, SocketOptions};
+use crate::transport::{Capabilities, ExtraInfo, SocketOptions};
 
 /// Options for [`create_connection`], set with a builder.
 ///
@@ -401,6 +401,69 @@ where
         );
     }
     start_tcp(io, extra, socket_options, None, options, factory)
+}
+
+/// Runs a protocol on any tokio byte stream: a `tokio::io::duplex` pipe, a
+/// `TcpStream` set up elsewhere, a QUIC stream, a TLS stream of another
+/// library. The one entry point for streams aioproto did not open itself.
+///
+/// Returns after `connection_made` ran, with the transport and the shared
+/// protocol, like [`create_connection`]. The transport behaves like a TCP
+/// socket's: `write_eof()` calls the stream's `poll_shutdown`, and
+/// `eof_received` returning true keeps it open; `close()` flushes, then calls
+/// `poll_shutdown` (unless `write_eof()` did) and drops the stream. It has no
+/// addresses and no socket options (`peername()` is `None`).
+///
+/// Must be called inside a tokio runtime (the driver is spawned on it).
+///
+/// # Errors
+///
+/// [`Error::CallbackPanicked`] if `connection_made` panicked (then
+/// `connection_lost` has run).
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{BaseProtocol, Bytes, Protocol, Transport, connect_stream};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// struct Upper(Option<Transport>);
+/// impl BaseProtocol for Upper {
+///     fn connection_made(&mut self, t: &Transport) {
+///         self.0 = Some(t.clone());
+///     }
+/// }
+/// impl Protocol for Upper {
+///     fn data_received(&mut self, data: Bytes) {
+///         self.0.as_ref().unwrap().write(data.to_ascii_uppercase());
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+/// let (transport, _protocol) = connect_stream(|| Upper(None), ours)?;
+/// theirs.write_all(b"over a pipe").await?;
+/// let mut reply = [0u8; 11];
+/// theirs.read_exact(&mut reply).await?;
+/// assert_eq!(&reply, b"OVER A PIPE");
+/// transport.close();
+/// # Ok(()) }
+/// ```
+pub fn connect_stream<F, P, M, S>(factory: F, stream: S) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io: Box<dyn StreamIo> = Box::new(ForeignIo::new(stream));
+    let transport = Transport::new(ExtraInfo::new(Capabilities::SOCKET), None);
+    start_protocol(
+        io,
+        transport,
+        factory,
+        ConnectionConfig::new(MadeOn::Caller),
+    )
 }
 
 /// Starts a connected TCP socket (TLS already handshaken, with its

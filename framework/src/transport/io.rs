@@ -1,8 +1,9 @@
 //! The byte-stream trait a driver runs ([`StreamIo`]) and its adapter for any
 //! tokio socket ([`AsyncIo`]).
 //!
-//! TCP and Unix sockets come in through [`AsyncIo`]; TLS, pipes and the
-//! in-memory test stream implement [`StreamIo`] themselves.
+//! TCP and Unix sockets come in through [`AsyncIo`], any other tokio stream
+//! through [`ForeignIo`]; TLS, pipes and the in-memory test stream implement
+//! [`StreamIo`] themselves.
 
 use std::io;
 use std::io::IoSlice;
@@ -101,6 +102,67 @@ where
 
     fn socket(&self) -> Option<BorrowedFd<'_>> {
         Some(self.0.as_fd())
+    }
+}
+
+/// Any other tokio `AsyncRead + AsyncWrite` stream (a duplex pipe, a stream
+/// of another library): no socket options, its own `poll_flush`, and
+/// `poll_shutdown` as both half-close and graceful close (so a stream that
+/// ends with a message of its own, such as a foreign TLS stream, sends it).
+pub(crate) struct ForeignIo<S> {
+    stream: S,
+    /// `poll_shutdown` completed (by `write_eof()`): the close has nothing left to send.
+    shut_down: bool,
+}
+
+impl<S> ForeignIo<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        ForeignIo {
+            stream,
+            shut_down: false,
+        }
+    }
+}
+
+impl<S> StreamIo for ForeignIo<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
+    }
+
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_read_into_slice(&mut self.stream, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(Pin::new(&mut self.stream).poll_shutdown(cx))?;
+        self.shut_down = true;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.shut_down {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_eof(cx)
     }
 }
 
