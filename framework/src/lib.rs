@@ -160,8 +160,10 @@ pub use adapters::codec::{CodecProtocol, FrameHandler, FrameSink};
 pub use async_trait::async_trait;
 pub use bytes::{Bytes, BytesMut};
 pub use error::{Error, Result};
+pub use net::addr::AddressFamily;
 pub use net::connect::{
     ConnectOptions, connect_accepted_socket, connect_stream, create_connection,
+    create_connection_from_std,
 };
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]

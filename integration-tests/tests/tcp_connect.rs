@@ -156,3 +156,84 @@ async fn empty_host_is_invalid() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
 }
+
+/// `family`: only addresses of that family are tried (asyncio's `family=`);
+/// a host without one is a clear error.
+#[tokio::test]
+async fn family_picks_the_addresses_tried() {
+    init_tracing();
+    let (server, addr) = echo_server().await;
+    let mut options = ConnectOptions::new();
+    options.family(aioproto::AddressFamily::Ipv4);
+    let (t, _) = create_connection(Echo::default, "localhost", addr.port(), &options)
+        .await
+        .expect("localhost has an IPv4 address");
+    assert!(t.peername().unwrap().is_ipv4());
+    t.close();
+    let mut options = ConnectOptions::new();
+    options.family(aioproto::AddressFamily::Ipv6);
+    let err = create_connection(Echo::default, "127.0.0.1", addr.port(), &options)
+        .await
+        .err()
+        .expect("127.0.0.1 has no IPv6 address");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    server.close();
+}
+
+/// `all_errors`: every address's error, as a list, even for one address
+/// (asyncio's `all_errors=True`).
+#[tokio::test]
+async fn all_errors_lists_every_failure() {
+    init_tracing();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut options = ConnectOptions::new();
+    options.all_errors(true);
+    let err = create_connection(Echo::default, "127.0.0.1", port, &options)
+        .await
+        .err()
+        .expect("nothing listens there");
+    match err {
+        Error::MultipleErrors(errors) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(
+                errors[0].io_kind(),
+                Some(std::io::ErrorKind::ConnectionRefused)
+            );
+        }
+        other => panic!("expected MultipleErrors, got {other:?}"),
+    }
+}
+
+/// `create_connection_from_std` (asyncio's `create_connection(sock=…)`): a
+/// socket connected elsewhere runs the protocol; connecting options are refused.
+#[tokio::test]
+async fn an_already_connected_socket_runs_the_protocol() {
+    init_tracing();
+    let (server, addr) = echo_server().await;
+    let log = Log::new();
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    let (t, _) =
+        aioproto::create_connection_from_std(|| Events::new(&log), socket, &ConnectOptions::new())
+            .await
+            .unwrap();
+    assert_eq!(t.peername(), Some(addr));
+    t.write("echo me");
+    log.wait_data(7).await;
+    assert_eq!(log.data(), b"echo me");
+    t.close();
+    assert!(log.wait_lost().await.is_none());
+
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    let mut options = ConnectOptions::new();
+    options.connect_timeout(std::time::Duration::from_secs(1));
+    let err = aioproto::create_connection_from_std(Echo::default, socket, &options)
+        .await
+        .err()
+        .expect("connect_timeout does not apply");
+    assert!(err.to_string().contains("connect_timeout"), "{err}");
+    server.close();
+}

@@ -496,3 +496,26 @@ async fn accepted_socket_serves_tls() {
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     assert!(refused_log.events().is_empty());
 }
+
+/// `create_connection_from_std` with client TLS: the handshake runs over the
+/// socket connected elsewhere, naming the server by `server_name`.
+#[tokio::test]
+async fn an_already_connected_socket_speaks_tls() {
+    init_tracing();
+    let pki = Pki::new();
+    let (server, addr) = tls_echo_server(pki.server_tls("server")).await;
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    let mut tls = pki.client_tls();
+    tls.server_name("localhost").unwrap();
+    let log = Log::new();
+    let (t, _) =
+        aioproto::create_connection_from_std(|| Events::new(&log), socket, &connect_options(tls))
+            .await
+            .expect("TLS over the handed-in socket");
+    assert!(t.tls().is_some());
+    t.write("secret");
+    log.wait_data(6).await;
+    assert_eq!(log.data(), b"secret");
+    t.close();
+    server.close();
+}

@@ -7,6 +7,27 @@ use std::net::SocketAddr;
 
 use crate::error::Error;
 
+/// Which address family to connect over, like asyncio's `family=AF_INET` /
+/// `AF_INET6` (see [`ConnectOptions::family`](crate::ConnectOptions::family)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressFamily {
+    /// IPv4 addresses only.
+    Ipv4,
+    /// IPv6 addresses only.
+    Ipv6,
+}
+
+impl AddressFamily {
+    /// Whether `addr` is of this family.
+    pub(crate) fn includes(self, addr: &SocketAddr) -> bool {
+        match self {
+            AddressFamily::Ipv4 => addr.is_ipv4(),
+            AddressFamily::Ipv6 => addr.is_ipv6(),
+        }
+    }
+}
+
 /// A bind on `addr` failed (asyncio's wording).
 pub(crate) fn bind_error(err: io::Error, addr: SocketAddr) -> Error {
     with_context(

@@ -10,7 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
-use crate::net::addr::{bind_error, connect_error};
+use crate::net::addr::{AddressFamily, bind_error, connect_error};
 use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
@@ -37,6 +37,8 @@ pub struct ConnectOptions {
     pub(crate) happy_eyeballs_delay: Option<Duration>,
     pub(crate) interleave: Option<usize>,
     pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) family: Option<AddressFamily>,
+    pub(crate) all_errors: bool,
     pub(crate) keepalive: bool,
     pub(crate) no_nodelay: bool,
     #[cfg(feature = "tls")]
@@ -79,6 +81,29 @@ impl ConnectOptions {
     /// Upper bound on resolving and connecting together (default: none).
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Connects over this address family only (default: any), like asyncio's
+    /// `family=`: resolved addresses of the other family are not tried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::ConnectOptions::new();
+    /// options.family(aioproto::AddressFamily::Ipv6);
+    /// ```
+    pub fn family(&mut self, family: AddressFamily) -> &mut Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// On failure, return every address's error as [`Error::MultipleErrors`]
+    /// (in the order tried), even when there was one, like asyncio's
+    /// `all_errors=True` (default off: one error as it is, identical ones
+    /// collapsed).
+    pub fn all_errors(&mut self, on: bool) -> &mut Self {
+        self.all_errors = on;
         self
     }
 
@@ -200,21 +225,29 @@ impl ConnectOptions {
 impl ConnectOptions {
     /// Refuses the options `connect_accepted_socket` cannot honour, rather
     /// than ignoring them.
-    fn check_for_accepted_socket(&self) -> Result<()> {
+    fn check_for_connected_socket(&self, caller: &str, server_side: bool) -> Result<()> {
         let connecting = [
             ("local_addr", self.local_addr.is_some()),
             ("happy_eyeballs_delay", self.happy_eyeballs_delay.is_some()),
             ("interleave", self.interleave.is_some()),
             ("connect_timeout", self.connect_timeout.is_some()),
+            ("family", self.family.is_some()),
+            ("all_errors", self.all_errors),
             #[cfg(feature = "tls")]
             (
                 "tls (client side; an accepted socket serves TLS with server_tls)",
-                self.tls.is_some(),
+                server_side && self.tls.is_some(),
+            ),
+            #[cfg(feature = "tls")]
+            (
+                "server_tls (an outgoing socket speaks TLS as a client, with tls)",
+                !server_side && self.server_tls.is_some(),
             ),
         ];
+        let _ = server_side;
         match connecting.iter().find(|(_, set)| *set) {
             Some((name, _)) => Err(Error::invalid_argument(format!(
-                "connect_accepted_socket: {name} does not apply to an already-connected socket"
+                "{caller}: {name} does not apply to an already-connected socket"
             ))),
             None => Ok(()),
         }
@@ -236,6 +269,8 @@ impl fmt::Debug for ConnectOptions {
             .field("happy_eyeballs_delay", &self.happy_eyeballs_delay)
             .field("interleave", &self.interleave)
             .field("connect_timeout", &self.connect_timeout)
+            .field("family", &self.family)
+            .field("all_errors", &self.all_errors)
             .field("keepalive", &self.keepalive)
             .field("nodelay", &!self.no_nodelay)
             .field(
@@ -325,7 +360,15 @@ where
                 "server_tls is for connect_accepted_socket; create_connection speaks TLS as a client (tls)",
             ));
         }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        if let Some(family) = options.family {
+            addrs.retain(|addr| family.includes(addr));
+            if addrs.is_empty() {
+                return Err(Error::invalid_argument(format!(
+                    "{host} resolved to no {family:?} address"
+                )));
+            }
+        }
         connect_any(addrs, options).await
     };
     let stream = match options.connect_timeout {
@@ -381,7 +424,7 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    options.check_for_accepted_socket()?;
+    options.check_for_connected_socket("connect_accepted_socket", true)?;
     // A socket that is not connected (never connected, or a listener) would
     // only fail on its first read, after connection_made: refuse it now.
     socket.peer_addr()?;
@@ -400,6 +443,70 @@ where
             factory,
         );
     }
+    start_tcp(io, extra, socket_options, None, options, factory)
+}
+
+/// Runs a protocol on an already-connected outgoing socket, like asyncio's
+/// `create_connection(sock=…)`.
+///
+/// Returns after `connection_made` ran. The socket options (`nodelay`,
+/// `keepalive`), the connection limits and [`ConnectOptions::tls`] apply: the
+/// client handshake names the server by `ClientTls::server_name`, or else by
+/// the peer's IP address.
+///
+/// # Errors
+///
+/// An I/O error (`NotConnected`) if the socket is not connected;
+/// [`Error::InvalidArgument`] for an option that concerns connecting
+/// (`local_addr`, `happy_eyeballs_delay`, `interleave`, `connect_timeout`,
+/// `family`, `all_errors`) or server-side TLS; the handshake's error;
+/// [`Error::CallbackPanicked`] if `connection_made` panicked.
+///
+/// # Cancel safety
+///
+/// Cancelling it during a TLS handshake closes the socket; no callback runs.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{BaseProtocol, ConnectOptions, Protocol, create_connection_from_std};
+///
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let socket = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// let (transport, _) =
+///     create_connection_from_std(|| Quiet, socket, &ConnectOptions::new()).await?;
+/// assert_eq!(transport.peername(), Some(listener.local_addr()?));
+/// transport.close();
+/// # Ok(()) }
+/// ```
+pub async fn create_connection_from_std<F, P, M>(
+    factory: F,
+    socket: std::net::TcpStream,
+    options: &ConnectOptions,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    options.check_for_connected_socket("create_connection_from_std", false)?;
+    let peer = socket.peer_addr()?;
+    socket.set_nonblocking(true)?;
+    let (io, extra, socket_options) =
+        tcp_io(TcpStream::from_std(socket)?, options.socket_options());
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let name = tls.name_for(&peer.ip().to_string())?;
+        let (io, extra) = tls.connect(name, io, extra).await?;
+        let shutdown = Some(tls.shutdown_timeout);
+        return start_tcp(io, extra, socket_options, shutdown, options, factory);
+    }
+    let _ = peer;
     start_tcp(io, extra, socket_options, None, options, factory)
 }
 
@@ -536,6 +643,9 @@ async fn connect_any(addrs: Vec<SocketAddr>, options: &ConnectOptions) -> Result
                 }
             }
         }
+    }
+    if options.all_errors {
+        return Err(Error::MultipleErrors(errors));
     }
     Err(aggregate(errors))
 }
