@@ -270,3 +270,57 @@ async fn readline_lines() {
     assert_eq!(lines, ["one\n", "two\n", "three"]);
     assert!(stdout.at_eof());
 }
+
+/// Stdio::from_fd: a child's stdout goes into a file the parent opened
+/// (asyncio's `stdout=f`).
+#[tokio::test]
+async fn stdout_can_go_to_a_file() {
+    let path = std::env::temp_dir().join(format!("aioproto-child-out-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut options = SubprocessOptions::new();
+    options
+        .stdin(Stdio::Null)
+        .stdout(Stdio::from_fd(file))
+        .stderr(Stdio::Null);
+    let mut proc = create_subprocess_exec("sh", ["-c", "echo into the file"], &options)
+        .await
+        .unwrap();
+    let status = timeout(Duration::from_secs(10), proc.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "into the file\n");
+    let _ = std::fs::remove_file(&path);
+}
+
+/// pass_fd: the child inherits a descriptor at its number (asyncio's
+/// `pass_fds`), and the parent's copy is close-on-exec again afterwards.
+#[tokio::test]
+async fn pass_fd_keeps_a_descriptor_open_in_the_child() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let number = writer.as_raw_fd();
+    let mut options = SubprocessOptions::new();
+    options
+        .stdin(Stdio::Null)
+        .stdout(Stdio::Null)
+        .stderr(Stdio::Null)
+        .pass_fd(writer);
+    // dash redirects only fds 0-9; the /proc path reaches any inherited one.
+    let script = format!("echo passed > /proc/self/fd/{number}");
+    let mut proc = create_subprocess_exec("sh", ["-c", script.as_str()], &options)
+        .await
+        .unwrap();
+    let status = timeout(Duration::from_secs(10), proc.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 0, "the child could write to fd {number}");
+    drop(options); // our copy of the write end
+    let mut got = String::new();
+    reader.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "passed\n");
+}

@@ -112,7 +112,7 @@ pub trait SubprocessProtocol: Send + 'static {
 }
 
 /// What to connect one of the child's standard streams to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum Stdio {
     /// A pipe to the parent, reachable with
@@ -125,6 +125,34 @@ pub enum Stdio {
     Null,
     /// For stderr only: wherever stdout goes (asyncio's `STDOUT`).
     Stdout,
+    /// A file or any other descriptor the parent opened (asyncio's file
+    /// object or fd): the child gets a duplicate of it. Make one with
+    /// [`Stdio::from_fd`], e.g. from a `std::fs::File`.
+    File(Arc<OwnedFd>),
+}
+
+impl Stdio {
+    /// Redirects the stream to `fd` (a `File`, a socket, one end of a pipe).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{Stdio, SubprocessOptions};
+    ///
+    /// # fn f() -> std::io::Result<()> {
+    /// let log = std::fs::File::create(std::env::temp_dir().join("child.log"))?;
+    /// let mut options = SubprocessOptions::new();
+    /// options.stdout(Stdio::from_fd(log));
+    /// # Ok(()) }
+    /// ```
+    pub fn from_fd(fd: impl Into<OwnedFd>) -> Stdio {
+        Stdio::File(Arc::new(fd.into()))
+    }
+
+    /// A pipe to the parent.
+    pub(crate) fn is_pipe(&self) -> bool {
+        matches!(self, Stdio::Pipe)
+    }
 }
 
 /// How to start a child: its standard streams, environment, directory and
@@ -155,6 +183,7 @@ pub struct SubprocessOptions {
     env: Vec<(OsString, Option<OsString>)>,
     cwd: Option<PathBuf>,
     new_process_group: bool,
+    pass_fds: Vec<Arc<OwnedFd>>,
     pub(crate) limit: usize,
 }
 
@@ -168,6 +197,7 @@ impl Default for SubprocessOptions {
             env: Vec::new(),
             cwd: None,
             new_process_group: false,
+            pass_fds: Vec::new(),
             limit: 64 * 1024,
         }
     }
@@ -229,6 +259,28 @@ impl SubprocessOptions {
     /// `setsid()` needs an `unsafe` `pre_exec` hook, which this crate forbids.
     pub fn new_process_group(&mut self, on: bool) -> &mut Self {
         self.new_process_group = on;
+        self
+    }
+
+    /// Keeps `fd` open in the child, at the same number (asyncio's
+    /// `pass_fds`); every other descriptor of the parent is closed there.
+    ///
+    /// The descriptor is made inheritable for the moment of the spawn only
+    /// (its close-on-exec flag cleared, then set again), so a child that
+    /// another thread spawns at that same moment inherits it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f() -> std::io::Result<()> {
+    /// let (reader, writer) = std::io::pipe()?;
+    /// let mut options = aioproto::SubprocessOptions::new();
+    /// options.pass_fd(writer); // the child writes to it by its number
+    /// # drop(reader);
+    /// # Ok(()) }
+    /// ```
+    pub fn pass_fd(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.pass_fds.push(Arc::new(fd.into()));
         self
     }
 
@@ -729,16 +781,47 @@ struct Plumbing {
     parent: [Option<OwnedFd>; 3],
 }
 
+/// Runs `spawn` with the close-on-exec flag of every fd in `fds` cleared, so
+/// the child inherits them at their numbers; sets it again afterwards.
+fn with_inheritable<T>(
+    fds: &[Arc<OwnedFd>],
+    spawn: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let set = |fd: &OwnedFd, cloexec: bool| -> io::Result<()> {
+        let flags = FdFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFD)?);
+        let flags = if cloexec {
+            flags | FdFlag::FD_CLOEXEC
+        } else {
+            flags - FdFlag::FD_CLOEXEC
+        };
+        fcntl(fd, FcntlArg::F_SETFD(flags))?;
+        Ok(())
+    };
+    for fd in fds {
+        set(fd, false)?;
+    }
+    let spawned = spawn();
+    for fd in fds {
+        // The child has its copy now; ours must not leak into later children.
+        if let Err(e) = set(fd, true) {
+            tracing::warn!(error = %e, "cannot set close-on-exec again on a passed fd");
+        }
+    }
+    spawned
+}
+
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
 fn plumbing(options: &SubprocessOptions) -> Result<Plumbing> {
     use std::process::Stdio as S;
-    let simple = |stdio: Stdio, name: &str| -> Result<S> {
+    let simple = |stdio: &Stdio, name: &str| -> Result<S> {
         match stdio {
             Stdio::Inherit => Ok(S::inherit()),
             Stdio::Null => Ok(S::null()),
+            Stdio::File(fd) => Ok(S::from(fd.try_clone()?)),
             Stdio::Pipe => unreachable!("pipes are handled by the caller"),
             Stdio::Stdout => Err(Error::invalid_argument(format!(
                 "Stdio::Stdout is only valid for stderr, not {name}"
@@ -746,7 +829,7 @@ fn plumbing(options: &SubprocessOptions) -> Result<Plumbing> {
         }
     };
     let mut parent: [Option<OwnedFd>; 3] = [None, None, None];
-    let stdin = match options.stdin {
+    let stdin = match &options.stdin {
         Stdio::Pipe => {
             let (r, w) = cloexec_pipe()?;
             parent[0] = Some(w);
@@ -755,7 +838,7 @@ fn plumbing(options: &SubprocessOptions) -> Result<Plumbing> {
         other => simple(other, "stdin")?,
     };
     let mut stdout_writer = None;
-    let stdout = match options.stdout {
+    let stdout = match &options.stdout {
         Stdio::Pipe => {
             let (r, w) = cloexec_pipe()?;
             parent[1] = Some(r);
@@ -764,7 +847,7 @@ fn plumbing(options: &SubprocessOptions) -> Result<Plumbing> {
         }
         other => simple(other, "stdout")?,
     };
-    let stderr = match (options.stderr, options.stdout) {
+    let stderr = match (&options.stderr, &options.stdout) {
         (Stdio::Pipe, _) => {
             let (r, w) = cloexec_pipe()?;
             parent[2] = Some(r);
@@ -816,7 +899,7 @@ where
     // If the runtime goes away with the child still running, kill it rather
     // than leave it unreaped.
     command.kill_on_drop(true);
-    let spawned = command.spawn();
+    let spawned = with_inheritable(&options.pass_fds, || command.spawn());
     // The command holds our copies of the child's pipe ends: close them now, or
     // the child's stdout would never reach EOF.
     drop(command);

@@ -118,12 +118,11 @@ struct Parts {
 
 impl Parts {
     fn new(options: &SubprocessOptions) -> Self {
-        let reader =
-            |stdio: Stdio| (stdio == Stdio::Pipe).then(|| ReaderShared::new(options.limit));
+        let reader = |stdio: &Stdio| stdio.is_pipe().then(|| ReaderShared::new(options.limit));
         Parts {
-            stdin: (options.stdin == Stdio::Pipe).then(WriterShared::new),
-            stdout: reader(options.stdout),
-            stderr: reader(options.stderr),
+            stdin: options.stdin.is_pipe().then(WriterShared::new),
+            stdout: reader(&options.stdout),
+            stderr: reader(&options.stderr),
         }
     }
 
