@@ -282,7 +282,7 @@ async fn stdout_can_go_to_a_file() {
         .stdin(Stdio::Null)
         .stdout(Stdio::from_fd(file))
         .stderr(Stdio::Null);
-    let mut proc = create_subprocess_exec("sh", ["-c", "echo into the file"], &options)
+    let proc = create_subprocess_exec("sh", ["-c", "echo into the file"], &options)
         .await
         .unwrap();
     let status = timeout(Duration::from_secs(10), proc.wait())
@@ -311,7 +311,7 @@ async fn pass_fd_keeps_a_descriptor_open_in_the_child() {
         .pass_fd(writer);
     // dash redirects only fds 0-9; the /proc path reaches any inherited one.
     let script = format!("echo passed > /proc/self/fd/{number}");
-    let mut proc = create_subprocess_exec("sh", ["-c", script.as_str()], &options)
+    let proc = create_subprocess_exec("sh", ["-c", script.as_str()], &options)
         .await
         .unwrap();
     let status = timeout(Duration::from_secs(10), proc.wait())
