@@ -160,8 +160,7 @@ async fn extra_info_and_no_half_close() {
     assert_eq!(info.alpn_protocol_str(), Some("echo"));
     assert_eq!(info.server_name.as_deref(), Some("localhost"));
     assert!(transport.peername().is_some() && transport.sockname().is_some());
-    assert!(!transport.can_write_eof());
-    assert!(matches!(transport.write_eof(), Err(Error::Unsupported(_))));
+    assert!(transport.can_write_eof(), "TLS 1.3 can half-close");
 
     transport.write("x");
     let server_log = next_log(&mut logs).await;
@@ -517,5 +516,85 @@ async fn an_already_connected_socket_speaks_tls() {
     log.wait_data(6).await;
     assert_eq!(log.data(), b"secret");
     t.close();
+    server.close();
+}
+
+/// An echo protocol that answers the peer's close_notify with a last line,
+/// then closes.
+struct EchoThenBye(Option<aioproto::Transport>);
+
+impl aioproto::BaseProtocol for EchoThenBye {
+    fn connection_made(&mut self, t: &aioproto::Transport) {
+        self.0 = Some(t.clone());
+    }
+}
+impl aioproto::Protocol for EchoThenBye {
+    fn data_received(&mut self, data: bytes::Bytes) {
+        self.0.as_ref().unwrap().write(data);
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.as_ref().unwrap().write("bye");
+        false
+    }
+}
+
+/// TLS 1.3 `write_eof()` (RFC 8446 §6.1): close_notify goes out and reading
+/// goes on, so the server's answers after our EOF still arrive; with TLS 1.2
+/// the transport cannot half-close and says so.
+#[tokio::test]
+async fn tls13_write_eof_sends_close_notify_and_keeps_reading() {
+    init_tracing();
+    let pki = Pki::new();
+    let mut options = aioproto::ServerOptions::new();
+    options.tls(pki.server_tls("server"));
+    let server = aioproto::create_server(|| EchoThenBye(None), "127.0.0.1", 0, &options)
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+
+    let log = Log::new();
+    let mut tls = pki.client_tls();
+    tls.server_name("localhost").unwrap();
+    let (t, _) = with_timeout(connect_tls_recording(&log, "127.0.0.1", port, tls))
+        .await
+        .unwrap();
+    assert!(t.can_write_eof());
+    t.write("ping");
+    t.write_eof().unwrap();
+    log.wait_data(7).await;
+    assert_eq!(
+        log.data(),
+        b"pingbye",
+        "the server's data after our EOF arrived"
+    );
+    assert!(log.wait_lost().await.is_none());
+
+    // TLS 1.2 only: no half-close.
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates({
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::pem::PemObject::pem_file_iter(pki.ca()).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        roots
+    })
+    .with_no_client_auth();
+    let mut tls12 = aioproto::ClientTls::from_config(config);
+    tls12.server_name("localhost").unwrap();
+    let log12 = Log::new();
+    let (t12, _) = with_timeout(connect_tls_recording(&log12, "127.0.0.1", port, tls12))
+        .await
+        .unwrap();
+    assert_eq!(
+        t12.tls().unwrap().protocol_version,
+        rustls::ProtocolVersion::TLSv1_2
+    );
+    assert!(!t12.can_write_eof());
+    assert!(matches!(t12.write_eof(), Err(Error::Unsupported(_))));
+    t12.close();
     server.close();
 }

@@ -93,7 +93,9 @@
 //! assert_eq!(info.peer_certificates.len(), 1);
 //! assert_eq!(info.protocol_version, rustls::ProtocolVersion::TLSv1_3);
 //! println!("cipher: {:?}", info.cipher_suite);
-//! assert!(!transport.can_write_eof()); // as in asyncio: TLS cannot half-close
+//! // Unlike asyncio, TLS 1.3 can half-close: write_eof() sends close_notify
+//! // and the peer's data still arrives.
+//! assert!(transport.can_write_eof());
 //!
 //! transport.close(); // flush, close_notify, wait for the peer's (at most 30 s)
 //! server.close();

@@ -68,7 +68,7 @@ pub struct Transport {
 /// What the transport can do, fixed at creation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Capabilities {
-    /// `write_eof()` half-closes (TCP, Unix, pipes); false for TLS.
+    /// `write_eof()` half-closes (TCP, Unix, pipes, TLS 1.3); false for TLS 1.2.
     pub(crate) can_write_eof: bool,
     /// `eof_received()` returning true keeps the connection open.
     pub(crate) eof_keeps_open: bool,
@@ -99,6 +99,14 @@ impl Capabilities {
         readable: true,
         writable: true,
         default_high_water: 512 * 1024,
+    };
+
+    /// A TLS 1.3 stream: `write_eof()` sends close_notify and reading goes on
+    /// (RFC 8446 §6.1 lets each side close its write side alone).
+    #[cfg(feature = "tls")]
+    pub(crate) const TLS13: Capabilities = Capabilities {
+        can_write_eof: true,
+        ..Capabilities::TLS
     };
 }
 
@@ -219,7 +227,7 @@ impl Transport {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] when [`can_write_eof`](Self::can_write_eof) is false (TLS).
+    /// [`Error::Unsupported`] when [`can_write_eof`](Self::can_write_eof) is false (TLS 1.2).
     pub fn write_eof(&self) -> Result<()> {
         if !self.can_write_eof() {
             return Err(Error::Unsupported(
@@ -234,7 +242,8 @@ impl Transport {
     }
 
     /// Whether [`write_eof`](Self::write_eof) is supported: true for TCP, Unix
-    /// sockets and pipes, false for TLS.
+    /// sockets, pipes and TLS 1.3 (where it sends close_notify and reading
+    /// goes on, RFC 8446 §6.1; asyncio cannot do this), false for TLS 1.2.
     pub fn can_write_eof(&self) -> bool {
         self.extra().caps.can_write_eof
     }

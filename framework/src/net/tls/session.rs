@@ -144,11 +144,16 @@ impl StreamIo for TlsIo {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    fn poll_write_eof(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "TLS transports cannot half-close",
-        )))
+    /// TLS 1.3 only (the transport offers `write_eof` only then): sends
+    /// close_notify and flushes it, without closing the socket, so the peer's
+    /// data still arrives.
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(Pin::new(&mut self.stream).poll_shutdown(cx))?;
+        if self.closing == Closing::Open {
+            // close_notify went out: a later close() only waits for the peer's.
+            self.closing = Closing::Draining;
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -258,8 +263,12 @@ async fn bounded<T>(
 /// The io and facts of a connection whose handshake is done.
 fn handshaken(io: TlsIo, mut extra: ExtraInfo, info: TlsInfo) -> Handshaken {
     tracing::debug!(version = ?info.protocol_version, "TLS handshake done");
+    extra.caps = if info.protocol_version == rustls::ProtocolVersion::TLSv1_3 {
+        Capabilities::TLS13
+    } else {
+        Capabilities::TLS
+    };
     extra.tls = Some(Arc::new(info));
-    extra.caps = Capabilities::TLS;
     (Box::new(io), extra)
 }
 
