@@ -72,6 +72,22 @@ pub trait FrameHandler<C: Decoder>: Send + 'static {
     /// An error closes the connection; `connection_lost` gets it.
     fn frame_received(&mut self, frame: C::Item, sink: &mut FrameSink<'_, C>) -> Result<()>;
 
+    /// Bytes that arrived in raw mode (see [`FrameSink::set_raw_mode`]), as
+    /// Twisted's `rawDataReceived`: the bytes left undecoded when raw mode
+    /// began come first, then everything the peer sends until the handler
+    /// goes back with `set_raw_mode(false)`.
+    ///
+    /// # Errors
+    ///
+    /// An error closes the connection. The default is an error: a handler
+    /// that turns raw mode on must implement this.
+    fn raw_data_received(&mut self, data: Bytes, sink: &mut FrameSink<'_, C>) -> Result<()> {
+        let _ = (data, sink);
+        Err(Error::invalid_state(
+            "raw mode is on but the handler does not implement raw_data_received",
+        ))
+    }
+
     /// The peer sent EOF, after the last frames were delivered. Return true to
     /// keep the write side open (TCP, Unix); false (the default) closes.
     fn eof_received(&mut self, sink: &mut FrameSink<'_, C>) -> bool {
@@ -91,6 +107,8 @@ pub struct FrameSink<'a, C> {
     codec: &'a mut C,
     transport: &'a Transport,
     buf: &'a mut BytesMut,
+    raw: &'a mut bool,
+    read_buf: &'a mut BytesMut,
 }
 
 impl<C> FrameSink<'_, C> {
@@ -112,6 +130,65 @@ impl<C> FrameSink<'_, C> {
     /// The connection's transport, e.g. to keep a clone or to close.
     pub fn transport(&self) -> &Transport {
         self.transport
+    }
+
+    /// Switches between frames and raw bytes, like Twisted's
+    /// `LineReceiver.setRawMode()` / `setLineMode()`.
+    ///
+    /// With raw mode on, decoding stops right after the current callback:
+    /// the bytes already received and not yet decoded go to
+    /// [`FrameHandler::raw_data_received`] first, with nothing lost, then
+    /// every later chunk as it arrives. Turned off (from
+    /// `raw_data_received`), later bytes are decoded into frames again.
+    ///
+    /// # Examples
+    ///
+    /// A header line, then a raw body of the length it announced:
+    ///
+    /// ```
+    /// use aioproto::{Bytes, FrameHandler, FrameSink, LinesCodec, Result};
+    ///
+    /// #[derive(Default)]
+    /// struct Upload { left: usize, body: Vec<u8> }
+    ///
+    /// impl FrameHandler<LinesCodec> for Upload {
+    ///     fn frame_received(&mut self, line: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+    ///         self.left = line.trim().parse().unwrap_or(0);
+    ///         sink.set_raw_mode(true);
+    ///         Ok(())
+    ///     }
+    ///     fn raw_data_received(&mut self, data: Bytes, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+    ///         let take = data.len().min(self.left - self.body.len());
+    ///         self.body.extend_from_slice(&data[..take]);
+    ///         if self.body.len() == self.left {
+    ///             sink.send(format!("got {} bytes", self.body.len()))?;
+    ///             sink.set_raw_mode(false);
+    ///             sink.unread(&data[take..]); // the next header line, if it came along
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_raw_mode(&mut self, on: bool) {
+        *self.raw = on;
+    }
+
+    /// Whether raw mode is on.
+    pub fn is_raw_mode(&self) -> bool {
+        *self.raw
+    }
+
+    /// Puts `data` back in front of the bytes still to be decoded, for a raw
+    /// handler that took only part of a chunk before `set_raw_mode(false)`
+    /// (Twisted's `setLineMode(extra)`): nothing the peer sent is lost.
+    pub fn unread(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut joined = BytesMut::with_capacity(data.len() + self.read_buf.len());
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(self.read_buf);
+        *self.read_buf = joined;
     }
 }
 
@@ -153,6 +230,8 @@ pub struct CodecProtocol<C, H> {
     read_buf: BytesMut,
     write_buf: BytesMut,
     error: Option<Error>,
+    /// Bytes go to `raw_data_received` instead of the decoder.
+    raw: bool,
 }
 
 impl<C, H> CodecProtocol<C, H>
@@ -170,6 +249,7 @@ where
             read_buf: BytesMut::new(),
             write_buf: BytesMut::new(),
             error: None,
+            raw: false,
         }
     }
 
@@ -199,7 +279,7 @@ where
         let Some(transport) = self.transport.clone() else {
             return;
         };
-        while self.error.is_none() {
+        while self.error.is_none() && !self.raw {
             let decoded = if eof {
                 self.codec.decode_eof(&mut self.read_buf)
             } else {
@@ -214,10 +294,35 @@ where
                 codec: &mut self.codec,
                 transport: &transport,
                 buf: &mut self.write_buf,
+                raw: &mut self.raw,
+                read_buf: &mut self.read_buf,
             };
             if let Err(e) = self.handler.frame_received(frame, &mut sink) {
                 self.fail(e);
             }
+            if self.raw && !self.read_buf.is_empty() {
+                // Raw mode began: what is left undecoded is raw bytes now.
+                let rest = self.read_buf.split().freeze();
+                self.deliver_raw(rest);
+            }
+        }
+    }
+
+    /// Hands `data` to the handler in raw mode; it may switch back, and then
+    /// what it did not take stays for the decoder.
+    fn deliver_raw(&mut self, data: Bytes) {
+        let Some(transport) = self.transport.clone() else {
+            return;
+        };
+        let mut sink = FrameSink {
+            codec: &mut self.codec,
+            transport: &transport,
+            buf: &mut self.write_buf,
+            raw: &mut self.raw,
+            read_buf: &mut self.read_buf,
+        };
+        if let Err(e) = self.handler.raw_data_received(data, &mut sink) {
+            self.fail(e);
         }
     }
 }
@@ -234,6 +339,8 @@ where
             codec: &mut self.codec,
             transport,
             buf: &mut self.write_buf,
+            raw: &mut self.raw,
+            read_buf: &mut self.read_buf,
         };
         if let Err(e) = self.handler.connection_made(&mut sink) {
             self.fail(e);
@@ -256,6 +363,15 @@ where
         if self.error.is_some() {
             return;
         }
+        if self.raw {
+            // Zero-copy: the chunk goes to the handler as it came; what it
+            // gives back after leaving raw mode is decoded.
+            self.deliver_raw(data);
+            if !self.raw {
+                self.deliver(false);
+            }
+            return;
+        }
         self.read_buf.extend_from_slice(&data);
         self.deliver(false);
     }
@@ -275,6 +391,8 @@ where
             codec: &mut self.codec,
             transport: &transport,
             buf: &mut self.write_buf,
+            raw: &mut self.raw,
+            read_buf: &mut self.read_buf,
         };
         self.handler.eof_received(&mut sink)
     }

@@ -104,3 +104,78 @@ async fn length_delimited_round_trip_and_oversized_frame() {
     conn.feed((1u32 << 30).to_be_bytes().to_vec());
     conn.wait_closed().await;
 }
+
+/// A header line announcing a body length, then the raw body.
+#[derive(Default)]
+struct Upload {
+    left: usize,
+    body: Vec<u8>,
+    headers: Vec<String>,
+}
+
+impl FrameHandler<LinesCodec> for Upload {
+    fn frame_received(&mut self, line: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        self.left = line.trim().parse().unwrap_or(0);
+        self.headers.push(line);
+        self.body.clear();
+        sink.set_raw_mode(true);
+        Ok(())
+    }
+    fn raw_data_received(
+        &mut self,
+        data: Bytes,
+        sink: &mut FrameSink<'_, LinesCodec>,
+    ) -> Result<()> {
+        let take = data.len().min(self.left - self.body.len());
+        self.body.extend_from_slice(&data[..take]);
+        if self.body.len() == self.left {
+            sink.send(format!("got {}", String::from_utf8_lossy(&self.body)))?;
+            sink.set_raw_mode(false);
+            sink.unread(&data[take..]);
+        }
+        Ok(())
+    }
+}
+
+/// Raw mode (Twisted's setRawMode/setLineMode): bytes buffered with the
+/// header go raw, nothing is lost across the switches, however the input is
+/// chunked.
+#[tokio::test]
+async fn raw_mode_switches_without_losing_bytes() {
+    let input = b"5\nhello3\nabc";
+    for split in 1..input.len() {
+        let (conn, protocol) =
+            TestConnection::start(CodecProtocol::new(LinesCodec::new(), Upload::default()));
+        conn.feed(Bytes::copy_from_slice(&input[..split]));
+        conn.feed(Bytes::copy_from_slice(&input[split..]));
+        conn.settle().await;
+        assert_eq!(
+            &conn.written()[..],
+            b"got hello\ngot abc\n",
+            "split at {split}"
+        );
+        let p = protocol.lock().unwrap();
+        assert_eq!(p.handler().headers, ["5", "3"], "split at {split}");
+    }
+}
+
+/// A handler that turns raw mode on without implementing raw_data_received
+/// ends the connection with a clear error rather than dropping bytes.
+#[tokio::test]
+async fn raw_mode_without_a_raw_handler_is_an_error() {
+    struct Careless;
+    impl FrameHandler<LinesCodec> for Careless {
+        fn frame_received(
+            &mut self,
+            _: String,
+            sink: &mut FrameSink<'_, LinesCodec>,
+        ) -> Result<()> {
+            sink.set_raw_mode(true);
+            Ok(())
+        }
+    }
+    let (conn, _) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), Careless));
+    conn.feed("go raw\nbytes");
+    conn.settle().await;
+    assert!(conn.is_closed());
+}
