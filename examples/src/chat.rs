@@ -362,4 +362,83 @@ mod tests {
         let count: u32 = FORMAT_CHARACTERS.iter().map(|&(a, b)| b - a + 1).sum();
         assert_eq!(count, 170, "Unicode 16.0 has 170 Cf characters");
     }
+
+    use aioproto::testing::TestConnection;
+    use proptest::prelude::*;
+
+    /// What `watcher` (already in the room) sees while `talker` sends `input`
+    /// in the chunks `splits` cut it into.
+    fn relayed(input: &[u8], splits: &[usize]) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let room = Room::local("prop");
+            let (watcher, _) = TestConnection::start(ChatClient::new(room.clone()));
+            watcher.feed("watcher\n");
+            watcher.settle().await;
+            let (talker, _) = TestConnection::start(ChatClient::new(room));
+            let mut cuts: Vec<usize> = splits.iter().map(|&s| s % (input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                if cut > from {
+                    talker.feed(Bytes::copy_from_slice(&input[from..cut]));
+                    talker.settle().await;
+                    from = cut;
+                }
+            }
+            talker.feed_eof();
+            talker.settle().await;
+            watcher.settle().await;
+            watcher.take_written().to_vec()
+        })
+    }
+
+    /// The fixture sees what a watching client sees.
+    #[test]
+    fn relayed_shows_what_the_watcher_gets() {
+        let seen = relayed(b"talker\nhi\x1b[31m\n", &[3, 9]);
+        assert_eq!(
+            String::from_utf8(seen).unwrap(),
+            "* talker joined\ntalker: hi\u{fffd}[31m\n* talker left\n"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Relayed text never carries a control character but TAB, keeps every
+        /// other character, and never panics.
+        #[test]
+        fn sanitized_text_has_no_controls(text in any::<String>()) {
+            let clean = sanitize_text(&text);
+            prop_assert!(!clean.chars().any(|c| c.is_control() && c != '\t'));
+            prop_assert_eq!(clean.chars().count(), text.chars().count());
+        }
+
+        /// Nickname checks never panic, and an accepted one shows as itself.
+        #[test]
+        fn accepted_nicknames_are_printable(nick in any::<String>()) {
+            if valid_nickname(&nick) {
+                prop_assert!(!nick.chars().any(|c| c.is_control() || c.is_whitespace()));
+            }
+        }
+
+        /// The chat line handling gives the other clients the same bytes
+        /// however the sender's input is chunked: arbitrary bytes after a
+        /// nickname, cut at arbitrary points.
+        #[test]
+        fn relaying_does_not_depend_on_chunking(
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            splits in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let mut input = b"talker\n".to_vec();
+            input.extend_from_slice(&body);
+            let whole = relayed(&input, &[]);
+            let chunked = relayed(&input, &splits);
+            prop_assert_eq!(whole, chunked);
+        }
+    }
 }
