@@ -424,26 +424,7 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    options.check_for_connected_socket("connect_accepted_socket", true)?;
-    // A socket that is not connected (never connected, or a listener) would
-    // only fail on its first read, after connection_made: refuse it now.
-    socket.peer_addr()?;
-    socket.set_nonblocking(true)?;
-    let (io, extra, socket_options) =
-        tcp_io(TcpStream::from_std(socket)?, options.socket_options());
-    #[cfg(feature = "tls")]
-    if let Some(tls) = &options.server_tls {
-        let (io, extra) = tls.accept(io, bytes::Bytes::new(), extra).await?;
-        return start_tcp(
-            io,
-            extra,
-            socket_options,
-            Some(tls.shutdown_timeout),
-            options,
-            factory,
-        );
-    }
-    start_tcp(io, extra, socket_options, None, options, factory)
+    start_connected(factory, socket, options, Side::Server).await
 }
 
 /// Runs a protocol on an already-connected outgoing socket, like asyncio's
@@ -494,17 +475,55 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    options.check_for_connected_socket("create_connection_from_std", false)?;
+    start_connected(factory, socket, options, Side::Client).await
+}
+
+/// Which end of TLS an already-connected socket plays.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Accepted elsewhere: TLS with `server_tls` (`connect_accepted_socket`).
+    Server,
+    /// Connected elsewhere: TLS with `tls` (`create_connection_from_std`).
+    Client,
+}
+
+/// The body of `connect_accepted_socket` and `create_connection_from_std`.
+async fn start_connected<F, P, M>(
+    factory: F,
+    socket: std::net::TcpStream,
+    options: &ConnectOptions,
+    side: Side,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    let caller = match side {
+        Side::Server => "connect_accepted_socket",
+        Side::Client => "create_connection_from_std",
+    };
+    options.check_for_connected_socket(caller, side == Side::Server)?;
+    // A socket that is not connected (never connected, or a listener) would
+    // only fail on its first read, after connection_made: refuse it now.
     let peer = socket.peer_addr()?;
     socket.set_nonblocking(true)?;
     let (io, extra, socket_options) =
         tcp_io(TcpStream::from_std(socket)?, options.socket_options());
     #[cfg(feature = "tls")]
-    if let Some(tls) = &options.tls {
-        let name = tls.name_for(&peer.ip().to_string())?;
-        let (io, extra) = tls.connect(name, io, extra).await?;
-        let shutdown = Some(tls.shutdown_timeout);
-        return start_tcp(io, extra, socket_options, shutdown, options, factory);
+    match (side, &options.server_tls, &options.tls) {
+        (Side::Server, Some(tls), _) => {
+            let (io, extra) = tls.accept(io, bytes::Bytes::new(), extra).await?;
+            let shutdown = Some(tls.shutdown_timeout);
+            return start_tcp(io, extra, socket_options, shutdown, options, factory);
+        }
+        (Side::Client, _, Some(tls)) => {
+            // No host name to check: the configured server name, or the peer's IP.
+            let name = tls.name_for(&peer.ip().to_string())?;
+            let (io, extra) = tls.connect(name, io, extra).await?;
+            let shutdown = Some(tls.shutdown_timeout);
+            return start_tcp(io, extra, socket_options, shutdown, options, factory);
+        }
+        _ => {}
     }
     let _ = peer;
     start_tcp(io, extra, socket_options, None, options, factory)
