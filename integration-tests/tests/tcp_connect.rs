@@ -174,8 +174,7 @@ async fn family_picks_the_addresses_tried() {
     options.family(aioproto::AddressFamily::Ipv6);
     let err = create_connection(Echo::default, "127.0.0.1", addr.port(), &options)
         .await
-        .err()
-        .expect("127.0.0.1 has no IPv6 address");
+        .expect_err("127.0.0.1 has no IPv6 address");
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     server.close();
 }
@@ -194,8 +193,7 @@ async fn all_errors_lists_every_failure() {
     options.all_errors(true);
     let err = create_connection(Echo::default, "127.0.0.1", port, &options)
         .await
-        .err()
-        .expect("nothing listens there");
+        .expect_err("nothing listens there");
     match err {
         Error::MultipleErrors(errors) => {
             assert_eq!(errors.len(), 1);
@@ -232,8 +230,7 @@ async fn an_already_connected_socket_runs_the_protocol() {
     options.connect_timeout(std::time::Duration::from_secs(1));
     let err = aioproto::create_connection_from_std(Echo::default, socket, &options)
         .await
-        .err()
-        .expect("connect_timeout does not apply");
+        .expect_err("connect_timeout does not apply");
     assert!(err.to_string().contains("connect_timeout"), "{err}");
     server.close();
 }
