@@ -217,6 +217,16 @@ async fn idle_timeout_aborts_a_silent_connection() {
     server.close();
 }
 
+/// Sends a byte every 100 ms for `how_long`: a peer that is slow but alive.
+/// (The sleeps pace the traffic; nothing waits on them for an event.)
+async fn trickle(client: &mut TcpStream, how_long: Duration) {
+    let busy = Instant::now();
+    while busy.elapsed() < how_long {
+        client.write_all(b"x").await.unwrap();
+        tokio::time::sleep(ms(100)).await;
+    }
+}
+
 /// Idle is reset by reads: a client that sends a byte every 100 ms keeps
 /// the connection open for well over the limit; once it stops, the limit
 /// runs out, never earlier than the limit after the last byte.
@@ -228,11 +238,7 @@ async fn idle_timeout_is_reset_by_reads() {
     options.idle_timeout(limit);
     let spec = Timed::default();
     let (server, mut client) = server_with(&options, spec.clone()).await;
-    let busy = Instant::now();
-    while busy.elapsed() < limit * 3 {
-        client.write_all(b"x").await.unwrap();
-        tokio::time::sleep(ms(100)).await;
-    }
+    trickle(&mut client, limit * 3).await;
     assert!(!spec.seen.is_lost(), "kept open by the reads");
     let (exc, at) = spec.seen.lost().await;
     assert_timeout(&exc, "idle timeout");
@@ -299,11 +305,7 @@ async fn read_idle_timeout_is_reset_by_reads() {
     options.read_idle_timeout(limit);
     let spec = Timed::default();
     let (server, mut client) = server_with(&options, spec.clone()).await;
-    let busy = Instant::now();
-    while busy.elapsed() < limit * 3 {
-        client.write_all(b"x").await.unwrap();
-        tokio::time::sleep(ms(100)).await;
-    }
+    trickle(&mut client, limit * 3).await;
     assert!(!spec.seen.is_lost(), "kept open by the reads");
     let (exc, at) = spec.seen.lost().await;
     assert_timeout(&exc, "read idle timeout");
@@ -311,7 +313,8 @@ async fn read_idle_timeout_is_reset_by_reads() {
     server.close();
 }
 
-/// Write-stall: a server that queues 8 MiB for a client that reads a little
+/// Write-stall: a server that queues 32 MiB (far more than loopback socket
+/// buffers absorb, so data stays in the transport) for a client that reads a little
 /// and then stops is aborted once nothing has left the buffer for the limit.
 #[tokio::test]
 async fn write_stall_aborts_a_peer_that_stopped_reading() {
@@ -320,7 +323,7 @@ async fn write_stall_aborts_a_peer_that_stopped_reading() {
     let mut options = ServerOptions::new();
     options.write_stall_timeout(limit);
     let spec = Timed {
-        greeting: Some(Bytes::from(vec![b'g'; 8 << 20])),
+        greeting: Some(Bytes::from(vec![b'g'; 32 << 20])),
         ..Timed::default()
     };
     let (server, mut client) = server_with(&options, spec.clone()).await;
