@@ -237,6 +237,7 @@ pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
 pub use transport::timeouts::TimeoutKind;
+pub use transport::proxy_info::ProxyInfo;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls_info::TlsInfo;

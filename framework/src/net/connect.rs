@@ -6,11 +6,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::net::addr::{AddressFamily, bind_error, connect_error};
+use crate::net::proxy::ProxyHeader;
+use crate::net::proxy::stream::write_header;
 use crate::net::tcp::tcp_io;
 use crate::transport::Transport;
 use crate::transport::dispatch::IntoHandler;
@@ -45,6 +48,8 @@ pub struct ConnectOptions {
     pub(crate) tls: Option<crate::net::tls::ClientTls>,
     #[cfg(feature = "tls")]
     pub(crate) server_tls: Option<crate::net::tls::ServerTls>,
+    /// A PROXY protocol header, encoded, sent before anything else.
+    pub(crate) proxy_header: Option<Bytes>,
     /// What the connection enforces once connected.
     pub(crate) connection: Settings,
 }
@@ -222,6 +227,58 @@ impl ConnectOptions {
     }
 }
 
+/// How long sending a PROXY protocol header may take ([`ConnectOptions::proxy_header`]).
+const PROXY_HEADER_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ConnectOptions {
+    /// Sends `header`, a PROXY protocol header, first thing on the
+    /// connection (default: none), encoded in its own
+    /// [`version`](ProxyHeader::version): before the TLS handshake with
+    /// [`tls`](Self::tls), and before `connection_made`. A proxy passes the
+    /// address of the client it accepted, so that a server with
+    /// [`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)
+    /// sees that client's address.
+    ///
+    /// Applies to [`create_connection`] and [`create_connection_from_std`];
+    /// [`connect_accepted_socket`] refuses it (that socket plays the server).
+    /// Sending it may take at most 10 s; past that, or if it cannot be
+    /// written, the connection fails and no callback runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the header cannot be encoded in its
+    /// version (UDP, Unix addresses or TLVs in v1, more than 64 KiB in v2);
+    /// the options are unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{ConnectOptions, ProxyHeader, ProxyVersion};
+    ///
+    /// let client = "198.51.100.4:51000".parse().unwrap();
+    /// let server = "10.0.0.2:80".parse().unwrap();
+    /// let mut options = ConnectOptions::new();
+    /// options.proxy_header(ProxyHeader::tcp(client, server).with_version(ProxyVersion::V1))?;
+    /// # Ok::<(), aioproto::Error>(())
+    /// ```
+    pub fn proxy_header(&mut self, header: ProxyHeader) -> Result<&mut Self> {
+        let encoded = header
+            .encode()
+            .map_err(|e| Error::invalid_argument(format!("proxy_header: {e}")))?;
+        self.proxy_header = Some(encoded);
+        Ok(self)
+    }
+
+    /// Sends the PROXY protocol header, if there is one, on a connection
+    /// that has just been made.
+    async fn send_proxy_header(&self, io: &mut dyn StreamIo) -> Result<()> {
+        match &self.proxy_header {
+            Some(header) => write_header(io, header, PROXY_HEADER_SEND_TIMEOUT).await,
+            None => Ok(()),
+        }
+    }
+}
+
 impl ConnectOptions {
     /// Refuses the options `connect_accepted_socket` cannot honour, rather
     /// than ignoring them.
@@ -233,6 +290,10 @@ impl ConnectOptions {
             ("connect_timeout", self.connect_timeout.is_some()),
             ("family", self.family.is_some()),
             ("all_errors", self.all_errors),
+            (
+                "proxy_header (a client's; an accepted socket plays the server)",
+                server_side && self.proxy_header.is_some(),
+            ),
             #[cfg(feature = "tls")]
             (
                 "tls (client side; an accepted socket serves TLS with server_tls)",
@@ -283,6 +344,7 @@ impl fmt::Debug for ConnectOptions {
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls.is_some())
             .field("server_tls", &self.server_tls.is_some());
+        d.field("proxy_header", &self.proxy_header);
         d.finish()
     }
 }
@@ -377,7 +439,8 @@ where
             .map_err(|_| Error::Timeout("connect"))??,
         None => connecting.await?,
     };
-    let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    let (mut io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    options.send_proxy_header(&mut *io).await?;
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
         let (io, extra) = tls.connect(tls.name_for(host)?, io, extra).await?;
@@ -507,8 +570,9 @@ where
     // only fail on its first read, after connection_made: refuse it now.
     let peer = socket.peer_addr()?;
     socket.set_nonblocking(true)?;
-    let (io, extra, socket_options) =
+    let (mut io, extra, socket_options) =
         tcp_io(TcpStream::from_std(socket)?, options.socket_options());
+    options.send_proxy_header(&mut *io).await?;
     #[cfg(feature = "tls")]
     match (side, &options.server_tls, &options.tls) {
         (Side::Server, Some(tls), _) => {

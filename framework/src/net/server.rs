@@ -2,11 +2,13 @@
 //!
 //! One accept loop per server (every listening socket of it) admits
 //! connections while there is room under the limits, counts them, and starts
-//! each through the one start path; a TLS server first runs the handshake on a
-//! task of its own, which the server can end (`close_clients`, `shutdown`).
+//! each through the one start path; a server with handshake steps (a PROXY
+//! protocol header, TLS) first runs them on a task of its own, which the
+//! server can end (`close_clients`, `shutdown`).
 //!
-//! * `accept.rs`: the accept loop, admission, the TLS handshake tasks and the
+//! * `accept.rs`: the accept loop, admission, the handshake tasks and the
 //!   registry of live connections;
+//! * `handshake.rs`: the handshake steps (PROXY header, then TLS);
 //! * `shutdown.rs`: `close_clients`, `abort_clients` and `shutdown(grace)`;
 //! * `options.rs`, `stats.rs`, `handshake_log.rs`: the options, the counters,
 //!   and the rate-limited log of failed handshakes;
@@ -35,7 +37,7 @@ use crate::transport::dispatch::{Handler, ProtocolFactory};
 use crate::util::lock;
 
 mod accept;
-#[cfg(feature = "tls")]
+mod handshake;
 mod handshake_log;
 pub(crate) mod options;
 mod shutdown;
@@ -208,7 +210,6 @@ struct ServerInner {
     /// Whether this shard's accept loop hands its connections to the
     /// workers (the hand-off acceptor) instead of serving them.
     hands_off: bool,
-    #[cfg(feature = "tls")]
     handshake_failures: handshake_log::HandshakeFailures,
 }
 
@@ -227,8 +228,8 @@ struct ServerState {
     accept_tasks: Vec<JoinHandle<()>>,
     /// Live connections by id.
     connections: HashMap<u64, Connection>,
-    /// Accepted connections still in their TLS handshake: not yet a
-    /// transport, but open (for `max_connections`) and waited for by
+    /// Accepted connections still in their handshake steps (PROXY header,
+    /// TLS handshake): not yet a transport, but open (for `max_connections`) and waited for by
     /// `wait_closed`, as asyncio does.
     handshakes: HashMap<u64, Handshake>,
     /// The next connection id: ids count up in accept order, from the
@@ -243,7 +244,7 @@ struct ServerState {
 }
 
 impl ServerState {
-    /// Connections open: started, or still in their TLS handshake.
+    /// Connections open: started, or still in their handshake steps.
     fn open(&self) -> usize {
         self.connections.len() + self.handshakes.len()
     }
@@ -389,7 +390,6 @@ struct ShardParts {
     /// This shard's worker index and the worker count (0 and 1 without workers).
     index: usize,
     count: usize,
-    #[cfg(feature = "tls")]
     handshake_failures: handshake_log::HandshakeFailures,
 }
 
@@ -411,7 +411,6 @@ impl ServerInner {
             runtime: parts.runtime,
             pool: parts.pool,
             hands_off: parts.hands_off,
-            #[cfg(feature = "tls")]
             handshake_failures: parts.handshake_failures,
         }
     }
@@ -574,7 +573,6 @@ impl Server {
             hands_off: false,
             index: 0,
             count: 1,
-            #[cfg(feature = "tls")]
             handshake_failures: handshake_log::HandshakeFailures::new(),
         };
         let shard = Arc::new(ServerInner::new(parts, options));

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-#[cfg(feature = "tls")]
 use std::sync::Arc;
 
 use crate::transport::Capabilities;
+use crate::transport::proxy_info::ProxyInfo;
 
 /// Facts about a connection, fixed when it is established: asyncio's
 /// `get_extra_info()` keys as typed fields.
@@ -30,6 +30,10 @@ pub struct ExtraInfo {
     #[cfg(feature = "tls")]
     /// TLS details (`peercert`, `cipher`, `alpn_protocol`, `server_name`, …); `None` on plain connections.
     pub tls: Option<Arc<crate::transport::tls_info::TlsInfo>>,
+    /// The socket's own addresses and the header, when a PROXY protocol
+    /// header replaced `peername` and `sockname` (or the paths) with the
+    /// ones it carries; `None` on connections without one.
+    pub proxy: Option<Arc<ProxyInfo>>,
     pub(crate) caps: Capabilities,
 }
 
@@ -43,6 +47,7 @@ impl ExtraInfo {
             pipe_fd: None,
             #[cfg(feature = "tls")]
             tls: None,
+            proxy: None,
             caps,
         }
     }
@@ -62,6 +67,9 @@ impl fmt::Debug for ExtraInfo {
         }
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
+        if self.proxy.is_some() {
+            d.field("proxy", &self.proxy);
+        }
         d.finish_non_exhaustive()
     }
 }

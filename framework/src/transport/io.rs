@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A byte stream a driver can run: TCP, Unix, TLS, pipes.
@@ -163,6 +163,85 @@ where
             return Poll::Ready(Ok(()));
         }
         self.poll_write_eof(cx)
+    }
+}
+
+/// A stream whose first reads return bytes read from it already (what
+/// followed a PROXY protocol header in the same read), then read the stream.
+pub(crate) struct Prefixed {
+    prefix: Bytes,
+    io: Box<dyn StreamIo>,
+}
+
+impl Prefixed {
+    /// `io` with `prefix` in front; `io` itself when there is nothing to replay.
+    pub(crate) fn wrap(io: Box<dyn StreamIo>, prefix: Bytes) -> Box<dyn StreamIo> {
+        if prefix.is_empty() {
+            io
+        } else {
+            Box::new(Prefixed { prefix, io })
+        }
+    }
+
+    /// Copies as much of the prefix as fits into `dst`.
+    fn take_prefix(&mut self, room: usize, dst: impl FnOnce(&[u8])) -> usize {
+        let n = self.prefix.len().min(room);
+        dst(&self.prefix[..n]);
+        self.prefix.advance(n);
+        n
+    }
+}
+
+impl StreamIo for Prefixed {
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        if self.prefix.is_empty() {
+            return self.io.poll_read_buf(cx, buf);
+        }
+        let room = buf.capacity() - buf.len();
+        let room = if room == 0 { self.prefix.len() } else { room };
+        Poll::Ready(Ok(self.take_prefix(room, |p| buf.extend_from_slice(p))))
+    }
+
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if self.prefix.is_empty() || buf.is_empty() {
+            return self.io.poll_read_slice(cx, buf);
+        }
+        let room = buf.len();
+        Poll::Ready(Ok(
+            self.take_prefix(room, |p| buf[..p.len()].copy_from_slice(p))
+        ))
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
+    }
+
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_write_eof(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_close(cx)
+    }
+
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        self.io.socket()
+    }
+
+    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.io.poll_peer_closed(cx)
     }
 }
 

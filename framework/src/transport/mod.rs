@@ -11,6 +11,7 @@ pub(crate) mod extra;
 pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod protocol;
+pub(crate) mod proxy_info;
 mod socket_options;
 pub(crate) mod start;
 pub(crate) mod state;
@@ -446,14 +447,72 @@ impl Transport {
         self.extra().tls.as_deref()
     }
 
-    /// The remote address, like `get_extra_info('peername')`.
+    /// The remote address, like `get_extra_info('peername')`. Behind a PROXY
+    /// protocol header ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)),
+    /// the client's address the header carries; see
+    /// [`original_peername`](Self::original_peername).
     pub fn peername(&self) -> Option<SocketAddr> {
         self.handle.peername()
     }
 
-    /// The local address, like `get_extra_info('sockname')`.
+    /// The local address, like `get_extra_info('sockname')`. Behind a PROXY
+    /// protocol header, the destination the header carries.
     pub fn sockname(&self) -> Option<SocketAddr> {
         self.handle.sockname()
+    }
+
+    /// The socket's own remote address: the proxy's when a PROXY protocol
+    /// header replaced [`peername`](Self::peername), else the same as it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, Protocol, Transport};
+    ///
+    /// struct Log;
+    /// impl BaseProtocol for Log {
+    ///     fn connection_made(&mut self, t: &Transport) {
+    ///         println!("client {:?} via {:?}", t.peername(), t.original_peername());
+    ///     }
+    /// }
+    /// impl Protocol for Log {}
+    /// ```
+    pub fn original_peername(&self) -> Option<SocketAddr> {
+        match &self.extra().proxy {
+            Some(proxy) => proxy.socket_peername,
+            None => self.peername(),
+        }
+    }
+
+    /// The socket's own local address: see [`original_peername`](Self::original_peername).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use aioproto::{BaseProtocol, Protocol, Transport};
+    /// # struct Log;
+    /// impl BaseProtocol for Log {
+    ///     fn connection_made(&mut self, t: &Transport) {
+    ///         assert!(t.proxy().is_some() || t.original_sockname() == t.sockname());
+    ///     }
+    /// }
+    /// # impl Protocol for Log {}
+    /// ```
+    pub fn original_sockname(&self) -> Option<SocketAddr> {
+        match &self.extra().proxy {
+            Some(proxy) => proxy.socket_sockname,
+            None => self.sockname(),
+        }
+    }
+
+    /// The socket's own addresses and the raw header, when the connection
+    /// began with a PROXY protocol header; `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// See [`ProxyInfo`](crate::ProxyInfo).
+    pub fn proxy(&self) -> Option<&proxy_info::ProxyInfo> {
+        self.extra().proxy.as_deref()
     }
 
     /// Whether TCP_NODELAY is on (it is by default for every aioproto TCP

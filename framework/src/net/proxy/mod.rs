@@ -17,6 +17,7 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 mod config;
 mod error;
 mod header;
+pub(crate) mod stream;
 mod v1;
 mod v2;
 

@@ -1,18 +1,19 @@
 //! The accept loop and the registry: admitting connections under the limits,
-//! the TLS handshake tasks, and counting every connection in and out.
+//! the handshake tasks, and counting every connection in and out.
 //!
 //! ```text
 //!  accept loop --(room under max_connections / max_tls_handshakes?)--> accept()
 //!     |  no room: wait on `changed` (a connection or handshake ended)
 //!     v
-//!  plain: register + start_connection    TLS: handshakes[id] + task(handshake)
-//!                                              |  ok: register(id) + start_connection
-//!                                              |  failed: count, log (rate-limited)
-//!                                              |  aborted (close/abort_clients, shutdown)
+//!  no steps: register + start_connection
+//!  steps (PROXY header, TLS): handshakes[id] + task(handshake::run)
+//!        |  ok: register(id) + start_connection
+//!        |  failed: count by step, log (rate-limited)
+//!        |  aborted (close/abort_clients, shutdown)
 //!  on_finish(Ending) --> unregister, count, notify `changed`
 //! ```
 //!
-//! A connection keeps one id from accept to end, TLS handshake included. The
+//! A connection keeps one id from accept to end, handshake included. The
 //! registry lock is never held while a transport is closed or a task aborted.
 //!
 //! With workers, each worker's shard runs this loop on its own runtime; the
@@ -31,6 +32,7 @@ use socket2::Socket;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
+use super::handshake::{self, Failed, Ready};
 use super::shutdown::{Ask, Phase};
 use super::stats::Gone;
 use super::workers::{Handed, HandoffReceiver};
@@ -53,9 +55,8 @@ pub(super) struct Connection {
     pub(super) cut_by_shutdown: bool,
 }
 
-/// A TLS handshake in progress, in the server's registry.
+/// A connection in its handshake steps, in the server's registry.
 #[derive(Default)]
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(super) struct Handshake {
     /// Ends the handshake's task; `None` until the task is spawned.
     pub(super) abort: Option<AbortHandle>,
@@ -109,7 +110,7 @@ impl ServerInner {
                         tracing::debug!(
                             limit,
                             open = state.open(),
-                            tls_handshaking = state.handshakes.len(),
+                            handshaking = state.handshakes.len(),
                             "limit reached; accepting paused"
                         );
                     }
@@ -175,19 +176,24 @@ impl ServerInner {
         self.on_accepted(io, extra, None);
     }
 
-    /// Starts the connection, or its TLS handshake if the server speaks TLS.
+    /// Starts the connection, or its handshake steps if the server has any.
     fn on_accepted(
         self: &Arc<Self>,
         io: Box<dyn StreamIo>,
         extra: ExtraInfo,
         socket_options: Option<SocketOptions>,
     ) {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.options.tls {
-            self.start_handshake(tls, io, extra, socket_options);
-            return;
+        if self.has_handshake() {
+            self.start_handshake(io, extra, socket_options);
+        } else {
+            self.start(None, io, Transport::new(extra, socket_options), None);
         }
-        self.start(None, io, Transport::new(extra, socket_options), None);
+    }
+
+    /// Whether accepted connections go through handshake steps (a PROXY
+    /// protocol header, TLS) before their protocol is made.
+    pub(super) fn has_handshake(&self) -> bool {
+        handshake::has_steps(&self.options)
     }
 
     /// Registers the connection (a new one, or the one whose handshake had
@@ -320,12 +326,11 @@ impl ServerInner {
         self.notify_changed();
     }
 
-    /// Registers a TLS handshake and runs it on a task of its own, which the
-    /// server can end; the connection starts when it succeeds.
-    #[cfg(feature = "tls")]
+    /// Registers a connection's handshake steps and runs them on a task of
+    /// their own, which the server can end; the connection starts when they
+    /// succeed.
     fn start_handshake(
         self: &Arc<Self>,
-        tls: &crate::net::tls::ServerTls,
         io: Box<dyn StreamIo>,
         extra: ExtraInfo,
         socket_options: Option<SocketOptions>,
@@ -338,10 +343,10 @@ impl ServerInner {
             state.handshakes.insert(id, Handshake::default());
             id
         };
-        tracing::debug!(id, peer = %Peer(&extra), "accepted; TLS handshake started");
+        let steps = handshake::describe(&self.options);
+        tracing::debug!(id, peer = %Peer(&extra), "accepted; {steps} started");
         let span = crate::transport::start::connection_span(&extra);
-        let handshake = tls.accept(io, bytes::Bytes::new(), extra);
-        let shutdown_timeout = Some(tls.shutdown_timeout);
+        let handshake = handshake::run(&self.options, io, extra);
         let guard = HandshakeGuard {
             server: self.clone(),
             id,
@@ -349,14 +354,18 @@ impl ServerInner {
         let task = async move {
             let server = &guard.server;
             match handshake.await {
-                Ok((io, extra)) => {
+                Ok(Ready {
+                    io,
+                    extra,
+                    shutdown_timeout,
+                }) => {
                     let transport = Transport::new(extra, socket_options);
                     // The connection's span goes under the server's, as a plain one's.
                     server
                         .span
                         .in_scope(|| server.start(Some(id), io, transport, shutdown_timeout));
                 }
-                Err(e) => server.handshake_failed(id, &e),
+                Err(failed) => server.handshake_failed(id, &failed),
             }
             drop(guard);
         };
@@ -366,7 +375,6 @@ impl ServerInner {
 
     /// Keeps the abort handle of handshake `id`, or uses it at once if the
     /// server asked the handshake to end before it was spawned.
-    #[cfg(feature = "tls")]
     fn attach_handshake(&self, id: u64, handle: AbortHandle) {
         let end_now = {
             let mut state = lock(&self.state);
@@ -386,20 +394,20 @@ impl ServerInner {
         }
     }
 
-    /// Handshake `id` failed: unregisters, counts and logs it.
-    #[cfg(feature = "tls")]
-    fn handshake_failed(&self, id: u64, error: &crate::Error) {
+    /// A step of handshake `id` failed: unregisters, counts and logs it.
+    fn handshake_failed(&self, id: u64, failed: &Failed) {
         let known = {
             let mut state = lock(&self.state);
             let known = state.handshakes.remove(&id).is_some();
             if known {
                 self.left(true);
-                self.counters.gone(Gone::HandshakeFailed);
+                self.counters.gone(Gone::HandshakeFailed(failed.step));
             }
             known
         };
         if known {
-            self.handshake_failures.failed(id, error, &self.span);
+            self.handshake_failures
+                .failed(failed.step, id, &failed.error, &self.span);
         }
     }
 }
@@ -407,13 +415,11 @@ impl ServerInner {
 /// Owned by a handshake task: when the task ends, however it ends (done,
 /// failed, or aborted by the server), takes the handshake out of the registry
 /// and wakes `changed`. Finding it still there means the task was aborted.
-#[cfg(feature = "tls")]
 struct HandshakeGuard {
     server: Arc<ServerInner>,
     id: u64,
 }
 
-#[cfg(feature = "tls")]
 impl Drop for HandshakeGuard {
     fn drop(&mut self) {
         let ended = {
@@ -434,7 +440,7 @@ impl Drop for HandshakeGuard {
             tracing::debug!(
                 id = self.id,
                 ending = gone.name(),
-                "TLS handshake ended by the server"
+                "handshake ended by the server"
             );
         }
         self.server.notify_changed();

@@ -1,11 +1,13 @@
-//! Failed TLS handshakes in the log: each one at debug level, and at most one
-//! warning per interval that sums them up.
+//! Failed handshake steps in the log (a TLS handshake, a PROXY protocol
+//! header): each one at debug level, and at most one warning per interval
+//! and step that sums them up.
 //!
 //! A server on the internet sees port scanners, plaintext clients and clients
 //! that give up mid-handshake all day; one warning each floods the log (500
 //! failures once wrote 100 KB of warnings). The first failure after a quiet
 //! interval warns at once; later ones in the same interval are counted and
-//! summed up in one warning when it ends.
+//! summed up in one warning when it ends. Each step has its own summary, so
+//! a flood of one kind does not hide the other.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::handshake::Step;
 use crate::error::Error;
 use crate::util::lock;
 
@@ -100,48 +103,52 @@ impl Summary {
     }
 }
 
-/// A server's log of failed handshakes. Cheap to clone.
+/// A server's log of failed handshake steps. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct HandshakeFailures {
-    summary: Arc<Mutex<Summary>>,
+    tls: Arc<Mutex<Summary>>,
+    proxy: Arc<Mutex<Summary>>,
 }
 
 impl HandshakeFailures {
     pub(crate) fn new() -> HandshakeFailures {
+        let summary = || Arc::new(Mutex::new(Summary::new(SUMMARY_INTERVAL)));
         HandshakeFailures {
-            summary: Arc::new(Mutex::new(Summary::new(SUMMARY_INTERVAL))),
+            tls: summary(),
+            proxy: summary(),
         }
     }
 
-    /// Logs one failed handshake of connection `id`: at debug level in the
-    /// current (connection) span, and in a warning in `server_span` now or when
-    /// the interval ends.
-    pub(crate) fn failed(&self, id: u64, error: &Error, server_span: &tracing::Span) {
-        tracing::debug!(id, error = %error, "TLS handshake failed; connection dropped");
+    /// Logs one failed `step` of connection `id`: at debug level in the
+    /// current (connection) span, and in a warning in `server_span` now or
+    /// when the interval ends.
+    pub(crate) fn failed(&self, step: Step, id: u64, error: &Error, server_span: &tracing::Span) {
+        let what = step.failure();
+        tracing::debug!(id, error = %error, "{what}; connection dropped");
         let message = error.to_string();
-        let verdict = lock(&self.summary).record(Instant::now(), &message);
+        let summary = match step {
+            Step::ProxyHeader => &self.proxy,
+            Step::Tls => &self.tls,
+        };
+        let verdict = lock(summary).record(Instant::now(), &message);
         match verdict {
             Verdict::WarnNow => server_span.in_scope(|| {
                 tracing::warn!(
-                    "TLS handshake failed: {message}; connection dropped \
+                    "{what}: {message}; connection dropped \
                      (further failures are summed up at most every {}s)",
                     SUMMARY_INTERVAL.as_secs()
                 );
             }),
             Verdict::FlushAt(at) => {
-                let summary = self.summary.clone();
+                let summary = summary.clone();
                 let flush = async move {
                     tokio::time::sleep_until(at).await;
                     let warning = lock(&summary).flush(Instant::now());
                     if let Some(w) = warning {
-                        let noun = if w.count == 1 {
-                            "handshake"
-                        } else {
-                            "handshakes"
-                        };
                         tracing::warn!(
-                            "{} TLS {noun} failed in the last {}s; last error: {}",
+                            "{} {} in the last {}s; last error: {}",
                             w.count,
+                            step.failures(w.count),
                             w.over.as_secs_f64().round(),
                             w.last_error
                         );

@@ -5,8 +5,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::net::proxy::ProxyProtocol;
 use crate::transport::start::Settings;
 use crate::transport::timeouts::check_limit;
+
+/// How long an accepted connection may take to send its whole PROXY
+/// protocol header ([`ServerOptions::proxy_header_timeout`]).
+const DEFAULT_PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default cap on TLS handshakes in progress at once
 /// ([`ServerOptions::max_tls_handshakes`]).
@@ -66,6 +71,9 @@ pub struct ServerOptions {
     pub(crate) tls: Option<crate::net::tls::ServerTls>,
     #[cfg(feature = "tls")]
     pub(crate) max_tls_handshakes: usize,
+    /// Read a PROXY protocol header before anything else.
+    pub(crate) proxy_protocol: Option<ProxyProtocol>,
+    pub(crate) proxy_header_timeout: Duration,
     /// What each connection enforces (no counters here: the server adds its own).
     pub(crate) connection: Settings,
 }
@@ -88,6 +96,8 @@ impl Default for ServerOptions {
             tls: None,
             #[cfg(feature = "tls")]
             max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+            proxy_protocol: None,
+            proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
             connection: Settings::server_default(),
         }
     }
@@ -96,7 +106,8 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// The defaults: backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
     /// keep-alive off, `TCP_NODELAY` on, serving at once, no connection
-    /// limit, at most 256 TLS handshakes in progress, reading paused on
+    /// limit, at most 256 TLS handshakes in progress, no PROXY protocol
+    /// header (10 s to send one once asked for), reading paused on
     /// backpressure, no idle, read-idle or write-stall timeout, and one worker
     /// (the runtime that creates the server).
     pub fn new() -> Self {
@@ -216,6 +227,104 @@ impl ServerOptions {
     pub fn max_tls_handshakes(&mut self, max: usize) -> &mut Self {
         assert!(max > 0, "max_tls_handshakes must be at least 1");
         self.max_tls_handshakes = max;
+        self
+    }
+
+    /// Requires a PROXY protocol header (HAProxy's, v1, v2 or either, as
+    /// `config` says) at the start of every accepted connection (default: none).
+    ///
+    /// Each connection first reads the header, within
+    /// [`proxy_header_timeout`](Self::proxy_header_timeout) (10 s by
+    /// default), holding at most the longest header `config` accepts plus
+    /// one 512-byte read. Only then is the protocol made and its
+    /// `connection_made` called, with the addresses the header carries:
+    /// [`Transport::peername`](crate::Transport::peername) is the client's,
+    /// [`sockname`](crate::Transport::sockname) the address it connected to
+    /// (for a Unix address in a v2 header, `ExtraInfo::peer_path` and
+    /// `sock_path`), while [`Transport::original_peername`](crate::Transport::original_peername)
+    /// and [`Transport::proxy`](crate::Transport::proxy) keep the socket's
+    /// own. A LOCAL (health check) or UNKNOWN header keeps the socket's
+    /// addresses. Bytes that arrived after the header in the same read are
+    /// not lost: they are the first `data_received` (or, with
+    /// [`tls`](Self::tls), the start of the TLS handshake, which follows the
+    /// header in the clear).
+    ///
+    /// As the spec requires, nothing is guessed: a connection whose first
+    /// bytes are not an accepted header, whose header is malformed or too
+    /// long, that closes before its header is complete, or that does not
+    /// complete it in time, is closed. No protocol is made for it and no
+    /// callback runs; it is logged at debug level, summed up in at most one
+    /// warning every 10 seconds, and counted in
+    /// [`ServerStats::proxy_header_rejected`](crate::ServerStats::proxy_header_rejected).
+    ///
+    /// A connection reading its header is open: it counts for
+    /// [`max_connections`](Self::max_connections) and in
+    /// [`ServerStats::tls_handshaking`](crate::ServerStats::tls_handshaking)
+    /// (the connections not yet past their handshake steps), and
+    /// `close_clients`, `abort_clients` and `shutdown` end it at once. On a
+    /// TLS server it also counts for `max_tls_handshakes`, from accept to the
+    /// end of its TLS handshake.
+    ///
+    /// Only put this on a server that every client reaches through a proxy
+    /// that sends the header: anyone who can connect directly can claim any
+    /// address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, Protocol, ProxyHeader, ProxyProtocol, ServerOptions, Transport, create_server};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// struct Who(tokio::sync::mpsc::UnboundedSender<Option<std::net::SocketAddr>>);
+    /// impl BaseProtocol for Who {
+    ///     fn connection_made(&mut self, t: &Transport) {
+    ///         let _ = self.0.send(t.peername());
+    ///     }
+    /// }
+    /// impl Protocol for Who {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aioproto::Result<()> {
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let mut options = ServerOptions::new();
+    /// options.proxy_protocol(ProxyProtocol::any());
+    /// let server = create_server(move || Who(tx.clone()), "127.0.0.1", 0, &options).await?;
+    ///
+    /// let client = "203.0.113.7:40000".parse().unwrap();
+    /// let header = ProxyHeader::tcp(client, server.local_addrs()[0]).encode_v2().unwrap();
+    /// let mut proxy = tokio::net::TcpStream::connect(server.local_addrs()[0]).await?;
+    /// proxy.write_all(&header).await?;
+    /// assert_eq!(rx.recv().await, Some(Some(client)));
+    /// server.shutdown(std::time::Duration::from_secs(1)).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy_protocol(&mut self, config: ProxyProtocol) -> &mut Self {
+        self.proxy_protocol = Some(config);
+        self
+    }
+
+    /// How long an accepted connection has to send its whole PROXY protocol
+    /// header (default 10 s); see [`proxy_protocol`](Self::proxy_protocol).
+    /// A proxy sends it at once, so the limit is for clients that connect
+    /// and say nothing. The TLS handshake that may follow has its own limit.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut options = aioproto::ServerOptions::new();
+    /// options
+    ///     .proxy_protocol(aioproto::ProxyProtocol::v2())
+    ///     .proxy_header_timeout(Duration::from_secs(3));
+    /// ```
+    pub fn proxy_header_timeout(&mut self, timeout: Duration) -> &mut Self {
+        assert!(!timeout.is_zero(), "proxy_header_timeout must be above zero");
+        self.proxy_header_timeout = timeout;
         self
     }
 
@@ -458,7 +567,9 @@ impl fmt::Debug for ServerOptions {
             .field("idle_timeout", &self.connection.timeouts.idle)
             .field("read_idle_timeout", &self.connection.timeouts.read_idle)
             .field("write_stall_timeout", &self.connection.timeouts.write_stall)
-            .field("workers", &self.workers);
+            .field("workers", &self.workers)
+            .field("proxy_protocol", &self.proxy_protocol)
+            .field("proxy_header_timeout", &self.proxy_header_timeout);
         #[cfg(feature = "unix")]
         d.field("cleanup_socket", &self.cleanup_socket);
         #[cfg(feature = "tls")]

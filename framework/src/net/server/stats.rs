@@ -16,6 +16,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use super::handshake::Step;
 use crate::transport::start::Ending;
 
 /// A snapshot of a server's counters, from [`Server::stats`](crate::Server::stats).
@@ -25,7 +26,8 @@ use crate::transport::start::Ending;
 ///
 /// ```text
 /// accepted == open + closed_cleanly + closed_with_error + tls_handshakes_failed
-///                  + aborted_hard_limit + timed_out + aborted_by_shutdown
+///                  + proxy_header_rejected + aborted_hard_limit + timed_out
+///                  + aborted_by_shutdown
 /// ```
 ///
 /// (the snapshot is taken counter by counter, so a connection that ends while
@@ -57,7 +59,9 @@ pub struct ServerStats {
     /// Connections open now: accepted, `connection_lost` not run yet. Includes
     /// the TLS handshakes in progress.
     pub open: u64,
-    /// TLS handshakes in progress now (part of `open`).
+    /// Connections not yet past their handshake steps now (part of `open`):
+    /// in their TLS handshake, or reading their PROXY protocol header
+    /// ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)).
     pub tls_handshaking: u64,
     /// The most connections that were open at once.
     pub peak_open: u64,
@@ -72,6 +76,12 @@ pub struct ServerStats {
     pub closed_with_error: u64,
     /// TLS handshakes that failed or timed out; no protocol was made for them.
     pub tls_handshakes_failed: u64,
+    /// Connections closed because they did not start with a valid PROXY
+    /// protocol header ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)):
+    /// a malformed or unaccepted header, data that is not one, an end of
+    /// stream or the header timeout before it was complete. No protocol was
+    /// made for them.
+    pub proxy_header_rejected: u64,
     /// Connections aborted for going over their write buffer's hard limit.
     pub aborted_hard_limit: u64,
     /// Connections ended by a time limit once open: the idle, read-idle or
@@ -100,8 +110,8 @@ impl fmt::Display for ServerStats {
         write!(
             f,
             "accepted={} open={} tls_handshaking={} peak_open={} closed_cleanly={} \
-             closed_with_error={} tls_handshakes_failed={} aborted_hard_limit={} \
-             timed_out={} aborted_by_shutdown={} accept_errors={} bytes_read={} \
+             closed_with_error={} tls_handshakes_failed={} proxy_header_rejected={} \
+             aborted_hard_limit={} timed_out={} aborted_by_shutdown={} accept_errors={} bytes_read={} \
              bytes_written={}",
             self.accepted,
             self.open,
@@ -110,6 +120,7 @@ impl fmt::Display for ServerStats {
             self.closed_cleanly,
             self.closed_with_error,
             self.tls_handshakes_failed,
+            self.proxy_header_rejected,
             self.aborted_hard_limit,
             self.timed_out,
             self.aborted_by_shutdown,
@@ -133,6 +144,7 @@ impl ServerStats {
             closed_cleanly,
             closed_with_error,
             tls_handshakes_failed,
+            proxy_header_rejected,
             aborted_hard_limit,
             timed_out,
             aborted_by_shutdown,
@@ -147,6 +159,7 @@ impl ServerStats {
         self.closed_cleanly += closed_cleanly;
         self.closed_with_error += closed_with_error;
         self.tls_handshakes_failed += tls_handshakes_failed;
+        self.proxy_header_rejected += proxy_header_rejected;
         self.aborted_hard_limit += aborted_hard_limit;
         self.timed_out += timed_out;
         self.aborted_by_shutdown += aborted_by_shutdown;
@@ -165,6 +178,7 @@ pub(crate) struct Counters {
     closed_cleanly: AtomicU64,
     closed_with_error: AtomicU64,
     tls_handshakes_failed: AtomicU64,
+    proxy_header_rejected: AtomicU64,
     aborted_hard_limit: AtomicU64,
     timed_out: AtomicU64,
     aborted_by_shutdown: AtomicU64,
@@ -180,9 +194,9 @@ pub(crate) enum Gone {
     Ended(Ending),
     /// Shutdown cut it (past the grace period, or mid-handshake).
     CutByShutdown,
-    /// Its TLS handshake failed or timed out.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    HandshakeFailed,
+    /// A handshake step failed or timed out: its TLS handshake, or its
+    /// PROXY protocol header.
+    HandshakeFailed(Step),
 }
 
 impl Gone {
@@ -194,7 +208,8 @@ impl Gone {
             Gone::Ended(Ending::HardLimit) => "hard limit",
             Gone::Ended(Ending::Timeout) => "timeout",
             Gone::CutByShutdown => "cut by shutdown",
-            Gone::HandshakeFailed => "TLS handshake failed",
+            Gone::HandshakeFailed(Step::Tls) => "TLS handshake failed",
+            Gone::HandshakeFailed(Step::ProxyHeader) => "PROXY header rejected",
         }
     }
 }
@@ -229,7 +244,8 @@ impl Counters {
             Gone::Ended(Ending::HardLimit) => &self.aborted_hard_limit,
             Gone::Ended(Ending::Timeout) => &self.timed_out,
             Gone::CutByShutdown => &self.aborted_by_shutdown,
-            Gone::HandshakeFailed => &self.tls_handshakes_failed,
+            Gone::HandshakeFailed(Step::Tls) => &self.tls_handshakes_failed,
+            Gone::HandshakeFailed(Step::ProxyHeader) => &self.proxy_header_rejected,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -244,6 +260,7 @@ impl Counters {
             closed_cleanly: self.closed_cleanly.load(Relaxed),
             closed_with_error: self.closed_with_error.load(Relaxed),
             tls_handshakes_failed: self.tls_handshakes_failed.load(Relaxed),
+            proxy_header_rejected: self.proxy_header_rejected.load(Relaxed),
             aborted_hard_limit: self.aborted_hard_limit.load(Relaxed),
             timed_out: self.timed_out.load(Relaxed),
             aborted_by_shutdown: self.aborted_by_shutdown.load(Relaxed),

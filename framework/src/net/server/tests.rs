@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::handshake::Step;
 use super::stats::{Counters, Gone};
 use crate::transport::start::Ending;
 
@@ -16,7 +17,9 @@ fn every_ending_has_its_own_counter() {
         Gone::Ended(Ending::HardLimit),
         Gone::Ended(Ending::Timeout),
         Gone::CutByShutdown,
-        Gone::HandshakeFailed,
+        Gone::HandshakeFailed(Step::Tls),
+        Gone::HandshakeFailed(Step::ProxyHeader),
+        Gone::HandshakeFailed(Step::ProxyHeader),
     ] {
         counters.gone(gone);
     }
@@ -31,6 +34,7 @@ fn every_ending_has_its_own_counter() {
     assert_eq!(stats.timed_out, 1);
     assert_eq!(stats.aborted_by_shutdown, 1);
     assert_eq!(stats.tls_handshakes_failed, 1);
+    assert_eq!(stats.proxy_header_rejected, 2);
     assert_eq!(stats.accept_errors, 1);
 }
 

@@ -146,7 +146,6 @@ where
         runtimes.push(WorkerRuntime(Some(runtime)));
     }
     let factory = Arc::new(factory);
-    #[cfg(feature = "tls")]
     let handshake_failures = super::handshake_log::HandshakeFailures::new();
     let mut shards = Vec::with_capacity(n);
     for (index, runtime) in runtimes.iter().enumerate() {
@@ -161,7 +160,6 @@ where
             hands_off: handoff && index == 0,
             index,
             count: n,
-            #[cfg(feature = "tls")]
             handshake_failures: handshake_failures.clone(),
         };
         shards.push(Arc::new(ServerInner::new(parts, options)));
@@ -291,8 +289,8 @@ struct Handoff {
 /// the server is full.
 pub(super) struct Pool {
     /// Connections open (or reserved) on every worker, handshakes included,
-    /// in the low 32 bits; TLS handshakes in progress (or reserved) in the
-    /// high 32. One word, so one compare-and-swap checks both limits and a
+    /// in the low 32 bits; handshakes in progress (or reserved: PROXY
+    /// header, TLS) in the high 32. One word, so one compare-and-swap checks both limits and a
     /// failed reservation leaves nothing to undo.
     gauges: AtomicU64,
     peak: AtomicU64,
@@ -325,20 +323,21 @@ impl Pool {
         }
     }
 
-    /// Open connections and TLS handshakes, for the limits.
+    /// Open connections and handshakes, for the limits.
     pub(super) fn load(&self) -> (usize, usize) {
         split(self.gauges.load(Ordering::Acquire))
     }
 
-    /// Takes room for one connection (and one handshake, for TLS) if the
-    /// limits leave it; false, with nothing taken, if not.
-    fn try_reserve(&self, max_open: Option<usize>, max_handshakes: Option<usize>) -> bool {
-        let add = ONE_OPEN
-            + if max_handshakes.is_some() {
-                ONE_HANDSHAKE
-            } else {
-                0
-            };
+    /// Takes room for one connection (and one handshake, if `handshake`:
+    /// the server has handshake steps) if the limits leave it; false, with
+    /// nothing taken, if not.
+    fn try_reserve(
+        &self,
+        max_open: Option<usize>,
+        handshake: bool,
+        max_handshakes: Option<usize>,
+    ) -> bool {
+        let add = ONE_OPEN + if handshake { ONE_HANDSHAKE } else { 0 };
         let reserved = self
             .gauges
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |gauges| {
@@ -430,7 +429,11 @@ impl ServerInner {
             let room = pool.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            if pool.try_reserve(self.options.max_connections, max_handshakes) {
+            if pool.try_reserve(
+                self.options.max_connections,
+                self.has_handshake(),
+                max_handshakes,
+            ) {
                 if waited {
                     tracing::debug!("room made; the connection held at the limit is admitted");
                 }
@@ -445,12 +448,12 @@ impl ServerInner {
     /// that never started.
     pub(super) fn release(&self) {
         if let Some(pool) = &self.pool {
-            pool.closed(self.is_tls());
+            pool.closed(self.has_handshake());
             self.notify_changed();
         }
     }
 
-    /// Whether this server speaks TLS (its connections start with a handshake).
+    /// Whether this server speaks TLS (`max_tls_handshakes` applies).
     pub(super) fn is_tls(&self) -> bool {
         #[cfg(feature = "tls")]
         return self.options.tls.is_some();
