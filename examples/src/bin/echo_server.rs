@@ -5,8 +5,15 @@
 //! echo_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]
 //! echo_server [--host H] [--port P] --starttls --cert F --key F
 //! echo_server --unix PATH
+//!     [--proxy-protocol v1|v2|any]
 //!     [--max-connections N] [--handshake-timeout SECS] [--grace SECS] [--workers N]
 //! ```
+//!
+//! With `--proxy-protocol`, every connection must start with a PROXY protocol
+//! header of that version (HAProxy's; `any`: v1 or v2); only what follows it is
+//! echoed. A connection that sends anything else first, a malformed header, or
+//! no complete header within 10 s, is closed with nothing echoed, and counted
+//! as `proxy_header_rejected` in the stats line.
 //!
 //! On SIGINT or SIGTERM it shuts down within `--grace` seconds (default 10),
 //! logs its counters as one line on stderr, and exits 0.
@@ -15,13 +22,15 @@
 //! the line `STARTTLS`, the server answers `READY` and both sides upgrade to
 //! TLS (`start_tls`), and echo goes on over TLS with the same protocol.
 
-use aioproto::{BaseProtocol, Protocol, ServerTls, Transport, create_server, start_tls_with_data};
+use aioproto::{
+    BaseProtocol, Protocol, ProxyProtocol, ServerTls, Transport, create_server, start_tls_with_data,
+};
 use aioproto_examples::{
     ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
     shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// Echo server: sends every byte back, over TCP, TLS, STARTTLS or a Unix socket.
 ///
@@ -38,6 +47,31 @@ struct Cli {
     /// Serve on a Unix socket at PATH instead of TCP (plain echo only).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tls", "starttls"])]
     unix: Option<std::path::PathBuf>,
+    /// Require a PROXY protocol header of this version at the start of every
+    /// connection, and echo only what follows it (default: no header).
+    #[arg(long, value_name = "VERSION")]
+    proxy_protocol: Option<ProxyVersionArg>,
+}
+
+/// The PROXY protocol versions `--proxy-protocol` accepts.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProxyVersionArg {
+    /// The text header (`PROXY TCP4 …\r\n`).
+    V1,
+    /// The binary header.
+    V2,
+    /// Either.
+    Any,
+}
+
+impl ProxyVersionArg {
+    fn config(self) -> ProxyProtocol {
+        match self {
+            ProxyVersionArg::V1 => ProxyProtocol::v1(),
+            ProxyVersionArg::V2 => ProxyProtocol::v2(),
+            ProxyVersionArg::Any => ProxyProtocol::any(),
+        }
+    }
 }
 
 /// The whole protocol: keep the transport, write back what arrives.
@@ -127,7 +161,8 @@ fn main() {
     init_logging();
     let cli: Cli = parse_server_args("8888");
     let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
-    run_single_threaded("echo_server", serve(&cli.server, mode));
+    let proxy = cli.proxy_protocol.map(ProxyVersionArg::config);
+    run_single_threaded("echo_server", serve(&cli.server, mode, proxy));
 }
 
 /// Reads the TLS flags into a mode.
@@ -153,9 +188,16 @@ fn mode(cli: &Cli) -> Result<Mode, UsageError> {
     })
 }
 
-async fn serve(flags: &ServerFlags, mode: Mode) -> aioproto::Result<()> {
+async fn serve(
+    flags: &ServerFlags,
+    mode: Mode,
+    proxy: Option<ProxyProtocol>,
+) -> aioproto::Result<()> {
     let (host, port) = (flags.host(), flags.port());
     let mut options = flags.options();
+    if let Some(proxy) = proxy {
+        options.proxy_protocol(proxy);
+    }
     let stop = shutdown_signal()?; // before the listening line
     let server = match mode {
         Mode::Plain => create_server(Echo::default, host, port, &options).await?,
