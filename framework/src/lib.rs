@@ -236,8 +236,8 @@ pub use streams::{
 pub use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 pub use transport::dispatch::{BufferedMarker, IntoHandler, ProtocolFactory, StreamMarker};
 pub use transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
-pub use transport::timeouts::TimeoutKind;
 pub use transport::proxy_info::ProxyInfo;
+pub use transport::timeouts::TimeoutKind;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls_info::TlsInfo;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aioproto::{
-    ConnectOptions, Error, ProxyHeader, ProxyProtocol, ProxyTlv, ProxyVersion,
-    Server, ServerOptions, ServerStats, Transport, connect_accepted_socket, create_connection,
+    ConnectOptions, Error, ProxyHeader, ProxyProtocol, ProxyTlv, ProxyVersion, Server,
+    ServerOptions, ServerStats, Transport, connect_accepted_socket, create_connection,
     create_unix_server,
 };
 use support::pki::Pki;
@@ -111,11 +111,19 @@ async fn v1_tcp4_header_names_the_client_and_the_data_after_it_in_the_same_write
     );
     assert_eq!(log.data(), b"hello after the header");
     let events = log.events();
-    assert_eq!((events[0].as_str(), events[2].as_str()), ("cm", "dr"), "{events:?}");
+    assert_eq!(
+        (events[0].as_str(), events[2].as_str()),
+        ("cm", "dr"),
+        "{events:?}"
+    );
     drop(client);
     log.wait_lost().await;
     let stats = server.stats();
-    assert_eq!((stats.accepted, stats.proxy_header_rejected), (1, 0), "{stats}");
+    assert_eq!(
+        (stats.accepted, stats.proxy_header_rejected),
+        (1, 0),
+        "{stats}"
+    );
     server.close();
 }
 
@@ -172,13 +180,10 @@ async fn the_decoded_header_and_the_raw_one_are_available() {
     )
     .await
     .unwrap();
-    let header = ProxyHeader::tcp(
-        "10.1.1.1:1".parse().unwrap(),
-        "10.2.2.2:2".parse().unwrap(),
-    )
-    .with_tlv(ProxyTlv::UNIQUE_ID, b"conn-42".to_vec())
-    .encode_v2()
-    .unwrap();
+    let header = ProxyHeader::tcp("10.1.1.1:1".parse().unwrap(), "10.2.2.2:2".parse().unwrap())
+        .with_tlv(ProxyTlv::UNIQUE_ID, b"conn-42".to_vec())
+        .encode_v2()
+        .unwrap();
     let mut client = raw_connect(server.local_addrs()[0]).await;
     raw_write(&mut client, &header).await;
     let (decoded, raw) = with_timeout(rx.recv()).await.unwrap();
@@ -227,12 +232,19 @@ async fn a_header_sent_byte_by_byte_is_read_whole_and_nothing_runs_before_it() {
             // Each byte its own segment, so the server reads them apart.
             tokio::time::sleep(ms(1)).await;
         }
-        assert!(logs.try_recv().is_err(), "the factory ran before the header ended");
+        assert!(
+            logs.try_recv().is_err(),
+            "the factory ran before the header ended"
+        );
         raw_write(&mut client, &[*last]).await;
         raw_write(&mut client, b"after").await;
         assert_eq!(read_exact(&mut client, 5).await, b"after");
         let log = next_log(&mut logs).await;
-        assert!(addresses_of(&log).await.starts_with("peer=Some(192.0.2.1:1000)"));
+        assert!(
+            addresses_of(&log)
+                .await
+                .starts_with("peer=Some(192.0.2.1:1000)")
+        );
     }
     server.close();
 }
@@ -255,21 +267,34 @@ async fn rejected(bytes: &[u8], eof: bool, config: ProxyProtocol) {
     assert!(logs.try_recv().is_err(), "the protocol factory was called");
     let stats = server.stats();
     assert_eq!(stats.accepted, 1, "{stats}");
-    assert_eq!(stats.tls_handshakes_failed + stats.closed_with_error, 0, "{stats}");
+    assert_eq!(
+        stats.tls_handshakes_failed + stats.closed_with_error,
+        0,
+        "{stats}"
+    );
     server.close();
 }
 
 #[tokio::test]
 async fn malformed_headers_are_closed_counted_and_never_reach_the_factory() {
     init_tracing();
-    rejected(b"PROXY TCP4 1.2.3.4 5.6.7.8 01 80\r\nhello", false, ProxyProtocol::any()).await;
+    rejected(
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 01 80\r\nhello",
+        false,
+        ProxyProtocol::any(),
+    )
+    .await;
     rejected(b"PROXY TCP9 whatever\r\n", false, ProxyProtocol::any()).await;
     let mut bad_v2 = tcp_header("1.2.3.4:1", "5.6.7.8:2", ProxyVersion::V2);
     bad_v2[12] = 0x22; // version 2, command 2: undefined
     rejected(&bad_v2, false, ProxyProtocol::any()).await;
     // Too long: a v1 line with no CRLF in 107 bytes.
-    rejected(&[b"PROXY UNKNOWN ".as_slice(), &[b'x'; 200]].concat(), false, ProxyProtocol::any())
-        .await;
+    rejected(
+        &[b"PROXY UNKNOWN ".as_slice(), &[b'x'; 200]].concat(),
+        false,
+        ProxyProtocol::any(),
+    )
+    .await;
     // A version the server does not accept.
     rejected(
         &tcp_header("1.2.3.4:1", "5.6.7.8:2", ProxyVersion::V1),
@@ -281,7 +306,12 @@ async fn malformed_headers_are_closed_counted_and_never_reach_the_factory() {
 
 #[tokio::test]
 async fn plain_data_without_a_header_is_closed() {
-    rejected(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false, ProxyProtocol::any()).await;
+    rejected(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        false,
+        ProxyProtocol::any(),
+    )
+    .await;
     rejected(b"hello\n", false, ProxyProtocol::v1()).await;
 }
 
@@ -303,8 +333,15 @@ async fn a_silent_peer_is_closed_at_the_header_timeout() {
     let took = started.elapsed();
     assert!(echoed.is_empty());
     assert!(took >= ms(300), "closed after {took:?}, before the timeout");
-    wait_stats(&server, "the timeout is counted", |s| s.proxy_header_rejected == 1).await;
-    assert_eq!(server.stats().timed_out, 0, "a header timeout counts as a rejection");
+    wait_stats(&server, "the timeout is counted", |s| {
+        s.proxy_header_rejected == 1
+    })
+    .await;
+    assert_eq!(
+        server.stats().timed_out,
+        0,
+        "a header timeout counts as a rejection"
+    );
     assert!(logs.try_recv().is_err());
     server.close();
 }
@@ -336,7 +373,11 @@ async fn the_header_comes_before_the_tls_client_hello_in_the_clear() {
     with_timeout(tls.read_exact(&mut echo)).await.unwrap();
     assert_eq!(&echo, b"secret");
     let log = next_log(&mut logs).await;
-    assert!(addresses_of(&log).await.starts_with("peer=Some(192.0.2.77:5555)"));
+    assert!(
+        addresses_of(&log)
+            .await
+            .starts_with("peer=Some(192.0.2.77:5555)")
+    );
 
     // A plain client that skips the header: rejected as a PROXY failure, not TLS.
     let mut plain = raw_connect(addr).await;
@@ -455,7 +496,10 @@ async fn over_a_unix_socket_a_v2_unix_header_names_the_paths() {
     let mut client = with_timeout(tokio::net::UnixStream::connect(&path))
         .await
         .unwrap();
-    client.write_all(&[&header[..], b"unix data"].concat()).await.unwrap();
+    client
+        .write_all(&[&header[..], b"unix data"].concat())
+        .await
+        .unwrap();
     let mut echo = [0; 9];
     with_timeout(client.read_exact(&mut echo)).await.unwrap();
     assert_eq!(&echo, b"unix data");
@@ -530,7 +574,11 @@ async fn a_connection_awaiting_its_header_counts_for_max_connections() {
     drop(waiting);
     assert_eq!(read_exact(&mut second, 6).await, b"second");
     let log = next_log(&mut logs).await;
-    assert!(addresses_of(&log).await.starts_with("peer=Some(192.0.2.9:9)"));
+    assert!(
+        addresses_of(&log)
+            .await
+            .starts_with("peer=Some(192.0.2.9:9)")
+    );
     let stats = server.stats();
     assert_eq!(stats.peak_open, 1, "{stats}");
     assert_eq!(stats.proxy_header_rejected, 1, "{stats}");
@@ -544,10 +592,17 @@ async fn shutdown_ends_a_pending_header_read_at_once() {
     let (server, addr, mut logs) = proxy_server(ProxyProtocol::any(), &mut options).await;
     let mut client = raw_connect(addr).await;
     raw_write(&mut client, b"PROXY TCP4 ").await;
-    wait_stats(&server, "the header read is pending", |s| s.tls_handshaking == 1).await;
+    wait_stats(&server, "the header read is pending", |s| {
+        s.tls_handshaking == 1
+    })
+    .await;
 
     let started = Instant::now();
-    with_timeout_of(Duration::from_secs(5), server.shutdown(Duration::from_secs(30))).await;
+    with_timeout_of(
+        Duration::from_secs(5),
+        server.shutdown(Duration::from_secs(30)),
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     let (echoed, _) = read_until_closed(&mut client).await;
     assert!(echoed.is_empty());

@@ -167,7 +167,8 @@ where
 }
 
 /// A stream whose first reads return bytes read from it already (what
-/// followed a PROXY protocol header in the same read), then read the stream.
+/// followed a PROXY protocol header in the same read, what a `start_tls`
+/// caller read before the upgrade), then read the stream.
 pub(crate) struct Prefixed {
     prefix: Bytes,
     io: Box<dyn StreamIo>,

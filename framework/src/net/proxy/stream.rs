@@ -70,9 +70,9 @@ pub(crate) async fn read_header(
             }
         }
     };
-    tokio::time::timeout(timeout, reading)
-        .await
-        .map_err(|_| Error::Timeout("no complete PROXY protocol header within the header timeout"))?
+    tokio::time::timeout(timeout, reading).await.map_err(|_| {
+        Error::Timeout("no complete PROXY protocol header within the header timeout")
+    })?
 }
 
 /// Writes all of `header` to `io` and flushes it, within `timeout`.

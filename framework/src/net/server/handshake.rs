@@ -28,6 +28,7 @@ pub(crate) enum Step {
     /// Reading and checking the PROXY protocol header.
     ProxyHeader,
     /// The TLS handshake.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Tls,
 }
 
@@ -65,25 +66,29 @@ pub(super) struct Failed {
     pub(super) error: Error,
 }
 
+/// Whether `options` serve TLS.
+pub(super) fn tls_on(options: &ServerOptions) -> bool {
+    #[cfg(feature = "tls")]
+    return options.tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = options;
+        false
+    }
+}
+
 /// Whether connections accepted with `options` go through the stage at all.
 pub(super) fn has_steps(options: &ServerOptions) -> bool {
-    #[cfg(feature = "tls")]
-    if options.tls.is_some() {
-        return true;
-    }
-    options.proxy_protocol.is_some()
+    options.proxy_protocol.is_some() || tls_on(options)
 }
 
 /// Names the steps a connection accepted with `options` goes through, for the log.
 pub(super) fn describe(options: &ServerOptions) -> &'static str {
-    #[cfg(feature = "tls")]
-    if options.tls.is_some() {
-        return match options.proxy_protocol {
-            Some(_) => "PROXY header, then TLS handshake",
-            None => "TLS handshake",
-        };
+    match (options.proxy_protocol.is_some(), tls_on(options)) {
+        (true, true) => "PROXY header, then TLS handshake",
+        (true, false) => "PROXY header",
+        (false, _) => "TLS handshake",
     }
-    "PROXY header"
 }
 
 /// Runs every step `options` asks for on `io`, in order. The TLS
@@ -113,13 +118,13 @@ pub(super) fn run(
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
-            let (io, extra) = tls
-                .accept(io, already_read, extra)
-                .await
-                .map_err(|error| Failed {
-                    step: Step::Tls,
-                    error,
-                })?;
+            let (io, extra) =
+                tls.accept(io, already_read, extra)
+                    .await
+                    .map_err(|error| Failed {
+                        step: Step::Tls,
+                        error,
+                    })?;
             return Ok(Ready {
                 io,
                 extra,

@@ -323,7 +323,10 @@ impl ServerOptions {
     ///     .proxy_header_timeout(Duration::from_secs(3));
     /// ```
     pub fn proxy_header_timeout(&mut self, timeout: Duration) -> &mut Self {
-        assert!(!timeout.is_zero(), "proxy_header_timeout must be above zero");
+        assert!(
+            !timeout.is_zero(),
+            "proxy_header_timeout must be above zero"
+        );
         self.proxy_header_timeout = timeout;
         self
     }

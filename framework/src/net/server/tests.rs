@@ -56,8 +56,8 @@ fn stats_display_is_one_line_of_pairs() {
     assert_eq!(
         line,
         "accepted=1 open=1 tls_handshaking=0 peak_open=1 closed_cleanly=0 closed_with_error=0 \
-         tls_handshakes_failed=0 aborted_hard_limit=0 timed_out=0 aborted_by_shutdown=0 \
-         accept_errors=0 bytes_read=0 bytes_written=0"
+         tls_handshakes_failed=0 proxy_header_rejected=0 aborted_hard_limit=0 timed_out=0 \
+         aborted_by_shutdown=0 accept_errors=0 bytes_read=0 bytes_written=0"
     );
     assert!(!line.contains('\n'));
 }

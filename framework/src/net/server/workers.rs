@@ -455,10 +455,7 @@ impl ServerInner {
 
     /// Whether this server speaks TLS (`max_tls_handshakes` applies).
     pub(super) fn is_tls(&self) -> bool {
-        #[cfg(feature = "tls")]
-        return self.options.tls.is_some();
-        #[cfg(not(feature = "tls"))]
-        false
+        super::handshake::tls_on(&self.options)
     }
 
     fn max_tls_handshakes(&self) -> usize {

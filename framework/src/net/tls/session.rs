@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -23,20 +23,21 @@ use crate::error::{Error, Result};
 use crate::net::tls::{ClientTls, ServerTls};
 use crate::transport::dispatch::Handler;
 use crate::transport::driver::Detached;
-use crate::transport::io::{StreamIo, poll_read_into_slice};
+use crate::transport::io::{Prefixed, StreamIo, poll_read_into_slice};
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, start_connection};
 use crate::transport::tls_info::TlsInfo;
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions, Transport};
 
 /// A byte stream under TLS: replays `prefix` first, then reads the inner stream.
 pub(crate) struct Plain {
-    prefix: Bytes,
     io: Box<dyn StreamIo>,
 }
 
 impl Plain {
     pub(crate) fn new(io: Box<dyn StreamIo>, prefix: Bytes) -> Self {
-        Plain { prefix, io }
+        Plain {
+            io: Prefixed::wrap(io, prefix),
+        }
     }
 }
 
@@ -47,12 +48,6 @@ impl AsyncRead for Plain {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            return Poll::Ready(Ok(()));
-        }
         let n = ready!(this.io.poll_read_slice(cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))
