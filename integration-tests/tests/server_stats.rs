@@ -1,7 +1,8 @@
 //! `Server::stats()` counts what happened: accepted, open and peak
 //! connections, clean and failed endings, hard-limit aborts, timeouts, failed
-//! TLS handshakes. Failed handshakes are logged at debug level each, with one
-//! warning per interval; accepts and closes are debug events with an id.
+//! TLS handshakes, rejected PROXY headers. Failed handshakes and rejected
+//! headers are logged at debug level each, with one warning per interval;
+//! accepts and closes are debug events with an id.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aioproto::{Error, ServerStats};
+use aioproto::{Error, ProxyProtocol, ServerOptions, ServerStats};
 use support::pki::*;
 use support::*;
 use tokio::io::AsyncWriteExt;
@@ -21,6 +22,7 @@ fn assert_balanced(stats: &ServerStats) {
     let ended = stats.closed_cleanly
         + stats.closed_with_error
         + stats.tls_handshakes_failed
+        + stats.proxy_header_rejected
         + stats.aborted_hard_limit
         + stats.timed_out
         + stats.aborted_by_shutdown;
@@ -196,6 +198,59 @@ async fn failed_handshakes_are_counted_and_warned_about_once_per_interval() {
         tokio::task::yield_now().await;
     }
     let summaries = captured.count(Level::WARN, "TLS handshakes failed in the last");
+    assert!(summaries >= 1, "{:?}", captured.0.lock().unwrap());
+    server.close();
+}
+
+/// Ten clients that send no PROXY header to a server that requires one: ten
+/// rejections counted, each a debug event, one warning at once, and the rest
+/// summed up in one warning when the interval ends. No TLS failure is counted.
+#[tokio::test]
+async fn rejected_proxy_headers_are_counted_and_warned_about_once_per_interval() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let mut options = ServerOptions::new();
+    options.proxy_protocol(ProxyProtocol::any());
+    let (server, addr, mut logs) = recording_server_with(&options, Events::new).await;
+    let started = Instant::now();
+    for _ in 0..10 {
+        let mut plain = raw_connect(addr).await;
+        raw_write(&mut plain, b"GET / HTTP/1.0\r\n\r\n").await;
+        let _ = read_until_closed(&mut plain).await;
+    }
+    let elapsed = started.elapsed();
+    with_timeout(async {
+        while server.stats().proxy_header_rejected < 10 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(logs.try_recv().is_err(), "a protocol was made");
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.open), (10, 0), "{stats}");
+    assert_eq!(stats.tls_handshakes_failed, 0, "{stats}");
+    assert_balanced(&stats);
+
+    let rejected = "PROXY protocol header rejected; connection dropped";
+    assert_eq!(captured.count(Level::DEBUG, rejected), 10);
+    let warnings = captured.count(Level::WARN, "PROXY protocol header");
+    let allowed = 1 + (elapsed.as_secs() / 10) as usize;
+    assert!(
+        (1..=allowed).contains(&warnings),
+        "{warnings} warnings in {elapsed:?}"
+    );
+
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(10)).await;
+    for _ in 0..100 {
+        if captured.count(Level::WARN, "PROXY protocol headers rejected in the last") > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let summaries = captured.count(Level::WARN, "PROXY protocol headers rejected in the last");
     assert!(summaries >= 1, "{:?}", captured.0.lock().unwrap());
     server.close();
 }

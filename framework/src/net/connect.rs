@@ -471,7 +471,8 @@ where
 /// An I/O error (`NotConnected`) if the socket is not connected, or if it
 /// cannot be registered with tokio; [`Error::InvalidArgument`] for an option
 /// that concerns connecting (`local_addr`, `happy_eyeballs_delay`,
-/// `interleave`, `connect_timeout`) or client-side TLS; the handshake's error;
+/// `interleave`, `connect_timeout`), client-side TLS or a client's
+/// `proxy_header`; the handshake's error;
 /// [`Error::CallbackPanicked`] if `connection_made` panicked. No callback runs
 /// for a rejected socket.
 ///
@@ -494,7 +495,8 @@ where
 /// `create_connection(sock=…)`.
 ///
 /// Returns after `connection_made` ran. The socket options (`nodelay`,
-/// `keepalive`), the connection limits and [`ConnectOptions::tls`] apply: the
+/// `keepalive`), the connection limits, [`ConnectOptions::proxy_header`]
+/// (sent first) and [`ConnectOptions::tls`] apply: the
 /// client handshake names the server by `ClientTls::server_name`, or else by
 /// the peer's IP address.
 ///

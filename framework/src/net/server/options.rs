@@ -206,6 +206,11 @@ impl ServerOptions {
     /// one finishes or times out. The default is high enough that ordinary
     /// bursts of new clients never wait.
     ///
+    /// With [`proxy_protocol`](Self::proxy_protocol), a connection takes its
+    /// place under this cap from accept, while it reads its PROXY header, to
+    /// the end of its TLS handshake: that whole time it holds a socket
+    /// before any protocol exists.
+    ///
     /// # Panics
     ///
     /// If `max` is zero.

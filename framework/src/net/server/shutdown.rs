@@ -30,7 +30,7 @@ pub(super) enum Ask {
 
 impl Server {
     /// Closes every live connection gracefully (flush, then close), and ends
-    /// every TLS handshake still in progress.
+    /// every TLS handshake (and PROXY header read) still in progress.
     ///
     /// A connection still in its handshake has no protocol yet and nothing to
     /// flush: its socket is closed and no callback runs, as in asyncio. Does
