@@ -295,6 +295,11 @@ async fn malformed_headers_are_closed_counted_and_never_reach_the_factory() {
         ProxyProtocol::any(),
     )
     .await;
+    // A v2 header announcing more than the 4 KiB cap: rejected on its length
+    // field, long before the header timeout, with no body sent.
+    let mut too_long = tcp_header("1.2.3.4:1", "5.6.7.8:2", ProxyVersion::V2)[..16].to_vec();
+    too_long[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+    rejected(&too_long, false, ProxyProtocol::any()).await;
     // A version the server does not accept.
     rejected(
         &tcp_header("1.2.3.4:1", "5.6.7.8:2", ProxyVersion::V1),

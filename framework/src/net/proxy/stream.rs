@@ -18,7 +18,7 @@ use crate::transport::{ExtraInfo, Transport};
 
 /// The smallest read while the header is incomplete. Reads never overrun the
 /// header by more than this (what follows is kept for the protocol), and a
-/// header rarely takes more than one.
+/// header rarely takes more than one read.
 const READ_CHUNK: usize = 512;
 
 /// A header read off the stream.
@@ -60,9 +60,13 @@ pub(crate) async fn read_header(
                 }
                 ProxyParse::Incomplete { needed } => needed,
             };
-            buf.reserve(needed.max(READ_CHUNK));
-            let n = poll_fn(|cx| io.poll_read_buf(cx, &mut buf)).await?;
-            if n == 0 {
+            // Into a slice of exactly this size: what is held stays bounded
+            // whatever capacity the buffer grew to.
+            let start = buf.len();
+            buf.resize(start + needed.max(READ_CHUNK), 0);
+            let read = poll_fn(|cx| io.poll_read_slice(cx, &mut buf[start..])).await;
+            buf.truncate(start + read.as_ref().map_or(0, |n| *n));
+            if read? == 0 {
                 return Err(Error::from(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "connection closed before a complete PROXY protocol header",

@@ -85,8 +85,8 @@ pub(super) fn has_steps(options: &ServerOptions) -> bool {
 /// Names the steps a connection accepted with `options` goes through, for the log.
 pub(super) fn describe(options: &ServerOptions) -> &'static str {
     match (options.proxy_protocol.is_some(), tls_on(options)) {
-        (true, true) => "PROXY header, then TLS handshake",
-        (true, false) => "PROXY header",
+        (true, true) => "PROXY header read, then TLS handshake,",
+        (true, false) => "PROXY header read",
         (false, _) => "TLS handshake",
     }
 }
