@@ -407,3 +407,76 @@ fn error_messages_are_lower_case_without_a_period() {
         assert!(!text.ends_with('.'), "{text}");
     }
 }
+
+mod on_a_stream {
+    use std::path::PathBuf;
+
+    use bytes::Bytes;
+
+    use super::super::stream::{ReadHeader, apply};
+    use super::*;
+    use crate::transport::{Capabilities, ExtraInfo};
+
+    /// The facts of a TCP connection from 127.0.0.1:5000 to 127.0.0.1:80.
+    fn socket() -> ExtraInfo {
+        let mut extra = ExtraInfo::new(Capabilities::SOCKET);
+        extra.peername = Some("127.0.0.1:5000".parse().unwrap());
+        extra.sockname = Some("127.0.0.1:80".parse().unwrap());
+        extra
+    }
+
+    fn read(header: ProxyHeader) -> ReadHeader {
+        let raw = header.encode().unwrap();
+        ReadHeader {
+            header,
+            raw,
+            rest: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn an_inet_header_replaces_the_addresses_and_keeps_the_socket_ones() {
+        let mut extra = socket();
+        let header = ProxyHeader::tcp(
+            "[2001:db8::1]:1".parse().unwrap(),
+            "[2001:db8::2]:2".parse().unwrap(),
+        );
+        let read = read(header);
+        apply(&mut extra, &read);
+        assert_eq!(extra.peername, Some("[2001:db8::1]:1".parse().unwrap()));
+        assert_eq!(extra.sockname, Some("[2001:db8::2]:2".parse().unwrap()));
+        let proxy = extra.proxy.as_deref().expect("the socket's facts");
+        assert_eq!(
+            proxy.socket_peername,
+            Some("127.0.0.1:5000".parse().unwrap())
+        );
+        assert_eq!(proxy.socket_sockname, Some("127.0.0.1:80".parse().unwrap()));
+        assert_eq!(proxy.header, read.raw);
+    }
+
+    #[test]
+    fn a_unix_header_sets_the_paths_and_clears_the_ip_addresses() {
+        let mut extra = socket();
+        apply(
+            &mut extra,
+            &read(ProxyHeader::unix_stream(
+                b"\0abstract".to_vec(),
+                b"/run/s".to_vec(),
+            )),
+        );
+        assert_eq!((extra.peername, extra.sockname), (None, None));
+        assert_eq!(extra.peer_path, Some(PathBuf::from("\0abstract")));
+        assert_eq!(extra.sock_path, Some(PathBuf::from("/run/s")));
+    }
+
+    #[test]
+    fn local_and_unknown_headers_keep_the_socket_addresses() {
+        for header in [ProxyHeader::local(), ProxyHeader::unknown()] {
+            let mut extra = socket();
+            apply(&mut extra, &read(header));
+            assert_eq!(extra.peername, socket().peername);
+            assert_eq!(extra.sockname, socket().sockname);
+            assert!(extra.proxy.is_some());
+        }
+    }
+}
