@@ -631,7 +631,8 @@ impl Server {
         }
     }
 
-    /// Transports of the live connections (not those still in their TLS handshake).
+    /// Transports of the live connections (not those still in their handshake:
+    /// reading a PROXY header, or in TLS).
     pub fn connections(&self) -> Vec<Transport> {
         self.shards()
             .iter()
@@ -646,8 +647,8 @@ impl Server {
             .collect()
     }
 
-    /// How many connections are live (not counting TLS handshakes in progress;
-    /// [`stats`](Self::stats) counts both).
+    /// How many connections are live (not counting handshakes in progress,
+    /// PROXY header reads included; [`stats`](Self::stats) counts both).
     pub fn connection_count(&self) -> usize {
         self.shards()
             .iter()
@@ -656,7 +657,7 @@ impl Server {
     }
 
     /// A snapshot of the server's counters: connections accepted, open and
-    /// ended (and how), failed TLS handshakes, accept errors.
+    /// ended (and how), failed TLS handshakes, rejected PROXY headers, accept errors.
     ///
     /// Cheap: relaxed atomic loads and one short lock (per worker, with
     /// [`ServerOptions::workers`]: the workers' counters are summed, and
@@ -756,7 +757,8 @@ impl Server {
     }
 
     /// Waits until the server is closed and every connection has ended,
-    /// including accepted TLS connections whose handshake is still running.
+    /// including accepted connections whose handshake (a PROXY header read, a
+    /// TLS handshake) is still running.
     /// With [`ServerOptions::workers`], also until every worker thread has
     /// stopped.
     ///
