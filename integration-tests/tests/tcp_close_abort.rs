@@ -72,7 +72,7 @@ async fn t06_write_after_close_with_pending_buffer_is_dropped() {
     init_tracing();
     let log = Log::new();
     let (client, mut peer) = client_with_idle_peer(&log).await;
-    const TOTAL: usize = 4 * 1024 * 1024;
+    const TOTAL: usize = 16 * 1024 * 1024;
     client.write(payload(TOTAL));
     log.wait_for("pw").await;
     client.close();

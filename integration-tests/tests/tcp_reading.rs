@@ -94,6 +94,7 @@ async fn t11_pause_reading_from_another_task() {
     let (server, addr, mut rx) = recording_server(Events::new).await;
     let mut client = raw_connect(addr).await;
     let log = next_log(&mut rx).await;
+    log.wait_for("cm").await; // the server registers a connection before connection_made
     let transport = server.connections().pop().unwrap();
     raw_write(&mut client, b"a").await;
     log.wait_data(1).await;

@@ -109,6 +109,7 @@ async fn large_writes_with_flow_control() {
     );
     let server_log = next_log(&mut logs).await;
     assert_eq!(server_log.count("dr"), 0, "server reading is paused");
+    server_log.wait_for("cm").await; // registered before connection_made
     server.connections().pop().unwrap().resume_reading();
     log.wait_data(total).await;
     assert!(log.data() == payload, "every byte back, in order");
@@ -333,6 +334,7 @@ async fn pause_reading_keeps_data() {
     client.write_all(b"extra bytes").await.unwrap();
     client.shutdown().await.unwrap();
     let log = next_log(&mut logs).await;
+    log.wait_for("cm").await; // registered before connection_made
     let transport = server.connections().pop().unwrap();
     assert!(!transport.is_reading());
     // Give the bytes time to arrive; none may be delivered while paused.
