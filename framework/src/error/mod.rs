@@ -126,6 +126,23 @@ pub enum Error {
     #[error("{0} is closed")]
     Closed(&'static str),
 
+    /// Zero-copy `sendfile(2)` cannot be used here (a TLS stream, a pipe, a
+    /// stream of another library, or a file the kernel cannot send from), and
+    /// the caller refused the fallback (asyncio's `SendfileNotAvailableError`).
+    #[error("sendfile is not available: {0}")]
+    SendfileNotAvailable(&'static str),
+
+    /// A file transfer stopped part-way: `sent` bytes of the file went out
+    /// before `source` ended it (the transport closed, the peer reset, a
+    /// read of the file failed). The file's position was set past them.
+    #[error("sendfile stopped after {sent} bytes: {source}")]
+    SendfileInterrupted {
+        /// Bytes of the file handed to the transport before the failure.
+        sent: u64,
+        /// What stopped the transfer.
+        source: Box<Error>,
+    },
+
     /// Several failures at once: every address tried by `create_connection`
     /// failed (one error per address), or children of a `TaskGroup` failed
     /// (asyncio's `ExceptionGroup`).
@@ -186,6 +203,8 @@ impl Error {
             Error::IncompleteRead { .. } => "IncompleteRead",
             Error::LimitOverrun { .. } => "LimitOverrun",
             Error::Closed(_) => "Closed",
+            Error::SendfileNotAvailable(_) => "SendfileNotAvailable",
+            Error::SendfileInterrupted { .. } => "SendfileInterrupted",
             Error::MultipleErrors(_) => "MultipleErrors",
             Error::QueueFull => "QueueFull",
             Error::QueueEmpty => "QueueEmpty",
@@ -229,6 +248,14 @@ impl fmt::Debug for Error {
                 .field("consumed", consumed)
                 .finish(),
             Error::Closed(what) => f.debug_tuple("Closed").field(what).finish(),
+            Error::SendfileNotAvailable(why) => {
+                f.debug_tuple("SendfileNotAvailable").field(why).finish()
+            }
+            Error::SendfileInterrupted { sent, source } => f
+                .debug_struct("SendfileInterrupted")
+                .field("sent", sent)
+                .field("source", source)
+                .finish(),
             Error::MultipleErrors(errors) => f.debug_tuple("MultipleErrors").field(errors).finish(),
             Error::QueueFull => f.write_str("QueueFull"),
             Error::QueueEmpty => f.write_str("QueueEmpty"),
@@ -341,8 +368,12 @@ impl Error {
     }
 
     /// True for [`Error::Closed`] and for I/O errors that mean the peer went away
-    /// (reset, aborted, broken pipe).
+    /// (reset, aborted, broken pipe); also for an
+    /// [`Error::SendfileInterrupted`] that one of those stopped.
     pub fn is_closed(&self) -> bool {
+        if let Error::SendfileInterrupted { source, .. } = self {
+            return source.is_closed();
+        }
         matches!(self, Error::Closed(_))
             || matches!(
                 self.io_kind(),

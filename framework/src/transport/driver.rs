@@ -40,6 +40,7 @@ use bytes::BytesMut;
 use crate::error::Error;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
+use crate::transport::sendfile;
 use crate::transport::socket_options::apply_socket_options;
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, Settings};
 use crate::transport::state::Ended;
@@ -246,21 +247,29 @@ impl StreamDriver {
         state.core_mut().begin_pass();
         let io = self.io.as_mut().expect("driver polled after finishing");
         apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
-        let written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
+        let mut written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
         if written > 0 {
             self.needs_flush = true;
-            self.moved.wrote = true;
-            if let Some(counters) = &self.config.settings.counters {
-                counters.add_written(written);
-            }
         }
         state.update_read_hold();
-        let flushed = state.core().buffer().is_empty();
+        let mut flushed = state.core().buffer().is_empty();
         if self.needs_flush && flushed {
             match io.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => return Err(Box::new(Step::Finish(Some(e.into())))),
                 Poll::Pending => {}
+            }
+        }
+        // A zero-copy `sendfile()` goes once everything before it went.
+        if flushed && !self.needs_flush && state.has_native_transfer() {
+            written += sendfile::drive(&mut state, &mut **io, cx)
+                .map_err(|e| Box::new(Step::Finish(Some(e))))? as usize;
+            flushed = !state.has_native_transfer();
+        }
+        if written > 0 {
+            self.moved.wrote = true;
+            if let Some(counters) = &self.config.settings.counters {
+                counters.add_written(written);
             }
         }
         state.drain_waiters_to_wake(&mut self.drained);

@@ -7,12 +7,14 @@
 
 use std::io;
 use std::io::IoSlice;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::transport::sendfile::ZeroCopyTarget;
 
 /// A byte stream a driver can run: TCP, Unix, TLS, pipes.
 ///
@@ -58,6 +60,21 @@ pub(crate) trait StreamIo: Send + 'static {
         None
     }
 
+    /// Zero-copy `sendfile(2)` of up to `count` bytes of `file` from
+    /// `*offset`, which advances by what went out, once the socket is
+    /// writable. `None`: this stream cannot (TLS, pipes, streams of other
+    /// libraries), and the caller falls back to reads and writes.
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: BorrowedFd<'_>,
+        offset: &mut u64,
+        count: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        let _ = (cx, file, offset, count);
+        None
+    }
+
     /// For write-only streams (write pipes): ready once the reading end went
     /// away, so an idle writer notices without writing. The driver polls it
     /// only while nothing is buffered. Other streams never complete it.
@@ -67,13 +84,13 @@ pub(crate) trait StreamIo: Send + 'static {
     }
 }
 
-/// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes:
-/// TCP and Unix sockets.
+/// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes
+/// and that `sendfile(2)` can write to: TCP and Unix sockets.
 pub(crate) struct AsyncIo<S>(pub(crate) S);
 
 impl<S> StreamIo for AsyncIo<S>
 where
-    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + ZeroCopyTarget + Unpin + Send + 'static,
 {
     fn poll_read_buf(
         &mut self,
@@ -102,6 +119,16 @@ where
 
     fn socket(&self) -> Option<BorrowedFd<'_>> {
         Some(self.0.as_fd())
+    }
+
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: BorrowedFd<'_>,
+        offset: &mut u64,
+        count: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        Some(self.0.poll_sendfile(cx, file, offset, count))
     }
 }
 

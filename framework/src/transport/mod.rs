@@ -12,6 +12,7 @@ pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod protocol;
 pub(crate) mod proxy_info;
+pub(crate) mod sendfile;
 mod socket_options;
 pub(crate) mod start;
 pub(crate) mod state;
@@ -403,6 +404,113 @@ impl Transport {
             }
         };
         next.poll_drain(cx)
+    }
+
+    /// Sends `count` bytes of `file` from `offset` (to the end of the file
+    /// when `count` is `None`) and returns how many were sent: asyncio's
+    /// `loop.sendfile(transport, file, offset, count)`.
+    ///
+    /// On plain TCP and Unix stream sockets the bytes go out by zero-copy
+    /// `sendfile(2)` from the connection's driver, never through user space.
+    /// On other transports (TLS, pipes, [`connect_stream`](crate::connect_stream)
+    /// streams), or if the kernel refuses the file, it falls back to reading
+    /// 256 KiB chunks and writing them under flow control (it waits for the
+    /// buffer to drain under its high-water mark after each one); use
+    /// [`sendfile_zero_copy`](Self::sendfile_zero_copy) to refuse that.
+    ///
+    /// As in asyncio:
+    ///
+    /// * it starts once the write buffer is flushed, so earlier
+    ///   [`write`](Self::write)s arrive first;
+    /// * no `data_received` runs while it is in progress; reading then goes
+    ///   on as it was ([`pause_reading`](Self::pause_reading) in force stays
+    ///   in force);
+    /// * a [`write`](Self::write) or [`writelines`](Self::writelines) while it
+    ///   is in progress is a misuse (asyncio raises `RuntimeError`): the data
+    ///   is dropped and an error is logged, since it would land inside the
+    ///   file. Write after the returned future completes;
+    /// * the file's bytes are read at `offset` without using the file's
+    ///   position, and afterwards the position is set to `offset` plus the
+    ///   bytes sent (left alone when nothing was sent);
+    /// * `count` past the end of the file sends what is there; `None` sends
+    ///   up to the file's length when the call starts.
+    ///
+    /// The future completes once the last byte is handed to the kernel
+    /// (zero-copy) or queued in the write buffer (fallback); a
+    /// [`close`](Self::close) afterwards flushes it as usual.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::InvalidArgument`]: `count` is `Some(0)`, or `file` is not a
+    ///   regular file;
+    /// * [`Error::Closed`]: the transport was closing or closed before it
+    ///   started, or ended before a byte was sent;
+    /// * [`Error::InvalidState`]: another `sendfile` is in progress on it;
+    /// * [`Error::Unsupported`]: the transport cannot write (a read pipe);
+    /// * [`Error::Io`]: reading the file failed, or the peer reset the
+    ///   connection, before a byte was sent;
+    /// * [`Error::SendfileInterrupted`]: any of those after some bytes were
+    ///   sent, with the count (`close()`, `abort()` or the peer's reset
+    ///   during the transfer, a read error part-way). A reset also ends the
+    ///   connection with that error, as a failed write does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropping the future stops the transfer part-way,
+    /// with an unknown number of bytes sent and the file position untouched.
+    /// Reading and writes resume.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn f(transport: aioproto::Transport) -> aioproto::Result<()> {
+    /// let file = std::fs::File::open("Cargo.toml")?;
+    /// transport.write("200 OK\n"); // goes first
+    /// let sent = transport.sendfile(&file, 0, None).await?;
+    /// assert_eq!(sent, file.metadata()?.len());
+    /// transport.close();
+    /// # Ok(()) }
+    /// ```
+    pub async fn sendfile(
+        &self,
+        file: &std::fs::File,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        sendfile::send_file(self, file, offset, count, true).await
+    }
+
+    /// [`sendfile`](Self::sendfile) with zero-copy `sendfile(2)` only:
+    /// asyncio's `loop.sendfile(..., fallback=False)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`sendfile`](Self::sendfile), and
+    /// [`Error::SendfileNotAvailable`] on a transport that is not a plain
+    /// TCP or Unix stream socket (TLS, pipes, foreign streams), or for a file
+    /// the kernel cannot send from; nothing was sent then.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`sendfile`](Self::sendfile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn f(transport: aioproto::Transport, file: std::fs::File) -> aioproto::Result<()> {
+    /// match transport.sendfile_zero_copy(&file, 0, Some(4096)).await {
+    ///     Err(aioproto::Error::SendfileNotAvailable(why)) => eprintln!("no zero-copy: {why}"),
+    ///     other => println!("sent {}", other?),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sendfile_zero_copy(
+        &self,
+        file: &std::fs::File,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        sendfile::send_file(self, file, offset, count, false).await
     }
 
     /// Bytes queued and not yet handed to the kernel. Exact.

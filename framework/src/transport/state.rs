@@ -17,6 +17,7 @@
 //! | `detached` | the driver's end, handing the stream to `start_tls` | life `Closed` | never |
 //! | `asked_in_upgrade` | `close()`/`abort()` while `detached` and not yet `upgraded_to`; or a `close()` the detach overtook | `detached` | taken when `upgraded_to` is set, and applied to the new transport |
 //! | `upgrade_waker` | the upgrade in flight, waiting for an abort | `detached` | taken by the `abort()` that wakes it |
+//! | `transfer` | `sendfile()` (see [`sendfile`](crate::transport::sendfile)) | `Open`, no transfer yet | by the driver when its job ends, by the call when it returns or is dropped, and at the end |
 //!
 //! While `detach_requested`, the driver reads nothing more and ends the pass
 //! that finds the buffer flushed by handing the stream to `start_tls`.
@@ -25,7 +26,8 @@
 //!
 //! The driver reads only when [`wants_data`](State::wants_data): the core
 //! says reading (open, and no `pause_reading()` in force), the backpressure
-//! hold is off, and no detach is under way. The user's pause (the core's
+//! hold is off, no detach is under way and no file is being sent (the
+//! transfer's own pause, also apart from the user's). The user's pause (the core's
 //! `reading_paused`) and the hold (`reading_held`) are separate flags, so:
 //!
 //! * the hold ending at the low mark leaves a user's `pause_reading()` in force;
@@ -61,6 +63,7 @@ use crate::transport::Transport;
 use crate::transport::dispatch::Handler;
 use crate::transport::driver::Detached;
 use crate::transport::handle::{Core, KindState};
+use crate::transport::sendfile::Transfer;
 use crate::transport::{Capabilities, SocketOptions};
 
 /// A stream transport's state; see the [module docs](self).
@@ -95,6 +98,8 @@ pub(crate) struct State {
     asked_in_upgrade: Option<Asked>,
     /// The upgrade in flight, waiting for an abort to stop its handshake.
     upgrade_waker: Option<Waker>,
+    /// A `sendfile()` in progress: reading stops and other writes are refused.
+    transfer: Option<Transfer>,
 }
 
 /// Where a handle's `close()` or `abort()` goes after its own transport.
@@ -153,6 +158,7 @@ impl State {
             detached: false,
             asked_in_upgrade: None,
             upgrade_waker: None,
+            transfer: None,
         }
     }
 
@@ -181,6 +187,11 @@ impl State {
         }
         if self.core.is_closing() {
             self.core.drop_write(what);
+            return false;
+        }
+        if self.transfer.is_some() {
+            // Its bytes would land inside the file (asyncio raises RuntimeError).
+            tracing::error!("cannot call {what}() while sendfile() is in progress; data dropped");
             return false;
         }
         true
@@ -347,7 +358,10 @@ impl State {
     /// backpressure, and not being detached. See the [module docs](self).
     #[inline]
     pub(crate) fn wants_data(&self) -> bool {
-        self.core.is_reading() && !self.reading_held && !self.detach_requested
+        self.core.is_reading()
+            && !self.reading_held
+            && !self.detach_requested
+            && self.transfer.is_none()
     }
 
     /// After a flush: holds reading once the buffer is over the high-water
@@ -389,6 +403,19 @@ impl State {
         self.reading_held
     }
 
+    /// The file transfer in progress, for `sendfile` and the driver.
+    #[inline]
+    pub(crate) fn transfer_slot(&mut self) -> &mut Option<Transfer> {
+        &mut self.transfer
+    }
+
+    /// A zero-copy file transfer is queued or running: the driver must run
+    /// it before the connection counts as flushed.
+    #[inline]
+    pub(crate) fn has_native_transfer(&self) -> bool {
+        self.transfer.as_ref().is_some_and(Transfer::is_native)
+    }
+
     #[inline]
     pub(crate) fn eof_requested(&self) -> bool {
         self.eof_requested
@@ -422,6 +449,8 @@ impl State {
             }
         }
         self.core.mark_closed();
+        // Drops a zero-copy job's answer channel: its caller hears of the end.
+        self.transfer = None;
         Ended {
             detach_tx,
             reading_paused: self.core.is_reading_paused(),
