@@ -358,7 +358,20 @@ impl std::error::Error for UsageError {}
 /// `--help` prints the help and exits 0; a mistake prints clap's message and
 /// exits 2.
 pub fn parse_server_args<T: Parser>(default_port: &'static str) -> T {
+    parse_server_args_with::<T>(default_port, &[])
+}
+
+/// [`parse_server_args`] for a server whose defaults differ from the shared
+/// ones: each `(field, value)` sets the default of the flag of that field
+/// name (e.g. `("idle_timeout", "60")`), so `--help` shows the server's own.
+pub fn parse_server_args_with<T: Parser>(
+    default_port: &'static str,
+    defaults: &[(&'static str, &'static str)],
+) -> T {
     let mut command = T::command().mut_arg("port", |arg| arg.default_value(default_port));
+    for &(field, value) in defaults {
+        command = command.mut_arg(field, |arg| arg.default_value(value));
+    }
     let mut matches = command.get_matches_mut();
     T::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
 }

@@ -66,6 +66,21 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             ),
         ),
         (
+            env!("CARGO_BIN_EXE_file_server"),
+            with(
+                SERVER_FLAGS,
+                &["--root", "--request-timeout", "--idle-timeout"],
+            ),
+            vec![
+                "[default: 127.0.0.1]",
+                "[default: 8000]",
+                "[default: 60]",
+                "[default: 10]",
+                "[default: 1]",
+                "[default: 1024]",
+            ],
+        ),
+        (
             env!("CARGO_BIN_EXE_udp_echo_server"),
             vec!["--host", "--port"],
             vec!["[default: 127.0.0.1]", "[default: 9999]"],

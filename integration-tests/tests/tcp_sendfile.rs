@@ -237,16 +237,17 @@ async fn tcp_reading_paused_and_writes_refused_during_transfer() {
     // reading itself; and this write would land inside the file.
     transport.resume_reading();
     transport.write("X");
-    let (sent, received) = tokio::join!(
-        call,
-        with_timeout(read_exact(&mut client, 8 * MIB + 5))
-    );
+    let (sent, received) = tokio::join!(call, with_timeout(read_exact(&mut client, 8 * MIB + 5)));
     assert_eq!(sent.unwrap(), 8 * MIB as u64);
     assert!(
         received[..8 * MIB] == file.bytes[..],
         "the file exactly, no stray write in it"
     );
-    assert_eq!(&received[8 * MIB..], b"after", "data_received ran after the transfer");
+    assert_eq!(
+        &received[8 * MIB..],
+        b"after",
+        "data_received ran after the transfer"
+    );
     assert_eq!(log.data(), b"ping");
     assert!(transport.is_reading());
     server.close();
@@ -342,7 +343,10 @@ async fn tcp_peer_reset_during_transfer() {
     });
     let err = outcome.expect_err("the reset stops the transfer");
     assert!(err.is_closed(), "{err}");
-    let lost = log.wait_lost().await.expect("the connection ends with an error");
+    let lost = log
+        .wait_lost()
+        .await
+        .expect("the connection ends with an error");
     assert!(lost.is_closed(), "{lost}");
     server.close();
 }
