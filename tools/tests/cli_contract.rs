@@ -11,7 +11,7 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         (
             env!("CARGO_BIN_EXE_loadgen"),
-            vec!["echo", "idle", "connect"],
+            vec!["echo", "idle", "connect", "fetch"],
         ),
         (
             env!("CARGO_BIN_EXE_tls_load"),
@@ -34,6 +34,10 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>)> {
             vec!["[N]", "[MODE]", "call_soon"],
         ),
         (env!("CARGO_BIN_EXE_raw_tokio_echo"), vec!["--port"]),
+        (
+            env!("CARGO_BIN_EXE_raw_sendfile_server"),
+            vec!["--root", "--port", "--tls", "--cert", "--key"],
+        ),
         (
             env!("CARGO_BIN_EXE_raw_tls_echo"),
             vec!["<CERT>", "<KEY>", "[PORT]"],
