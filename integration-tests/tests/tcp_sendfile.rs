@@ -62,8 +62,20 @@ impl Drop for TempFile {
 
 const MIB: usize = 1024 * 1024;
 
-/// A TCP server whose connections record into a log and hand their
-/// transport to the test.
+/// One accepted connection of a TCP server, its client, and a file.
+///
+/// The server's protocol records into `log` and answers any data with
+/// "after" (see `tcp_reading_paused_and_writes_refused_during_transfer`).
+struct Fixture {
+    file: TempFile,
+    server: aioproto::Server,
+    transport: Transport,
+    log: Arc<Log>,
+    client: tokio::net::TcpStream,
+}
+
+/// A TCP server (with these options) whose connections record into a log,
+/// answer any data with "after", and hand their transport to the test.
 async fn transport_server(
     options: &ServerOptions,
 ) -> (
@@ -75,12 +87,47 @@ async fn transport_server(
     let (tx, transports) = mpsc::unbounded_channel();
     let (server, addr, logs) = recording_server_with(options, move |log| {
         let tx = tx.clone();
-        Events::new(log).on_made(move |t| {
-            let _ = tx.send(t.clone());
-        })
+        Events::new(log)
+            .on_made(move |t| {
+                let _ = tx.send(t.clone());
+            })
+            .on_data(|t, _| t.write("after"))
     })
     .await;
     (server, addr, logs, transports)
+}
+
+/// A fresh server, a client (with a 4 KiB receive buffer when `slow`), and a
+/// file of `len` bytes.
+async fn connected(len: usize, slow: bool) -> Fixture {
+    init_tracing();
+    let (server, addr, mut logs, mut transports) = transport_server(&ServerOptions::new()).await;
+    let client = if slow {
+        slow_reader(addr)
+    } else {
+        raw_connect(addr).await
+    };
+    Fixture {
+        file: TempFile::new(len),
+        server,
+        transport: next_transport(&mut transports).await,
+        log: next_log(&mut logs).await,
+        client,
+    }
+}
+
+/// A client with a 4 KiB receive buffer, so a transfer blocks on it soon.
+fn slow_reader(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = small_buffer_socket(addr);
+    socket.set_nonblocking(true).unwrap();
+    tokio::net::TcpStream::from_std(socket).unwrap()
+}
+
+/// Reads a stream to its end.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(mut reader: R) -> Vec<u8> {
+    let mut buf = Vec::new();
+    with_timeout(reader.read_to_end(&mut buf)).await.unwrap();
+    buf
 }
 
 async fn next_transport(rx: &mut mpsc::UnboundedReceiver<Transport>) -> Transport {
@@ -105,28 +152,27 @@ async fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) {
 /// succeeds only on the native path, so this proves it is the one taken.
 #[tokio::test]
 async fn tcp_whole_file_zero_copy() {
-    init_tracing();
-    let file = TempFile::new(3 * MIB + 17);
-    let (server, addr, _logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let mut client = raw_connect(addr).await;
-    let transport = next_transport(&mut transports).await;
-    let f = file.open();
+    let mut fx = connected(3 * MIB + 17, false).await;
+    let f = fx.file.open();
     let (sent, received) = tokio::join!(
         async {
-            let sent = transport.sendfile_zero_copy(&f, 0, None).await;
-            transport.close();
+            let sent = fx.transport.sendfile_zero_copy(&f, 0, None).await;
+            fx.transport.close();
             sent
         },
-        with_timeout(read_to_eof(&mut client))
+        read_all(&mut fx.client)
     );
-    assert_eq!(sent.expect("zero-copy sendfile"), file.bytes.len() as u64);
-    assert!(received == file.bytes, "the client got the file exactly");
+    assert_eq!(
+        sent.expect("zero-copy sendfile"),
+        fx.file.bytes.len() as u64
+    );
+    assert!(received == fx.file.bytes, "the client got the file exactly");
     assert_eq!(
         (&f).stream_position().unwrap(),
-        file.bytes.len() as u64,
+        fx.file.bytes.len() as u64,
         "the file position ends past the bytes sent, as asyncio"
     );
-    server.close();
+    fx.server.close();
 }
 
 /// offset and count pick the range; a count past the end sends what is
@@ -134,12 +180,10 @@ async fn tcp_whole_file_zero_copy() {
 /// invalid arguments.
 #[tokio::test]
 async fn tcp_offset_and_count() {
-    init_tracing();
-    let file = TempFile::new(MIB);
-    let (server, addr, _logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let mut client = raw_connect(addr).await;
-    let transport = next_transport(&mut transports).await;
-    let f = file.open();
+    let mut fx = connected(MIB, false).await;
+    let f = fx.file.open();
+    let dir = File::open(&fx.file.dir).unwrap();
+    let transport = &fx.transport;
     let (outcomes, received) = tokio::join!(
         async {
             let a = transport.sendfile(&f, 1000, Some(5000)).await;
@@ -147,12 +191,11 @@ async fn tcp_offset_and_count() {
             let b = transport.sendfile(&f, MIB as u64 - 10, Some(500)).await;
             let c = transport.sendfile(&f, MIB as u64, None).await;
             let d = transport.sendfile(&f, 0, Some(0)).await;
-            let dir = File::open(&file.dir).unwrap();
             let e = transport.sendfile(&dir, 0, None).await;
             transport.close();
             (a, position, b, c, d, e)
         },
-        with_timeout(read_to_eof(&mut client))
+        read_all(&mut fx.client)
     );
     let (a, position, b, c, d, e) = outcomes;
     assert_eq!(a.unwrap(), 5000);
@@ -161,25 +204,22 @@ async fn tcp_offset_and_count() {
     assert_eq!(c.unwrap(), 0, "nothing after the end");
     assert!(matches!(d, Err(Error::InvalidArgument(_))), "{d:?}");
     assert!(matches!(e, Err(Error::InvalidArgument(_))), "{e:?}");
-    let mut expected = file.bytes[1000..6000].to_vec();
-    expected.extend_from_slice(&file.bytes[MIB - 10..]);
+    let mut expected = fx.file.bytes[1000..6000].to_vec();
+    expected.extend_from_slice(&fx.file.bytes[MIB - 10..]);
     assert!(received == expected, "the ranges arrived in order");
-    server.close();
+    fx.server.close();
 }
 
 /// Bytes written before `sendfile` arrive before the file, and writes after
 /// it returns come after it.
 #[tokio::test]
 async fn tcp_earlier_writes_go_first() {
-    init_tracing();
-    let file = TempFile::new(2 * MIB);
-    let (server, addr, _logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let mut client = raw_connect(addr).await;
-    let transport = next_transport(&mut transports).await;
+    let mut fx = connected(2 * MIB, false).await;
     // More than the high-water mark, so the buffer is not empty when the
     // call starts and has to be drained first.
     let header = vec![b'h'; 300 * 1024];
-    let f = file.open();
+    let f = fx.file.open();
+    let transport = &fx.transport;
     let (sent, received) = tokio::join!(
         async {
             transport.write(header.clone());
@@ -188,14 +228,14 @@ async fn tcp_earlier_writes_go_first() {
             transport.close();
             sent
         },
-        with_timeout(read_to_eof(&mut client))
+        read_all(&mut fx.client)
     );
     assert_eq!(sent.unwrap(), 2 * MIB as u64);
     let mut expected = header.clone();
-    expected.extend_from_slice(&file.bytes);
+    expected.extend_from_slice(&fx.file.bytes);
     expected.extend_from_slice(b"trailer");
     assert!(received == expected, "header, file, trailer, in that order");
-    server.close();
+    fx.server.close();
 }
 
 /// While a file is being sent the protocol gets no data, and a write from
@@ -207,40 +247,23 @@ async fn tcp_earlier_writes_go_first() {
 /// client getting the file and then "after" shows it ran after the transfer.
 #[tokio::test]
 async fn tcp_reading_paused_and_writes_refused_during_transfer() {
-    init_tracing();
-    let file = TempFile::new(8 * MIB);
-    let (tx, mut transports) = mpsc::unbounded_channel();
-    let (server, addr, mut logs) = recording_server(move |log| {
-        let tx = tx.clone();
-        Events::new(log)
-            .on_made(move |t| {
-                let _ = tx.send(t.clone());
-            })
-            .on_data(|t, _| t.write("after"))
-    })
-    .await;
-    let mut client = tokio::net::TcpStream::from_std({
-        let s = small_buffer_socket(addr);
-        s.set_nonblocking(true).unwrap();
-        s
-    })
-    .unwrap();
-    let transport = next_transport(&mut transports).await;
-    let log = next_log(&mut logs).await;
+    let mut fx = connected(8 * MIB, true).await;
+    let transport = &fx.transport;
     // The protocol pauses itself; the client's "ping" waits in the kernel.
     transport.pause_reading();
-    raw_write(&mut client, b"ping").await;
-    let f = file.open();
+    raw_write(&mut fx.client, b"ping").await;
+    let f = fx.file.open();
     let mut call = pin!(transport.sendfile(&f, 0, None));
     poll_once(call.as_mut()).await;
     // Resuming now would read "ping" at once, were the transfer not pausing
     // reading itself; and this write would land inside the file.
     transport.resume_reading();
     transport.write("X");
-    let (sent, received) = tokio::join!(call, with_timeout(read_exact(&mut client, 8 * MIB + 5)));
+    let (sent, received) =
+        tokio::join!(call, with_timeout(read_exact(&mut fx.client, 8 * MIB + 5)));
     assert_eq!(sent.unwrap(), 8 * MIB as u64);
     assert!(
-        received[..8 * MIB] == file.bytes[..],
+        received[..8 * MIB] == fx.file.bytes[..],
         "the file exactly, no stray write in it"
     );
     assert_eq!(
@@ -248,34 +271,30 @@ async fn tcp_reading_paused_and_writes_refused_during_transfer() {
         b"after",
         "data_received ran after the transfer"
     );
-    assert_eq!(log.data(), b"ping");
+    assert_eq!(fx.log.data(), b"ping");
     assert!(transport.is_reading());
-    server.close();
+    fx.server.close();
 }
 
 /// A user's own pause_reading stays in force after the transfer.
 #[tokio::test]
 async fn tcp_user_pause_kept_after_transfer() {
-    init_tracing();
-    let file = TempFile::new(64 * 1024);
-    let (server, addr, mut logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let mut client = raw_connect(addr).await;
-    let transport = next_transport(&mut transports).await;
-    let log = next_log(&mut logs).await;
+    let mut fx = connected(64 * 1024, false).await;
+    let transport = &fx.transport;
     transport.pause_reading();
-    let f = file.open();
+    let f = fx.file.open();
     let (sent, received) = tokio::join!(
         transport.sendfile(&f, 0, None),
-        with_timeout(read_exact(&mut client, 64 * 1024))
+        with_timeout(read_exact(&mut fx.client, 64 * 1024))
     );
     assert_eq!(sent.unwrap(), 64 * 1024);
-    assert!(received == file.bytes);
+    assert!(received == fx.file.bytes);
     assert!(!transport.is_reading(), "the user's pause is left in force");
-    raw_write(&mut client, b"later").await;
+    raw_write(&mut fx.client, b"later").await;
     transport.resume_reading();
-    log.wait_data(5).await;
-    assert_eq!(log.data(), b"later");
-    server.close();
+    fx.log.wait_data(5).await;
+    assert_eq!(fx.log.data(), b"later");
+    fx.server.close();
 }
 
 /// A closing or closed transport refuses; a second concurrent call is an
@@ -283,25 +302,17 @@ async fn tcp_user_pause_kept_after_transfer() {
 /// "closed" error that carries the bytes sent.
 #[tokio::test]
 async fn tcp_closed_and_interrupted() {
-    init_tracing();
-    let file = TempFile::new(8 * MIB);
-    let (server, addr, _logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let f = file.open();
     for stop in ["close", "abort"] {
-        let mut client = tokio::net::TcpStream::from_std({
-            let s = small_buffer_socket(addr);
-            s.set_nonblocking(true).unwrap();
-            s
-        })
-        .unwrap();
-        let transport = next_transport(&mut transports).await;
+        let mut fx = connected(8 * MIB, true).await;
+        let f = fx.file.open();
+        let transport = &fx.transport;
         let mut call = pin!(transport.sendfile(&f, 0, None));
         poll_once(call.as_mut()).await;
         let second = transport.sendfile(&f, 0, None).await;
         assert!(matches!(second, Err(Error::InvalidState(_))), "{second:?}");
         // Some bytes went out and the transfer is blocked on the client.
         let (outcome, ()) = tokio::join!(call, async {
-            let _ = with_timeout(read_exact(&mut client, 1000)).await;
+            let _ = with_timeout(read_exact(&mut fx.client, 1000)).await;
             match stop {
                 "close" => transport.close(),
                 _ => transport.abort(),
@@ -317,38 +328,30 @@ async fn tcp_closed_and_interrupted() {
         assert!(outcome.unwrap_err().is_closed());
         let after = transport.sendfile(&f, 0, None).await;
         assert!(matches!(after, Err(Error::Closed(_))), "{stop}: {after:?}");
+        fx.server.close();
     }
-    server.close();
 }
 
 /// The peer resetting the connection mid-transfer ends the call with a
 /// "closed" error and the connection with the reset.
 #[tokio::test]
 async fn tcp_peer_reset_during_transfer() {
-    init_tracing();
-    let file = TempFile::new(8 * MIB);
-    let (server, addr, mut logs, mut transports) = transport_server(&ServerOptions::new()).await;
-    let mut client = tokio::net::TcpStream::from_std({
-        let s = small_buffer_socket(addr);
-        s.set_nonblocking(true).unwrap();
-        s
-    })
-    .unwrap();
-    let transport = next_transport(&mut transports).await;
-    let log = next_log(&mut logs).await;
-    let f = file.open();
-    let (outcome, ()) = tokio::join!(transport.sendfile(&f, 0, None), async {
+    let fx = connected(8 * MIB, true).await;
+    let f = fx.file.open();
+    let mut client = fx.client;
+    let (outcome, ()) = tokio::join!(fx.transport.sendfile(&f, 0, None), async {
         let _ = with_timeout(read_exact(&mut client, 1000)).await;
         reset(client);
     });
     let err = outcome.expect_err("the reset stops the transfer");
     assert!(err.is_closed(), "{err}");
-    let lost = log
+    let lost = fx
+        .log
         .wait_lost()
         .await
         .expect("the connection ends with an error");
     assert!(lost.is_closed(), "{lost}");
-    server.close();
+    fx.server.close();
 }
 
 /// Over a Unix socket, zero-copy too.
@@ -377,11 +380,7 @@ async fn unix_whole_file_zero_copy() {
             transport.close();
             sent
         },
-        with_timeout(async {
-            let mut buf = Vec::new();
-            client.read_to_end(&mut buf).await.unwrap();
-            buf
-        })
+        read_all(&mut client)
     );
     assert_eq!(sent.unwrap(), 3 * MIB as u64);
     assert!(received == file.bytes);
@@ -475,11 +474,7 @@ async fn foreign_stream_fallback() {
             transport.close();
             sent
         },
-        with_timeout(async {
-            let mut buf = Vec::new();
-            theirs.read_to_end(&mut buf).await.unwrap();
-            buf
-        })
+        read_all(&mut theirs)
     );
     assert_eq!(sent.unwrap(), MIB as u64);
     assert!(received == file.bytes[1..]);

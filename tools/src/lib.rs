@@ -31,6 +31,29 @@ pub fn parse_seconds(value: &str) -> Result<f64, String> {
     Ok(x)
 }
 
+/// The TLS acceptor of the raw tokio-rustls baselines: `cert` (a PEM chain)
+/// and `key` (PEM), ring provider, safe default versions, no client auth.
+///
+/// # Errors
+///
+/// When a file cannot be read or does not make a valid configuration.
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, Box<dyn std::error::Error + Send + Sync>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

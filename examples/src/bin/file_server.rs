@@ -282,26 +282,15 @@ mod tests {
     #[test]
     fn request_lines_are_checked_before_any_open() {
         let root = Path::new("/nonexistent-root");
-        assert_eq!(
-            open_inside(root, b"PUT x").unwrap_err(),
-            Refusal::BadRequest
-        );
-        assert_eq!(open_inside(root, b"GET ").unwrap_err(), Refusal::BadRequest);
-        assert_eq!(
-            open_inside(root, b"GET a\0b").unwrap_err(),
-            Refusal::BadRequest
-        );
-        assert_eq!(
-            open_inside(root, b"GET /etc/passwd").unwrap_err(),
-            Refusal::Forbidden
-        );
-        assert_eq!(
-            open_inside(root, b"GET a/../../x").unwrap_err(),
-            Refusal::Forbidden
-        );
-        assert_eq!(
-            open_inside(root, b"GET missing").unwrap_err(),
-            Refusal::NotFound
-        );
+        for (line, refusal) in [
+            (&b"PUT x"[..], Refusal::BadRequest),
+            (b"GET ", Refusal::BadRequest),
+            (b"GET a\0b", Refusal::BadRequest),
+            (b"GET /etc/passwd", Refusal::Forbidden),
+            (b"GET a/../../x", Refusal::Forbidden),
+            (b"GET missing", Refusal::NotFound),
+        ] {
+            assert_eq!(open_inside(root, line).unwrap_err(), refusal, "{line:?}");
+        }
     }
 }

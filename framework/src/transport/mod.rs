@@ -168,10 +168,7 @@ impl Transport {
             if !state.accepts_writes("write") {
                 return;
             }
-            let buffer = state.core_mut().buffer_mut();
-            let was_empty = buffer.is_empty();
-            buffer.push(data);
-            state.after_write(was_empty)
+            state.queue(data)
         };
         if let Some(waker) = waker {
             waker.wake();

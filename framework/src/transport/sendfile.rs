@@ -428,10 +428,7 @@ fn write_chunk(transport: &Transport, chunk: Bytes) -> Result<()> {
         if state.core().is_closing() {
             return Err(Error::Closed("transport"));
         }
-        let buffer = state.core_mut().buffer_mut();
-        let was_empty = buffer.is_empty();
-        buffer.push(chunk);
-        state.after_write(was_empty)
+        state.queue(chunk)
     };
     if let Some(waker) = waker {
         waker.wake();

@@ -216,6 +216,16 @@ impl State {
         }
     }
 
+    /// Queues `data`, the checks done; returns the driver's waker if the
+    /// write needs it (see [`after_write`](Self::after_write)).
+    #[inline]
+    pub(crate) fn queue(&mut self, data: bytes::Bytes) -> Option<Waker> {
+        let buffer = self.core.buffer_mut();
+        let was_empty = buffer.is_empty();
+        buffer.push(data);
+        self.after_write(was_empty)
+    }
+
     /// `write_eof()`: flush, then half-close (on a write-only transport, which
     /// has nothing left after EOF, that is `close()`).
     pub(crate) fn request_eof(&mut self, write_only: bool) {

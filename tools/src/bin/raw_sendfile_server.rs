@@ -17,8 +17,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{
     AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, Interest,
 };
@@ -57,21 +55,9 @@ fn main() {
     }
 }
 
-fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, BoxError> {
-    let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(key)?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
 fn run(cli: Cli) -> Result<(), BoxError> {
     let tls = match (&cli.cert, &cli.key) {
-        (Some(cert), Some(key)) => Some(acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(aioproto_tools::tls_acceptor(cert, key)?),
         _ => None,
     };
     let root = Arc::new(cli.root);

@@ -7,11 +7,8 @@
 //! ```
 
 use std::io::Write;
-use std::sync::Arc;
 
 use clap::Parser;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -42,16 +39,8 @@ fn run(
     cert: &std::path::Path,
     key: &std::path::Path,
     port: u16,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(key)?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let acceptor = aioproto_tools::tls_acceptor(cert, key)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
