@@ -37,6 +37,7 @@
 //! | `asyncio.BufferedProtocol` | [`BaseProtocol`] + [`BufferedProtocol`] |
 //! | transport methods (`write`, `close`, `abort`, `pause_reading`, …) | [`Transport`], same names |
 //! | `get_extra_info(...)` | [`Transport::extra`], [`Transport::peername`], … |
+//! | `loop.sendfile(transport, file, offset, count, fallback=…)` | [`Transport::sendfile`] / [`Transport::sendfile_zero_copy`] |
 //! | `loop.create_server` / `Server` | [`create_server`] / [`Server`] |
 //! | `loop.create_connection` | [`create_connection`] |
 //! | `loop.connect_accepted_socket` | [`connect_accepted_socket`] |

@@ -97,3 +97,34 @@ fn other_errors_show_their_causes_once() {
     assert_eq!(err.to_string(), "loading state: no such table");
     assert_eq!(format!("{err:?}"), "Other(loading state: no such table)");
 }
+
+#[test]
+fn an_interrupted_sendfile_says_how_far_it_got_and_why() {
+    let err = Error::SendfileInterrupted {
+        sent: 4096,
+        source: Box::new(Error::Closed("transport")),
+    };
+    assert_eq!(
+        err.to_string(),
+        "sendfile stopped after 4096 bytes: transport is closed"
+    );
+    assert_eq!(
+        format!("{err:?}"),
+        "SendfileInterrupted(sendfile stopped after 4096 bytes: transport is closed)"
+    );
+    assert!(err.is_closed(), "a close stopped it");
+    let reset = Error::SendfileInterrupted {
+        sent: 1,
+        source: Box::new(io::Error::from(io::ErrorKind::ConnectionReset).into()),
+    };
+    assert!(reset.is_closed(), "a reset stopped it");
+    let read = Error::SendfileInterrupted {
+        sent: 1,
+        source: Box::new(io::Error::other("disk on fire").into()),
+    };
+    assert!(!read.is_closed(), "a read error is not a close");
+    assert_eq!(
+        Error::SendfileNotAvailable("the transport's stream is not a plain socket").to_string(),
+        "sendfile is not available: the transport's stream is not a plain socket"
+    );
+}

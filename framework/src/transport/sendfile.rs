@@ -428,6 +428,11 @@ fn write_chunk(transport: &Transport, chunk: Bytes) -> Result<()> {
         if state.core().is_closing() {
             return Err(Error::Closed("transport"));
         }
+        if state.eof_requested() {
+            return Err(Error::invalid_state(
+                "write_eof() was called while sendfile() was in progress",
+            ));
+        }
         state.queue(chunk)
     };
     if let Some(waker) = waker {
