@@ -354,6 +354,40 @@ async fn tcp_peer_reset_during_transfer() {
     fx.server.close();
 }
 
+/// Behind a PROXY protocol header sent in one write with the request (the
+/// header's read may take request bytes too, which the stream then replays
+/// first), the send is still zero-copy.
+#[tokio::test]
+async fn tcp_zero_copy_behind_a_proxy_header() {
+    init_tracing();
+    let mut options = ServerOptions::new();
+    options.proxy_protocol(aioproto::ProxyProtocol::any());
+    let (server, addr, mut logs, mut transports) = transport_server(&options).await;
+    let mut client = raw_connect(addr).await;
+    raw_write(
+        &mut client,
+        b"PROXY TCP4 192.0.2.1 192.0.2.2 1111 2222\r\nGET x\n",
+    )
+    .await;
+    let transport = next_transport(&mut transports).await;
+    let log = next_log(&mut logs).await;
+    log.wait_data(6).await;
+    let file = TempFile::new(MIB);
+    let f = file.open();
+    let (sent, received) = tokio::join!(
+        async {
+            let sent = transport.sendfile_zero_copy(&f, 0, None).await;
+            transport.close();
+            sent
+        },
+        read_all(&mut client)
+    );
+    assert_eq!(sent.expect("zero-copy behind PROXY"), MIB as u64);
+    assert_eq!(&received[..5], b"after", "the protocol's answer to GET x");
+    assert!(received[5..] == file.bytes, "then the file");
+    server.close();
+}
+
 /// Over a Unix socket, zero-copy too.
 #[tokio::test]
 async fn unix_whole_file_zero_copy() {

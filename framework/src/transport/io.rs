@@ -268,6 +268,18 @@ impl StreamIo for Prefixed {
         self.io.socket()
     }
 
+    // The prefix is on the read side only: a zero-copy send goes to the
+    // stream underneath (a plain socket behind a PROXY header stays zero-copy).
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: BorrowedFd<'_>,
+        offset: &mut u64,
+        count: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        self.io.poll_sendfile(cx, file, offset, count)
+    }
+
     fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.io.poll_peer_closed(cx)
     }
