@@ -140,6 +140,90 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// Hands `data` to the protocol as one read would: a [`Protocol`] gets it
+    /// in `data_received`; a [`BufferedProtocol`] gets it copied into its own
+    /// buffers, as many `get_buffer`/`buffer_updated` rounds as it takes.
+    pub(crate) fn deliver(&self, data: Bytes) -> Result<()> {
+        match self {
+            Handler::Stream(p) => p.data_received(data),
+            Handler::Buffered(p) => {
+                let mut rest = &data[..];
+                while !rest.is_empty() {
+                    let mut copy = |buf: &mut [u8]| {
+                        let n = buf.len().min(rest.len());
+                        buf[..n].copy_from_slice(&rest[..n]);
+                        rest = &rest[n..];
+                        Some(Ok(n))
+                    };
+                    p.read_into(&mut copy)?;
+                }
+                Ok(())
+            }
+            Handler::Finished => Ok(()),
+        }
+    }
+
+    /// Two handlers that call the same protocol: one for the driver, one kept
+    /// by a protocol that hands the connection over and may still have to
+    /// pass on callbacks the driver sent it before it took the new one.
+    pub(crate) fn shared(self) -> (Handler, Handler) {
+        match self {
+            Handler::Stream(p) => {
+                let p: Arc<dyn DynProtocol> = Arc::from(p);
+                (
+                    Handler::Stream(Box::new(p.clone())),
+                    Handler::Stream(Box::new(p)),
+                )
+            }
+            Handler::Buffered(p) => {
+                let p: Arc<dyn DynBuffered> = Arc::from(p);
+                (
+                    Handler::Buffered(Box::new(p.clone())),
+                    Handler::Buffered(Box::new(p)),
+                )
+            }
+            Handler::Finished => (Handler::Finished, Handler::Finished),
+        }
+    }
+}
+
+impl<T: DynBase + ?Sized> DynBase for Arc<T> {
+    fn connection_made(&self, transport: &Transport) -> Result<()> {
+        (**self).connection_made(transport)
+    }
+    fn connection_lost(&self, exc: Option<Error>) {
+        (**self).connection_lost(exc);
+    }
+    fn pause_writing(&self) -> Result<()> {
+        (**self).pause_writing()
+    }
+    fn resume_writing(&self) -> Result<()> {
+        (**self).resume_writing()
+    }
+    fn eof_received(&self) -> Result<bool> {
+        (**self).eof_received()
+    }
+    fn timeout_reached(&self, kind: TimeoutKind) -> Result<bool> {
+        (**self).timeout_reached(kind)
+    }
+}
+
+impl<T: DynProtocol + ?Sized> DynProtocol for Arc<T> {
+    fn data_received(&self, data: Bytes) -> Result<()> {
+        (**self).data_received(data)
+    }
+}
+
+impl<T: DynBuffered + ?Sized> DynBuffered for Arc<T> {
+    fn read_into(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
+    ) -> Result<Option<std::io::Result<usize>>> {
+        (**self).read_into(read)
+    }
+}
+
 /// Stands in for a protocol after it was handed on; every callback is a no-op.
 struct Finished;
 

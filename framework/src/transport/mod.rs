@@ -527,7 +527,12 @@ impl Transport {
     ///
     /// The switch happens right after the current callback returns; later data
     /// goes to the new protocol. The new protocol's `connection_made` is **not**
-    /// called (keep the transport yourself). Accepts a [`Protocol`](crate::Protocol)
+    /// called (keep the transport yourself): this is asyncio's handover, where
+    /// the caller wires the new protocol up. A [`CodecProtocol`](crate::CodecProtocol)
+    /// handler that hands the connection over with bytes already buffered uses
+    /// [`FrameSink::switch_protocol`](crate::FrameSink::switch_protocol)
+    /// instead, which calls `connection_made` and passes those bytes on first.
+    /// Accepts a [`Protocol`](crate::Protocol)
     /// or a [`BufferedProtocol`](crate::BufferedProtocol), and returns a shared
     /// reference to it.
     pub fn set_protocol<P, M>(&self, protocol: P) -> Arc<Mutex<P>>
@@ -535,8 +540,14 @@ impl Transport {
         P: crate::transport::dispatch::IntoHandler<M>,
     {
         let (shared, handler) = protocol.into_handler();
-        self.update(|state| state.set_next_handler(handler));
+        self.set_handler(handler);
         shared
+    }
+
+    /// Queues `handler` as the connection's protocol from the driver's next
+    /// pass on (see [`set_protocol`](Self::set_protocol)).
+    pub(crate) fn set_handler(&self, handler: crate::transport::dispatch::Handler) {
+        self.update(|state| state.set_next_handler(handler));
     }
 
     /// Everything known about the connection: addresses, socket, TLS details.

@@ -19,13 +19,16 @@
 //! type add `impl From<MyError> for aioproto::Error`.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{AnyDelimiterCodecError, Decoder, Encoder, LinesCodecError};
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
+use crate::transport::dispatch::{Handler, IntoHandler};
 use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::transport::timeouts::TimeoutKind;
 
 /// What a [`CodecProtocol`] calls: whole frames instead of byte chunks.
 ///
@@ -109,6 +112,7 @@ pub struct FrameSink<'a, C> {
     buf: &'a mut BytesMut,
     raw: &'a mut bool,
     read_buf: &'a mut BytesMut,
+    switch: &'a mut Option<Handler>,
 }
 
 impl<C> FrameSink<'_, C> {
@@ -190,6 +194,78 @@ impl<C> FrameSink<'_, C> {
         joined.extend_from_slice(self.read_buf);
         *self.read_buf = joined;
     }
+
+    /// Hands the connection over to another protocol once the current
+    /// callback returns, without losing a byte: the way out of a line
+    /// protocol after `STARTTLS`, an HTTP `Upgrade` or a `CONNECT` line, as
+    /// Twisted's protocol-switching patterns do.
+    ///
+    /// When the callback that called this returns (with `Ok`), in this order:
+    ///
+    /// 1. the new protocol's `connection_made` runs with the same transport.
+    ///    Unlike [`Transport::set_protocol`] (asyncio's, which leaves the
+    ///    wiring to the caller), a switch from a codec always introduces the
+    ///    transport: the new protocol never saw the connection start;
+    /// 2. the bytes this codec received and had not decoded yet (what came
+    ///    after the current frame in the same read, plus anything given back
+    ///    with [`unread`](Self::unread)) go to its `data_received` (or into
+    ///    its buffers, for a [`BufferedProtocol`](crate::BufferedProtocol)),
+    ///    in order, in one call;
+    /// 3. every later byte from the socket, the peer's EOF, the flow-control
+    ///    and time-limit callbacks and `connection_lost` go to the new
+    ///    protocol; the handler hears nothing more (not even
+    ///    `connection_lost`).
+    ///
+    /// If the peer's EOF is what delivered the switching frame (the last
+    /// frame, decoded at EOF), the new protocol's `eof_received` follows its
+    /// `data_received` at once and decides whether the write side stays open.
+    ///
+    /// A handler error returned from the same callback wins: the switch is
+    /// dropped and the connection closes with that error. Called twice in one
+    /// callback, the last protocol is the one switched to. A panic or error in
+    /// the new protocol's `connection_made` or first `data_received` ends the
+    /// connection, and its `connection_lost` gets the error.
+    ///
+    /// Returns the shared reference to the new protocol, as
+    /// [`Transport::set_protocol`] does.
+    ///
+    /// # Examples
+    ///
+    /// A line protocol that hands the connection to a raw byte counter after
+    /// the line `UPGRADE`:
+    ///
+    /// ```
+    /// use aioproto::{BaseProtocol, Bytes, FrameHandler, FrameSink, LinesCodec, Protocol, Result};
+    ///
+    /// struct Handshake;
+    ///
+    /// impl FrameHandler<LinesCodec> for Handshake {
+    ///     fn frame_received(&mut self, line: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+    ///         if line == "UPGRADE" {
+    ///             sink.send("OK")?; // still encoded by the codec: it is written first
+    ///             sink.switch_protocol(Counter::default());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Counter { bytes: usize }
+    /// impl BaseProtocol for Counter {}
+    /// impl Protocol for Counter {
+    ///     fn data_received(&mut self, data: Bytes) {
+    ///         self.bytes += data.len(); // the bytes after "UPGRADE\n" come first
+    ///     }
+    /// }
+    /// ```
+    pub fn switch_protocol<P, M>(&mut self, protocol: P) -> Arc<Mutex<P>>
+    where
+        P: IntoHandler<M>,
+    {
+        let (shared, handler) = protocol.into_handler();
+        *self.switch = Some(handler);
+        shared
+    }
 }
 
 impl<C> fmt::Debug for FrameSink<'_, C> {
@@ -232,6 +308,12 @@ pub struct CodecProtocol<C, H> {
     error: Option<Error>,
     /// Bytes go to `raw_data_received` instead of the decoder.
     raw: bool,
+    /// A protocol the handler asked to switch to, taken after its callback.
+    switch: Option<Handler>,
+    /// The protocol the connection was handed to. The driver calls it
+    /// directly from its next pass on; until then (an abort, a panic, queued
+    /// before the driver took it) this protocol passes every callback on.
+    switched: Option<Handler>,
 }
 
 impl<C, H> CodecProtocol<C, H>
@@ -250,6 +332,8 @@ where
             write_buf: BytesMut::new(),
             error: None,
             raw: false,
+            switch: None,
+            switched: None,
         }
     }
 
@@ -261,6 +345,62 @@ where
     /// The handler, mutably.
     pub fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
+    }
+
+    /// The handler and a sink over this protocol's codec and buffers.
+    fn parts<'a>(&'a mut self, transport: &'a Transport) -> (&'a mut H, FrameSink<'a, C>) {
+        let sink = FrameSink {
+            codec: &mut self.codec,
+            transport,
+            buf: &mut self.write_buf,
+            raw: &mut self.raw,
+            read_buf: &mut self.read_buf,
+            switch: &mut self.switch,
+        };
+        (&mut self.handler, sink)
+    }
+
+    /// Runs one handler callback; an error it returns closes the
+    /// connection; a switch it asked for happens right after it. Returns
+    /// whether the connection was handed over.
+    fn call(
+        &mut self,
+        transport: &Transport,
+        callback: impl FnOnce(&mut H, &mut FrameSink<'_, C>) -> Result<()>,
+    ) -> bool {
+        let (handler, mut sink) = self.parts(transport);
+        if let Err(e) = callback(handler, &mut sink) {
+            self.fail(e);
+        }
+        self.hand_over(transport)
+    }
+
+    /// Performs a switch the handler asked for (see
+    /// [`FrameSink::switch_protocol`]): the driver takes the new protocol
+    /// after this callback; it is introduced and gets the undecoded bytes now,
+    /// before the driver reads again.
+    fn hand_over(&mut self, transport: &Transport) -> bool {
+        let Some(next) = self.switch.take() else {
+            return false;
+        };
+        if self.error.is_some() {
+            return false;
+        }
+        let (for_driver, next) = next.shared();
+        transport.set_handler(for_driver);
+        let rest = self.read_buf.split().freeze();
+        let mut introduced = next.base().connection_made(transport);
+        if introduced.is_ok() && !rest.is_empty() {
+            introduced = next.deliver(rest);
+        }
+        self.switched = Some(next);
+        if let Err(e) = introduced {
+            // An abort keeps the driver from taking the new protocol; this
+            // one passes the error on to it in `connection_lost`.
+            self.error = Some(e);
+            transport.abort();
+        }
+        true
     }
 
     /// Records the first error and closes the connection.
@@ -279,7 +419,7 @@ where
         let Some(transport) = self.transport.clone() else {
             return;
         };
-        while self.error.is_none() && !self.raw {
+        while self.error.is_none() && !self.raw && self.switched.is_none() {
             let decoded = if eof {
                 self.codec.decode_eof(&mut self.read_buf)
             } else {
@@ -290,15 +430,8 @@ where
                 Ok(None) => return,
                 Err(e) => return self.fail(Error::from(e)),
             };
-            let mut sink = FrameSink {
-                codec: &mut self.codec,
-                transport: &transport,
-                buf: &mut self.write_buf,
-                raw: &mut self.raw,
-                read_buf: &mut self.read_buf,
-            };
-            if let Err(e) = self.handler.frame_received(frame, &mut sink) {
-                self.fail(e);
+            if self.call(&transport, |h, sink| h.frame_received(frame, sink)) {
+                return;
             }
             if self.raw && !self.read_buf.is_empty() {
                 // Raw mode began: what is left undecoded is raw bytes now.
@@ -314,15 +447,22 @@ where
         let Some(transport) = self.transport.clone() else {
             return;
         };
-        let mut sink = FrameSink {
-            codec: &mut self.codec,
-            transport: &transport,
-            buf: &mut self.write_buf,
-            raw: &mut self.raw,
-            read_buf: &mut self.read_buf,
-        };
-        if let Err(e) = self.handler.raw_data_received(data, &mut sink) {
-            self.fail(e);
+        self.call(&transport, |h, sink| h.raw_data_received(data, sink));
+    }
+
+    /// Runs a callback on the protocol the connection was handed to, if it
+    /// was and the driver still calls this one; an error ends the connection.
+    fn forward<R>(&mut self, callback: impl FnOnce(&Handler) -> Result<R>) -> Option<R> {
+        let next = self.switched.as_ref()?;
+        match callback(next) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                if let Some(t) = &self.transport {
+                    t.abort();
+                }
+                None
+            }
         }
     }
 }
@@ -335,21 +475,32 @@ where
 {
     fn connection_made(&mut self, transport: &Transport) {
         self.transport = Some(transport.clone());
-        let mut sink = FrameSink {
-            codec: &mut self.codec,
-            transport,
-            buf: &mut self.write_buf,
-            raw: &mut self.raw,
-            read_buf: &mut self.read_buf,
-        };
-        if let Err(e) = self.handler.connection_made(&mut sink) {
-            self.fail(e);
-        }
+        self.call(transport, |h, sink| h.connection_made(sink));
     }
 
     fn connection_lost(&mut self, exc: Option<Error>) {
         let exc = self.error.take().or(exc);
-        self.handler.connection_lost(exc);
+        match self.switched.take() {
+            Some(next) => next.base().connection_lost(exc),
+            None => self.handler.connection_lost(exc),
+        }
+    }
+
+    fn pause_writing(&mut self) {
+        self.forward(|next| next.base().pause_writing());
+    }
+
+    fn resume_writing(&mut self) {
+        self.forward(|next| next.base().resume_writing());
+    }
+
+    fn timeout_reached(&mut self, kind: TimeoutKind) -> bool {
+        if self.switched.is_some() {
+            return self
+                .forward(|next| next.base().timeout_reached(kind))
+                .unwrap_or(false);
+        }
+        false
     }
 }
 
@@ -363,11 +514,15 @@ where
         if self.error.is_some() {
             return;
         }
+        if self.switched.is_some() {
+            self.forward(|next| next.deliver(data));
+            return;
+        }
         if self.raw {
             // Zero-copy: the chunk goes to the handler as it came; what it
             // gives back after leaving raw mode is decoded.
             self.deliver_raw(data);
-            if !self.raw {
+            if !self.raw && self.switched.is_none() {
                 self.deliver(false);
             }
             return;
@@ -380,21 +535,24 @@ where
         if self.error.is_some() {
             return false;
         }
-        self.deliver(true);
+        if self.switched.is_none() {
+            self.deliver(true);
+        }
         if self.error.is_some() {
             return false;
+        }
+        if self.switched.is_some() {
+            // Handed over before or by the last frame: the new protocol hears
+            // of the EOF after the bytes it was given.
+            return self
+                .forward(|next| next.base().eof_received())
+                .unwrap_or(false);
         }
         let Some(transport) = self.transport.clone() else {
             return false;
         };
-        let mut sink = FrameSink {
-            codec: &mut self.codec,
-            transport: &transport,
-            buf: &mut self.write_buf,
-            raw: &mut self.raw,
-            read_buf: &mut self.read_buf,
-        };
-        self.handler.eof_received(&mut sink)
+        let (handler, mut sink) = self.parts(&transport);
+        handler.eof_received(&mut sink)
     }
 }
 

@@ -179,3 +179,197 @@ async fn raw_mode_without_a_raw_handler_is_an_error() {
     conn.settle().await;
     assert!(conn.is_closed());
 }
+
+/// A protocol that does nothing itself; wrapped in a `Recorder` it logs what
+/// a switch hands it.
+struct Raw;
+impl BaseProtocol for Raw {}
+impl Protocol for Raw {}
+
+/// Hands the connection to a recorded raw protocol after the line `UPGRADE`;
+/// says `OK` first through the codec.
+struct Upgrader {
+    next: Option<(crate::testing::Recorder<Raw>, crate::testing::EventLog)>,
+    lines: Vec<String>,
+    lost: Arc<Mutex<Option<Option<String>>>>,
+}
+
+impl Upgrader {
+    fn new() -> (Self, crate::testing::EventLog) {
+        let (recorder, log) = crate::testing::Recorder::new(Raw);
+        let upgrader = Upgrader {
+            next: Some((recorder, log.clone())),
+            lines: Vec::new(),
+            lost: Arc::default(),
+        };
+        (upgrader, log)
+    }
+}
+
+impl FrameHandler<LinesCodec> for Upgrader {
+    fn frame_received(&mut self, line: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        self.lines.push(line.clone());
+        if line == "UPGRADE" {
+            sink.send("OK")?;
+            if let Some((next, _)) = self.next.take() {
+                sink.switch_protocol(next);
+            }
+        }
+        Ok(())
+    }
+    fn eof_received(&mut self, _: &mut FrameSink<'_, LinesCodec>) -> bool {
+        panic!("the handler must not hear of an EOF after the switch");
+    }
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        *self.lost.lock().unwrap() = Some(exc.map(|e| e.to_string()));
+    }
+}
+
+/// Every split of `hi\nUPGRADE\n<raw>`: the raw bytes reach the new
+/// protocol exactly, after its connection_made, then EOF and
+/// connection_lost; the handler sees only the lines before the switch.
+#[tokio::test]
+async fn switch_protocol_hands_over_buffered_bytes_in_order() {
+    use crate::testing::Event;
+    let input = b"hi\nUPGRADE\nraw\nbytes\xff\x00 stay raw";
+    for split in 0..=input.len() {
+        let (upgrader, log) = Upgrader::new();
+        let lost = upgrader.lost.clone();
+        let (conn, protocol) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), upgrader));
+        conn.feed(Bytes::copy_from_slice(&input[..split]));
+        conn.feed(Bytes::copy_from_slice(&input[split..]));
+        conn.feed_eof();
+        conn.wait_closed().await;
+        assert_eq!(&log.data()[..], &input[11..], "split at {split}");
+        let events = log.events();
+        assert_eq!(events.first(), Some(&Event::ConnectionMade), "split at {split}");
+        assert_eq!(
+            &events[events.len() - 2..],
+            [Event::EofReceived, Event::ConnectionLost(None)],
+            "split at {split}"
+        );
+        log.check_order().unwrap();
+        assert_eq!(conn.written(), "OK\n");
+        assert_eq!(protocol.lock().unwrap().handler().lines, ["hi", "UPGRADE"]);
+        assert_eq!(*lost.lock().unwrap(), None, "the handler's connection_lost ran");
+    }
+}
+
+/// The switching line is the last one, decoded at EOF: the new protocol is
+/// introduced and hears of the EOF.
+#[tokio::test]
+async fn switch_protocol_on_the_frame_decoded_at_eof() {
+    use crate::testing::Event;
+    let (upgrader, log) = Upgrader::new();
+    let (conn, _) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), upgrader));
+    conn.feed("UPGRADE");
+    conn.feed_eof();
+    conn.wait_closed().await;
+    assert_eq!(
+        log.events(),
+        [
+            Event::ConnectionMade,
+            Event::EofReceived,
+            Event::ConnectionLost(None)
+        ]
+    );
+}
+
+/// A handler error in the switching callback wins: no switch, and the
+/// handler's connection_lost gets the error.
+#[tokio::test]
+async fn switch_protocol_dropped_when_the_handler_fails() {
+    struct FailingUpgrade(Option<crate::testing::Recorder<Raw>>);
+    impl FrameHandler<LinesCodec> for FailingUpgrade {
+        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+            if let Some(next) = self.0.take() {
+                sink.switch_protocol(next);
+            }
+            Err(Error::invalid_argument("no upgrade for you"))
+        }
+    }
+    let (recorder, log) = crate::testing::Recorder::new(Raw);
+    let (conn, _) = TestConnection::start(CodecProtocol::new(
+        LinesCodec::new(),
+        FailingUpgrade(Some(recorder)),
+    ));
+    conn.feed("UPGRADE\nmore");
+    conn.wait_closed().await;
+    assert!(log.events().is_empty(), "{:?}", log.events());
+}
+
+/// A panic in the new protocol's first data_received ends the connection,
+/// and that protocol's connection_lost gets the error.
+#[tokio::test]
+async fn switch_protocol_to_a_failing_protocol_ends_with_its_error() {
+    struct Fragile(Arc<Mutex<Option<Option<String>>>>);
+    impl BaseProtocol for Fragile {
+        fn connection_lost(&mut self, exc: Option<Error>) {
+            *self.0.lock().unwrap() = Some(exc.map(|e| e.to_string()));
+        }
+    }
+    impl Protocol for Fragile {
+        fn data_received(&mut self, _: Bytes) {
+            panic!("cannot take these bytes");
+        }
+    }
+    struct ToFragile(Option<Fragile>);
+    impl FrameHandler<LinesCodec> for ToFragile {
+        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+            if let Some(next) = self.0.take() {
+                sink.switch_protocol(next);
+            }
+            Ok(())
+        }
+    }
+    let lost = Arc::new(Mutex::new(None));
+    let (conn, _) = TestConnection::start(CodecProtocol::new(
+        LinesCodec::new(),
+        ToFragile(Some(Fragile(lost.clone()))),
+    ));
+    conn.feed("UPGRADE\nboom");
+    conn.wait_closed().await;
+    let text = lost.lock().unwrap().clone().expect("connection_lost ran");
+    assert!(text.unwrap_or_default().contains("cannot take these bytes"));
+}
+
+/// A BufferedProtocol gets the buffered bytes copied into its own buffer,
+/// however small that is.
+#[tokio::test]
+async fn switch_protocol_to_a_buffered_protocol() {
+    use crate::transport::protocol::BufferedProtocol;
+    struct Tiny {
+        buf: [u8; 3],
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+    impl BaseProtocol for Tiny {}
+    impl BufferedProtocol for Tiny {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            &mut self.buf
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            self.got.lock().unwrap().extend_from_slice(&self.buf[..n]);
+        }
+    }
+    struct ToTiny(Option<Tiny>);
+    impl FrameHandler<LinesCodec> for ToTiny {
+        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+            if let Some(next) = self.0.take() {
+                sink.switch_protocol(next);
+            }
+            Ok(())
+        }
+    }
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let tiny = Tiny {
+        buf: [0; 3],
+        got: got.clone(),
+    };
+    let (conn, _) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), ToTiny(Some(tiny))));
+    conn.feed("UPGRADE\nabcdefgh");
+    conn.feed("ij");
+    conn.settle().await;
+    assert_eq!(&got.lock().unwrap()[..], b"abcdefghij");
+    conn.transport().close();
+    conn.wait_closed().await;
+}
