@@ -193,9 +193,12 @@ pub use net::tls::{
     ServerTlsBuilder, TlsConfig, start_tls, start_tls_with_data,
 };
 pub use net::udp::{
-    DatagramOptions, DatagramProtocol, DatagramTransport, create_datagram_endpoint,
-    create_datagram_endpoint_from_std,
+    DatagramAddr, DatagramOptions, DatagramProtocol, DatagramTransport, ToEndpointAddr,
+    create_datagram_endpoint, create_datagram_endpoint_from_std,
 };
+#[cfg(feature = "unix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub use net::udp::{UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint};
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use net::unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};

@@ -44,6 +44,20 @@ pub(crate) fn connect_error(err: io::Error, addr: SocketAddr) -> Error {
     )
 }
 
+/// A bind on the Unix socket path `path` failed; an address in use gets
+/// asyncio's wording.
+#[cfg(feature = "unix")]
+pub(crate) fn bind_path_error(err: io::Error, path: &std::path::Path) -> Error {
+    if err.kind() == io::ErrorKind::AddrInUse {
+        with_context(err, format_args!("Address {path:?} is already in use"))
+    } else {
+        with_context(
+            err,
+            format_args!("error while attempting to bind on path {path:?}"),
+        )
+    }
+}
+
 /// Adds `context` before the error's own text; [`Error::raw_os_error`] and
 /// [`Error::io_kind`] still see the original through `source()`.
 pub(crate) fn with_context(err: io::Error, context: fmt::Arguments<'_>) -> Error {

@@ -422,7 +422,7 @@ where
                 "server_tls is for connect_accepted_socket; create_connection speaks TLS as a client (tls)",
             ));
         }
-        let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        let mut addrs: Vec<SocketAddr> = crate::net::resolve::lookup_host(host, port).await?;
         if let Some(family) = options.family {
             addrs.retain(|addr| family.includes(addr));
             if addrs.is_empty() {
@@ -752,7 +752,7 @@ async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> Result<TcpS
 
 /// One error as it is; several with identical text collapse to the first;
 /// otherwise [`Error::MultipleErrors`].
-fn aggregate(mut errors: Vec<Error>) -> Error {
+pub(crate) fn aggregate(mut errors: Vec<Error>) -> Error {
     let first = errors[0].to_string();
     if errors.len() == 1 || errors.iter().all(|e| e.to_string() == first) {
         errors.swap_remove(0)

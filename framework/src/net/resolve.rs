@@ -198,6 +198,21 @@ fn no_name(what: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// Resolves `host` and `port` for the paths that create sockets
+/// (`create_connection`, `create_server`, `create_datagram_endpoint`): the
+/// system resolver through tokio's blocking pool, addresses in the
+/// resolver's order. The error names the host, as asyncio's does.
+pub(crate) async fn lookup_host(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| with_context(e, format_args!("getaddrinfo failed for {host}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(no_name(host));
+    }
+    Ok(addrs)
+}
+
 /// The host name `/etc/hosts` (as text) gives `ip`, if any.
 fn host_from_hosts(hosts: &str, ip: IpAddr) -> Option<String> {
     hosts.lines().find_map(|line| {

@@ -329,7 +329,7 @@ async fn resolve_hosts(hosts: Hosts, port: u16) -> Result<Vec<SocketAddr>> {
         }
         Hosts::Names(names) => {
             for name in names {
-                for addr in tokio::net::lookup_host((name.as_str(), port)).await? {
+                for addr in crate::net::resolve::lookup_host(name.as_str(), port).await? {
                     if !addrs.contains(&addr) {
                         addrs.push(addr);
                     }

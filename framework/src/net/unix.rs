@@ -27,7 +27,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::net::UnixStream;
 
 use crate::error::Result;
-use crate::net::addr::with_context;
+use crate::net::addr::bind_path_error;
 use crate::net::server::{Server, ServerOptions};
 use crate::transport::dispatch::{IntoHandler, ProtocolFactory};
 use crate::transport::io::{AsyncIo, StreamIo};
@@ -103,17 +103,9 @@ where
     remove_stale_socket(path)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&SockAddr::unix(path)?).map_err(|e| {
-        if e.kind() == io::ErrorKind::AddrInUse {
-            // asyncio's wording for a path another socket holds.
-            with_context(e, format_args!("Address {path:?} is already in use"))
-        } else {
-            with_context(
-                e,
-                format_args!("error while attempting to bind on path {path:?}"),
-            )
-        }
-    })?;
+    socket
+        .bind(&SockAddr::unix(path)?)
+        .map_err(|e| bind_path_error(e, path))?;
     let file = options
         .cleanup_socket
         .then(|| SocketFile::of(path))
@@ -250,7 +242,7 @@ pub(crate) fn unix_io(stream: UnixStream) -> (Box<dyn StreamIo>, ExtraInfo) {
 
 /// Removes a socket file left at `path` by a server that is gone; leaves
 /// any other kind of file for `bind` to refuse.
-fn remove_stale_socket(path: &Path) -> Result<()> {
+pub(crate) fn remove_stale_socket(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => match std::fs::remove_file(path) {
             Ok(()) => {
@@ -273,7 +265,7 @@ pub(crate) struct SocketFile {
 }
 
 impl SocketFile {
-    fn of(path: &Path) -> Option<SocketFile> {
+    pub(crate) fn of(path: &Path) -> Option<SocketFile> {
         let meta = std::fs::symlink_metadata(path).ok()?;
         Some(SocketFile {
             path: path.to_owned(),

@@ -1,4 +1,6 @@
-//! The datagram driver: one task per UDP endpoint that owns the socket and the protocol.
+//! The datagram driver: one task per datagram endpoint (UDP or Unix) that
+//! owns the socket and the protocol. It is generic over the address type,
+//! whose socket type (`socket.rs`) gives it the few operations it needs.
 //!
 //! Each turn of its loop:
 //!
@@ -27,17 +29,15 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::BytesMut;
-use socket2::SockRef;
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tracing::Instrument;
 
-use super::{DatagramProtocol, DatagramTransport, endpoint_extra};
+use super::socket::{DatagramAddr, DatagramSocket};
+use super::{DatagramProtocol, DatagramTransport};
 use crate::error::{Error, Result};
 use crate::transport::dispatch::guard;
 use crate::transport::driver::READ_SIZE;
@@ -48,27 +48,33 @@ use crate::util::lock;
 /// yields to the other tasks on its thread.
 pub(super) const MAX_PASSES_BEFORE_YIELD: usize = 64;
 
+/// Runs once the endpoint's socket is closed (a Unix endpoint removes its
+/// socket file).
+pub(crate) type OnEnd = Box<dyn FnOnce() + Send + Sync>;
+
 /// Makes the transport, calls `connection_made` on the caller's task, and spawns
 /// the driver.
-pub(crate) fn start<F, P>(
-    socket: UdpSocket,
-    remote: Option<SocketAddr>,
+pub(crate) fn start<F, P, A>(
+    socket: A::Socket,
+    remote: Option<A>,
     connected: bool,
     factory: F,
-) -> Result<(DatagramTransport, Arc<Mutex<P>>)>
+    on_end: Option<OnEnd>,
+) -> Result<(DatagramTransport<A>, Arc<Mutex<P>>)>
 where
     F: FnOnce() -> P,
-    P: DatagramProtocol,
+    P: DatagramProtocol<A>,
+    A: DatagramAddr,
 {
-    let extra = endpoint_extra(&socket, connected);
     let socket = Arc::new(socket);
-    let transport = DatagramTransport::new(socket.clone(), extra, remote, connected);
+    let transport = DatagramTransport::new(socket.clone(), remote, connected);
     let protocol = Arc::new(Mutex::new(factory()));
     let driver = Driver {
         socket,
         protocol: protocol.clone(),
         transport: transport.clone(),
         read_buf: None,
+        on_end,
     };
     if let Err(e) = guard("connection_made", || {
         lock(&protocol).connection_made(&transport)
@@ -77,19 +83,20 @@ where
         return Err(e);
     }
     let span = match transport.sockname() {
-        Some(local) => tracing::debug_span!("udp", local = %local),
-        None => tracing::debug_span!("udp"),
+        Some(local) => tracing::debug_span!("datagram", local = %local),
+        None => tracing::debug_span!("datagram"),
     };
     tokio::spawn(driver.run().instrument(span));
     Ok((transport, protocol))
 }
 
-struct Driver<P> {
+struct Driver<P, A: DatagramAddr> {
     /// Shared with the transport's state for direct sends; see `State::socket`.
-    socket: Arc<UdpSocket>,
+    socket: Arc<A::Socket>,
     protocol: Arc<Mutex<P>>,
-    transport: DatagramTransport,
+    transport: DatagramTransport<A>,
     read_buf: Option<BytesMut>,
+    on_end: Option<OnEnd>,
 }
 
 /// What one turn of the driver decided.
@@ -102,7 +109,7 @@ enum Step {
     Finish(Option<Error>),
 }
 
-impl<P: DatagramProtocol> Driver<P> {
+impl<P: DatagramProtocol<A>, A: DatagramAddr> Driver<P, A> {
     async fn run(mut self) {
         let outcome = self.serve().await;
         self.finish(outcome);
@@ -133,7 +140,7 @@ impl<P: DatagramProtocol> Driver<P> {
             match self.wait(want_read, want_write).await {
                 Err(e) => return Some(e.into()),
                 Ok(true) => {
-                    let err = self.take_socket_error();
+                    let err = self.socket.take_socket_error();
                     if let Some(Err(e)) = err.map(|err| self.error_received(err.into())) {
                         return Some(e);
                     }
@@ -202,7 +209,7 @@ impl<P: DatagramProtocol> Driver<P> {
                 let sent = if self.transport.route().connected {
                     self.socket.try_send(datagram)
                 } else {
-                    let target = *state.targets.front().expect("one target per datagram");
+                    let target = state.targets.front().expect("one target per datagram");
                     self.socket.try_send_to(datagram, target)
                 };
                 match sent {
@@ -286,19 +293,6 @@ impl<P: DatagramProtocol> Driver<P> {
         }
     }
 
-    /// Takes a pending socket error (`SO_ERROR`, set by an ICMP error on a
-    /// connected socket) and clears tokio's error readiness when there is none.
-    fn take_socket_error(&self) -> Option<io::Error> {
-        let taken = self.socket.try_io(Interest::ERROR, || {
-            match SockRef::from(&self.socket).take_error() {
-                Ok(Some(err)) => Ok(err),
-                Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
-                Err(err) => Ok(err),
-            }
-        });
-        taken.ok()
-    }
-
     fn error_received(&self, err: Error) -> Result<()> {
         tracing::debug!(error = %err, "datagram error");
         guard("error_received", || {
@@ -317,6 +311,9 @@ impl<P: DatagramProtocol> Driver<P> {
         drop(self.read_buf);
         self.transport.lock().socket = None;
         drop(self.socket);
+        if let Some(on_end) = self.on_end {
+            on_end();
+        }
         if let Some(err) = &outcome {
             tracing::debug!(error = %err, "endpoint lost");
         }

@@ -1,9 +1,18 @@
-//! UDP endpoints: [`create_datagram_endpoint`], [`DatagramProtocol`],
-//! [`DatagramTransport`] and [`DatagramOptions`].
+//! Datagram endpoints: [`create_datagram_endpoint`], [`DatagramProtocol`],
+//! [`DatagramTransport`] and [`DatagramOptions`], over UDP and (feature
+//! `unix`, `unix.rs`) Unix datagram sockets.
 //!
 //! The datagram protocol trait lives here rather than in `protocol.rs` because it
 //! belongs to this transport alone: its callbacks take a [`DatagramTransport`],
 //! not a stream [`Transport`](crate::Transport).
+//!
+//! Both kinds share one transport and one driver, generic over the address
+//! type ([`DatagramAddr`], in `socket.rs`): `SocketAddr` for UDP, the default,
+//! so UDP code never names it; `UnixDatagramAddr` for Unix sockets. We chose a
+//! type parameter with a default over a second trait (`UnixDatagramProtocol`)
+//! or an address enum: a UDP protocol keeps receiving a plain `SocketAddr`
+//! (no match on a variant that cannot occur), a Unix one a path, and a
+//! protocol can be written once for both (`impl<A: DatagramAddr>`).
 //!
 //! Each endpoint has one driver task (see `driver.rs`) that owns the socket
 //! and calls the protocol, exactly like a stream connection: callbacks run one at
@@ -21,7 +30,8 @@ use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::error::{Error, Result};
-use crate::net::addr::bind_error;
+use crate::net::addr::{AddressFamily, bind_error, connect_error};
+use crate::net::udp::socket::DatagramSocket;
 use crate::transport::handle::{Core, Handle, KindState};
 use crate::transport::write_buffer::DEFAULT_HIGH_WATER;
 use crate::transport::{Capabilities, ExtraInfo};
@@ -35,7 +45,11 @@ const DATAGRAM: Capabilities = Capabilities {
     default_high_water: DEFAULT_HIGH_WATER,
 };
 
-/// The callbacks of a UDP endpoint, like asyncio's `DatagramProtocol`.
+/// The callbacks of a datagram endpoint, like asyncio's `DatagramProtocol`.
+///
+/// `A` is the address type: [`SocketAddr`] (the default) for UDP,
+/// [`UnixDatagramAddr`](crate::UnixDatagramAddr) for a Unix datagram socket
+/// (`impl DatagramProtocol<UnixDatagramAddr> for …`).
 ///
 /// Every callback is synchronous, takes `&mut self`, has a no-op default and
 /// runs on the endpoint's driver task, one at a time. Call order:
@@ -75,22 +89,24 @@ const DATAGRAM: Capabilities = Capabilities {
 ///     }
 /// }
 /// ```
-pub trait DatagramProtocol: Send + 'static {
+pub trait DatagramProtocol<A: DatagramAddr = SocketAddr>: Send + 'static {
     /// Called once when the endpoint is ready, before any other callback.
     ///
     /// Keep a clone of `transport` to send later.
-    fn connection_made(&mut self, transport: &DatagramTransport) {
+    fn connection_made(&mut self, transport: &DatagramTransport<A>) {
         let _ = transport;
     }
 
     /// Called with each received datagram and its sender. `data` may be empty
-    /// (a zero-length datagram is a real message).
+    /// (a zero-length datagram is a real message). On a Unix socket the
+    /// sender is [`UnixDatagramAddr::Unnamed`](crate::UnixDatagramAddr) when
+    /// it is not bound to a path (it cannot be answered).
     ///
     /// `data` is a zero-copy view of the endpoint's receive buffer; keep it as
     /// long as needed. It shares one allocation with the datagrams received
     /// around it, so to keep a few small datagrams for a long time, copy them
     /// (`Bytes::copy_from_slice`) rather than pin the whole buffer.
-    fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
+    fn datagram_received(&mut self, data: Bytes, addr: A) {
         let _ = (data, addr);
     }
 
@@ -127,12 +143,41 @@ pub trait DatagramProtocol: Send + 'static {
 pub struct DatagramOptions {
     pub(crate) reuse_port: bool,
     pub(crate) allow_broadcast: bool,
+    pub(crate) family: Option<AddressFamily>,
+    pub(crate) cleanup_socket: Option<bool>,
 }
 
 impl DatagramOptions {
-    /// The defaults: `SO_REUSEPORT` off, `SO_BROADCAST` off.
+    /// The defaults: `SO_REUSEPORT` off, `SO_BROADCAST` off, any address
+    /// family; a Unix endpoint removes its socket file when it ends.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Uses this address family only (default: any), like asyncio's
+    /// `family=`: resolved addresses of the other family are not tried. UDP
+    /// only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::DatagramOptions::new();
+    /// options.family(aioproto::AddressFamily::Ipv4);
+    /// ```
+    pub fn family(&mut self, family: AddressFamily) -> &mut Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// Whether a Unix datagram endpoint removes the socket file it bound
+    /// when it ends (default on), as
+    /// [`ServerOptions::cleanup_socket`](crate::ServerOptions) does for Unix
+    /// stream servers: the file is removed unless another file replaced it
+    /// meanwhile (different inode); a file already gone is fine. Unix
+    /// datagram endpoints only; a UDP endpoint refuses the option.
+    pub fn cleanup_socket(&mut self, on: bool) -> &mut Self {
+        self.cleanup_socket = Some(on);
+        self
     }
 
     /// `SO_REUSEPORT`, so several endpoints can bind the same address and the
@@ -184,41 +229,53 @@ impl DatagramOptions {
 /// transport.close();
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct DatagramTransport {
-    handle: Handle<State>,
-    route: Route,
+pub struct DatagramTransport<A: DatagramAddr = SocketAddr> {
+    handle: Handle<State<A>>,
+    route: Arc<Route<A>>,
 }
 
-/// Where an endpoint sends, fixed at creation.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Route {
+impl<A: DatagramAddr> Clone for DatagramTransport<A> {
+    fn clone(&self) -> Self {
+        DatagramTransport {
+            handle: self.handle.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+/// Where an endpoint sends, and its addresses, fixed at creation.
+#[derive(Debug)]
+pub(crate) struct Route<A> {
     /// asyncio's `_address`: where `sendto(data, None)` goes, and the only
     /// address `sendto` accepts. Set when a `remote_addr` was given.
-    pub(crate) remote: Option<SocketAddr>,
+    pub(crate) remote: Option<A>,
     /// The socket is `connect()`ed to `remote` (not with `allow_broadcast`).
     pub(crate) connected: bool,
+    /// `sockname`.
+    local: Option<A>,
+    /// `peername`: the connected peer.
+    peer: Option<A>,
 }
 
 /// An endpoint's state: the shared `Core` (life, reading pause, the queued
 /// datagrams as a write buffer, the driver's wake-up; see
 /// `transport/handle.rs`) plus what only datagrams have. Under one short lock
 /// never held across user code.
-pub(crate) struct State {
+pub(crate) struct State<A: DatagramAddr> {
     pub(super) core: Core,
     /// The destination of each queued datagram, in step with the buffer.
-    pub(super) targets: VecDeque<SocketAddr>,
+    pub(super) targets: VecDeque<A>,
     /// The socket, shared with the driver so that `sendto` can send at once
     /// when nothing is queued (as asyncio does). `None` once the endpoint ended,
     /// so the descriptor closes with the driver, whatever handles remain.
-    pub(super) socket: Option<Arc<UdpSocket>>,
+    pub(super) socket: Option<Arc<A::Socket>>,
     /// Errors of sends made by `sendto` directly, for the driver to hand to
     /// `error_received` (never from inside `sendto`, whose caller may be a
     /// callback holding the protocol).
     pub(super) send_errors: Vec<io::Error>,
 }
 
-impl KindState for State {
+impl<A: DatagramAddr> KindState for State<A> {
     fn core(&self) -> &Core {
         &self.core
     }
@@ -227,13 +284,12 @@ impl KindState for State {
     }
 }
 
-impl DatagramTransport {
-    pub(crate) fn new(
-        socket: Arc<UdpSocket>,
-        extra: ExtraInfo,
-        remote: Option<SocketAddr>,
-        connected: bool,
-    ) -> Self {
+impl<A: DatagramAddr> DatagramTransport<A> {
+    pub(crate) fn new(socket: Arc<A::Socket>, remote: Option<A>, connected: bool) -> Self {
+        let local = socket.local();
+        let peer = if connected { socket.peer() } else { None };
+        let mut extra = ExtraInfo::new(DATAGRAM);
+        A::describe(&mut extra, local.as_ref(), peer.as_ref());
         let state = State {
             core: Core::new(DATAGRAM.default_high_water),
             targets: VecDeque::new(),
@@ -242,16 +298,21 @@ impl DatagramTransport {
         };
         DatagramTransport {
             handle: Handle::new(state, extra),
-            route: Route { remote, connected },
+            route: Arc::new(Route {
+                remote,
+                connected,
+                local,
+                peer,
+            }),
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<A>> {
         self.handle.lock()
     }
 
-    pub(crate) fn route(&self) -> Route {
-        self.route
+    pub(crate) fn route(&self) -> &Route<A> {
+        &self.route
     }
 
     /// Sends one datagram to `addr`, like asyncio's `sendto(data, addr)`.
@@ -286,20 +347,23 @@ impl DatagramTransport {
     /// transport.sendto(bytes::Bytes::new(), Some(peer))?; // a zero-length datagram
     /// # Ok(()) }
     /// ```
-    pub fn sendto(&self, data: impl Into<Bytes>, addr: Option<SocketAddr>) -> Result<()> {
+    pub fn sendto(&self, data: impl Into<Bytes>, addr: Option<A>) -> Result<()> {
         self.send_datagram(Payload::Owned(data.into()), addr)
     }
 
-    fn send_datagram(&self, data: Payload<'_>, addr: Option<SocketAddr>) -> Result<()> {
-        let target = match (self.route.remote, addr) {
-            (Some(remote), None) => remote,
-            (Some(remote), Some(addr)) if addr == remote => remote,
+    fn send_datagram(&self, data: Payload<'_>, addr: Option<A>) -> Result<()> {
+        let target = match (&self.route.remote, addr) {
+            (Some(remote), None) => remote.clone(),
+            (Some(remote), Some(addr)) if addr == *remote => addr,
             (Some(remote), Some(_)) => {
                 return Err(Error::invalid_argument(format!(
                     "invalid address: must be None or {remote}"
                 )));
             }
-            (None, Some(addr)) => addr,
+            (None, Some(addr)) => {
+                addr.check_target()?;
+                addr
+            }
             (None, None) => {
                 return Err(Error::invalid_argument(
                     "no address: sendto() needs an address on an endpoint without remote_addr",
@@ -322,7 +386,7 @@ impl DatagramTransport {
                 let sent = if self.route.connected {
                     socket.try_send(data.as_slice())
                 } else {
-                    socket.try_send_to(data.as_slice(), target)
+                    socket.try_send_to(data.as_slice(), &target)
                 };
                 match sent {
                     Ok(_) => return Ok(()),
@@ -365,7 +429,7 @@ impl DatagramTransport {
     /// transport.sendto_slice(&frame, Some("127.0.0.1:9999".parse().unwrap()))?;
     /// # Ok(()) }
     /// ```
-    pub fn sendto_slice(&self, data: &[u8], addr: Option<SocketAddr>) -> Result<()> {
+    pub fn sendto_slice(&self, data: &[u8], addr: Option<A>) -> Result<()> {
         self.send_datagram(Payload::Borrowed(data), addr)
     }
 
@@ -445,25 +509,26 @@ impl DatagramTransport {
         self.handle.extra()
     }
 
-    /// The local address, like `get_extra_info('sockname')`.
-    pub fn sockname(&self) -> Option<SocketAddr> {
-        self.handle.sockname()
+    /// The local address, like `get_extra_info('sockname')`: for a Unix
+    /// endpoint its path, or `None` when it is not bound to one.
+    pub fn sockname(&self) -> Option<A> {
+        self.route.local.clone()
     }
 
     /// The connected peer, like `get_extra_info('peername')`: the
     /// `remote_addr`, or `None` for an unconnected endpoint (no `remote_addr`,
     /// or `allow_broadcast`).
-    pub fn peername(&self) -> Option<SocketAddr> {
-        self.handle.peername()
+    pub fn peername(&self) -> Option<A> {
+        self.route.peer.clone()
     }
 
     /// Where `sendto(data, None)` goes: the `remote_addr`, connected or not.
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.route.remote
+    pub fn remote_addr(&self) -> Option<A> {
+        self.route.remote.clone()
     }
 
     /// True if both handles control the same endpoint.
-    pub fn same_as(&self, other: &DatagramTransport) -> bool {
+    pub fn same_as(&self, other: &DatagramTransport<A>) -> bool {
         self.handle.same_as(&other.handle)
     }
 }
@@ -491,11 +556,11 @@ impl Payload<'_> {
     }
 }
 
-impl fmt::Debug for DatagramTransport {
+impl<A: DatagramAddr> fmt::Debug for DatagramTransport<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("DatagramTransport")
-            .field("sockname", &self.sockname())
+            .field("sockname", &self.route.local)
             .field("remote", &self.route.remote)
             .field("connected", &self.route.connected)
             .field("buffered", &state.core.buffer().len())
@@ -514,24 +579,36 @@ impl fmt::Debug for DatagramTransport {
 ///   receives from that peer and gets ICMP errors), unless
 ///   [`DatagramOptions::allow_broadcast`] is on.
 ///
-/// At least one address is needed; it decides the family (IPv4 or IPv6).
-/// Resolve host names first with `tokio::net::lookup_host`. To use a socket
-/// made elsewhere, see [`create_datagram_endpoint_from_std`].
+/// Each is a `SocketAddr`, an `Option<SocketAddr>` (`None`: not given), or a
+/// host name with a port (`"localhost:0"`, `("example.com", 53)`; see
+/// [`ToEndpointAddr`]). Host names are resolved as asyncio does: both sides
+/// through the system resolver (`getaddrinfo`), the addresses grouped by
+/// family (only [`DatagramOptions::family`] if set), and then, family by
+/// family in the order the resolver gave them, each (local, remote) pair of
+/// one family is tried until a socket binds and connects. At least one
+/// address is needed; it decides the family (IPv4 or IPv6). To use a socket
+/// made elsewhere, see [`create_datagram_endpoint_from_std`]; for Unix
+/// datagram sockets, [`create_unix_datagram_endpoint`](crate::create_unix_datagram_endpoint).
 ///
 /// Returns after the protocol's `connection_made` ran, with the transport and a
 /// shared reference to the protocol. Must be called inside a tokio runtime.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] with neither address, or with addresses of
-/// different families; I/O errors from creating, binding (the text names the
-/// address, `raw_os_error` is e.g. `EADDRINUSE`) or connecting the socket;
-/// [`Error::CallbackPanicked`] if `connection_made` panicked (then
-/// `connection_lost` has run).
+/// [`Error::InvalidArgument`] with neither address, with addresses of
+/// different families, with a malformed `"HOST:PORT"`, with nothing of the
+/// requested family, or with [`DatagramOptions::cleanup_socket`] (Unix only);
+/// an I/O error naming the host when it cannot be resolved ("getaddrinfo
+/// failed for HOST: …"); I/O errors from creating, binding (the text names the
+/// address, `raw_os_error` is e.g. `EADDRINUSE`) or connecting the socket,
+/// as they are when one pair was tried, [`Error::MultipleErrors`] when several
+/// failed differently; [`Error::CallbackPanicked`] if `connection_made`
+/// panicked (then `connection_lost` has run).
 ///
 /// # Cancel safety
 ///
-/// Cancel-safe: it does not wait on anything, so it cannot be cancelled halfway.
+/// Cancelling it while a host name is resolved leaves no socket open; once
+/// the names are resolved it does not wait on anything.
 ///
 /// # Examples
 ///
@@ -580,28 +657,46 @@ impl fmt::Debug for DatagramTransport {
 /// server.close();
 /// # Ok(()) }
 /// ```
-pub async fn create_datagram_endpoint<F, P>(
+pub async fn create_datagram_endpoint<F, P, L, R>(
     factory: F,
-    local_addr: Option<SocketAddr>,
-    remote_addr: Option<SocketAddr>,
+    local_addr: L,
+    remote_addr: R,
     options: &DatagramOptions,
 ) -> Result<(DatagramTransport, Arc<Mutex<P>>)>
 where
     F: FnOnce() -> P,
     P: DatagramProtocol,
+    L: ToEndpointAddr,
+    R: ToEndpointAddr,
 {
-    let family = match (local_addr, remote_addr) {
-        (None, None) => {
-            return Err(Error::invalid_argument(
-                "unexpected address family: give local_addr or remote_addr",
-            ));
+    if options.cleanup_socket.is_some() {
+        return Err(Error::invalid_argument(
+            "cleanup_socket is for Unix datagram endpoints; a UDP endpoint has no socket file",
+        ));
+    }
+    let local = local_addr.to_endpoint_addr()?;
+    let remote = remote_addr.to_endpoint_addr()?;
+    let mut errors = Vec::new();
+    for (local, remote) in host::candidates(&local, &remote, options.family).await? {
+        match open_udp(local, remote, options) {
+            Ok((socket, connected)) => {
+                return driver::start(socket, remote, connected, factory, None);
+            }
+            Err(e) => errors.push(e),
         }
-        (Some(local), Some(remote)) if local.is_ipv4() != remote.is_ipv4() => {
-            return Err(Error::invalid_argument(format!(
-                "local_addr {local} and remote_addr {remote} are of different address families"
-            )));
-        }
-        (Some(addr), _) | (None, Some(addr)) => Domain::for_address(addr),
+    }
+    Err(crate::net::connect::aggregate(errors))
+}
+
+/// Creates the socket for one (local, remote) pair of one family: options,
+/// bind, connect. Returns it and whether it is connected.
+fn open_udp(
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    options: &DatagramOptions,
+) -> Result<(UdpSocket, bool)> {
+    let Some(family) = local.or(remote).map(Domain::for_address) else {
+        return Err(Error::invalid_argument("no address to open an endpoint on"));
     };
     let socket = Socket::new(family, Type::DGRAM, Some(SockProtocol::UDP))?;
     socket.set_nonblocking(true)?;
@@ -611,20 +706,21 @@ where
     if options.allow_broadcast {
         socket.set_broadcast(true)?;
     }
-    if let Some(local) = local_addr {
+    if let Some(local) = local {
         socket
             .bind(&local.into())
             .map_err(|e| bind_error(e, local))?;
     }
-    let connected = match remote_addr {
+    let connected = match remote {
         Some(remote) if !options.allow_broadcast => {
-            socket.connect(&remote.into())?;
+            socket
+                .connect(&remote.into())
+                .map_err(|e| connect_error(e, remote))?;
             true
         }
         _ => false,
     };
-    let socket = UdpSocket::from_std(socket.into())?;
-    driver::start(socket, remote_addr, connected, factory)
+    Ok((UdpSocket::from_std(socket.into())?, connected))
 }
 
 /// Creates a UDP endpoint on a socket made elsewhere, like
@@ -675,6 +771,12 @@ where
     if options.allow_broadcast {
         offending.push("allow_broadcast");
     }
+    if options.family.is_some() {
+        offending.push("family");
+    }
+    if options.cleanup_socket.is_some() {
+        offending.push("cleanup_socket");
+    }
     if !offending.is_empty() {
         return Err(Error::invalid_argument(format!(
             "socket modifier options can not be used when a socket is given: {}",
@@ -690,20 +792,19 @@ where
     socket.set_nonblocking(true)?;
     let remote = socket.peer_addr().ok();
     let socket = UdpSocket::from_std(socket)?;
-    driver::start(socket, remote, remote.is_some(), factory)
-}
-
-/// Describes an endpoint's socket for its transport.
-pub(crate) fn endpoint_extra(socket: &UdpSocket, connected: bool) -> ExtraInfo {
-    let mut extra = ExtraInfo::new(DATAGRAM);
-    extra.sockname = socket.local_addr().ok();
-    if connected {
-        extra.peername = socket.peer_addr().ok();
-    }
-    extra
+    driver::start(socket, remote, remote.is_some(), factory, None)
 }
 
 mod driver;
+mod host;
+mod socket;
+#[cfg(feature = "unix")]
+mod unix;
+
+pub use host::ToEndpointAddr;
+pub use socket::DatagramAddr;
+#[cfg(feature = "unix")]
+pub use unix::{UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint};
 
 #[cfg(test)]
 mod tests;
