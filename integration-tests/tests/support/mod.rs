@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// How long any single wait in a test may take before the test fails.
+pub mod datagram;
+
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Awaits `fut`, failing the test if it takes longer than [`TIMEOUT`].
