@@ -1,0 +1,323 @@
+//! Unix datagram endpoints (`create_unix_datagram_endpoint`): echo round
+//! trip, `sendto` a path, an unnamed sender, a missing path, socket-file
+//! handling, and the flow control the datagram transport documents.
+
+mod support;
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use aioproto::{
+    DatagramOptions, Error, UnixDatagramAddr, UnixDatagramTransport,
+    create_unix_datagram_endpoint,
+};
+use bytes::Bytes;
+use support::datagram::{Ev, Rec, next};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A directory of its own per test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("aioproto-it-{}-dgram-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+type Events = UnboundedReceiver<Ev<UnixDatagramAddr>>;
+
+async fn endpoint(
+    echo: bool,
+    local: Option<&Path>,
+    remote: Option<&Path>,
+    options: &DatagramOptions,
+) -> aioproto::Result<(UnixDatagramTransport, Events)> {
+    let (rec, mut rx) = Rec::<UnixDatagramAddr>::new(echo);
+    let (t, _) = create_unix_datagram_endpoint(move || rec, local, remote, options).await?;
+    assert_eq!(next(&mut rx).await, Ev::Made);
+    Ok((t, rx))
+}
+
+/// Closes `t` and waits for its `connection_lost(None)`.
+async fn close(t: &UnixDatagramTransport, rx: &mut Events) {
+    t.close();
+    loop {
+        match next(rx).await {
+            Ev::Lost(outcome) => return assert_eq!(outcome, None),
+            Ev::Dgram(..) | Ev::Resumed => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn echo_round_trip_between_bound_paths() {
+    let dir = TempDir::new("echo");
+    let (server_path, client_path) = (dir.path("server.sock"), dir.path("client.sock"));
+    let options = DatagramOptions::new();
+    let (server, mut server_rx) = endpoint(true, Some(&server_path), None, &options)
+        .await
+        .unwrap();
+    let (client, mut client_rx) =
+        endpoint(false, Some(&client_path), Some(&server_path), &options)
+            .await
+            .unwrap();
+    assert_eq!(server.sockname(), Some(UnixDatagramAddr::from(&server_path)));
+    assert_eq!(server.peername(), None);
+    assert_eq!(client.sockname(), Some(UnixDatagramAddr::from(&client_path)));
+    assert_eq!(client.peername(), Some(UnixDatagramAddr::from(&server_path)));
+    assert_eq!(client.extra().sock_path.as_deref(), Some(client_path.as_path()));
+    assert_eq!(client.extra().peer_path.as_deref(), Some(server_path.as_path()));
+
+    for msg in ["ping", "", "pong \0 with a NUL"] {
+        client.sendto(msg, None).unwrap();
+        assert_eq!(
+            next(&mut server_rx).await,
+            Ev::Dgram(Bytes::from(msg), UnixDatagramAddr::from(&client_path))
+        );
+        assert_eq!(
+            next(&mut client_rx).await,
+            Ev::Dgram(Bytes::from(msg), UnixDatagramAddr::from(&server_path))
+        );
+    }
+    // A connected endpoint sends to its remote path only.
+    let err = client
+        .sendto("x", Some(dir.path("elsewhere.sock").into()))
+        .unwrap_err();
+    assert!(err.to_string().contains("must be None or"), "{err}");
+
+    close(&client, &mut client_rx).await;
+    close(&server, &mut server_rx).await;
+    assert!(!server_path.exists() && !client_path.exists());
+}
+
+/// An unconnected endpoint sends to any path with `sendto`, and needs one.
+#[tokio::test]
+async fn sendto_a_path_from_an_unconnected_endpoint() {
+    let dir = TempDir::new("sendto");
+    let (a_path, b_path) = (dir.path("a.sock"), dir.path("b.sock"));
+    let options = DatagramOptions::new();
+    let (a, mut a_rx) = endpoint(false, Some(&a_path), None, &options).await.unwrap();
+    let (b, mut b_rx) = endpoint(false, Some(&b_path), None, &options).await.unwrap();
+    assert!(matches!(a.sendto("x", None), Err(Error::InvalidArgument(_))));
+    a.sendto("to b", Some(b_path.clone().into())).unwrap();
+    a.sendto_slice(b"again", Some(UnixDatagramAddr::from(b_path.as_path())))
+        .unwrap();
+    for msg in ["to b", "again"] {
+        assert_eq!(
+            next(&mut b_rx).await,
+            Ev::Dgram(Bytes::from(msg), UnixDatagramAddr::from(&a_path))
+        );
+    }
+    b.sendto("to a", Some(a_path.as_path().into())).unwrap();
+    assert_eq!(
+        next(&mut a_rx).await,
+        Ev::Dgram("to a".into(), UnixDatagramAddr::from(&b_path))
+    );
+    // A path nobody is bound to: the send fails on the driver task, and the
+    // endpoint stays open.
+    a.sendto("lost", Some(dir.path("nobody.sock").into())).unwrap();
+    assert_eq!(next(&mut a_rx).await, Ev::Err(ErrorKind::NotFound));
+    b.sendto("still here", Some(a_path.clone().into())).unwrap();
+    assert_eq!(
+        next(&mut a_rx).await,
+        Ev::Dgram("still here".into(), UnixDatagramAddr::from(&b_path))
+    );
+    close(&a, &mut a_rx).await;
+    close(&b, &mut b_rx).await;
+}
+
+/// A client with only a remote path is unnamed: the server sees
+/// `Unnamed` and cannot answer it.
+#[tokio::test]
+async fn an_unnamed_sender_is_reported_and_cannot_be_answered() {
+    let dir = TempDir::new("unnamed");
+    let server_path = dir.path("server.sock");
+    let options = DatagramOptions::new();
+    let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
+        .await
+        .unwrap();
+    let (client, mut client_rx) = endpoint(false, None, Some(&server_path), &options)
+        .await
+        .unwrap();
+    assert_eq!(client.sockname(), None);
+    client.sendto("who am I", None).unwrap();
+    assert_eq!(
+        next(&mut server_rx).await,
+        Ev::Dgram("who am I".into(), UnixDatagramAddr::Unnamed)
+    );
+    let err = server
+        .sendto("reply", Some(UnixDatagramAddr::Unnamed))
+        .unwrap_err();
+    assert!(err.to_string().contains("unnamed"), "{err}");
+
+    // Neither path: an unnamed socket that can still send to paths.
+    let (loose, mut loose_rx) = endpoint(false, None, None, &options).await.unwrap();
+    loose.sendto("from nowhere", Some(server_path.clone().into())).unwrap();
+    assert_eq!(
+        next(&mut server_rx).await,
+        Ev::Dgram("from nowhere".into(), UnixDatagramAddr::Unnamed)
+    );
+    close(&loose, &mut loose_rx).await;
+    close(&client, &mut client_rx).await;
+    close(&server, &mut server_rx).await;
+}
+
+/// Connecting to a path with no socket fails with the path in the text, and
+/// the file this endpoint had bound is removed again.
+#[tokio::test]
+async fn a_missing_remote_path_is_an_error_naming_it() {
+    let dir = TempDir::new("missing");
+    let (local, missing) = (dir.path("local.sock"), dir.path("missing.sock"));
+    let err = endpoint(false, Some(&local), Some(&missing), &DatagramOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::NotFound), "{err}");
+    assert!(err.to_string().contains("missing.sock"), "{err}");
+    assert!(!local.exists(), "the bound file was left behind");
+
+    // A socket file nobody holds refuses the connection.
+    let stale = dir.path("stale.sock");
+    drop(std::os::unix::net::UnixDatagram::bind(&stale).unwrap());
+    let err = endpoint(false, None, Some(&stale), &DatagramOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::ConnectionRefused), "{err}");
+}
+
+/// Socket files: a stale one is replaced, another kind of file is refused
+/// and left alone, the endpoint removes its own file at the end, and
+/// `cleanup_socket(false)` keeps it.
+#[tokio::test]
+async fn socket_files_are_handled_like_unix_servers() {
+    let dir = TempDir::new("files");
+    let path = dir.path("ep.sock");
+    drop(std::os::unix::net::UnixDatagram::bind(&path).unwrap());
+    let (t, mut rx) = endpoint(false, Some(&path), None, &DatagramOptions::new())
+        .await
+        .unwrap();
+    assert!(path.exists());
+    close(&t, &mut rx).await;
+    assert!(!path.exists(), "removed when the endpoint ended");
+
+    let mut keep = DatagramOptions::new();
+    keep.cleanup_socket(false);
+    let (t, mut rx) = endpoint(false, Some(&path), None, &keep).await.unwrap();
+    close(&t, &mut rx).await;
+    assert!(path.exists(), "kept with cleanup_socket(false)");
+
+    let regular = dir.path("regular");
+    std::fs::write(&regular, b"data").unwrap();
+    let err = endpoint(false, Some(&regular), None, &DatagramOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::AddrInUse), "{err}");
+    assert!(err.to_string().contains("already in use"), "{err}");
+    assert_eq!(std::fs::read(&regular).unwrap(), b"data");
+
+    // A file that replaced the endpoint's own is not removed.
+    let (t, mut rx) = endpoint(false, Some(&path), None, &DatagramOptions::new())
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"mine").unwrap();
+    close(&t, &mut rx).await;
+    assert_eq!(std::fs::read(&path).unwrap(), b"mine");
+}
+
+/// The UDP options have no meaning here and are refused.
+#[tokio::test]
+async fn udp_options_are_refused() {
+    let mut options = DatagramOptions::new();
+    options.reuse_port(true).allow_broadcast(true);
+    let err = endpoint(false, None, None, &options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("reuse_port") && text.contains("allow_broadcast"), "{text}");
+}
+
+/// Unix datagram sockets, unlike UDP, make the sender wait when the
+/// receiver's queue is full: the datagrams wait in the transport's buffer,
+/// `pause_writing` comes over the high-water mark, `resume_writing` when the
+/// receiver drains, and every datagram arrives once, in order.
+#[tokio::test]
+async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
+    const COUNT: usize = 400;
+    const SIZE: usize = 4096;
+    let dir = TempDir::new("flow");
+    let server_path = dir.path("server.sock");
+    let options = DatagramOptions::new();
+    let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
+        .await
+        .unwrap();
+    server.pause_reading();
+    let (client, mut client_rx) = endpoint(false, None, Some(&server_path), &options)
+        .await
+        .unwrap();
+    assert_eq!(client.get_write_buffer_limits(), (16384, 65536));
+    client.set_write_buffer_limits(Some(4 * SIZE), None).unwrap();
+    for i in 0..COUNT {
+        let mut datagram = vec![0u8; SIZE];
+        datagram[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        client.sendto(datagram, None).unwrap();
+    }
+    assert!(client.get_write_buffer_size() > 4 * SIZE, "the kernel took everything");
+    assert_eq!(next(&mut client_rx).await, Ev::Paused);
+
+    server.resume_reading();
+    for i in 0..COUNT {
+        match next(&mut server_rx).await {
+            Ev::Dgram(data, UnixDatagramAddr::Unnamed) => {
+                assert_eq!(data.len(), SIZE);
+                assert_eq!(u64::from_be_bytes(data[..8].try_into().unwrap()), i as u64);
+            }
+            other => panic!("datagram {i}: {other:?}"),
+        }
+    }
+    assert_eq!(next(&mut client_rx).await, Ev::Resumed);
+    assert_eq!(client.get_write_buffer_size(), 0);
+    close(&client, &mut client_rx).await;
+    close(&server, &mut server_rx).await;
+}
+
+/// Linux's abstract namespace: a name, no file; the sender's name is
+/// reported and can be answered.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn abstract_names_are_reported_and_answered() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("abstract");
+    let server_path = dir.path("server.sock");
+    let name = format!("aioproto-it-{}-abstract", std::process::id());
+    let with_nul = [b"\0".as_slice(), name.as_bytes()].concat();
+    let client_name = Path::new(std::ffi::OsStr::from_bytes(&with_nul));
+    let options = DatagramOptions::new();
+    let (server, mut server_rx) = endpoint(true, Some(&server_path), None, &options)
+        .await
+        .unwrap();
+    let (client, mut client_rx) = endpoint(false, Some(client_name), Some(&server_path), &options)
+        .await
+        .unwrap();
+    let me = UnixDatagramAddr::Abstract(name.into_bytes());
+    assert_eq!(client.sockname(), Some(me.clone()));
+    client.sendto("hi", None).unwrap();
+    assert_eq!(next(&mut server_rx).await, Ev::Dgram("hi".into(), me));
+    assert_eq!(
+        next(&mut client_rx).await,
+        Ev::Dgram("hi".into(), UnixDatagramAddr::from(&server_path))
+    );
+    close(&client, &mut client_rx).await;
+    close(&server, &mut server_rx).await;
+}
