@@ -21,9 +21,14 @@
 //!     EchoServer, local_addr=("127.0.0.1", 9999))
 //! ```
 //!
-//! The aioproto version is the same shape. Addresses are `SocketAddr`s (resolve
-//! host names first with `tokio::net::lookup_host`), and `sendto` takes an
-//! `Option`: `None` means "the endpoint's `remote_addr`".
+//! The aioproto version is the same shape. Addresses are `SocketAddr`s, or
+//! host names with a port (`"localhost:9999"`, `("example.com", 53)`), which
+//! are resolved as asyncio resolves them: family by family, the first
+//! (local, remote) pair that binds and connects wins, and
+//! [`DatagramOptions::family`](crate::DatagramOptions::family) narrows it to
+//! one family. `sendto` takes an `Option`: `None` means "the endpoint's
+//! `remote_addr`". Unix datagram sockets use the same protocol trait with
+//! another address type; see chapter 8b (feature `unix`).
 //!
 //! ```
 //! use std::net::SocketAddr;

@@ -84,3 +84,38 @@
 //!
 //! Try it: `echo_server --unix /tmp/echo.sock` and
 //! `echo_client --unix /tmp/echo.sock hello`.
+//!
+//! ## Datagrams over Unix sockets
+//!
+//! asyncio's `create_datagram_endpoint(family=socket.AF_UNIX,
+//! local_addr=path, remote_addr=path)` is
+//! [`create_unix_datagram_endpoint`](crate::create_unix_datagram_endpoint).
+//! The protocol is the UDP one with another address type:
+//! `impl DatagramProtocol<UnixDatagramAddr>`, whose `datagram_received` gets
+//! the sender's [`UnixDatagramAddr`](crate::UnixDatagramAddr): its path, or
+//! `Unnamed` for a socket that never bound one (it cannot be answered).
+//! Socket files are handled as for servers: a stale one is replaced, another
+//! file is refused, and the endpoint removes its file when it ends unless
+//! [`DatagramOptions::cleanup_socket(false)`](crate::DatagramOptions::cleanup_socket).
+//! Unlike UDP, a full receiver makes the sender wait instead of dropping: the
+//! datagrams queue in the transport and `pause_writing` says when to stop.
+//!
+//! ```
+//! use aioproto::{DatagramOptions, DatagramProtocol, UnixDatagramAddr, create_unix_datagram_endpoint};
+//! use bytes::Bytes;
+//!
+//! struct Log;
+//! impl DatagramProtocol<UnixDatagramAddr> for Log {
+//!     fn datagram_received(&mut self, data: Bytes, from: UnixDatagramAddr) {
+//!         println!("{from}: {data:?}"); // "(unnamed)" for a client without a path
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aioproto::Result<()> {
+//! let path = std::env::temp_dir().join(format!("aioproto-guide-dgram-{}.sock", std::process::id()));
+//! let (log, _) = create_unix_datagram_endpoint(|| Log, Some(&path), None, &DatagramOptions::new()).await?;
+//! assert_eq!(log.sockname(), Some(UnixDatagramAddr::from(&path)));
+//! log.close(); // the socket file goes once the endpoint has ended
+//! # Ok(()) }
+//! ```
