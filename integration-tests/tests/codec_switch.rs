@@ -85,7 +85,10 @@ async fn check_switch(chunks: Vec<Vec<u8>>) {
     assert_eq!(with_timeout(lines.recv()).await.unwrap(), "UPGRADE");
     server.close();
     with_timeout(server.wait_closed()).await;
-    assert!(lines.try_recv().is_err(), "no line decoded after the switch");
+    assert!(
+        lines.try_recv().is_err(),
+        "no line decoded after the switch"
+    );
 }
 
 #[tokio::test]

@@ -104,7 +104,9 @@ async fn an_unresolvable_host_is_an_error_naming_it() {
         let made = async {
             match remote {
                 None => create_datagram_endpoint(move || rec, local, None, &options).await,
-                Some(remote) => create_datagram_endpoint(move || rec, local, remote, &options).await,
+                Some(remote) => {
+                    create_datagram_endpoint(move || rec, local, remote, &options).await
+                }
             }
         };
         // The resolver may ask a DNS server before it gives up.

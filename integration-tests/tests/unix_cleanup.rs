@@ -1,7 +1,8 @@
 //! T25: Unix server socket-file handling (stale files, cleanup on close).
 
+mod support;
+
 use std::io::ErrorKind;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aioproto::{
@@ -9,29 +10,9 @@ use aioproto::{
     create_unix_server, create_unix_server_from_std,
 };
 
+use support::TempDir;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A directory of its own per test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("aioproto-it-{}-cleanup-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes "hi" to each connection and closes it.
 #[derive(Debug)]
@@ -83,7 +64,7 @@ async fn close(server: &Server) {
 /// A stale socket file (bound, then closed) is replaced silently.
 #[tokio::test]
 async fn stale_socket_file_is_replaced() {
-    let dir = TempDir::new("stale");
+    let dir = TempDir::new("cleanup-stale");
     let path = dir.path("s.sock");
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists());
@@ -98,7 +79,7 @@ async fn stale_socket_file_is_replaced() {
 /// A regular file at the path is "already in use" and left alone.
 #[tokio::test]
 async fn regular_file_is_address_in_use() {
-    let dir = TempDir::new("regular");
+    let dir = TempDir::new("cleanup-regular");
     let path = dir.path("not-a-socket");
     std::fs::write(&path, b"precious").unwrap();
     let err = create_unix_server(|| Hi, &path, &ServerOptions::new())
@@ -117,7 +98,7 @@ async fn regular_file_is_address_in_use() {
 /// `close()` unlinks the path, for a server made from a path...
 #[tokio::test]
 async fn close_removes_the_socket_file() {
-    let dir = TempDir::new("addr");
+    let dir = TempDir::new("cleanup-addr");
     let path = dir.path("s.sock");
     let server = create_unix_server(|| Hi, &path, &ServerOptions::new())
         .await
@@ -136,7 +117,7 @@ async fn close_removes_the_socket_file() {
 /// ...and for a passed-in bound socket.
 #[tokio::test]
 async fn close_removes_the_file_of_a_passed_in_socket() {
-    let dir = TempDir::new("sock");
+    let dir = TempDir::new("cleanup-sock");
     let path = dir.path("s.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let server = create_unix_server_from_std(|| Hi, listener, &ServerOptions::new()).unwrap();
@@ -148,7 +129,7 @@ async fn close_removes_the_file_of_a_passed_in_socket() {
 /// A file that replaced the socket (different inode) is left in place.
 #[tokio::test]
 async fn replaced_file_is_left_in_place() {
-    let dir = TempDir::new("replaced");
+    let dir = TempDir::new("cleanup-replaced");
     let path = dir.path("s.sock");
     let server = create_unix_server(|| Hi, &path, &ServerOptions::new())
         .await
@@ -163,7 +144,7 @@ async fn replaced_file_is_left_in_place() {
 /// `cleanup_socket(false)` leaves the file.
 #[tokio::test]
 async fn cleanup_can_be_turned_off() {
-    let dir = TempDir::new("prevented");
+    let dir = TempDir::new("cleanup-prevented");
     let path = dir.path("s.sock");
     let mut options = ServerOptions::new();
     options.cleanup_socket(false);
@@ -175,7 +156,7 @@ async fn cleanup_can_be_turned_off() {
 /// If the file is already gone, `close()` does not fail.
 #[tokio::test]
 async fn file_already_gone_is_fine() {
-    let dir = TempDir::new("gone");
+    let dir = TempDir::new("cleanup-gone");
     let path = dir.path("s.sock");
     let server = create_unix_server(|| Hi, &path, &ServerOptions::new())
         .await
@@ -188,7 +169,7 @@ async fn file_already_gone_is_fine() {
 /// `start_serving(false)` binds without listening; `start_serving()` starts.
 #[tokio::test]
 async fn start_serving_later() {
-    let dir = TempDir::new("later");
+    let dir = TempDir::new("cleanup-later");
     let path = dir.path("s.sock");
     let mut options = ServerOptions::new();
     options.start_serving(false);

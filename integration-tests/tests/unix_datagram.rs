@@ -5,37 +5,15 @@
 mod support;
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aioproto::{
-    DatagramOptions, Error, UnixDatagramAddr, UnixDatagramTransport,
-    create_unix_datagram_endpoint,
+    DatagramOptions, Error, UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint,
 };
 use bytes::Bytes;
+use support::TempDir;
 use support::datagram::{Ev, Rec, next};
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// A directory of its own per test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("aioproto-it-{}-dgram-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 type Events = UnboundedReceiver<Ev<UnixDatagramAddr>>;
 
@@ -65,22 +43,36 @@ async fn close(t: &UnixDatagramTransport, rx: &mut Events) {
 
 #[tokio::test]
 async fn echo_round_trip_between_bound_paths() {
-    let dir = TempDir::new("echo");
+    let dir = TempDir::new("dgram-echo");
     let (server_path, client_path) = (dir.path("server.sock"), dir.path("client.sock"));
     let options = DatagramOptions::new();
     let (server, mut server_rx) = endpoint(true, Some(&server_path), None, &options)
         .await
         .unwrap();
-    let (client, mut client_rx) =
-        endpoint(false, Some(&client_path), Some(&server_path), &options)
-            .await
-            .unwrap();
-    assert_eq!(server.sockname(), Some(UnixDatagramAddr::from(&server_path)));
+    let (client, mut client_rx) = endpoint(false, Some(&client_path), Some(&server_path), &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.sockname(),
+        Some(UnixDatagramAddr::from(&server_path))
+    );
     assert_eq!(server.peername(), None);
-    assert_eq!(client.sockname(), Some(UnixDatagramAddr::from(&client_path)));
-    assert_eq!(client.peername(), Some(UnixDatagramAddr::from(&server_path)));
-    assert_eq!(client.extra().sock_path.as_deref(), Some(client_path.as_path()));
-    assert_eq!(client.extra().peer_path.as_deref(), Some(server_path.as_path()));
+    assert_eq!(
+        client.sockname(),
+        Some(UnixDatagramAddr::from(&client_path))
+    );
+    assert_eq!(
+        client.peername(),
+        Some(UnixDatagramAddr::from(&server_path))
+    );
+    assert_eq!(
+        client.extra().sock_path.as_deref(),
+        Some(client_path.as_path())
+    );
+    assert_eq!(
+        client.extra().peer_path.as_deref(),
+        Some(server_path.as_path())
+    );
 
     for msg in ["ping", "", "pong \0 with a NUL"] {
         client.sendto(msg, None).unwrap();
@@ -107,12 +99,19 @@ async fn echo_round_trip_between_bound_paths() {
 /// An unconnected endpoint sends to any path with `sendto`, and needs one.
 #[tokio::test]
 async fn sendto_a_path_from_an_unconnected_endpoint() {
-    let dir = TempDir::new("sendto");
+    let dir = TempDir::new("dgram-sendto");
     let (a_path, b_path) = (dir.path("a.sock"), dir.path("b.sock"));
     let options = DatagramOptions::new();
-    let (a, mut a_rx) = endpoint(false, Some(&a_path), None, &options).await.unwrap();
-    let (b, mut b_rx) = endpoint(false, Some(&b_path), None, &options).await.unwrap();
-    assert!(matches!(a.sendto("x", None), Err(Error::InvalidArgument(_))));
+    let (a, mut a_rx) = endpoint(false, Some(&a_path), None, &options)
+        .await
+        .unwrap();
+    let (b, mut b_rx) = endpoint(false, Some(&b_path), None, &options)
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.sendto("x", None),
+        Err(Error::InvalidArgument(_))
+    ));
     a.sendto("to b", Some(b_path.clone().into())).unwrap();
     a.sendto_slice(b"again", Some(UnixDatagramAddr::from(b_path.as_path())))
         .unwrap();
@@ -129,7 +128,8 @@ async fn sendto_a_path_from_an_unconnected_endpoint() {
     );
     // A path nobody is bound to: the send fails on the driver task, and the
     // endpoint stays open.
-    a.sendto("lost", Some(dir.path("nobody.sock").into())).unwrap();
+    a.sendto("lost", Some(dir.path("nobody.sock").into()))
+        .unwrap();
     assert_eq!(next(&mut a_rx).await, Ev::Err(ErrorKind::NotFound));
     b.sendto("still here", Some(a_path.clone().into())).unwrap();
     assert_eq!(
@@ -144,7 +144,7 @@ async fn sendto_a_path_from_an_unconnected_endpoint() {
 /// `Unnamed` and cannot answer it.
 #[tokio::test]
 async fn an_unnamed_sender_is_reported_and_cannot_be_answered() {
-    let dir = TempDir::new("unnamed");
+    let dir = TempDir::new("dgram-unnamed");
     let server_path = dir.path("server.sock");
     let options = DatagramOptions::new();
     let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
@@ -166,7 +166,9 @@ async fn an_unnamed_sender_is_reported_and_cannot_be_answered() {
 
     // Neither path: an unnamed socket that can still send to paths.
     let (loose, mut loose_rx) = endpoint(false, None, None, &options).await.unwrap();
-    loose.sendto("from nowhere", Some(server_path.clone().into())).unwrap();
+    loose
+        .sendto("from nowhere", Some(server_path.clone().into()))
+        .unwrap();
     assert_eq!(
         next(&mut server_rx).await,
         Ev::Dgram("from nowhere".into(), UnixDatagramAddr::Unnamed)
@@ -180,7 +182,7 @@ async fn an_unnamed_sender_is_reported_and_cannot_be_answered() {
 /// the file this endpoint had bound is removed again.
 #[tokio::test]
 async fn a_missing_remote_path_is_an_error_naming_it() {
-    let dir = TempDir::new("missing");
+    let dir = TempDir::new("dgram-missing");
     let (local, missing) = (dir.path("local.sock"), dir.path("missing.sock"));
     let err = endpoint(false, Some(&local), Some(&missing), &DatagramOptions::new())
         .await
@@ -203,7 +205,7 @@ async fn a_missing_remote_path_is_an_error_naming_it() {
 /// `cleanup_socket(false)` keeps it.
 #[tokio::test]
 async fn socket_files_are_handled_like_unix_servers() {
-    let dir = TempDir::new("files");
+    let dir = TempDir::new("dgram-files");
     let path = dir.path("ep.sock");
     drop(std::os::unix::net::UnixDatagram::bind(&path).unwrap());
     let (t, mut rx) = endpoint(false, Some(&path), None, &DatagramOptions::new())
@@ -245,7 +247,10 @@ async fn udp_options_are_refused() {
     options.reuse_port(true).allow_broadcast(true);
     let err = endpoint(false, None, None, &options).await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("reuse_port") && text.contains("allow_broadcast"), "{text}");
+    assert!(
+        text.contains("reuse_port") && text.contains("allow_broadcast"),
+        "{text}"
+    );
 }
 
 /// Unix datagram sockets, unlike UDP, make the sender wait when the
@@ -256,7 +261,7 @@ async fn udp_options_are_refused() {
 async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
     const COUNT: usize = 400;
     const SIZE: usize = 4096;
-    let dir = TempDir::new("flow");
+    let dir = TempDir::new("dgram-flow");
     let server_path = dir.path("server.sock");
     let options = DatagramOptions::new();
     let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
@@ -267,13 +272,18 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
         .await
         .unwrap();
     assert_eq!(client.get_write_buffer_limits(), (16384, 65536));
-    client.set_write_buffer_limits(Some(4 * SIZE), None).unwrap();
+    client
+        .set_write_buffer_limits(Some(4 * SIZE), None)
+        .unwrap();
     for i in 0..COUNT {
         let mut datagram = vec![0u8; SIZE];
         datagram[..8].copy_from_slice(&(i as u64).to_be_bytes());
         client.sendto(datagram, None).unwrap();
     }
-    assert!(client.get_write_buffer_size() > 4 * SIZE, "the kernel took everything");
+    assert!(
+        client.get_write_buffer_size() > 4 * SIZE,
+        "the kernel took everything"
+    );
     assert_eq!(next(&mut client_rx).await, Ev::Paused);
 
     server.resume_reading();
@@ -298,7 +308,7 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
 #[tokio::test]
 async fn abstract_names_are_reported_and_answered() {
     use std::os::unix::ffi::OsStrExt;
-    let dir = TempDir::new("abstract");
+    let dir = TempDir::new("dgram-abstract");
     let server_path = dir.path("server.sock");
     let name = format!("aioproto-it-{}-abstract", std::process::id());
     let with_nul = [b"\0".as_slice(), name.as_bytes()].concat();

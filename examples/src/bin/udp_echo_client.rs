@@ -52,15 +52,12 @@ fn main() {
 }
 
 async fn run(host: &str, port: u16, messages: &[String]) -> aioproto::Result<()> {
-    let remote = tokio::net::lookup_host((host, port))
-        .await?
-        .next()
-        .ok_or_else(|| aioproto::Error::invalid_argument(format!("{host}: no address")))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // The endpoint resolves the host, as asyncio's remote_addr=(host, port).
     let (transport, _client) = create_datagram_endpoint(
         move || Client { received: tx },
         None,
-        Some(remote),
+        (host, port),
         &DatagramOptions::new(),
     )
     .await?;

@@ -53,12 +53,10 @@ fn main() {
 }
 
 async fn serve(host: &str, port: u16) -> aioproto::Result<()> {
-    let local = tokio::net::lookup_host((host, port))
-        .await?
-        .next()
-        .ok_or_else(|| aioproto::Error::invalid_argument(format!("{host}: no address")))?;
+    // A host name is resolved by the endpoint, as asyncio's local_addr=(host, port).
     let (transport, _echo) =
-        create_datagram_endpoint(Echo::default, Some(local), None, &DatagramOptions::new()).await?;
+        create_datagram_endpoint(Echo::default, (host, port), None, &DatagramOptions::new())
+            .await?;
     let stop = shutdown_signal()?; // before the listening line
     if let Some(addr) = transport.sockname() {
         announce(addr);

@@ -68,5 +68,7 @@ impl<A: DatagramAddr> DatagramProtocol<A> for Rec<A> {
 
 /// The next report, bounded.
 pub async fn next<A>(rx: &mut UnboundedReceiver<Ev<A>>) -> Ev<A> {
-    with_timeout(rx.recv()).await.expect("the protocol is still there")
+    with_timeout(rx.recv())
+        .await
+        .expect("the protocol is still there")
 }

@@ -25,6 +25,33 @@ pub mod datagram;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A directory of its own per test (by name, process and thread), for
+/// socket files; removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "aioproto-it-{}-{name}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Awaits `fut`, failing the test if it takes longer than [`TIMEOUT`].
 pub async fn with_timeout<F: Future>(fut: F) -> F::Output {
     with_timeout_of(TIMEOUT, fut).await

@@ -235,14 +235,19 @@ async fn switch_protocol_hands_over_buffered_bytes_in_order() {
     for split in 0..=input.len() {
         let (upgrader, log) = Upgrader::new();
         let lost = upgrader.lost.clone();
-        let (conn, protocol) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), upgrader));
+        let (conn, protocol) =
+            TestConnection::start(CodecProtocol::new(LinesCodec::new(), upgrader));
         conn.feed(Bytes::copy_from_slice(&input[..split]));
         conn.feed(Bytes::copy_from_slice(&input[split..]));
         conn.feed_eof();
         conn.wait_closed().await;
         assert_eq!(&log.data()[..], &input[11..], "split at {split}");
         let events = log.events();
-        assert_eq!(events.first(), Some(&Event::ConnectionMade), "split at {split}");
+        assert_eq!(
+            events.first(),
+            Some(&Event::ConnectionMade),
+            "split at {split}"
+        );
         assert_eq!(
             &events[events.len() - 2..],
             [Event::EofReceived, Event::ConnectionLost(None)],
@@ -251,7 +256,11 @@ async fn switch_protocol_hands_over_buffered_bytes_in_order() {
         log.check_order().unwrap();
         assert_eq!(conn.written(), "OK\n");
         assert_eq!(protocol.lock().unwrap().handler().lines, ["hi", "UPGRADE"]);
-        assert_eq!(*lost.lock().unwrap(), None, "the handler's connection_lost ran");
+        assert_eq!(
+            *lost.lock().unwrap(),
+            None,
+            "the handler's connection_lost ran"
+        );
     }
 }
 
@@ -281,7 +290,11 @@ async fn switch_protocol_on_the_frame_decoded_at_eof() {
 async fn switch_protocol_dropped_when_the_handler_fails() {
     struct FailingUpgrade(Option<crate::testing::Recorder<Raw>>);
     impl FrameHandler<LinesCodec> for FailingUpgrade {
-        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        fn frame_received(
+            &mut self,
+            _: String,
+            sink: &mut FrameSink<'_, LinesCodec>,
+        ) -> Result<()> {
             if let Some(next) = self.0.take() {
                 sink.switch_protocol(next);
             }
@@ -315,7 +328,11 @@ async fn switch_protocol_to_a_failing_protocol_ends_with_its_error() {
     }
     struct ToFragile(Option<Fragile>);
     impl FrameHandler<LinesCodec> for ToFragile {
-        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        fn frame_received(
+            &mut self,
+            _: String,
+            sink: &mut FrameSink<'_, LinesCodec>,
+        ) -> Result<()> {
             if let Some(next) = self.0.take() {
                 sink.switch_protocol(next);
             }
@@ -353,7 +370,11 @@ async fn switch_protocol_to_a_buffered_protocol() {
     }
     struct ToTiny(Option<Tiny>);
     impl FrameHandler<LinesCodec> for ToTiny {
-        fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        fn frame_received(
+            &mut self,
+            _: String,
+            sink: &mut FrameSink<'_, LinesCodec>,
+        ) -> Result<()> {
             if let Some(next) = self.0.take() {
                 sink.switch_protocol(next);
             }
@@ -365,7 +386,8 @@ async fn switch_protocol_to_a_buffered_protocol() {
         buf: [0; 3],
         got: got.clone(),
     };
-    let (conn, _) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), ToTiny(Some(tiny))));
+    let (conn, _) =
+        TestConnection::start(CodecProtocol::new(LinesCodec::new(), ToTiny(Some(tiny))));
     conn.feed("UPGRADE\nabcdefgh");
     conn.feed("ij");
     conn.settle().await;

@@ -34,6 +34,11 @@ use crate::net::resolve::lookup_host;
 /// # for t in [by_name, by_tuple, by_addr] { t.close(); }
 /// # Ok(()) }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a datagram endpoint address",
+    label = "expected an address, or a host name with a port",
+    note = "pass a `SocketAddr`, an `Option<SocketAddr>` (`None`: not given), `\"host:port\"` or `(\"host\", port)`; a host name is given without `Some`"
+)]
 pub trait ToEndpointAddr {
     /// The address, or the host and port to resolve.
     #[doc(hidden)]
@@ -166,7 +171,11 @@ pub(super) async fn candidates(
             }
         }
     }
-    let first = locals.as_ref().or(remotes.as_ref()).cloned().unwrap_or_default();
+    let first = locals
+        .as_ref()
+        .or(remotes.as_ref())
+        .cloned()
+        .unwrap_or_default();
     let mut families: Vec<bool> = first.iter().map(SocketAddr::is_ipv4).collect();
     families.dedup();
     let of_family = |addrs: &Option<Vec<SocketAddr>>, v4: bool| -> Vec<Option<SocketAddr>> {
@@ -241,7 +250,10 @@ mod tests {
         );
         let v6 = EndpointAddr::Resolved(addr("[::1]:9"));
         let err = candidates(&local, &v6, None).await.unwrap_err();
-        assert!(err.to_string().contains("different address families"), "{err}");
+        assert!(
+            err.to_string().contains("different address families"),
+            "{err}"
+        );
         let err = candidates(&local, &EndpointAddr::Absent, Some(AddressFamily::Ipv6))
             .await
             .unwrap_err();

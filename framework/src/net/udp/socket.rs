@@ -89,12 +89,10 @@ pub trait DatagramSocket<A>: AsFd + Sized + Send + Sync + 'static {
     /// Takes a pending socket error (`SO_ERROR`, set by an ICMP error on a
     /// connected socket) and clears tokio's error readiness when there is none.
     fn take_socket_error(&self) -> Option<io::Error> {
-        let taken = self.try_io(Interest::ERROR, || {
-            match SockRef::from(self).take_error() {
-                Ok(Some(err)) => Ok(err),
-                Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
-                Err(err) => Ok(err),
-            }
+        let taken = self.try_io(Interest::ERROR, || match SockRef::from(self).take_error() {
+            Ok(Some(err)) => Ok(err),
+            Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(err) => Ok(err),
         });
         taken.ok()
     }

@@ -166,7 +166,9 @@ impl DatagramSocket<UnixDatagramAddr> for UnixDatagram {
                 // starts with NUL as an abstract one.
                 let with_nul: Vec<u8> = [&[0u8][..], name].concat();
                 let addr = SockAddr::unix(std::ffi::OsStr::from_bytes(&with_nul))?;
-                self.try_io(Interest::WRITABLE, || SockRef::from(self).send_to(data, &addr))
+                self.try_io(Interest::WRITABLE, || {
+                    SockRef::from(self).send_to(data, &addr)
+                })
             }
             UnixDatagramAddr::Unnamed => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
