@@ -90,7 +90,7 @@
 //! `--all-features` to see the whole API and every guide chapter.
 //!
 //! * `tls`: TLS transports with rustls on the *ring* provider.
-//! * `unix`: Unix domain sockets and pipes.
+//! * `unix`: Unix domain sockets (stream and datagram) and pipes.
 //! * `process`: child processes with pipe transports (implies `unix`).
 //! * `full`: all of the above.
 //! * `redis`: the Redis backplane of [`pubsub::Room`] (rooms across processes and

@@ -198,7 +198,9 @@ impl DatagramOptions {
     }
 }
 
-/// A handle to one UDP endpoint, like asyncio's `DatagramTransport`.
+/// A handle to one datagram endpoint, like asyncio's `DatagramTransport`:
+/// UDP with the default `A = SocketAddr`, a Unix datagram socket with
+/// `A = UnixDatagramAddr` ([`UnixDatagramTransport`](crate::UnixDatagramTransport)).
 ///
 /// Cloning is cheap (an `Arc` increment) and every clone controls the same
 /// endpoint; the handle is `Send + Sync`, so other tasks can send through it.
@@ -335,8 +337,9 @@ impl<A: DatagramAddr> DatagramTransport<A> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] when the endpoint has a `remote_addr` and
-    /// `addr` is another address ("invalid address: must be None or …"), or
-    /// when `addr` is `None` and the endpoint has no `remote_addr`.
+    /// `addr` is another address ("invalid address: must be None or …"),
+    /// when `addr` is `None` and the endpoint has no `remote_addr`, or when
+    /// `addr` is a Unix socket that has no name (`UnixDatagramAddr::Unnamed`).
     ///
     /// # Examples
     ///

@@ -23,6 +23,13 @@ use crate::transport::ExtraInfo;
 /// and [`DatagramTransport`](crate::DatagramTransport), which default to
 /// `SocketAddr`, so UDP code never names it. Implemented by this crate only.
 ///
+/// Why a type parameter, rather than a second trait (`UnixDatagramProtocol`)
+/// or one address enum for both: UDP code written before Unix datagrams
+/// existed compiles unchanged and keeps getting a plain `SocketAddr` (no
+/// match on a Unix variant that cannot occur), a Unix protocol gets paths,
+/// and both share one transport type, one driver and their documentation. A
+/// protocol can even be written once for both, as below.
+///
 /// # Examples
 ///
 /// A protocol written once for both kinds of endpoint:

@@ -207,10 +207,10 @@ impl DatagramSocket<UnixDatagramAddr> for UnixDatagram {
 /// * `local_path`: bind the socket to this file, so peers can answer. A
 ///   stale socket file there (its endpoint is gone) is replaced; any other
 ///   file is an error and is left alone. The endpoint removes the file when
-///   it ends (after `connection_lost` would be too late for a restart that
-///   races it, so it goes right after the socket closes), unless another
-///   file replaced it meanwhile or [`DatagramOptions::cleanup_socket`] is
-///   off. Without it the socket is unnamed: receivers see
+///   it ends, right after its socket closes and before `connection_lost`
+///   runs (so a protocol that restarts there can bind the path again),
+///   unless another file replaced it meanwhile or
+///   [`DatagramOptions::cleanup_socket`] is off. Without it the socket is unnamed: receivers see
 ///   [`UnixDatagramAddr::Unnamed`] and cannot answer.
 /// * `remote_path`: the default destination of `sendto` and the only one it
 ///   accepts; the socket is `connect()`ed to it, so only that socket's
