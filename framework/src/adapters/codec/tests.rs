@@ -284,28 +284,44 @@ async fn switch_protocol_on_the_frame_decoded_at_eof() {
     );
 }
 
-/// A handler error in the switching callback wins: no switch, and the
-/// handler's connection_lost gets the error.
-#[tokio::test]
-async fn switch_protocol_dropped_when_the_handler_fails() {
-    struct FailingUpgrade(Option<crate::testing::Recorder<Raw>>);
-    impl FrameHandler<LinesCodec> for FailingUpgrade {
-        fn frame_received(
-            &mut self,
-            _: String,
-            sink: &mut FrameSink<'_, LinesCodec>,
-        ) -> Result<()> {
-            if let Some(next) = self.0.take() {
-                sink.switch_protocol(next);
-            }
-            Err(Error::invalid_argument("no upgrade for you"))
+/// Switches to the protocol it holds on the first line, then returns
+/// `outcome` from that callback.
+struct SwitchTo<P, M> {
+    next: Option<P>,
+    outcome: fn() -> Result<()>,
+    marker: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<P, M> SwitchTo<P, M> {
+    fn new(next: P) -> Self {
+        SwitchTo {
+            next: Some(next),
+            outcome: || Ok(()),
+            marker: std::marker::PhantomData,
         }
     }
+}
+
+impl<P: IntoHandler<M>, M: 'static> FrameHandler<LinesCodec> for SwitchTo<P, M> {
+    fn frame_received(&mut self, _: String, sink: &mut FrameSink<'_, LinesCodec>) -> Result<()> {
+        if let Some(next) = self.next.take() {
+            sink.switch_protocol(next);
+        }
+        (self.outcome)()
+    }
+}
+
+/// A handler error in the switching callback wins: no switch (the new
+/// protocol hears nothing, not even the bytes after the line), and the
+/// connection closes.
+#[tokio::test]
+async fn switch_protocol_dropped_when_the_handler_fails() {
     let (recorder, log) = crate::testing::Recorder::new(Raw);
-    let (conn, _) = TestConnection::start(CodecProtocol::new(
-        LinesCodec::new(),
-        FailingUpgrade(Some(recorder)),
-    ));
+    let failing = SwitchTo {
+        outcome: || Err(Error::invalid_argument("no upgrade for you")),
+        ..SwitchTo::new(recorder)
+    };
+    let (conn, _) = TestConnection::start(CodecProtocol::new(LinesCodec::new(), failing));
     conn.feed("UPGRADE\nmore");
     conn.wait_closed().await;
     assert!(log.events().is_empty(), "{:?}", log.events());
@@ -326,23 +342,10 @@ async fn switch_protocol_to_a_failing_protocol_ends_with_its_error() {
             panic!("cannot take these bytes");
         }
     }
-    struct ToFragile(Option<Fragile>);
-    impl FrameHandler<LinesCodec> for ToFragile {
-        fn frame_received(
-            &mut self,
-            _: String,
-            sink: &mut FrameSink<'_, LinesCodec>,
-        ) -> Result<()> {
-            if let Some(next) = self.0.take() {
-                sink.switch_protocol(next);
-            }
-            Ok(())
-        }
-    }
     let lost = Arc::new(Mutex::new(None));
     let (conn, _) = TestConnection::start(CodecProtocol::new(
         LinesCodec::new(),
-        ToFragile(Some(Fragile(lost.clone()))),
+        SwitchTo::new(Fragile(lost.clone())),
     ));
     conn.feed("UPGRADE\nboom");
     conn.wait_closed().await;
@@ -368,26 +371,13 @@ async fn switch_protocol_to_a_buffered_protocol() {
             self.got.lock().unwrap().extend_from_slice(&self.buf[..n]);
         }
     }
-    struct ToTiny(Option<Tiny>);
-    impl FrameHandler<LinesCodec> for ToTiny {
-        fn frame_received(
-            &mut self,
-            _: String,
-            sink: &mut FrameSink<'_, LinesCodec>,
-        ) -> Result<()> {
-            if let Some(next) = self.0.take() {
-                sink.switch_protocol(next);
-            }
-            Ok(())
-        }
-    }
     let got = Arc::new(Mutex::new(Vec::new()));
     let tiny = Tiny {
         buf: [0; 3],
         got: got.clone(),
     };
     let (conn, _) =
-        TestConnection::start(CodecProtocol::new(LinesCodec::new(), ToTiny(Some(tiny))));
+        TestConnection::start(CodecProtocol::new(LinesCodec::new(), SwitchTo::new(tiny)));
     conn.feed("UPGRADE\nabcdefgh");
     conn.feed("ij");
     conn.settle().await;
