@@ -175,6 +175,13 @@ impl DatagramOptions {
     /// stream servers: the file is removed unless another file replaced it
     /// meanwhile (different inode); a file already gone is fine. Unix
     /// datagram endpoints only; a UDP endpoint refuses the option.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut options = aioproto::DatagramOptions::new();
+    /// options.cleanup_socket(false); // another process owns the path's lifetime
+    /// ```
     pub fn cleanup_socket(&mut self, on: bool) -> &mut Self {
         self.cleanup_socket = Some(on);
         self

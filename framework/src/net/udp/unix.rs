@@ -132,7 +132,19 @@ impl fmt::Display for UnixDatagramAddr {
     }
 }
 
-/// A Unix datagram endpoint's transport.
+/// A Unix datagram endpoint's transport: [`DatagramTransport`] with
+/// [`UnixDatagramAddr`] addresses, so `sendto` takes a path and `sockname`
+/// gives one.
+///
+/// # Examples
+///
+/// ```
+/// use aioproto::{UnixDatagramAddr, UnixDatagramTransport};
+///
+/// fn notify(transport: &UnixDatagramTransport) -> aioproto::Result<()> {
+///     transport.sendto("reload", Some(UnixDatagramAddr::from("/run/app/control.sock")))
+/// }
+/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub type UnixDatagramTransport = DatagramTransport<UnixDatagramAddr>;
 
