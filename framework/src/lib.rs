@@ -158,6 +158,9 @@ pub use adapters::codec::framing::{
     LengthPrefixedCodec, LengthPrefixedError, NetstringCodec, NetstringError,
 };
 pub use adapters::codec::{CodecProtocol, FrameHandler, FrameSink};
+pub use adapters::relay::{
+    Relay, RelayEnd, RelayOutcome, RelayStats, connect_and_splice, pipe, splice,
+};
 pub use async_trait::async_trait;
 pub use bytes::{Bytes, BytesMut};
 pub use error::{Error, Result};

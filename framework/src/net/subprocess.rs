@@ -479,6 +479,18 @@ impl SubprocessTransport {
             .and_then(Clone::clone)
     }
 
+    /// The pipe transport of `fd`, and the notice its new owner (a relay,
+    /// which replaces the pipe's protocol) gives when the pipe ends, so the
+    /// subprocess still learns of it.
+    pub(crate) fn pipe_end(&self, fd: i32) -> Option<(Transport, PipeEnd)> {
+        let transport = self.get_pipe_transport(fd)?;
+        let end = PipeEnd {
+            fd,
+            shared: self.shared.clone(),
+        };
+        Some((transport, end))
+    }
+
     /// Sends signal number `signal` to the child, like `os.kill(pid, signal)`.
     ///
     /// The child is never signalled once it has exited, even if its exit has
@@ -742,6 +754,21 @@ impl<P: SubprocessProtocol> DynSubprocess for Cell<P> {
     }
     fn resume_writing(&self) {
         lock(&self.0).resume_writing();
+    }
+}
+
+/// The end of a pipe whose protocol was replaced (see
+/// [`SubprocessTransport::pipe_end`]): reported like the pipe's own protocol
+/// would have.
+pub(crate) struct PipeEnd {
+    fd: i32,
+    shared: Arc<Shared>,
+}
+
+impl PipeEnd {
+    /// The pipe's transport ended with `exc`.
+    pub(crate) fn lost(self, exc: Option<Error>) {
+        self.shared.pipe_lost(self.fd, exc);
     }
 }
 

@@ -567,3 +567,30 @@ pub mod pki;
 
 /// Bounded-memory fixtures: a server in a child process, checked byte streams.
 pub mod memory;
+
+/// Stops reading as soon as the connection is made, so nothing is read
+/// before a relay (or the test) takes the transport over.
+pub struct Hold;
+
+impl BaseProtocol for Hold {
+    fn connection_made(&mut self, transport: &Transport) {
+        transport.pause_reading();
+    }
+}
+impl Protocol for Hold {}
+
+/// A connection of ours to a raw listener on 127.0.0.1:0, held unread by
+/// [`Hold`], and the raw socket at its other end.
+pub async fn held_pair() -> (Transport, TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let options = ConnectOptions::new();
+    let (connected, accepted) = with_timeout(async {
+        tokio::join!(
+            create_connection(|| Hold, "127.0.0.1", port, &options),
+            listener.accept()
+        )
+    })
+    .await;
+    (connected.unwrap().0, accepted.unwrap().0)
+}

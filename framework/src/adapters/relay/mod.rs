@@ -1,0 +1,257 @@
+//! Relaying with backpressure: bytes read from one transport are written to
+//! another, as Twisted's producer/consumer (`registerProducer` with a push
+//! producer, `twisted.protocols.portforward`) in asyncio terms.
+//!
+//! * [`pipe`]`(from, to)`: one direction. [`splice`]`(a, b)`: both
+//!   directions, what a proxy needs (each transport has one protocol, so
+//!   both directions of a socket go through one relay).
+//!   [`connect_and_splice`] opens the upstream connection and splices it.
+//! * **Backpressure**: a source's reading is paused while its sink's write
+//!   buffer is over the sink's high-water mark, and resumed once it drained
+//!   to the low mark (the sink's `pause_writing`/`resume_writing`). The relay
+//!   also looks right after each write, so a sink never holds more than its
+//!   high mark plus one read, however fast the source is.
+//! * **EOF** passes on as a half-close: the sink gets
+//!   [`write_eof`](crate::Transport::write_eof). A sink that cannot
+//!   half-close (TLS 1.2) is closed instead, after flushing; that ends the
+//!   other direction too. Once nothing flows either way, every transport is
+//!   closed (flushing first).
+//! * **Endings**: a transport that ends with an error aborts the others; one
+//!   that ends cleanly ends its directions as an EOF would. The relay is
+//!   finished when every transport has ended; [`Relay::finished`] says with
+//!   how many bytes each way and the first error.
+//!
+//! Any stream [`Transport`] can take part: TCP, TLS, Unix sockets, read and
+//! write pipes, and a child process's pipes ([`RelayEnd::subprocess`]). The
+//! relay installs its own protocol on each (as
+//! [`set_protocol`](crate::Transport::set_protocol)), so the previous
+//! protocol gets no further callback, not even `connection_lost`.
+//! Callbacks run on each transport's driver task; no task of its own runs.
+
+mod end;
+mod endpoint;
+mod handle;
+mod state;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::net::connect::{ConnectOptions, create_connection};
+use crate::transport::Transport;
+
+pub use end::RelayEnd;
+use end::{Part, check_sink, check_source};
+use endpoint::{Endpoint, Held};
+pub use handle::{Relay, RelayOutcome, RelayStats};
+use state::{Member, Shared};
+
+/// Relays one direction: bytes read from `from` are written to `to`, under
+/// backpressure; `from`'s EOF becomes `to.write_eof()`.
+///
+/// `to` is not read while the pipe runs (its reading stays paused; use
+/// [`splice`] for both directions). When `from` reaches EOF and everything
+/// was passed on, both transports are closed (flushing first). On a write
+/// pipe `write_eof()` is a close. Reading on `from` starts now (it resumes
+/// even if it was paused) unless `to` is already over its high-water mark.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `from` and `to` are the same connection, if
+/// `from` cannot be read (a write pipe) or `to` cannot be written (a read
+/// pipe). A transport already closing is not an error: the relay then ends
+/// at once with [`Error::Closed`] in its outcome and the other is closed.
+///
+/// # Examples
+///
+/// A child's stdout into a socket:
+///
+/// ```
+/// use aioproto::{SubprocessOptions, SubprocessProtocol, pipe, subprocess_exec};
+///
+/// struct Quiet;
+/// impl SubprocessProtocol for Quiet {}
+///
+/// # async fn f(socket: aioproto::Transport) -> aioproto::Result<()> {
+/// let (child, _) = subprocess_exec(|| Quiet, "ls", ["-l"], &SubprocessOptions::new()).await?;
+/// let stdout = child.get_pipe_transport(1).expect("stdout is piped");
+/// let relay = pipe(&stdout, &socket)?;
+/// let outcome = relay.finished().await; // `ls` done, the socket got a FIN and closed
+/// println!("{} bytes", outcome.stats.a_to_b);
+/// # Ok(()) }
+/// ```
+pub fn pipe(from: &Transport, to: &Transport) -> Result<Relay> {
+    if from.same_as(to) {
+        return Err(Error::invalid_argument(
+            "pipe() needs two different transports",
+        ));
+    }
+    check_source(from)?;
+    check_sink(to)?;
+    let members = vec![
+        Member::new(from.clone(), None),
+        Member::new(to.clone(), None),
+    ];
+    Ok(install(members, &[(0, 1)]))
+}
+
+/// Relays both directions between `a` and `b`: what `a` reads goes to `b`
+/// and what `b` reads goes to `a`, each under backpressure, EOF passed on as
+/// a half-close each way.
+///
+/// `a` and `b` are each a duplex transport (`&Transport`: TCP, TLS, a Unix
+/// socket) or a [`RelayEnd`] (two pipes, or a child process). Reading starts
+/// now on both (it resumes even if it was paused), except on a side whose
+/// sink is over its high-water mark.
+///
+/// Installing the relay on a transport that an
+/// [`abort`](crate::Transport::abort) is ending at that very moment may leave
+/// that end unreported (the relay would then not finish until the other
+/// side ends); a transport already closing is detected.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if the two ends share a transport, or a read
+/// side cannot be read or a write side cannot be written. A transport
+/// already closing is not an error: the relay ends at once with
+/// [`Error::Closed`] in its outcome and the others are closed.
+///
+/// # Examples
+///
+/// A TCP forwarder: each accepted client is spliced to a new upstream
+/// connection.
+///
+/// ```no_run
+/// use aioproto::{BaseProtocol, ConnectOptions, Protocol, ServerOptions, Transport,
+///     connect_and_splice, create_server};
+///
+/// struct Forward;
+///
+/// impl BaseProtocol for Forward {
+///     fn connection_made(&mut self, client: &Transport) {
+///         client.pause_reading(); // now, so no byte is read before the relay runs
+///         let client = client.clone();
+///         tokio::spawn(async move {
+///             match connect_and_splice(&client, "127.0.0.1", 6379, &ConnectOptions::new(), &[]).await {
+///                 Ok(relay) => println!("{:?}", relay.finished().await),
+///                 Err(_) => client.close(), // the upstream refused
+///             }
+///         });
+///     }
+/// }
+/// impl Protocol for Forward {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let server = create_server(|| Forward, "127.0.0.1", 7000, &ServerOptions::new()).await?;
+/// server.serve_forever().await
+/// # }
+/// ```
+pub fn splice(a: impl Into<RelayEnd>, b: impl Into<RelayEnd>) -> Result<Relay> {
+    let (a, b) = (a.into(), b.into());
+    a.check()?;
+    b.check()?;
+    let a_parts = [&a.read.transport, &a.write.transport];
+    let shared_transport = [&b.read.transport, &b.write.transport]
+        .iter()
+        .any(|t| a_parts.iter().any(|u| u.same_as(t)));
+    if shared_transport {
+        return Err(Error::invalid_argument(
+            "splice() needs two ends without a transport in common",
+        ));
+    }
+    let mut members = Vec::with_capacity(4);
+    let (a_read, a_write) = add_end(&mut members, a);
+    let (b_read, b_write) = add_end(&mut members, b);
+    Ok(install(members, &[(a_read, b_write), (b_read, a_write)]))
+}
+
+/// Adds an end's transports as members (one member if it is one transport);
+/// returns the member indices of its read and write sides.
+fn add_end(members: &mut Vec<Member>, end: RelayEnd) -> (usize, usize) {
+    let (read, write) = end.into_parts();
+    let read_index = members.len();
+    let same = read.transport.same_as(&write.transport);
+    members.push(member(read));
+    if same {
+        return (read_index, read_index);
+    }
+    members.push(member(write));
+    (read_index, read_index + 1)
+}
+
+fn member(part: Part) -> Member {
+    Member::new(part.transport, part.on_lost)
+}
+
+/// Opens a TCP (or TLS, per `options`) connection to `host:port`, writes
+/// `preamble` to it first (a PROXY protocol header, say; empty for none),
+/// then [`splice`]s `client` with it.
+///
+/// `client`'s reading is paused at once and stays paused until the relay
+/// runs, so bytes the client sends meanwhile wait in the kernel (bounded by
+/// its socket buffer) and none is lost; the upstream is not read before the
+/// relay runs either. Called from a task spawned in `connection_made`, the
+/// protocol must call [`pause_reading`](Transport::pause_reading) there
+/// itself (see [`splice`]): the connection may be read before the task runs.
+///
+/// # Errors
+///
+/// Any error of [`create_connection`] (the upstream refused, the name does
+/// not resolve, a timeout): `client` is then left open with its reading
+/// paused, for the caller to close or to answer.
+///
+/// # Cancel safety
+///
+/// Not cancel-safe: cancelled during the connect, `client` stays paused and
+/// the upstream connection (if it was made) is dropped unused.
+///
+/// # Examples
+///
+/// ```
+/// # async fn f(client: aioproto::Transport) -> aioproto::Result<()> {
+/// use aioproto::{ConnectOptions, ProxyHeader, connect_and_splice};
+///
+/// let (Some(source), Some(destination)) = (client.peername(), client.sockname()) else {
+///     return Ok(());
+/// };
+/// let header = ProxyHeader::tcp(source, destination).encode_v1()?;
+/// let relay = connect_and_splice(&client, "127.0.0.1", 8080, &ConnectOptions::new(), &header).await?;
+/// relay.finished().await;
+/// # Ok(()) }
+/// ```
+pub async fn connect_and_splice(
+    client: &Transport,
+    host: &str,
+    port: u16,
+    options: &ConnectOptions,
+    preamble: &[u8],
+) -> Result<Relay> {
+    client.pause_reading();
+    let (upstream, _) = create_connection(|| Held, host, port, options).await?;
+    if !preamble.is_empty() {
+        upstream.write(Bytes::copy_from_slice(preamble));
+    }
+    splice(client, &upstream).inspect_err(|_| upstream.abort())
+}
+
+/// Puts the relay's protocol on every member and starts the flows; or, if a
+/// member is already closing, closes the others and returns a relay that
+/// ended at once (their own protocols stay and hear of the close).
+fn install(members: Vec<Member>, flows: &[(usize, usize)]) -> Relay {
+    let relay = Shared::new(members, flows);
+    let transports = relay.transports();
+    if transports.iter().any(Transport::is_closing) {
+        transports.iter().for_each(Transport::close);
+        relay.finish_unstarted(Error::Closed("transport"));
+        return Relay { shared: relay };
+    }
+    for (member, transport) in transports.iter().enumerate() {
+        transport.pause_reading();
+        let _ = transport.set_protocol(Endpoint {
+            relay: relay.clone(),
+            member,
+        });
+    }
+    relay.start();
+    Relay { shared: relay }
+}
