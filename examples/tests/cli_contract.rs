@@ -81,6 +81,17 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             ],
         ),
         (
+            env!("CARGO_BIN_EXE_tcp_proxy"),
+            with(
+                SERVER_FLAGS,
+                &["--to", "--proxy-protocol", "--connect-timeout"],
+            ),
+            with(
+                SERVER_DEFAULTS,
+                &["[default: 127.0.0.1]", "[default: 8900]"],
+            ),
+        ),
+        (
             env!("CARGO_BIN_EXE_udp_echo_server"),
             vec!["--host", "--port"],
             vec!["[default: 127.0.0.1]", "[default: 9999]"],
