@@ -41,6 +41,7 @@
 //! | `loop.create_server` / `Server` | [`create_server`] / [`Server`] |
 //! | `loop.create_connection` | [`create_connection`] |
 //! | `loop.connect_accepted_socket` | [`connect_accepted_socket`] |
+//! | Twisted `registerProducer` / `portforward` (relay two transports) | [`pipe`], [`splice`], [`connect_and_splice`] → [`Relay`] |
 //! | exceptions | one [`Error`] enum; `connection_lost(None)` is a clean close |
 //!
 //! The [`guide`] has a chapter per topic with the asyncio code next to the aioproto code.

@@ -39,6 +39,10 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>)> {
             vec!["--root", "--port", "--tls", "--cert", "--key"],
         ),
         (
+            env!("CARGO_BIN_EXE_raw_tokio_proxy"),
+            vec!["--port", "--to", "--buffer"],
+        ),
+        (
             env!("CARGO_BIN_EXE_raw_tls_echo"),
             vec!["<CERT>", "<KEY>", "[PORT]"],
         ),

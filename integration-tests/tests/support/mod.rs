@@ -594,3 +594,15 @@ pub async fn held_pair() -> (Transport, TcpStream) {
     .await;
     (connected.unwrap().0, accepted.unwrap().0)
 }
+
+/// A server protocol that holds each connection unread (as [`Hold`]) and
+/// hands its transport to the test.
+pub struct HandOver(pub tokio::sync::mpsc::UnboundedSender<Transport>);
+
+impl BaseProtocol for HandOver {
+    fn connection_made(&mut self, transport: &Transport) {
+        transport.pause_reading();
+        let _ = self.0.send(transport.clone());
+    }
+}
+impl Protocol for HandOver {}

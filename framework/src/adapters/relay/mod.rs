@@ -15,7 +15,9 @@
 //!   [`write_eof`](crate::Transport::write_eof). A sink that cannot
 //!   half-close (TLS 1.2) is closed instead, after flushing; that ends the
 //!   other direction too. Once nothing flows either way, every transport is
-//!   closed (flushing first).
+//!   closed (flushing first). A source that does not stay open after its EOF
+//!   (a TLS peer's close_notify ends the connection, as in asyncio) ends the
+//!   other direction too: its sink is closed after flushing.
 //! * **Endings**: a transport that ends with an error aborts the others; one
 //!   that ends cleanly ends its directions as an EOF would. The relay is
 //!   finished when every transport has ended; [`Relay::finished`] says with
@@ -214,7 +216,9 @@ fn member(part: Part) -> Member {
 /// let (Some(source), Some(destination)) = (client.peername(), client.sockname()) else {
 ///     return Ok(());
 /// };
-/// let header = ProxyHeader::tcp(source, destination).encode_v1()?;
+/// let header = ProxyHeader::tcp(source, destination)
+///     .encode_v1()
+///     .map_err(aioproto::Error::other)?;
 /// let relay = connect_and_splice(&client, "127.0.0.1", 8080, &ConnectOptions::new(), &header).await?;
 /// relay.finished().await;
 /// # Ok(()) }

@@ -256,9 +256,11 @@ impl Shared {
             return false;
         };
         state.end_flow_at_source(index);
-        let keep_open = state.members[member]
-            .sink_of
-            .is_some_and(|other| !state.flows[other].done);
+        // A transport that closes at EOF anyway (TLS: the peer's close_notify
+        // ends it) then ends the other direction as a clean loss does.
+        let source = &state.members[member];
+        let keep_open = source.transport.extra().caps.eof_keeps_open
+            && source.sink_of.is_some_and(|other| !state.flows[other].done);
         state.close_if_all_done();
         keep_open
     }
