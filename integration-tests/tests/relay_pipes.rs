@@ -147,3 +147,37 @@ async fn socket_into_a_write_pipe() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+/// `pipe` from a child's stdout (its pipe transport as it is) into a socket:
+/// the output arrives with EOF, and the subprocess protocol still hears the
+/// pipe end, the exit and `connection_lost` (`wait_closed` resolves).
+#[tokio::test]
+async fn child_stdout_into_a_socket() {
+    init_tracing();
+    let (socket, mut peer) = held_pair().await;
+    let heard = Heard::default();
+    let protocol = heard.clone();
+    let (child, _) = subprocess_exec(
+        move || protocol,
+        "printf",
+        ["child says hi"],
+        &SubprocessOptions::new(),
+    )
+    .await
+    .unwrap();
+    let stdout = child.get_pipe_transport(1).unwrap();
+    let relay = pipe(&stdout, &socket).unwrap();
+    assert_eq!(read_to_eof(&mut peer).await, b"child says hi");
+    assert!(with_timeout(relay.finished()).await.error.is_none());
+    with_timeout(child.wait_closed()).await;
+    let events = heard.events();
+    assert!(
+        events.contains(&"pipe_lost(1,false)".to_string()),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("lost"),
+        "{events:?}"
+    );
+}

@@ -45,7 +45,7 @@ use crate::net::pipe::{read_pipe, write_pipe};
 use crate::transport::Transport;
 use crate::transport::dispatch::{IntoHandler, guard};
 use crate::transport::protocol::{BaseProtocol, Protocol};
-use crate::transport::start::{ConnectionConfig, MadeOn, start_connection};
+use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, start_connection};
 use crate::util::lock;
 
 /// Callbacks for a child process, like asyncio's `SubprocessProtocol`.
@@ -623,6 +623,8 @@ struct ProcState {
     returncode: Option<i32>,
     exited: bool,
     pipes_open: usize,
+    /// `pipe_connection_lost` went out for fd 0, 1, 2.
+    pipes_reported: [bool; 3],
     closed: bool,
     /// `connection_lost` was called (or must never be: creation failed).
     lost: bool,
@@ -689,12 +691,31 @@ impl Shared {
         self.try_finish();
     }
 
-    /// A pipe driver ended.
+    /// Tells the protocol that pipe `fd` ended (once per pipe): from the
+    /// pipe's own protocol, or from whoever replaced it (a relay).
     fn pipe_lost(&self, fd: i32, exc: Option<Error>) {
-        let report = !self.lock_state().lost;
+        let report = {
+            let mut state = self.lock_state();
+            let slot = usize::try_from(fd)
+                .ok()
+                .and_then(|i| state.pipes_reported.get_mut(i));
+            let first = slot.is_some_and(|reported| !std::mem::replace(reported, true));
+            first && !state.lost
+        };
         if report && let Some(protocol) = self.protocol() {
             protocol.pipe_connection_lost(fd, exc);
         }
+    }
+
+    /// A pipe driver ended (after its `connection_lost`, whichever protocol
+    /// had it): reports the pipe if nobody did (its protocol was replaced
+    /// with `set_protocol`), then counts it closed.
+    fn pipe_finished(&self, fd: i32, ending: Ending) {
+        let exc = match ending {
+            Ending::Clean => None,
+            _ => Some(Error::Closed("pipe")),
+        };
+        self.pipe_lost(fd, exc);
         self.lock_state().pipes_open -= 1;
         self.try_finish();
     }
@@ -1001,12 +1022,16 @@ where
             shared: shared.clone(),
         }
         .into_handler();
+        // Counted closed from `on_finish`, which runs whichever protocol the
+        // pipe has by then.
+        let finished = shared.clone();
+        let on_finish: OnFinish = Box::new(move |ending| finished.pipe_finished(fd, ending));
         // The subprocess protocol had the one connection_made; cannot fail.
         let _ = start_connection(
             io,
             handler,
             pipe_transport,
-            ConnectionConfig::new(MadeOn::Already),
+            ConnectionConfig::new(MadeOn::Already).with_on_finish(Some(on_finish)),
         );
     }
     tokio::spawn(shared.run_exit_task());

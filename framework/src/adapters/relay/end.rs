@@ -39,6 +39,7 @@ impl Part {
 ///
 /// // The socket's bytes go into `stdin`; what `stdout` says goes back.
 /// let relay = splice(&socket, RelayEnd::split(&stdout, &stdin))?;
+/// println!("{relay:?}");
 /// # Ok(()) }
 /// ```
 pub struct RelayEnd {
@@ -61,8 +62,8 @@ impl RelayEnd {
     ///
     /// The subprocess protocol no longer gets `pipe_data_received` for
     /// stdout nor `pause_writing`/`resume_writing` for stdin (the relay
-    /// takes those), but it still gets `pipe_connection_lost` for both,
-    /// `process_exited` and `connection_lost`, so
+    /// takes those), but it still gets `pipe_connection_lost` for both (with
+    /// the pipe's own error), `process_exited` and `connection_lost`, so
     /// [`wait_closed`](crate::SubprocessTransport::wait_closed) works as
     /// before.
     ///

@@ -65,22 +65,18 @@ use state::{Member, Shared};
 ///
 /// # Examples
 ///
-/// A child's stdout into a socket:
-///
 /// ```
-/// use aioproto::{SubprocessOptions, SubprocessProtocol, pipe, subprocess_exec};
-///
-/// struct Quiet;
-/// impl SubprocessProtocol for Quiet {}
-///
-/// # async fn f(socket: aioproto::Transport) -> aioproto::Result<()> {
-/// let (child, _) = subprocess_exec(|| Quiet, "ls", ["-l"], &SubprocessOptions::new()).await?;
-/// let stdout = child.get_pipe_transport(1).expect("stdout is piped");
-/// let relay = pipe(&stdout, &socket)?;
-/// let outcome = relay.finished().await; // `ls` done, the socket got a FIN and closed
+/// # async fn f(source: aioproto::Transport, sink: aioproto::Transport) -> aioproto::Result<()> {
+/// let relay = aioproto::pipe(&source, &sink)?;
+/// let outcome = relay.finished().await; // the source's EOF went on, both closed
 /// println!("{} bytes", outcome.stats.a_to_b);
 /// # Ok(()) }
 /// ```
+///
+/// A child's stdout is `child.get_pipe_transport(1)`: the subprocess
+/// protocol still hears `pipe_connection_lost(1, …)` (with
+/// [`Error::Closed`] for any failure; the relay's outcome has the error
+/// itself), `process_exited` and `connection_lost`.
 pub fn pipe(from: &Transport, to: &Transport) -> Result<Relay> {
     if from.same_as(to) {
         return Err(Error::invalid_argument(
