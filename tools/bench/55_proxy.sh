@@ -13,13 +13,7 @@ CONNS=${PROXY_CONNS:-4}
 taskset -c "$LOAD_CORE" "$BIN/raw_tokio_echo" --port 0 >"$BENCH_TMP/upstream.out" 2>&1 &
 UPSTREAM_PID=$!
 trap 'kill ${SERVER_PID:-} ${UPSTREAM_PID} 2>/dev/null || true; rm -rf "$BENCH_TMP"' EXIT
-UPSTREAM=""
-for _ in $(seq 1 600); do
-    UPSTREAM=$(sed -n 's/^listening on //p' "$BENCH_TMP/upstream.out" | head -n1)
-    [ -n "$UPSTREAM" ] && break
-    sleep 0.05
-done
-[ -n "$UPSTREAM" ] || { echo "upstream echo did not start" >&2; exit 1; }
+UPSTREAM=$(wait_listening "$BENCH_TMP/upstream.out") || { echo "upstream echo did not start" >&2; exit 1; }
 
 PROXIES=("aioproto:$BIN/tcp_proxy --port 0 --to $UPSTREAM" "raw-tokio:$BIN/raw_tokio_proxy --port 0 --to $UPSTREAM --buffer 65536")
 

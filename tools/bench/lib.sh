@@ -15,13 +15,20 @@ start_pinned() {
     : >"$BENCH_TMP/$name.out"
     taskset -c "$SERVER_CORE" "$@" >"$BENCH_TMP/$name.out" 2>"$BENCH_TMP/$name.err" &
     SERVER_PID=$!
-    ADDR=""
+    ADDR=$(wait_listening "$BENCH_TMP/$name.out") && return 0
+    echo "$name did not start: $(cat "$BENCH_TMP/$name.err")" >&2
+    return 1
+}
+
+# wait_listening FILE: prints the address of the first `listening on` line
+# written to FILE, waiting up to 30 s; fails if none came.
+wait_listening() {
+    local addr=""
     for _ in $(seq 1 600); do
-        ADDR=$(sed -n 's/^listening on //p' "$BENCH_TMP/$name.out" | head -n1)
-        [ -n "$ADDR" ] && return 0
+        addr=$(sed -n 's/^listening on //p' "$1" | head -n1)
+        [ -n "$addr" ] && { echo "$addr"; return 0; }
         sleep 0.05
     done
-    echo "$name did not start: $(cat "$BENCH_TMP/$name.err")" >&2
     return 1
 }
 

@@ -9,6 +9,39 @@ pub fn announce(addr: impl std::fmt::Display) {
     let _ = out.flush();
 }
 
+/// The accept loop of the raw tokio baselines: a single-threaded runtime, a
+/// listener on `127.0.0.1:port`, SIGTERM/SIGINT handlers in place before the
+/// `listening on` line, TCP_NODELAY on each accepted stream, and
+/// `on_accept(stream)` for each (it spawns the connection's task). Returns
+/// `Ok(())` on a signal.
+///
+/// # Errors
+///
+/// The runtime, the bind, the signal handlers or an accept failed.
+pub fn serve_raw(port: u16, on_accept: impl Fn(tokio::net::TcpStream)) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        announce(listener.local_addr()?);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted?;
+                    stream.set_nodelay(true)?;
+                    on_accept(stream);
+                }
+                _ = term.recv() => return Ok(()),
+                _ = int.recv() => return Ok(()),
+            }
+        }
+    })
+}
+
 /// Parses a count or size given as a whole number or in exponent form
 /// (`10000`, `1e4`), as the bench scripts pass them.
 pub fn parse_count(value: &str) -> Result<usize, String> {

@@ -5,8 +5,6 @@
 
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
 
 /// The baseline for `make bench`: a plain tokio echo server on 127.0.0.1.
 /// Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
@@ -20,37 +18,19 @@ struct Cli {
 
 fn main() -> std::io::Result<()> {
     let Cli { port } = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        // The handlers are in place before the listening line.
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        aioproto_tools::announce(listener.local_addr()?);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (mut stream, _) = accepted?;
-                    stream.set_nodelay(true)?;
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        return;
-                                    }
-                                }
-                            }
+    aioproto_tools::serve_raw(port, |mut stream| {
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if stream.write_all(&buf[..n]).await.is_err() {
+                            return;
                         }
-                    });
+                    }
                 }
-                _ = term.recv() => return Ok(()),
-                _ = int.recv() => return Ok(()),
             }
-        }
+        });
     })
 }

@@ -10,8 +10,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::net::TcpStream;
 
 /// The baseline of the proxy bench: a plain tokio proxy on 127.0.0.1 that
 /// relays each client to `--to` with `tokio::io::copy_bidirectional`.
@@ -33,37 +32,19 @@ struct Cli {
 fn main() -> std::io::Result<()> {
     let Cli { port, to, buffer } = Cli::parse();
     let buffer = buffer.max(1);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        // The handlers are in place before the listening line.
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        aioproto_tools::announce(listener.local_addr()?);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (mut client, _) = accepted?;
-                    client.set_nodelay(true)?;
-                    tokio::spawn(async move {
-                        let Ok(mut upstream) = TcpStream::connect(to).await else {
-                            return;
-                        };
-                        let _ = upstream.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional_with_sizes(
-                            &mut client,
-                            &mut upstream,
-                            buffer,
-                            buffer,
-                        )
-                        .await;
-                    });
-                }
-                _ = term.recv() => return Ok(()),
-                _ = int.recv() => return Ok(()),
-            }
-        }
+    aioproto_tools::serve_raw(port, move |mut client| {
+        tokio::spawn(async move {
+            let Ok(mut upstream) = TcpStream::connect(to).await else {
+                return;
+            };
+            let _ = upstream.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional_with_sizes(
+                &mut client,
+                &mut upstream,
+                buffer,
+                buffer,
+            )
+            .await;
+        });
     })
 }

@@ -30,8 +30,9 @@ pub struct RelayStats {
     /// How many times a source's reading was paused because its sink was over
     /// its write buffer's high-water mark.
     pub backpressure_pauses: u64,
-    /// The largest write buffer a sink had right after the relay wrote to it:
-    /// at most the sink's high-water mark plus one read.
+    /// The largest write buffer a sink had right after a relay write took it
+    /// over its high-water mark (0 if none did): at most that mark plus one
+    /// read.
     pub peak_write_buffer: usize,
 }
 

@@ -194,7 +194,6 @@ impl Shared {
         flow.bytes += data.len() as u64;
         let sink = &state.members[flow.sink].transport;
         sink.write(data);
-        state.peak_write_buffer = state.peak_write_buffer.max(sink.get_write_buffer_size());
         if !flow.sink_full
             && sink
                 .poll_drain(&mut Context::from_waker(&flow.waker))
@@ -202,6 +201,9 @@ impl Shared {
         {
             flow.sink_full = true;
             state.pauses += 1;
+            // Only a write that takes the sink over its mark can set a peak;
+            // looking only then keeps the common path to two locks.
+            state.peak_write_buffer = state.peak_write_buffer.max(sink.get_write_buffer_size());
             state.members[flow.source].transport.pause_reading();
         }
     }
