@@ -30,8 +30,7 @@ impl BaseProtocol for Forward {
         let (client, upstream, relays) = (client.clone(), self.upstream, self.relays.clone());
         tokio::spawn(async move {
             let host = upstream.ip().to_string();
-            match connect_and_splice(&client, &host, upstream.port(), &ConnectOptions::new(), &[])
-                .await
+            match connect_and_splice(&client, &host, upstream.port(), &ConnectOptions::new()).await
             {
                 Ok(relay) => {
                     let _ = relays.send(relay);
@@ -305,7 +304,7 @@ async fn a_refused_upstream_is_an_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let err = connect_and_splice(&client, "127.0.0.1", port, &ConnectOptions::new(), &[])
+    let err = connect_and_splice(&client, "127.0.0.1", port, &ConnectOptions::new())
         .await
         .expect_err("nothing listens there");
     assert!(matches!(err, aioproto::Error::Io(_)), "{err:?}");

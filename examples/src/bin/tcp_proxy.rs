@@ -106,21 +106,19 @@ struct Route {
 }
 
 impl Route {
-    /// The PROXY header for `client`, if one is asked for.
-    fn preamble(&self, client: &Transport) -> aioproto::Result<Vec<u8>> {
-        let Some(version) = self.header else {
-            return Ok(Vec::new());
-        };
-        let header = match (client.peername(), client.sockname()) {
-            (Some(source), Some(destination)) => ProxyHeader::tcp(source, destination),
-            // Not expected on TCP; the header then says "unknown".
-            _ => ProxyHeader::unknown(),
-        };
-        let encoded = header
-            .with_version(version)
-            .encode()
-            .map_err(aioproto::Error::other)?;
-        Ok(encoded.to_vec())
+    /// The connect options for `client`: with its PROXY header, if one is
+    /// asked for.
+    fn options_for(&self, client: &Transport) -> aioproto::Result<ConnectOptions> {
+        let mut options = self.options.clone();
+        if let Some(version) = self.header {
+            let header = match (client.peername(), client.sockname()) {
+                (Some(source), Some(destination)) => ProxyHeader::tcp(source, destination),
+                // Not expected on TCP; the header then says "unknown".
+                _ => ProxyHeader::unknown(),
+            };
+            options.proxy_header(header.with_version(version))?;
+        }
+        Ok(options)
     }
 }
 
@@ -135,8 +133,8 @@ impl BaseProtocol for Proxy {
         client.pause_reading();
         let (client, route) = (client.clone(), self.route.clone());
         tokio::spawn(async move {
-            let preamble = match route.preamble(&client) {
-                Ok(preamble) => preamble,
+            let options = match route.options_for(&client) {
+                Ok(options) => options,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot encode the PROXY header");
                     client.close();
@@ -144,7 +142,7 @@ impl BaseProtocol for Proxy {
                 }
             };
             let Upstream { host, port } = &route.upstream;
-            match connect_and_splice(&client, host, *port, &route.options, &preamble).await {
+            match connect_and_splice(&client, host, *port, &options).await {
                 Ok(relay) => {
                     let outcome = relay.finished().await;
                     tracing::debug!(?outcome, "relay ended");

@@ -35,8 +35,6 @@ mod endpoint;
 mod handle;
 mod state;
 
-use bytes::Bytes;
-
 use crate::error::{Error, Result};
 use crate::net::connect::{ConnectOptions, create_connection};
 use crate::transport::Transport;
@@ -129,7 +127,7 @@ pub fn pipe(from: &Transport, to: &Transport) -> Result<Relay> {
 ///         client.pause_reading(); // now, so no byte is read before the relay runs
 ///         let client = client.clone();
 ///         tokio::spawn(async move {
-///             match connect_and_splice(&client, "127.0.0.1", 6379, &ConnectOptions::new(), &[]).await {
+///             match connect_and_splice(&client, "127.0.0.1", 6379, &ConnectOptions::new()).await {
 ///                 Ok(relay) => println!("{:?}", relay.finished().await),
 ///                 Err(_) => client.close(), // the upstream refused
 ///             }
@@ -181,9 +179,9 @@ fn member(part: Part) -> Member {
     Member::new(part.transport, part.on_lost)
 }
 
-/// Opens a TCP (or TLS, per `options`) connection to `host:port`, writes
-/// `preamble` to it first (a PROXY protocol header, say; empty for none),
-/// then [`splice`]s `client` with it.
+/// Opens a TCP (or TLS, per `options`) connection to `host:port`, then
+/// [`splice`]s `client` with it. A PROXY protocol header for the upstream
+/// goes in the options ([`ConnectOptions::proxy_header`]).
 ///
 /// `client`'s reading is paused at once and stays paused until the relay
 /// runs, so bytes the client sends meanwhile wait in the kernel (bounded by
@@ -205,17 +203,17 @@ fn member(part: Part) -> Member {
 ///
 /// # Examples
 ///
+/// The upstream learns the client's address from a PROXY header:
+///
 /// ```
 /// # async fn f(client: aioproto::Transport) -> aioproto::Result<()> {
 /// use aioproto::{ConnectOptions, ProxyHeader, connect_and_splice};
 ///
-/// let (Some(source), Some(destination)) = (client.peername(), client.sockname()) else {
-///     return Ok(());
-/// };
-/// let header = ProxyHeader::tcp(source, destination)
-///     .encode_v1()
-///     .map_err(aioproto::Error::other)?;
-/// let relay = connect_and_splice(&client, "127.0.0.1", 8080, &ConnectOptions::new(), &header).await?;
+/// let mut options = ConnectOptions::new();
+/// if let (Some(source), Some(destination)) = (client.peername(), client.sockname()) {
+///     options.proxy_header(ProxyHeader::tcp(source, destination))?;
+/// }
+/// let relay = connect_and_splice(&client, "127.0.0.1", 8080, &options).await?;
 /// relay.finished().await;
 /// # Ok(()) }
 /// ```
@@ -224,13 +222,9 @@ pub async fn connect_and_splice(
     host: &str,
     port: u16,
     options: &ConnectOptions,
-    preamble: &[u8],
 ) -> Result<Relay> {
     client.pause_reading();
     let (upstream, _) = create_connection(|| Held, host, port, options).await?;
-    if !preamble.is_empty() {
-        upstream.write(Bytes::copy_from_slice(preamble));
-    }
     splice(client, &upstream).inspect_err(|_| upstream.abort())
 }
 
