@@ -11,10 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn unix_to_tcp_both_ways_with_half_close() {
     init_tracing();
-    let dir = std::env::temp_dir().join(format!("aioproto-relay-unix-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("relay.sock");
-    let _ = std::fs::remove_file(&path);
+    let dir = TempDir::new("relay");
+    let path = dir.path("relay.sock");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let server = create_unix_server(move || HandOver(tx.clone()), &path, &ServerOptions::new())
         .await
@@ -40,5 +38,4 @@ async fn unix_to_tcp_both_ways_with_half_close() {
     let outcome = with_timeout(relay.finished()).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     server.close();
-    let _ = std::fs::remove_dir_all(&dir);
 }
