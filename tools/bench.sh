@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # make bench: builds in release and runs every section in tools/bench/NN_name.sh,
 # each comparing aioproto against raw tokio in the same run (see docs/DESIGN.md).
+# Each section records its figures with `record` (tools/bench/lib.sh) into
+# target/bench/results.tsv; at the end bench_report turns that file into
+# target/bench/report.md (printed here) and target/bench/report.svg.
+# Tunables: BENCH_ONLY="20 60" runs only the sections whose number is listed
+# (the report then holds only their figures); NO_UVLOOP=1 skips the uvloop rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --workspace --bins
 BIN=$(realpath target/release)
-export BIN
+BENCH_RESULTS=$(pwd)/target/bench/results.tsv
+export BIN BENCH_RESULTS
+mkdir -p target/bench
+printf 'section\tfigure\tunit\timpl\tvalue\tnote\n' >"$BENCH_RESULTS"
 for script in tools/bench/[0-9]*.sh; do
-    printf '\n## %s\n' "$(basename "$script" .sh)"
-    bash "$script"
+    section=$(basename "$script" .sh)
+    if [ -n "${BENCH_ONLY:-}" ] && ! grep -qw "${section%%_*}" <<<"$BENCH_ONLY"; then
+        continue
+    fi
+    printf '\n## %s\n' "$section"
+    BENCH_SECTION=$section bash "$script"
 done
+echo
+"$BIN/bench_report" --results "$BENCH_RESULTS" --markdown target/bench/report.md --svg target/bench/report.svg

@@ -7,6 +7,12 @@ CONNS=10
 ulimit -n 65536 2>/dev/null || true
 
 SERVERS=("aioproto:$BIN/echo_server --port 0" "raw-tokio:$BIN/raw_tokio_echo --port 0")
+if UVLOOP_PY=$(uvloop_python); then
+    SERVERS+=("uvloop:$UVLOOP_PY $BENCH_ROOT/tools/bench/uvloop_echo.py --port 0")
+fi
+# impl NAME: the report's IMPL for a server name; note NAME TARGET: its NOTE.
+impl() { case $1 in aioproto | uvloop) echo "$1" ;; *) echo baseline ;; esac; }
+note() { case $1 in aioproto) echo "$2" ;; raw-tokio) echo "raw tokio echo" ;; esac; }
 
 echo "ping-pong echo, $CONNS connections, ${DURATION}s per run, server pinned to core $SERVER_CORE"
 printf '%-10s %-10s %12s %16s\n' size server "requests/s" "server CPU us/req"
@@ -22,6 +28,8 @@ for size in 1024 10240 102400; do
         requests=$(field requests "$line")
         us[$name]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
         printf '%-10s %-10s %12s %16s\n' "$size" "$name" "$(field rps "$line")" "${us[$name]}"
+        record "TCP echo $((size / 1024)) KiB, CPU" us/request "$(impl "$name")" "${us[$name]}" "$(note "$name" "")"
+        record "TCP echo $((size / 1024)) KiB, throughput" requests/s "$(impl "$name")" "$(field rps "$line")" "$(note "$name" "")"
     done
     echo "  ratio aioproto/raw-tokio CPU per request at $size B: $(ratio "${us[aioproto]}" "${us[raw-tokio]}")"
 done
@@ -30,17 +38,23 @@ done
 # machine noise cannot move. Two loads of different sizes cancel start-up costs.
 if command -v valgrind >/dev/null; then
     echo
-    echo "user-space instructions per 1 KiB request (valgrind cachegrind, differential 2,000 vs 12,000 requests)"
-    for entry in "${SERVERS[@]}"; do
-        name=${entry%%:*}
-        refs=()
-        for requests in 2000 12000; do
-            start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
-            taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size 1024 --requests $requests >/dev/null
-            stop_server
-            refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',')")
+    echo "user-space instructions per request (valgrind cachegrind, differential 2,000 vs 12,000 requests)"
+    for size in 1024 10240 102400; do
+        for entry in "${SERVERS[@]}"; do
+            name=${entry%%:*}
+            # Instructions of an interpreter are not comparable with compiled code.
+            [ "$name" = uvloop ] && continue
+            refs=()
+            for requests in 2000 12000; do
+                start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
+                taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size $size --requests $requests >/dev/null
+                stop_server
+                refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)")
+            done
+            per_request=$(awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }')
+            printf '  %-10s %-10s %8s instructions/request\n' "$size" "$name" "$per_request"
+            record "TCP echo $((size / 1024)) KiB, instructions" instructions/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.25x")"
         done
-        printf '  %-10s %8s instructions/request\n' "$name" "$(awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }')"
     done
 else
     echo "(valgrind not installed: instruction counts skipped)"
@@ -56,7 +70,9 @@ if command -v strace >/dev/null; then
         taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size 1024 --requests 20000 >/dev/null
         stop_server
         calls=$(awk '$NF == "total" {print $4}' "$BENCH_TMP/$name.strace")
-        printf '  %-10s %8s syscalls/request\n' "$name" "$(awk -v c="$calls" 'BEGIN { printf "%.2f", c / 20000 }')"
+        per_request=$(awk -v c="$calls" 'BEGIN { printf "%.2f", c / 20000 }')
+        printf '  %-10s %8s syscalls/request\n' "$name" "$per_request"
+        record "TCP echo 1 KiB, syscalls" syscalls/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.02x")"
     done
 else
     echo "(strace not installed: syscall counts skipped)"
@@ -80,4 +96,6 @@ for entry in "${SERVERS[@]}"; do
     line=$(taskset -c "$LOAD_CORE" "$BIN/loadgen" connect "$ADDR" --duration 2)
     stop_server
     printf '%-10s %22s %20s\n' "$name" "$per_conn" "$(field cps "$line")"
+    record "TCP idle connection, RSS" bytes/connection "$(impl "$name")" "$per_conn" "$(note "$name" "<=1024")"
+    record "TCP accept rate" connections/s "$(impl "$name")" "$(field cps "$line")" "$(note "$name" "")"
 done

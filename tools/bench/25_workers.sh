@@ -41,6 +41,10 @@ for workers in 1 2; do
     US[$workers]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
     printf '%-10s %12s %18s\n' "$workers" "${RPS[$workers]}" "${US[$workers]}"
 done
+record "echo, 2 workers vs 1 worker, throughput" requests/s baseline "${RPS[1]}" "aioproto, 1 worker"
+record "echo, 2 workers vs 1 worker, throughput" requests/s aioproto "${RPS[2]}"
+record "echo, 2 workers vs 1 worker, CPU" us/request baseline "${US[1]}" "aioproto, 1 worker"
+record "echo, 2 workers vs 1 worker, CPU" us/request aioproto "${US[2]}"
 echo "  scaling ratio, requests/s 2 workers / 1 worker: $(ratio "${RPS[2]}" "${RPS[1]}")"
 echo "  CPU per request, 2 workers / 1 worker:         $(ratio "${US[2]}" "${US[1]}") (1.00 = a second worker adds no cost per request)"
 echo "  (on $(nproc) cores the load generators compete with the server; see the note above the script)"

@@ -16,6 +16,8 @@ CA=certs/ca.pem
 [ -f "$CERT" ] || { echo "certs/ missing: run make certs" >&2; exit 1; }
 
 SERVERS=("aioproto:$BIN/echo_server --port 0 --tls --cert $CERT --key $KEY" "raw-rustls:$BIN/raw_tls_echo $CERT $KEY")
+impl() { [ "$1" = aioproto ] && echo aioproto || echo baseline; }
+note() { [ "$1" = aioproto ] && echo "$2" || echo "raw tokio-rustls"; }
 load() { taskset -c "$LOAD_CORE" "$BIN/tls_load" "$ADDR" --ca "$CA" --conns "$CONNS" "$@"; }
 per() { awk -v t="$1" -v hz="$TICKS" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "n/a" }'; }
 
@@ -34,6 +36,8 @@ for size in 1024 10240 102400; do
         stop_server
         us[$name]=$(per $((after - before)) "$(field requests "$line")")
         printf '%-10s %-11s %12s %16s\n' "$size" "$name" "$(field rate "$line")" "${us[$name]}"
+        record "TLS echo $((size / 1024)) KiB, CPU" us/request "$(impl "$name")" "${us[$name]}" "$(note "$name" "<=1.10x")"
+        record "TLS echo $((size / 1024)) KiB, throughput" requests/s "$(impl "$name")" "$(field rate "$line")" "$(note "$name" "")"
     done
     echo "  ratio aioproto/raw-rustls CPU per request at $size B: $(ratio "${us[aioproto]}" "${us[raw-rustls]}") (target <= 1.15)"
 done
@@ -52,6 +56,7 @@ for entry in "${SERVERS[@]}"; do
     stop_server
     hs[$name]=$(per $((after - before)) "$(field handshakes "$line")")
     printf '%-11s %14s %22s\n' "$name" "$(field rate "$line")" "${hs[$name]}"
+    record "TLS full handshake, CPU" us/handshake "$(impl "$name")" "${hs[$name]}" "$(note "$name" "")"
 done
 echo "  ratio aioproto/raw-rustls CPU per handshake: $(ratio "${hs[aioproto]}" "${hs[raw-rustls]}")"
 
@@ -65,8 +70,9 @@ if command -v valgrind >/dev/null; then
         line=$(load --size 1024 --seconds 3)
         stop_server
         refs=$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)
-        printf '  %-11s %8s instructions/request (%s requests)\n' "$name" \
-            "$(awk -v r="$refs" -v n="$(field requests "$line")" 'BEGIN { printf "%.0f", r / n }')" "$(field requests "$line")"
+        per_request=$(awk -v r="$refs" -v n="$(field requests "$line")" 'BEGIN { printf "%.0f", r / n }')
+        printf '  %-11s %8s instructions/request (%s requests)\n' "$name" "$per_request" "$(field requests "$line")"
+        record "TLS echo 1 KiB, instructions (start-up included)" instructions/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.10x")"
     done
 fi
 
@@ -91,5 +97,7 @@ for entry in "${SERVERS[@]}"; do
     kill "$LOAD_PID" 2>/dev/null || true
     wait "$LOAD_PID" 2>/dev/null || true
     stop_server
-    printf '  %-11s %8s KiB per idle connection\n' "$name" "$(awk -v a="$before" -v b="$after" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) / n }')"
+    per_conn=$(awk -v a="$before" -v b="$after" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) / n }')
+    printf '  %-11s %8s KiB per idle connection\n' "$name" "$per_conn"
+    record "TLS idle connection, RSS" KiB/connection "$(impl "$name")" "$per_conn" "$(note "$name" "<=20")"
 done

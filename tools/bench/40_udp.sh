@@ -7,6 +7,7 @@
 # Tunables: UDP_CLIENTS (10), UDP_SECONDS (5), UDP_SIZE (64 bytes).
 set -euo pipefail
 : "${BIN:?run through tools/bench.sh}"
+source "$(dirname "$0")/lib.sh"
 CLIENTS=${UDP_CLIENTS:-10}
 SECONDS_RUN=${UDP_SECONDS:-5}
 SIZE=${UDP_SIZE:-64}
@@ -61,6 +62,10 @@ for server in raw udp_echo_server; do
     CPU[$server]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
     printf '%-16s %12s %14s\n' "$server" "${RATE[$server]}" "${CPU[$server]}"
 done
+record "UDP echo ${SIZE} B, CPU" us/datagram baseline "${CPU[raw]}" "raw tokio UdpSocket"
+record "UDP echo ${SIZE} B, CPU" us/datagram aioproto "${CPU[udp_echo_server]}" "<=1.15x"
+record "UDP echo ${SIZE} B, throughput" "round trips/s" baseline "${RATE[raw]}" "raw tokio UdpSocket"
+record "UDP echo ${SIZE} B, throughput" "round trips/s" aioproto "${RATE[udp_echo_server]}"
 echo "ratio aioproto/raw: CPU per datagram $(ratio "${CPU[udp_echo_server]}" "${CPU[raw]}")x (target <= 1.15), throughput $(ratio "${RATE[udp_echo_server]}" "${RATE[raw]}")x"
 
 if command -v strace >/dev/null; then
@@ -72,6 +77,8 @@ if command -v strace >/dev/null; then
         calls=$(awk '$NF == "total" {print $(NF-2)}' "$T/$server.strace")
         SYS[$server]=$(awk -v c="$calls" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.2f", c / n }')
     done
+    record "UDP echo ${SIZE} B, syscalls" syscalls/datagram baseline "${SYS[raw]}" "raw tokio UdpSocket"
+    record "UDP echo ${SIZE} B, syscalls" syscalls/datagram aioproto "${SYS[udp_echo_server]}" "<=1.02x"
     echo "syscalls per datagram: raw ${SYS[raw]}, aioproto ${SYS[udp_echo_server]} (ratio $(ratio "${SYS[udp_echo_server]}" "${SYS[raw]}")x)"
 fi
 
@@ -86,5 +93,7 @@ if command -v valgrind >/dev/null; then
         INS[$server]=$(awk -v r="$refs" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.0f", r / n }')
         DG[$server]=$(field datagrams "$line")
     done
+    record "UDP echo ${SIZE} B, instructions (start-up included)" instructions/datagram baseline "${INS[raw]}" "raw tokio UdpSocket"
+    record "UDP echo ${SIZE} B, instructions (start-up included)" instructions/datagram aioproto "${INS[udp_echo_server]}"
     echo "user instructions per datagram (cachegrind, start-up included; ${DG[raw]} and ${DG[udp_echo_server]} datagrams): raw ${INS[raw]}, aioproto ${INS[udp_echo_server]} (ratio $(ratio "${INS[udp_echo_server]}" "${INS[raw]}")x)"
 fi

@@ -7,6 +7,7 @@
 #     line and waits for the 99 lines of the others; deliveries per second.
 set -euo pipefail
 BIN=${BIN:-target/release}
+source "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECS:-3}
 CONNS=10
 TOOL="$BIN/streams_chat_bench"
@@ -54,10 +55,19 @@ for kind in tokio streams; do
     label="plain tokio BufReader"
     [ "$kind" = streams ] && label="aioproto streams"
     printf '%-34s %12s %16s\n' "$label" "$rps" "$us"
+    if [ "$kind" = streams ]; then
+        record "streams line echo 64 B, CPU" us/request aioproto "$us" "<=1.10x"
+        record "streams line echo 64 B, throughput" requests/s aioproto "$rps"
+    else
+        record "streams line echo 64 B, CPU" us/request baseline "$us" "tokio BufReader lines"
+        record "streams line echo 64 B, throughput" requests/s baseline "$rps" "tokio BufReader lines"
+    fi
 done
 awk -v a="${RPS[streams]}" -v b="${RPS[tokio]}" 'BEGIN { printf "%-34s %12.2f\n", "ratio streams / tokio", a / b }'
 
 echo
 start "$TMP/chat.out" "$BIN/chat_server" --port 0
-"${PIN_LOAD[@]}" "$TOOL" chat-load "$ADDR" 100 "$SECS" | awk '{ printf "chat fan-out: %s clients, %s rounds, %s lines delivered, %s deliveries/s\n", $2, $4, $6, $8 }'
+"${PIN_LOAD[@]}" "$TOOL" chat-load "$ADDR" 100 "$SECS" >"$TMP/chat.txt"
+awk '{ printf "chat fan-out: %s clients, %s rounds, %s lines delivered, %s deliveries/s\n", $2, $4, $6, $8 }' "$TMP/chat.txt"
+record "chat_server fan-out, 100 clients" deliveries/s aioproto "$(awk '{print $8}' "$TMP/chat.txt")"
 stop
