@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+pub mod bench_results;
+
 /// Prints `listening on ADDR` and flushes, as every server in the workspace does.
 pub fn announce(addr: impl std::fmt::Display) {
     let mut out = std::io::stdout().lock();

@@ -48,6 +48,10 @@ fn binaries() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         (env!("CARGO_BIN_EXE_raw_udp_echo"), vec!["[PORT]"]),
         (
+            env!("CARGO_BIN_EXE_bench_report"),
+            vec!["--results", "--markdown", "--svg"],
+        ),
+        (
             env!("CARGO_BIN_EXE_streams_chat_bench"),
             vec!["server", "echo-load", "chat-load"],
         ),
