@@ -361,3 +361,37 @@ fn multi_thread_loop_and_from_handle() {
         lp.close().unwrap();
     });
 }
+
+/// Only the first callback of a batch wakes the sleeping loop; every later one,
+/// queued from another thread while the batch waits, must still run, and a
+/// kept handle can still cancel its callback.
+#[test]
+fn a_batch_queued_from_another_thread_wakes_the_loop_once_and_all_of_it_runs() {
+    let lp = EventLoop::new().unwrap();
+    let log: Log = Default::default();
+    let all_in: Future<()> = lp.create_future();
+    let (lp2, log2, all_in2) = (lp.clone(), log.clone(), all_in.clone());
+    let feeder = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for i in 0..100 {
+            kept.push(lp2.call_soon(push(&log2, i.to_string())).unwrap());
+        }
+        kept[50].cancel();
+        let done = all_in2.clone();
+        lp2.call_soon(move || {
+            let _ = done.set_result(());
+        })
+        .unwrap();
+    });
+    let waited = lp
+        .run_until_complete(aioproto::wait_for(all_in, Some(Duration::from_secs(5))))
+        .unwrap();
+    waited.expect("the loop woke for the queued batch in time");
+    feeder.join().unwrap();
+    let expect: Vec<String> = (0..100)
+        .filter(|i| *i != 50)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(*log.lock().unwrap(), expect);
+    lp.close().unwrap();
+}

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::runtime::{Handle as RtHandle, Runtime};
@@ -92,7 +92,7 @@ pub(crate) trait Job: Send + Sync {
     /// Drops the closure without running it.
     fn discard(&self);
     /// Runs the closure if it is still there.
-    fn run(&self);
+    fn run(self: Arc<Self>);
 }
 
 struct JobImpl<F> {
@@ -108,8 +108,13 @@ impl<F: FnOnce() + Send + 'static> Job for JobImpl<F> {
         let cb = lock(&self.cb).take();
         drop(cb);
     }
-    fn run(&self) {
-        let cb = lock(&self.cb).take();
+    fn run(self: Arc<Self>) {
+        // Nobody kept the `Handle` (the usual case): the closure is ours alone,
+        // taken without the lock that a concurrent `cancel` would need.
+        let cb = match Arc::try_unwrap(self) {
+            Ok(job) => job.cb.into_inner().unwrap_or_else(PoisonError::into_inner),
+            Err(shared) => lock(&shared.cb).take(),
+        };
         if let Some(cb) = cb {
             cb();
         }
@@ -186,6 +191,9 @@ pub(crate) struct LoopShared {
     /// or the loop of a plain `#[tokio::main]` runtime).
     owns_runtime: bool,
     task_factory: Mutex<Option<TaskFactory>>,
+    /// Whether `task_factory` is set, so that creating a task on a loop
+    /// without a factory (the usual case) takes no lock for it.
+    has_task_factory: AtomicBool,
     pub(crate) executor: Executor,
     pub(crate) fds: FdWatches,
     st: Mutex<LoopState>,
@@ -211,6 +219,7 @@ impl LoopShared {
             owns_runtime: runtime.is_some(),
             runtime: Mutex::new(runtime.map(Arc::new)),
             task_factory: Mutex::new(None),
+            has_task_factory: AtomicBool::new(false),
             executor: Executor::default(),
             fds: FdWatches::default(),
             st: Mutex::new(LoopState::default()),
@@ -232,6 +241,11 @@ impl LoopShared {
         self.handle.clone()
     }
 
+    /// The runtime handle, borrowed: spawning needs no clone of it.
+    pub(crate) fn runtime_handle(&self) -> &RtHandle {
+        &self.handle
+    }
+
     pub(crate) fn runtime(&self) -> Option<Arc<Runtime>> {
         lock(&self.runtime).clone()
     }
@@ -246,10 +260,16 @@ impl LoopShared {
     }
 
     pub(crate) fn set_task_factory(&self, factory: Option<TaskFactory>) {
-        *lock(&self.task_factory) = factory;
+        let mut slot = lock(&self.task_factory);
+        self.has_task_factory
+            .store(factory.is_some(), Ordering::Release);
+        *slot = factory;
     }
 
     pub(crate) fn task_factory(&self) -> Option<TaskFactory> {
+        if !self.has_task_factory.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.task_factory).clone()
     }
 
@@ -331,12 +351,19 @@ impl LoopShared {
     }
 
     pub(crate) fn push_ready(self: &Arc<Self>, h: Arc<HandleInner>) {
-        {
+        let was_empty = {
             let mut st = lock(&self.st);
+            let was_empty = st.ready.is_empty();
             st.ready.push_back(h);
             self.ensure_driver(&mut st);
+            was_empty
+        };
+        // Only the first callback of a batch needs to wake the driver: with
+        // callbacks already queued, a wake-up is already on its way (the driver
+        // takes the whole queue at once and looks at it again before sleeping).
+        if was_empty {
+            self.wake.notify_one();
         }
-        self.wake.notify_one();
     }
 
     pub(crate) fn push_timer(self: &Arc<Self>, h: Arc<HandleInner>) {
@@ -377,8 +404,11 @@ impl LoopShared {
         true
     }
 
-    /// Moves due timers to the ready queue and takes this iteration's batch.
-    fn take_batch(&self) -> Vec<Arc<HandleInner>> {
+    /// Moves due timers to the ready queue and swaps this iteration's batch
+    /// into `batch` (empty, kept by the driver), which gives the ready queue
+    /// `batch`'s memory: a steady loop allocates no queue at all.
+    fn take_batch(&self, batch: &mut VecDeque<Arc<HandleInner>>) {
+        debug_assert!(batch.is_empty());
         let mut st = lock(&self.st);
         let now = now_secs();
         while let Some(top) = st.timers.peek() {
@@ -390,7 +420,7 @@ impl LoopShared {
                 st.ready.push_back(entry.handle);
             }
         }
-        st.ready.drain(..).collect()
+        std::mem::swap(&mut st.ready, batch);
     }
 
     /// When the driver should wake next: `Some(None)` = now, `Some(Some(t))`
@@ -410,25 +440,25 @@ impl LoopShared {
         st.timers.peek().map(|t| Some(t.when))
     }
 
-    fn run_handle(self: &Arc<Self>, h: &HandleInner) {
+    fn run_handle(self: &Arc<Self>, h: Arc<HandleInner>, slow: Option<Duration>) {
         let header = h.header();
         if header.cancelled.load(Ordering::Acquire) {
             return;
         }
-        let slow = self.slow_threshold();
+        let name = header.name;
         let start = slow.map(|_| std::time::Instant::now());
         let outcome = catch_panic("loop_callback", || h.run());
         if let (Some(start), Some(threshold)) = (start, slow) {
             let took = start.elapsed();
             if took >= threshold {
-                self.warn_slow(&format!("<Handle {}>", header.name), took);
+                self.warn_slow(&format!("<Handle {name}>"), took);
             }
         }
         if let Err(err) = outcome {
             self.call_exception_handler(
-                ExceptionContext::new(format!("Exception in callback {}", header.name))
+                ExceptionContext::new(format!("Exception in callback {name}"))
                     .with_error(err)
-                    .with_handle_name(header.name),
+                    .with_handle_name(name),
             );
         }
     }
@@ -449,17 +479,19 @@ impl Drop for LoopShared {
 /// The driver task: runs each iteration's ready callbacks, then sleeps until
 /// the next timer or a wake-up.
 async fn drive(weak: Weak<LoopShared>, wake: Arc<Notify>) {
+    let mut batch = VecDeque::new();
     loop {
         let next = {
             let Some(lp) = weak.upgrade() else { return };
             if lp.is_closed() {
                 return;
             }
-            let batch = lp.take_batch();
+            lp.take_batch(&mut batch);
             if !batch.is_empty() {
                 let _enter = EnterGuard::enter(lp.clone());
-                for h in &batch {
-                    lp.run_handle(&**h);
+                let slow = lp.slow_threshold();
+                while let Some(h) = batch.pop_front() {
+                    lp.run_handle(h, slow);
                 }
             }
             lp.next_wake()

@@ -13,12 +13,11 @@ use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-
-use tokio::sync::Notify;
+use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{ExceptionContext, LoopShared};
-use crate::runtime::task::{CancelTarget, await_core};
+use crate::runtime::task::{AwaitCore, CancelTarget, await_core};
 use crate::util::{catch_panic, lock};
 
 /// Where done-callbacks of a future run: the loop it was created in, else the
@@ -93,13 +92,54 @@ struct Inner<T> {
     state: State<T>,
     callbacks: Vec<DoneCallback<T>>,
     listeners: Vec<Box<dyn FnOnce() + Send>>,
+    /// Whoever awaits the result, woken on completion. Kept here, under the same
+    /// lock as `state`, rather than in a `tokio::sync::Notify`: an await then
+    /// needs no pinned, self-borrowing `Notified` (so no boxed future) and no
+    /// second lock, and a completion wakes exactly the registered awaiters.
+    waiters: Vec<(WaiterId, Waker)>,
+    next_waiter: WaiterId,
     retrieved: bool,
 }
+
+impl<T> Inner<T> {
+    /// Registers (or refreshes) the waker of the awaiter `slot`, giving it a key
+    /// on its first registration.
+    fn register_waker(&mut self, slot: &mut Option<WaiterId>, cx: &Context<'_>) {
+        let id = *slot.get_or_insert_with(|| {
+            self.next_waiter += 1;
+            self.next_waiter
+        });
+        match self.waiters.iter_mut().find(|(w, _)| *w == id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => self.waiters.push((id, cx.waker().clone())),
+        }
+    }
+
+    /// The outcome, cloned, marking an error as retrieved.
+    fn outcome_cloned(&mut self) -> Result<T>
+    where
+        T: Clone,
+    {
+        match &self.state {
+            State::Pending => Err(Error::invalid_state("result is not set")),
+            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
+            State::Taken => Err(Error::invalid_state("result was already taken")),
+            State::Finished(Ok(v)) => Ok(v.clone()),
+            State::Finished(Err(e)) => {
+                let e = e.clone();
+                self.retrieved = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The key of one awaiter's waker in [`FutureCore`]'s list.
+pub(crate) type WaiterId = u64;
 
 /// The shared state behind [`Future`] and [`Task`](crate::Task) results.
 pub(crate) struct FutureCore<T> {
     inner: Mutex<Inner<T>>,
-    notify: Notify,
     sched: Scheduler,
     /// For a task's result: the task's id and name, if it was given one
     /// (changes the "never retrieved" message).
@@ -108,16 +148,26 @@ pub(crate) struct FutureCore<T> {
 
 impl<T: Send + 'static> FutureCore<T> {
     pub(crate) fn new(sched: Scheduler) -> Arc<Self> {
+        Self::with_owner(sched, None)
+    }
+
+    /// The result core of the task `id`, named `name` if it was given one.
+    pub(crate) fn owned_by(sched: Scheduler, id: u64, name: Option<String>) -> Arc<Self> {
+        Self::with_owner(sched, Some((id, name)))
+    }
+
+    fn with_owner(sched: Scheduler, owner: Option<(u64, Option<String>)>) -> Arc<Self> {
         Arc::new(FutureCore {
             inner: Mutex::new(Inner {
                 state: State::Pending,
                 callbacks: Vec::new(),
                 listeners: Vec::new(),
+                waiters: Vec::new(),
+                next_waiter: 0,
                 retrieved: false,
             }),
-            notify: Notify::new(),
             sched,
-            owner: Mutex::new(None),
+            owner: Mutex::new(owner),
         })
     }
 
@@ -125,8 +175,43 @@ impl<T: Send + 'static> FutureCore<T> {
         *lock(&self.owner) = Some((id, name));
     }
 
-    pub(crate) fn notify_handle(&self) -> &Notify {
-        &self.notify
+    /// Ready once the future is done; else registers `cx`'s waker under `slot`
+    /// (given one on the first call, kept by the caller, replaced on later
+    /// calls) so that completion wakes it. Done and registration are decided
+    /// under one lock, so no completion is missed between them.
+    pub(crate) fn poll_done(&self, slot: &mut Option<WaiterId>, cx: &Context<'_>) -> Poll<()> {
+        let mut inner = lock(&self.inner);
+        if !matches!(inner.state, State::Pending) {
+            return Poll::Ready(());
+        }
+        inner.register_waker(slot, cx);
+        Poll::Pending
+    }
+
+    /// [`poll_done`](Self::poll_done) that also gives the outcome, as
+    /// [`result_cloned`](Self::result_cloned) would, under the same lock.
+    pub(crate) fn poll_result(
+        &self,
+        slot: &mut Option<WaiterId>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<T>>
+    where
+        T: Clone,
+    {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, State::Pending) {
+            inner.register_waker(slot, cx);
+            return Poll::Pending;
+        }
+        Poll::Ready(inner.outcome_cloned())
+    }
+
+    /// Drops the waker registered under `slot` by [`poll_done`](Self::poll_done):
+    /// an awaiter that stops waiting before completion.
+    pub(crate) fn forget_waiter(&self, slot: Option<WaiterId>) {
+        if let Some(id) = slot {
+            lock(&self.inner).waiters.retain(|(w, _)| *w != id);
+        }
     }
 
     pub(crate) fn done(&self) -> bool {
@@ -149,7 +234,7 @@ impl<T: Send + 'static> FutureCore<T> {
 
     /// Moves the future to a final state; false if it was already done.
     pub(crate) fn complete(self: &Arc<Self>, state: State<T>) -> bool {
-        let (callbacks, listeners) = {
+        let (callbacks, listeners, waiters) = {
             let mut inner = lock(&self.inner);
             if !matches!(inner.state, State::Pending) {
                 return false;
@@ -158,9 +243,12 @@ impl<T: Send + 'static> FutureCore<T> {
             (
                 std::mem::take(&mut inner.callbacks),
                 std::mem::take(&mut inner.listeners),
+                std::mem::take(&mut inner.waiters),
             )
         };
-        self.notify.notify_waiters();
+        for (_, waker) in waiters {
+            waker.wake();
+        }
         for listener in listeners {
             listener();
         }
@@ -204,15 +292,21 @@ impl<T: Send + 'static> FutureCore<T> {
 
     /// Waits until done, without any cancellation handling.
     pub(crate) async fn wait_done(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.done() {
-                return;
+        struct Forget<'a, T: Send + 'static>(&'a FutureCore<T>, Option<WaiterId>);
+        impl<T: Send + 'static> Drop for Forget<'_, T> {
+            fn drop(&mut self) {
+                self.0.forget_waiter(self.1.take());
             }
-            notified.await;
         }
+        let mut waiting = Forget(self, None);
+        std::future::poll_fn(|cx| {
+            let polled = self.poll_done(&mut waiting.1, cx);
+            if polled.is_ready() {
+                waiting.1 = None; // completion took the waker already
+            }
+            polled
+        })
+        .await;
     }
 
     /// The outcome, marking an error as retrieved.
@@ -220,18 +314,7 @@ impl<T: Send + 'static> FutureCore<T> {
     where
         T: Clone,
     {
-        let mut inner = lock(&self.inner);
-        match &inner.state {
-            State::Pending => Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
-            State::Taken => Err(Error::invalid_state("result was already taken")),
-            State::Finished(Ok(v)) => Ok(v.clone()),
-            State::Finished(Err(e)) => {
-                let e = e.clone();
-                inner.retrieved = true;
-                Err(e)
-            }
-        }
+        lock(&self.inner).outcome_cloned()
     }
 
     pub(crate) fn take(&self) -> Result<T> {
@@ -647,31 +730,26 @@ impl<T: Send + 'static> Future<T> {
 /// It is a cancellation point: if the awaiting task is cancelled, the awaited
 /// object is cancelled and this resolves to [`Error::Cancelled`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Wait<T> {
-    inner: Pin<Box<dyn StdFuture<Output = Result<T>> + Send>>,
+pub struct Wait<T: Send + 'static> {
+    inner: AwaitCore<T>,
 }
 
-impl<T> Wait<T> {
-    pub(crate) fn new(inner: impl StdFuture<Output = Result<T>> + Send + 'static) -> Self {
-        Wait {
-            inner: Box::pin(inner),
-        }
+impl<T: Send + 'static> Wait<T> {
+    pub(crate) fn new(inner: AwaitCore<T>) -> Self {
+        Wait { inner }
     }
 }
 
-impl<T> fmt::Debug for Wait<T> {
+impl<T: Send + 'static> fmt::Debug for Wait<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait").finish_non_exhaustive()
     }
 }
 
-impl<T> StdFuture for Wait<T> {
+impl<T: Clone + Send + 'static> StdFuture for Wait<T> {
     type Output = Result<T>;
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.inner).poll(cx)
     }
 }
 

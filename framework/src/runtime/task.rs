@@ -6,14 +6,14 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{self, LoopShared};
-use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait};
+use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
 use crate::util::{catch_panic, lock};
@@ -43,6 +43,10 @@ pub(crate) struct TaskShared {
     /// `None` until named: the name is then `Task-{id}`.
     pub(crate) name: Mutex<Option<String>>,
     pub(crate) st: Mutex<TaskState>,
+    /// `st.must_cancel`, readable without the lock: every cancellation point
+    /// asks [`take_cancel`], and almost always the answer is no. Written only
+    /// under `st`'s lock, together with `must_cancel`.
+    pub(crate) cancel_pending: AtomicBool,
     pub(crate) loop_id: u64,
     pub(crate) lp: Option<Weak<LoopShared>>,
     /// Type-erased view of the result future (done/cancelled).
@@ -96,6 +100,7 @@ impl TaskShared {
                 return true;
             }
             st.must_cancel = true;
+            self.cancel_pending.store(true, Ordering::Release);
             st.cancel_msg = msg;
             st.waker.clone()
         };
@@ -111,6 +116,7 @@ impl TaskShared {
             st.num_cancels -= 1;
             if st.num_cancels == 0 {
                 st.must_cancel = false;
+                self.cancel_pending.store(false, Ordering::Release);
             }
         }
         st.num_cancels
@@ -153,14 +159,21 @@ pub(crate) fn current_task_shared() -> Option<Arc<TaskShared>> {
 
 /// Takes the current task's pending cancel request, if any.
 pub(crate) fn take_cancel() -> Option<Error> {
-    let task = CURRENT_TASK.with(|c| c.borrow().clone())?;
-    let mut st = lock(&task.st);
-    if st.must_cancel {
-        st.must_cancel = false;
-        Some(Error::Cancelled(st.cancel_msg.take()))
-    } else {
-        None
-    }
+    CURRENT_TASK.with(|c| {
+        let current = c.borrow();
+        let task = current.as_ref()?;
+        if !task.cancel_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut st = lock(&task.st);
+        if st.must_cancel {
+            st.must_cancel = false;
+            task.cancel_pending.store(false, Ordering::Release);
+            Some(Error::Cancelled(st.cancel_msg.take()))
+        } else {
+            None
+        }
+    })
 }
 
 /// Records in the current task what it is waiting on; cleared on drop.
@@ -195,35 +208,74 @@ impl Drop for WaiterGuard {
 
 /// Awaits a future core as a cancellation point: a cancel of the current task
 /// cancels `target` (the thing being awaited) and its cancellation surfaces.
-pub(crate) async fn await_core<T: Clone + Send + 'static>(
+pub(crate) fn await_core<T: Clone + Send + 'static>(
     core: Arc<FutureCore<T>>,
     target: Arc<dyn CancelTarget>,
-) -> Result<T> {
-    if let Some(err) = take_cancel()
-        && !target.clone().cancel_target(cancel_msg(&err))
-    {
-        return Err(err);
+) -> AwaitCore<T> {
+    AwaitCore {
+        core,
+        target,
+        guard: None,
+        slot: None,
     }
-    let _guard = WaiterGuard::register(target.clone());
-    loop {
-        let notified = core.notify_handle().notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if core.done() {
-            return core.result_cloned();
-        }
-        // A cancel that raced with the registration (another thread).
-        let poll_cancel = std::future::poll_fn(|cx| {
-            if let Some(err) = take_cancel() {
-                return Poll::Ready(Some(err));
-            }
-            notified.as_mut().poll(cx).map(|()| None)
-        });
-        if let Some(err) = poll_cancel.await
-            && !target.clone().cancel_target(cancel_msg(&err))
+}
+
+/// The future [`await_core`] returns, written out by hand so that awaiting a
+/// `Task` or `Future` allocates nothing: an `async fn` here would have to be
+/// boxed to be named in [`Wait`](crate::runtime::future::Wait).
+///
+/// | `slot` | `guard` | meaning |
+/// |---|---|---|
+/// | `None` | `None` | not polled yet, or done |
+/// | `Some` | `Some` | waiting: the core will wake us, a cancel of the awaiting task goes to `target` |
+pub(crate) struct AwaitCore<T: Send + 'static> {
+    core: Arc<FutureCore<T>>,
+    target: Arc<dyn CancelTarget>,
+    guard: Option<WaiterGuard>,
+    slot: Option<WaiterId>,
+}
+
+impl<T: Clone + Send + 'static> StdFuture for AwaitCore<T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = &mut *self;
+        // A cancel of the awaiting task (pending before the await, or arriving
+        // while it waits) cancels the target; it surfaces here only when the
+        // target was already done, else the target's cancellation does.
+        if let Some(err) = take_cancel()
+            && !this.target.clone().cancel_target(cancel_msg(&err))
         {
-            return Err(err);
+            this.stop_waiting();
+            return Poll::Ready(Err(err));
         }
+        match this.core.poll_result(&mut this.slot, cx) {
+            Poll::Ready(outcome) => {
+                // Completion took our waker with the others.
+                this.slot = None;
+                this.guard = None;
+                Poll::Ready(outcome)
+            }
+            Poll::Pending => {
+                if this.guard.is_none() {
+                    this.guard = Some(WaiterGuard::register(this.target.clone()));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> AwaitCore<T> {
+    fn stop_waiting(&mut self) {
+        self.core.forget_waiter(self.slot.take());
+        self.guard = None;
+    }
+}
+
+impl<T: Send + 'static> Drop for AwaitCore<T> {
+    fn drop(&mut self) {
+        self.stop_waiting();
     }
 }
 

@@ -3,7 +3,7 @@
 //! spawn path every task goes through (task factory, eager start).
 
 use std::future::Future as StdFuture;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Waker};
 
@@ -49,9 +49,8 @@ fn new_task<T: Send + 'static>(
         Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
         None => Scheduler::Tokio(handle.clone()),
     };
-    let core = FutureCore::<T>::new(sched);
-    core.set_owner(id, opts.name.clone());
-    let view: Arc<dyn ResultView> = core.clone();
+    let core = FutureCore::<T>::owned_by(sched, id, opts.name.clone());
+    let result: Weak<dyn ResultView> = Arc::downgrade(&core) as Weak<FutureCore<T>>;
     let shared = Arc::new(TaskShared {
         id,
         name: Mutex::new(opts.name),
@@ -64,15 +63,17 @@ fn new_task<T: Send + 'static>(
             fut_waiter: None,
             waker: None,
         }),
+        cancel_pending: AtomicBool::new(false),
         loop_id: lp.map_or(0, |lp| lp.id()),
         lp: lp.map(Arc::downgrade),
-        result: Mutex::new(Some(Arc::downgrade(&view))),
+        result: Mutex::new(Some(result)),
     });
     register(&shared);
     let mut eager = opts.eager;
     if let Some(lp) = lp
         && let Some(factory) = lp.task_factory()
     {
+        let view: Arc<dyn ResultView> = core.clone();
         let mut new = NewTask::new(shared.clone(), view, eager);
         let lpv = EventLoop::from_shared(lp.clone());
         match catch_panic("task_factory", || factory(&lpv, &mut new)) {
@@ -179,7 +180,7 @@ where
     F::Output: IntoTaskResult,
 {
     if let Some(lp) = event_loop::current_shared() {
-        return Some(spawn_on(&lp.handle(), Some(&lp), opts, fut));
+        return Some(spawn_on(lp.runtime_handle(), Some(&lp), opts, fut));
     }
     let handle = tokio::runtime::Handle::try_current().ok()?;
     Some(spawn_on(&handle, None, opts, fut))
@@ -194,7 +195,7 @@ where
     F: StdFuture + Send + 'static,
     F::Output: IntoTaskResult,
 {
-    spawn_on(&lp.handle(), Some(lp), opts, fut)
+    spawn_on(lp.runtime_handle(), Some(lp), opts, fut)
 }
 
 /// Starts `fut` as a [`Task`] named `Task-N` on the running loop.

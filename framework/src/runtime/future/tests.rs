@@ -63,3 +63,54 @@ fn error_retrieval_is_tracked() {
     let _ = core.exception();
     assert!(lock(&core.inner).retrieved);
 }
+
+/// How many awaiters' wakers the core holds.
+fn waiters<T>(core: &FutureCore<T>) -> usize {
+    lock(&core.inner).waiters.len()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_awaiter_is_woken_and_the_core_keeps_no_waker_after() {
+    let fut = Future::<u32>::new();
+    let awaiters: Vec<_> = (0..3)
+        .map(|_| {
+            let f = fut.clone();
+            tokio::spawn(async move { f.await })
+        })
+        .collect();
+    crate::runtime::test_util::let_others_run().await;
+    assert_eq!(
+        waiters(&fut.core),
+        3,
+        "each pending awaiter registered once"
+    );
+    // Polled again (spuriously woken), an awaiter replaces its waker, never adds one.
+    crate::runtime::test_util::let_others_run().await;
+    assert_eq!(waiters(&fut.core), 3);
+    fut.set_result(7).unwrap();
+    assert_eq!(waiters(&fut.core), 0, "completion takes every waker");
+    for a in awaiters {
+        let got = tokio::time::timeout(crate::runtime::test_util::LIMIT, a).await;
+        assert_eq!(got.expect("woken in time").expect("joined").unwrap(), 7);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_await_given_up_takes_its_waker_back() {
+    let fut = Future::<u32>::new();
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(1),
+        fut.clone().into_future(),
+    )
+    .await;
+    assert!(gave_up.is_err(), "nothing set the future");
+    assert_eq!(
+        waiters(&fut.core),
+        0,
+        "the dropped await left no waker behind"
+    );
+    // And awaiting a done future registers nothing at all.
+    fut.set_result(1).unwrap();
+    assert_eq!((&fut).await.unwrap(), 1);
+    assert_eq!(waiters(&fut.core), 0);
+}
