@@ -16,7 +16,7 @@ LOAD_CORE=${LOAD_CORE:-1}
 TICKS=$(getconf CLK_TCK)
 T=$(mktemp -d)
 PID=""
-trap '{ [ -n "$PID" ] && kill "$PID" 2>/dev/null; } || true; rm -rf "$T"' EXIT
+trap '{ [ -n "$PID" ] && kill "$PID" 2>/dev/null; } || true; rm -rf "$T" "$BENCH_TMP"' EXIT
 
 # start NAME CMD... : starts a server pinned to the server core; sets PID and ADDR.
 start() {

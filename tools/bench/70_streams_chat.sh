@@ -13,7 +13,7 @@ CONNS=10
 TOOL="$BIN/streams_chat_bench"
 TMP=$(mktemp -d)
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP" "$BENCH_TMP"; }
 trap cleanup EXIT
 
 # Pin the server to core 0 and the load to core 1 when possible.
@@ -64,6 +64,31 @@ for kind in tokio streams; do
     fi
 done
 awk -v a="${RPS[streams]}" -v b="${RPS[tokio]}" 'BEGIN { printf "%-34s %12.2f\n", "ratio streams / tokio", a / b }'
+
+# Instructions per line echoed: cachegrind counts user-space instructions, which
+# machine noise cannot move; 2,000 and 12,000 requests cancel start-up costs.
+if command -v valgrind >/dev/null; then
+    echo
+    echo "user-space instructions per 64 B line (cachegrind, differential 2,000 vs 12,000 requests)"
+    declare -A INS
+    for kind in tokio streams; do
+        refs=()
+        for requests in 2000 12000; do
+            start "$TMP/$kind-vg.out" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$TOOL" server "$kind"
+            "${PIN_LOAD[@]}" "$TOOL" echo-load "$ADDR" "$CONNS" 120 --requests "$requests" >/dev/null
+            # SIGTERM to the server itself (valgrind's child): valgrind then reports.
+            kill -TERM "$(pgrep -P "$SERVER_PID" || echo "$SERVER_PID")" 2>/dev/null || true
+            wait "$SERVER_PID" 2>/dev/null || true
+            SERVER_PID=
+            refs+=("$(sed -n 's/.*I *refs: *//p' "$TMP/$kind-vg.out" | tr -d ',' | head -n1)")
+        done
+        INS[$kind]=$(awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }')
+    done
+    printf '  %-22s %8s\n  %-22s %8s\n  ratio %s\n' "plain tokio BufReader" "${INS[tokio]}" \
+        "aioproto streams" "${INS[streams]}" "$(ratio "${INS[streams]}" "${INS[tokio]}")"
+    record "streams line echo 64 B, instructions" instructions/request baseline "${INS[tokio]}" "tokio BufReader lines"
+    record "streams line echo 64 B, instructions" instructions/request aioproto "${INS[streams]}" "<=1.10x"
+fi
 
 echo
 start "$TMP/chat.out" "$BIN/chat_server" --port 0

@@ -119,9 +119,11 @@ impl ChunkBuf {
             let end = base + chunk.len();
             if end > from {
                 let mut pos = from.saturating_sub(base);
-                while let Some(k) = chunk[pos..].iter().position(|&b| b == first) {
+                // memchr scans a word (or a SIMD register) at a time: a line's
+                // search costs a few instructions per 8-16 bytes, not per byte.
+                while let Some(k) = memchr::memchr(first, &chunk[pos..]) {
                     let at = pos + k;
-                    if self.matches_at(index, at, sep) {
+                    if sep.len() == 1 || self.matches_at(index, at, sep) {
                         return Some(base + at);
                     }
                     pos = at + 1;

@@ -32,8 +32,13 @@ enum Cli {
     EchoLoad {
         addr: SocketAddr,
         conns: usize,
+        /// How long to run (the upper bound when --requests is given).
         #[arg(value_parser = aioproto_tools::parse_seconds)]
         secs: f64,
+        /// Stop after this many requests in all, spread over the connections
+        /// (for counting instructions per request under cachegrind).
+        #[arg(long, value_name = "N", value_parser = aioproto_tools::parse_count)]
+        requests: Option<usize>,
     },
     /// CLIENTS join a chat_server; each round every client sends one line and
     /// waits for the CLIENTS-1 lines of the others; prints deliveries/s.
@@ -67,9 +72,14 @@ fn main() -> Result<(), BoxError> {
                 .build()?;
             rt.block_on(server(kind))
         }
-        Cli::EchoLoad { addr, conns, secs } => {
+        Cli::EchoLoad {
+            addr,
+            conns,
+            secs,
+            requests,
+        } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(echo_load(addr, conns, secs))
+            rt.block_on(echo_load(addr, conns, secs, requests))
         }
         Cli::ChatLoad {
             addr,
@@ -129,32 +139,58 @@ async fn server(kind: Kind) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn echo_load(addr: SocketAddr, conns: usize, secs: f64) -> Result<(), BoxError> {
+async fn echo_load(
+    addr: SocketAddr,
+    conns: usize,
+    secs: f64,
+    requests: Option<usize>,
+) -> Result<(), BoxError> {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    let remaining = Arc::new(AtomicU64::new(conns as u64));
+    let finished = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
-    for _ in 0..conns {
+    for i in 0..conns {
         let (stop, done) = (stop.clone(), done.clone());
+        let (remaining, finished) = (remaining.clone(), finished.clone());
+        // This connection's share of --requests (the first ones take the remainder).
+        let quota = requests.map(|n| n / conns + usize::from(i < n % conns));
         let sock = TcpStream::connect(addr).await?;
         sock.set_nodelay(true)?;
         tasks.push(tokio::spawn(async move {
-            let (rd, mut wr) = sock.into_split();
-            let mut rd = BufReader::new(rd);
-            let msg = [b"x".repeat(63), b"\n".to_vec()].concat();
-            let mut line = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                wr.write_all(&msg).await?;
-                line.clear();
-                if rd.read_until(b'\n', &mut line).await? == 0 {
-                    break;
+            let outcome = async {
+                let (rd, mut wr) = sock.into_split();
+                let mut rd = BufReader::new(rd);
+                let msg = [b"x".repeat(63), b"\n".to_vec()].concat();
+                let mut line = Vec::new();
+                let mut sent = 0;
+                while !stop.load(Ordering::Relaxed) && quota.is_none_or(|q| sent < q) {
+                    sent += 1;
+                    wr.write_all(&msg).await?;
+                    line.clear();
+                    if rd.read_until(b'\n', &mut line).await? == 0 {
+                        break;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
-                done.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, std::io::Error>(())
             }
-            Ok::<_, std::io::Error>(())
+            .await;
+            if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                finished.notify_one();
+            }
+            outcome
         }));
     }
     let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    // Until SECS, or until every connection met its quota (the last one to
+    // finish leaves a permit in `finished`).
+    let deadline = tokio::time::sleep(Duration::from_secs_f64(secs));
+    if requests.is_some() {
+        let _ = tokio::time::timeout_at(deadline.deadline(), finished.notified()).await;
+    } else {
+        deadline.await;
+    }
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
