@@ -16,7 +16,7 @@ TASK_BASE="tokio::spawn + JoinHandle"
 
 "$BIN/loop_bench" "${LOOP_OPS:-200000}" | tee "$BENCH_TMP/loop.md"
 # Table rows: | operation | aioproto ns/op | plain tokio ns/op | ratio |, call_soon first.
-ns() { awk -F'|' -v row="$1" -v col="$2" '/^\| [a-z]/ && ++n == row { gsub(/ /, "", $col); print $col }' "$BENCH_TMP/loop.md"; }
+ns() { awk -F'|' -v row="$1" -v col="$2" '$3 ~ /^ *[0-9.]+ *$/ && ++n == row { gsub(/ /, "", $col); print $col }' "$BENCH_TMP/loop.md"; }
 record "$CALL_SOON, time" ns/op aioproto "$(ns 1 3)"
 record "$CALL_SOON, time" ns/op baseline "$(ns 1 4)" "$CALL_SOON_BASE"
 record "$TASK, time" ns/op aioproto "$(ns 2 3)"

@@ -42,6 +42,8 @@ const TOP: i32 = 90;
 const BAR: i32 = 15;
 const GROUP_GAP: i32 = 12;
 const SECTION_HEAD: i32 = 30;
+/// Room a bar's label needs on the bar's right.
+const LABEL_ROOM: i32 = 150;
 /// Bars longer than this ratio are cut at the edge and labelled with their value.
 const MAX_SCALE: f64 = 4.0;
 
@@ -224,15 +226,20 @@ fn chart(figures: &[Figure], path: &std::path::Path) -> Result<(), String> {
             ))
             .map_err(draw_err)?;
             let cut = if bar.ratio > scale_max { " ▶" } else { "" };
-            root.draw(&Text::new(
-                format!("{} {} ({:.2}×){cut}", bar.who, number(bar.value), bar.ratio),
-                (
-                    (end + 4).clamp(PLOT_LEFT + 4, PLOT_RIGHT - 150),
-                    y + BAR / 2,
-                ),
-                font(11).pos(left),
-            ))
-            .map_err(draw_err)?;
+            let label = format!("{} {} ({:.2}×){cut}", bar.who, number(bar.value), bar.ratio);
+            // Beside the bar when there is room on its right, else inside its end, in white.
+            let style = if end + LABEL_ROOM <= PLOT_RIGHT {
+                font(11).pos(left)
+            } else {
+                font(11).color(&WHITE).pos(right)
+            };
+            let x = if end + LABEL_ROOM <= PLOT_RIGHT {
+                (end + 4).max(PLOT_LEFT + 4)
+            } else {
+                end - 4
+            };
+            root.draw(&Text::new(label, (x, y + BAR / 2), style))
+                .map_err(draw_err)?;
             if bar.who == "aioproto" {
                 target_mark(&root, figure, y, &x_of).map_err(draw_err)?;
             }
