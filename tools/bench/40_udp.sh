@@ -21,6 +21,7 @@ trap '{ [ -n "$PID" ] && kill "$PID" 2>/dev/null; } || true; rm -rf "$T" "$BENCH
 # start NAME CMD... : starts a server pinned to the server core; sets PID and ADDR.
 start() {
     local name=$1; shift
+    : >"$T/$name.out" # so that the wait below never reads a previous run's address
     taskset -c "$SERVER_CORE" "$@" >"$T/$name.out" 2>"$T/$name.err" &
     PID=$!
     ADDR=""

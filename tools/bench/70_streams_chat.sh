@@ -24,6 +24,7 @@ fi
 
 start() { # start OUTFILE CMD... ; sets SERVER_PID and ADDR
     local out=$1; shift
+    : >"$out" # so that the wait below never reads a previous run's address
     "${PIN_SERVER[@]}" "$@" >"$out" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 200); do

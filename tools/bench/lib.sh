@@ -50,7 +50,8 @@ trap 'kill ${SERVER_PID:-} 2>/dev/null || true; rm -rf "$BENCH_TMP"' EXIT
 start_pinned() {
     local name=$1; shift
     # Made first: the child's redirection may not have run when the loop
-    # below first reads it (and a failed read ends a pipefail script).
+    # below first reads it (a failed read ends a pipefail script), and the
+    # loop must never read the address of the previous run with the same NAME.
     : >"$BENCH_TMP/$name.out"
     taskset -c "$SERVER_CORE" "$@" >"$BENCH_TMP/$name.out" 2>"$BENCH_TMP/$name.err" &
     SERVER_PID=$!
