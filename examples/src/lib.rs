@@ -443,20 +443,61 @@ where
     F: std::future::Future<Output = Result<(), E>>,
     E: fmt::Display,
 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("{program}: cannot start the tokio runtime: {e}");
-            std::process::exit(1);
+    run_on(program, RuntimeKind::Current, main_future)
+}
+
+/// Which runtime a server runs its connections on (`echo_server --runtime`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeKind {
+    /// One current-thread tokio runtime: asyncio's model, the benchmarks' setting.
+    #[default]
+    Current,
+    /// A multi-thread tokio runtime, one worker per core: what `#[tokio::main]` builds.
+    Multi,
+    /// A multi-thread `aioproto::EventLoop` (`EventLoop::builder().multi_thread(true)`).
+    LoopMulti,
+}
+
+/// Runs `main_future` on the runtime `kind` names, then exits the process
+/// as [`run_single_threaded`] does.
+pub fn run_on<F, E>(program: &str, kind: RuntimeKind, main_future: F) -> !
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: fmt::Display,
+{
+    let outcome = match kind {
+        RuntimeKind::Current | RuntimeKind::Multi => {
+            let mut builder = match kind {
+                RuntimeKind::Multi => tokio::runtime::Builder::new_multi_thread(),
+                _ => tokio::runtime::Builder::new_current_thread(),
+            };
+            let runtime = match builder.enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("{program}: cannot start the tokio runtime: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let outcome = runtime.block_on(main_future);
+            // Dropping the runtime cancels the tasks still spawned; never wait long
+            // for blocking work (tokio's own stdin reader would wait for a line).
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            outcome.map_err(|e| e.to_string())
+        }
+        RuntimeKind::LoopMulti => {
+            let event_loop = match aioproto::EventLoop::builder().multi_thread(true).build() {
+                Ok(event_loop) => event_loop,
+                Err(e) => {
+                    eprintln!("{program}: cannot start the event loop: {e}");
+                    std::process::exit(1);
+                }
+            };
+            match event_loop.run_until_complete(main_future) {
+                Ok(outcome) => outcome.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         }
     };
-    let outcome = runtime.block_on(main_future);
-    // Dropping the runtime cancels the tasks still spawned; never wait long
-    // for blocking work (tokio's own stdin reader would wait for a line).
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     let _ = std::io::stdout().flush();
     match outcome {
         Ok(()) => std::process::exit(0),

@@ -7,6 +7,7 @@
 //! echo_server --unix PATH
 //!     [--proxy-protocol v1|v2|any]
 //!     [--max-connections N] [--handshake-timeout SECS] [--grace SECS] [--workers N]
+//!     [--runtime current|multi|loop-multi]
 //! ```
 //!
 //! With `--proxy-protocol`, every connection must start with a PROXY protocol
@@ -26,7 +27,7 @@ use aioproto::{
     BaseProtocol, Protocol, ProxyProtocol, ServerTls, Transport, create_server, start_tls_with_data,
 };
 use aioproto_examples::{
-    ServerFlags, UsageError, announce, init_logging, parse_server_args, run_single_threaded,
+    RuntimeKind, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_on,
     shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
@@ -51,6 +52,12 @@ struct Cli {
     /// connection, and echo only what follows it (default: no header).
     #[arg(long, value_name = "VERSION")]
     proxy_protocol: Option<ProxyVersionArg>,
+    /// The runtime the connections run on: `current` (one thread, asyncio's
+    /// model), `multi` (a multi-thread tokio runtime, as `#[tokio::main]`
+    /// builds) or `loop-multi` (a multi-thread `EventLoop`). Not with
+    /// --workers above 1, which runs its own current-thread runtimes.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Current)]
+    runtime: RuntimeKind,
 }
 
 /// The PROXY protocol versions `--proxy-protocol` accepts.
@@ -162,11 +169,16 @@ fn main() {
     let cli: Cli = parse_server_args("8888");
     let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
     let proxy = cli.proxy_protocol.map(ProxyVersionArg::config);
-    run_single_threaded("echo_server", serve(&cli.server, mode, proxy));
+    run_on("echo_server", cli.runtime, serve(&cli.server, mode, proxy));
 }
 
 /// Reads the TLS flags into a mode.
 fn mode(cli: &Cli) -> Result<Mode, UsageError> {
+    if cli.runtime != RuntimeKind::Current && cli.server.workers > 1 {
+        return Err(UsageError(
+            "--runtime needs --workers 1: workers run current-thread runtimes of their own".into(),
+        ));
+    }
     let (tls, starttls) = (cli.server.tls.tls, cli.starttls);
     if let Some(path) = &cli.unix {
         // Refuses --cert and friends: they would be ignored.

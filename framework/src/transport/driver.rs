@@ -13,17 +13,24 @@
 //!    closing and flushed;
 //! 4. `io_step`: half-close once flushed, and read once for the protocol;
 //!
-//! and parks when nothing can progress. Before it parks (or yields), a poll
+//! The locked part arms the driver's wake-up (`Core::arm_wake`) before the
+//! pass reads, so a pass that finds nothing to do returns `Pending` with no
+//! second lock: one lock per pass. Before it stops (or yields), a poll
 //! records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls
 //! `timeout_reached` and, unless the protocol handles it, ends the
 //! connection with [`Error::Timeout`]. A poll makes at most
 //! `MAX_PASSES_PER_POLL` passes, then yields, so a busy connection cannot
 //! starve the others on its thread. Handles wake it only when they change
-//! something while it is parked, so writes made inside a callback cost no wake-up.
+//! something after that lock, and never from the driver's own thread while it
+//! polls (`Transport::driving_here`), so writes made inside a callback cost no
+//! wake-up.
 //!
-//! Reads go into a buffer taken from a small per-thread pool and returned when the
-//! socket has nothing to read, so an idle connection holds no read buffer.
+//! Reads go into one buffer per thread, shared by every driver on the thread:
+//! each read's bytes are cut off it as the `Bytes` handed to `data_received`,
+//! and the buffer takes its memory back in place once they are all dropped. A
+//! connection holds no read buffer at all, busy or idle, and a read costs no
+//! buffer hand-over.
 //!
 //! A server's byte counters get one relaxed `fetch_add` per read and per
 //! flush that moved bytes, not one per callback or per chunk.
@@ -35,7 +42,7 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::transport::dispatch::Handler;
@@ -50,33 +57,45 @@ use crate::transport::{State, Transport};
 
 /// How much one read asks for.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
-/// Idle read buffers kept per thread.
-const POOL_MAX: usize = 32;
 /// Passes one poll may make before it yields to the other tasks on its thread.
 /// tokio's cooperative budget usually stops a busy socket sooner; this bound
 /// holds for every io, including ones that never touch that budget.
 const MAX_PASSES_PER_POLL: usize = 64;
 
 thread_local! {
-    static READ_POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    /// The thread's read buffer; see the module docs. It is borrowed only
+    /// while the io fills it, never while a callback runs.
+    static READ_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-pub(crate) fn take_read_buffer() -> BytesMut {
-    let mut buf = READ_POOL
-        .with(|pool| pool.borrow_mut().pop())
-        .unwrap_or_default();
-    // Reclaims the whole allocation in place when every `Bytes` cut from it was dropped.
-    buf.reserve(READ_SIZE);
-    buf
+/// Reads once from `io` into the thread's read buffer and cuts off what
+/// arrived (empty at EOF).
+fn read_shared(io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
+    READ_BUFFER.with(|shared| match shared.try_borrow_mut() {
+        Ok(mut buf) => read_cut(io, cx, &mut buf),
+        // Not reachable (no callback runs while it is borrowed), but a
+        // buffer of this read's own is the safe answer, never a panic.
+        Err(_) => read_cut(io, cx, &mut BytesMut::new()),
+    })
 }
 
-pub(crate) fn give_back_read_buffer(buf: BytesMut) {
-    READ_POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        if pool.len() < POOL_MAX {
-            pool.push(buf);
-        }
-    });
+#[inline]
+fn read_cut(
+    io: &mut dyn StreamIo,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<Bytes>> {
+    // Everything read is cut off, so the buffer is empty here and its
+    // capacity is what the next reads may fill. `reserve` takes the whole
+    // allocation back in place when every `Bytes` cut from it was dropped.
+    if buf.capacity() < READ_SIZE / 4 {
+        buf.reserve(READ_SIZE);
+    }
+    match io.poll_read_buf(cx, buf) {
+        Poll::Ready(Ok(n)) => Poll::Ready(Ok(buf.split_to(n).freeze())),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
 }
 
 /// What a driver hands back when the transport is detached for `start_tls`.
@@ -99,7 +118,6 @@ pub(crate) struct StreamDriver {
     handler: Handler,
     transport: Transport,
     config: ConnectionConfig,
-    read_buf: Option<BytesMut>,
     /// The peer sent EOF.
     read_eof: bool,
     /// Our EOF went out.
@@ -207,7 +225,6 @@ impl StreamDriver {
             handler,
             transport,
             config,
-            read_buf: None,
             read_eof: false,
             eof_sent: false,
             needs_flush: false,
@@ -273,6 +290,9 @@ impl StreamDriver {
             }
         }
         state.drain_waiters_to_wake(&mut self.drained);
+        // From here on a handle's change wakes us: a pass that then finds
+        // nothing to do stops without taking the lock again.
+        state.core_mut().arm_wake(cx.waker());
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
         self.write_pending = !flushed || self.needs_flush;
         Ok(Pass {
@@ -369,28 +389,16 @@ impl StreamDriver {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
         let io = self.io.as_mut().expect("driver polled after finishing");
         let n = match &self.handler {
-            Handler::Stream(protocol) => {
-                let buf = self.read_buf.get_or_insert_with(take_read_buffer);
-                if buf.capacity() - buf.len() < READ_SIZE / 4 {
-                    buf.reserve(READ_SIZE);
+            Handler::Stream(protocol) => match read_shared(&mut **io, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(data)) if data.is_empty() => 0,
+                Poll::Ready(Ok(data)) => {
+                    let n = data.len();
+                    protocol.data_received(data)?;
+                    n
                 }
-                match io.poll_read_buf(cx, buf) {
-                    Poll::Pending => {
-                        // Idle: hand the buffer back so a quiet connection holds none.
-                        if let Some(buf) = self.read_buf.take() {
-                            give_back_read_buffer(buf);
-                        }
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
-                    Poll::Ready(Ok(0)) => 0,
-                    Poll::Ready(Ok(n)) => {
-                        let data = buf.split_to(n).freeze();
-                        protocol.data_received(data)?;
-                        n
-                    }
-                }
-            }
+            },
             Handler::Buffered(protocol) => {
                 let mut read = |slice: &mut [u8]| match io.poll_read_slice(cx, slice) {
                     Poll::Ready(outcome) => Some(outcome),
@@ -413,9 +421,6 @@ impl StreamDriver {
     /// The peer half-closed: ask the protocol whether to keep our side open.
     fn on_eof(&mut self) -> Result<(), Error> {
         self.read_eof = true;
-        if let Some(buf) = self.read_buf.take() {
-            give_back_read_buffer(buf);
-        }
         let keep_open = self.handler.base().eof_received()?;
         if !(keep_open && self.transport.extra().caps.eof_keeps_open) {
             if keep_open {
@@ -483,9 +488,6 @@ impl StreamDriver {
             reading_paused,
             drained,
         } = self.transport.lock().end(outcome.is_none());
-        if let Some(buf) = self.read_buf.take() {
-            give_back_read_buffer(buf);
-        }
         let io = self.io.take();
         let handler = std::mem::replace(&mut self.handler, Handler::Finished);
         let handler = match (io, detach_tx) {
@@ -526,6 +528,7 @@ impl Future for StreamDriver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        let _driving = this.transport.driving_here();
         if this.config.made_on == MadeOn::Driver
             && let Err(e) = {
                 this.config.made_on = MadeOn::Already;
@@ -556,10 +559,9 @@ impl Future for StreamDriver {
                             Some(Step::Idle) | None => {}
                         }
                     }
-                    if this.transport.lock().core_mut().park(cx.waker()) {
-                        return Poll::Pending;
-                    }
-                    // A handle changed something while we were busy: look again.
+                    // The pass armed the wake-up under its lock: a change
+                    // since then has woken us (or will), so nothing is lost.
+                    return Poll::Pending;
                 }
             }
         }

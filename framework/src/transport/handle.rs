@@ -26,11 +26,20 @@
 //! # Waking the driver
 //!
 //! `dirty` says a handle changed something the driver must look at; `parked`
-//! says the driver is waiting and `waker` will wake it. A change made while
-//! the driver runs (inside one of its callbacks) only sets `dirty`, which the
-//! driver checks before it parks, so writes inside a callback cost no wake-up.
+//! says `waker` will wake the driver. A datagram driver parks when it has
+//! nothing to do and looks at `dirty` first. A stream driver arms its wake-up
+//! in the one locked part of every pass ([`arm_wake`](Core::arm_wake)), before
+//! it reads, so it can stop without locking again: a handle that changes
+//! something after that lock wakes it.
+//!
+//! A change made on the thread where the transport's own driver is polling
+//! (inside one of its callbacks, or by the driver itself) never wakes it: the
+//! driver runs another pass after every callback. [`Handle::driver_running_here`]
+//! tells, from a thread-local slot the stream driver sets for the length of
+//! its poll ([`DrivingHere`]), so writes inside a callback cost no wake-up.
 //! The waker stays stored across polls; `parked` says when it is valid.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -173,12 +182,17 @@ impl Core {
     // --- Waking the driver ---
 
     /// A handle changed something: returns the waker of a parked driver,
-    /// which is no longer parked once woken. A running driver needs no
-    /// wake-up: it looks at `dirty` before it parks.
+    /// which is no longer parked once woken. `by_own_driver` says the change
+    /// was made on the thread where this transport's driver is polling: it
+    /// needs no wake-up, since it runs another pass after every callback.
     #[inline]
-    pub(crate) fn mark_dirty(&mut self) -> Option<Waker> {
+    pub(crate) fn mark_dirty(&mut self, by_own_driver: bool) -> Option<Waker> {
         self.dirty = true;
-        self.wake_parked_driver()
+        if by_own_driver {
+            None
+        } else {
+            self.wake_parked_driver()
+        }
     }
 
     /// The waker of a parked driver, without marking the state dirty.
@@ -205,6 +219,19 @@ impl Core {
         self.parked && !self.dirty
     }
 
+    /// A stream driver's pass, under its lock: from now on a handle's change
+    /// wakes the driver with `waker`, so a pass that ends with nothing to do
+    /// can return `Pending` without locking again.
+    #[inline]
+    pub(crate) fn arm_wake(&mut self, waker: &Waker) {
+        self.dirty = false;
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+        self.parked = true;
+    }
+
     /// The driver wants to wait: parks it with `waker` unless a handle changed
     /// something since its pass began (then it must look again: `false`).
     #[inline]
@@ -218,6 +245,25 @@ impl Core {
         }
         self.parked = true;
         true
+    }
+}
+
+thread_local! {
+    /// The address of the shared state whose stream driver is polling on this
+    /// thread; 0 when none is. Only compared, never dereferenced.
+    static DRIVING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the driver of a handle as polling on this thread until dropped (and
+/// restores what was there before, so it also holds if polls ever nest).
+pub(crate) struct DrivingHere {
+    before: usize,
+}
+
+impl Drop for DrivingHere {
+    #[inline]
+    fn drop(&mut self) {
+        DRIVING.with(|slot| slot.set(self.before));
     }
 }
 
@@ -264,14 +310,36 @@ impl<S: KindState> Handle<S> {
         lock(&self.inner.state)
     }
 
+    /// The shared state's address, which names this transport on this thread.
+    #[inline]
+    fn address(&self) -> usize {
+        Arc::as_ptr(&self.inner).addr()
+    }
+
+    /// For the length of a driver's poll: changes made on this thread are its own.
+    #[inline]
+    pub(crate) fn driving_here(&self) -> DrivingHere {
+        DrivingHere {
+            before: DRIVING.with(|slot| slot.replace(self.address())),
+        }
+    }
+
+    /// This transport's driver is polling on this thread now (we are inside
+    /// one of its callbacks, or the driver itself): a change needs no wake-up.
+    #[inline]
+    pub(crate) fn driver_running_here(&self) -> bool {
+        DRIVING.with(|slot| slot.get() == self.address())
+    }
+
     /// Applies `change` under the lock, marks the state dirty and wakes a
     /// parked driver.
     #[inline]
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
+        let by_own_driver = self.driver_running_here();
         let (out, waker) = {
             let mut state = self.lock();
             let out = change(&mut state);
-            (out, state.core_mut().mark_dirty())
+            (out, state.core_mut().mark_dirty(by_own_driver))
         };
         if let Some(waker) = waker {
             waker.wake();

@@ -124,6 +124,20 @@ impl Transport {
         self.handle.lock()
     }
 
+    /// This transport's driver is polling on this thread now: a change made
+    /// here needs no wake-up (see [`handle`]).
+    #[inline]
+    pub(crate) fn driver_running_here(&self) -> bool {
+        self.handle.driver_running_here()
+    }
+
+    /// Marks this transport's driver as polling on this thread until the
+    /// guard drops: changes made meanwhile on this thread wake nobody.
+    #[inline]
+    pub(crate) fn driving_here(&self) -> handle::DrivingHere {
+        self.handle.driving_here()
+    }
+
     /// Applies `change` under the lock, marks the state dirty and wakes the driver.
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
         self.handle.update(change)
@@ -159,6 +173,7 @@ impl Transport {
         if data.is_empty() {
             return;
         }
+        let by_own_driver = self.handle.driver_running_here();
         let waker = {
             let mut state = self.lock();
             if let Some(next) = state.upgraded_to().cloned() {
@@ -168,7 +183,7 @@ impl Transport {
             if !state.accepts_writes("write") {
                 return;
             }
-            state.queue(data)
+            state.queue(data, by_own_driver)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -196,6 +211,7 @@ impl Transport {
         I: IntoIterator,
         I::Item: Into<Bytes>,
     {
+        let by_own_driver = self.handle.driver_running_here();
         let waker = {
             let mut state = self.lock();
             if let Some(next) = state.upgraded_to().cloned() {
@@ -210,7 +226,7 @@ impl Transport {
             for chunk in chunks {
                 buffer.push(chunk.into());
             }
-            state.after_write(was_empty)
+            state.after_write(was_empty, by_own_driver)
         };
         if let Some(waker) = waker {
             waker.wake();

@@ -423,6 +423,7 @@ fn read_chunk(
 /// Queues one of the fallback's chunks: the one write allowed while a file
 /// is being sent.
 fn write_chunk(transport: &Transport, chunk: Bytes) -> Result<()> {
+    let by_own_driver = transport.driver_running_here();
     let waker = {
         let mut state = transport.lock();
         if state.core().is_closing() {
@@ -433,7 +434,7 @@ fn write_chunk(transport: &Transport, chunk: Bytes) -> Result<()> {
                 "write_eof() was called while sendfile() was in progress",
             ));
         }
-        state.queue(chunk)
+        state.queue(chunk, by_own_driver)
     };
     if let Some(waker) = waker {
         waker.wake();

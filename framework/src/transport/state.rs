@@ -205,12 +205,14 @@ impl State {
     /// otherwise, with a peer that does not read, writes from other tasks would
     /// never cause `pause_writing` or the hard-limit abort. A driver running our
     /// caller's callback is not parked and looks at the buffer afterwards.
+    /// `by_own_driver`: the write was made on the driver's own thread while
+    /// it polls (see [`Core::mark_dirty`]).
     #[inline]
-    pub(crate) fn after_write(&mut self, was_empty: bool) -> Option<Waker> {
+    pub(crate) fn after_write(&mut self, was_empty: bool, by_own_driver: bool) -> Option<Waker> {
         let buffer = self.core.buffer();
         let crossed_high = !buffer.is_paused() && buffer.len() > buffer.limits().high;
         if was_empty || crossed_high || self.over_hard_limit().is_some() {
-            self.core.mark_dirty()
+            self.core.mark_dirty(by_own_driver)
         } else {
             None
         }
@@ -219,11 +221,11 @@ impl State {
     /// Queues `data`, the checks done; returns the driver's waker if the
     /// write needs it (see [`after_write`](Self::after_write)).
     #[inline]
-    pub(crate) fn queue(&mut self, data: bytes::Bytes) -> Option<Waker> {
+    pub(crate) fn queue(&mut self, data: bytes::Bytes, by_own_driver: bool) -> Option<Waker> {
         let buffer = self.core.buffer_mut();
         let was_empty = buffer.is_empty();
         buffer.push(data);
-        self.after_write(was_empty)
+        self.after_write(was_empty, by_own_driver)
     }
 
     /// `write_eof()`: flush, then half-close (on a write-only transport, which

@@ -228,7 +228,7 @@ impl<P: DatagramProtocol<A>, A: DatagramAddr> Driver<P, A> {
             let pending = state.core.buffer().chunk_count() > 0;
             if !state.send_errors.is_empty() {
                 // More errors to deliver: come back without waiting.
-                state.core.mark_dirty();
+                state.core.mark_dirty(false);
             }
             if state.core.is_closing() && !pending && send_error.is_none() {
                 return Step::Finish(None);

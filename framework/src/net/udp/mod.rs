@@ -403,7 +403,7 @@ impl<A: DatagramAddr> DatagramTransport<A> {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
                         state.send_errors.push(e);
-                        let waker = state.core.mark_dirty();
+                        let waker = state.core.mark_dirty(false);
                         drop(state);
                         if let Some(waker) = waker {
                             waker.wake();
@@ -414,7 +414,7 @@ impl<A: DatagramAddr> DatagramTransport<A> {
             }
             state.core.buffer_mut().push_datagram(data.into_bytes());
             state.targets.push_back(target);
-            state.core.mark_dirty()
+            state.core.mark_dirty(false)
         };
         if let Some(waker) = wake {
             waker.wake();
