@@ -86,10 +86,12 @@ fn read_cut(
     buf: &mut BytesMut,
 ) -> Poll<io::Result<Bytes>> {
     // Everything read is cut off, so the buffer is empty here and its
-    // capacity is what the next reads may fill. `reserve` takes the whole
+    // capacity is what this read may fill: at least `READ_SIZE`, as with a
+    // buffer per connection. Room for two reads means one `reserve` per
+    // `READ_SIZE` or more of data, not one per read; it takes the whole
     // allocation back in place when every `Bytes` cut from it was dropped.
-    if buf.capacity() < READ_SIZE / 4 {
-        buf.reserve(READ_SIZE);
+    if buf.capacity() < READ_SIZE {
+        buf.reserve(2 * READ_SIZE);
     }
     match io.poll_read_buf(cx, buf) {
         Poll::Ready(Ok(n)) => Poll::Ready(Ok(buf.split_to(n).freeze())),
