@@ -342,7 +342,7 @@ impl StreamIo for ReadPipe {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        let outcome = ready!(tokio_util::io::poll_read_buf(
+        let outcome = ready!(crate::transport::io::poll_read_buf(
             Pin::new(&mut self.rx),
             cx,
             buf

@@ -35,7 +35,7 @@
 //! A server's byte counters get one relaxed `fetch_add` per read and per
 //! flush that moved bytes, not one per callback or per chunk.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::io::IoSlice;
@@ -63,28 +63,23 @@ pub(crate) const READ_SIZE: usize = 64 * 1024;
 const MAX_PASSES_PER_POLL: usize = 64;
 
 thread_local! {
-    /// The thread's read buffer; see the module docs. It is borrowed only
-    /// while the io fills it, never while a callback runs.
-    static READ_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    /// The thread's read buffer; see the module docs. A read takes it out
+    /// and puts it back, so it is never out while a callback runs, and a
+    /// const-initialised `Cell` costs no lazy-init check or borrow flag.
+    static READ_BUFFER: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 
 /// Reads once from `io` into the thread's read buffer and cuts off what
 /// arrived (empty at EOF).
-fn read_shared(io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
-    READ_BUFFER.with(|shared| match shared.try_borrow_mut() {
-        Ok(mut buf) => read_cut(io, cx, &mut buf),
-        // Not reachable (no callback runs while it is borrowed), but a
-        // buffer of this read's own is the safe answer, never a panic.
-        Err(_) => read_cut(io, cx, &mut BytesMut::new()),
-    })
-}
-
 #[inline]
-fn read_cut(
-    io: &mut dyn StreamIo,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-) -> Poll<io::Result<Bytes>> {
+fn read_shared(io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
+    // `try_with`: a read during the thread's teardown gets a buffer of its
+    // own rather than a panic.
+    let mut buf = READ_BUFFER
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     // Everything read is cut off, so the buffer is empty here and its
     // capacity is what this read may fill: at least `READ_SIZE`, as with a
     // buffer per connection. Room for two reads means one `reserve` per
@@ -93,11 +88,14 @@ fn read_cut(
     if buf.capacity() < READ_SIZE {
         buf.reserve(2 * READ_SIZE);
     }
-    match io.poll_read_buf(cx, buf) {
+    let polled = io.poll_read_buf(cx, &mut buf);
+    let outcome = match polled {
         Poll::Ready(Ok(n)) => Poll::Ready(Ok(buf.split_to(n).freeze())),
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         Poll::Pending => Poll::Pending,
-    }
+    };
+    let _ = READ_BUFFER.try_with(|slot| slot.set(Some(buf)));
+    outcome
 }
 
 /// What a driver hands back when the transport is detached for `start_tls`.
@@ -124,8 +122,11 @@ pub(crate) struct StreamDriver {
     read_eof: bool,
     /// Our EOF went out.
     eof_sent: bool,
-    /// Something was written since the stream's last completed `poll_flush`.
+    /// Something was written since the stream's last completed `poll_flush`
+    /// (never set for an io whose `poll_flush` has nothing to do).
     needs_flush: bool,
+    /// The io's `holds_written_bytes`, asked once.
+    io_holds_written: bool,
     shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `drain()` waiters a pass found to wake, outside the lock.
     drained: Vec<Waker>,
@@ -222,6 +223,7 @@ impl StreamDriver {
         config: ConnectionConfig,
     ) -> Self {
         let timeouts = Timeouts::new(config.settings.timeouts);
+        let io_holds_written = io.holds_written_bytes();
         StreamDriver {
             io: Some(io),
             handler,
@@ -230,6 +232,7 @@ impl StreamDriver {
             read_eof: false,
             eof_sent: false,
             needs_flush: false,
+            io_holds_written,
             shutdown_deadline: None,
             drained: Vec::new(),
             timeouts,
@@ -268,7 +271,7 @@ impl StreamDriver {
         apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
         let mut written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
         if written > 0 {
-            self.needs_flush = true;
+            self.needs_flush = self.io_holds_written;
         }
         state.update_read_hold();
         let mut flushed = state.core().buffer().is_empty();

@@ -11,9 +11,10 @@ use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::transport::driver::READ_SIZE;
 use crate::transport::sendfile::ZeroCopyTarget;
 
 /// A byte stream a driver can run: TCP, Unix, TLS, pipes.
@@ -21,7 +22,8 @@ use crate::transport::sendfile::ZeroCopyTarget;
 /// Object-safe so that `start_tls` can take the stream back from a driver and
 /// wrap it.
 pub(crate) trait StreamIo: Send + 'static {
-    /// Reads into the spare capacity of `buf`; `Ok(0)` is EOF.
+    /// Reads into the spare capacity of `buf`, at most [`READ_SIZE`] bytes
+    /// (use [`poll_read_buf`]); `Ok(0)` is EOF.
     fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
@@ -43,6 +45,12 @@ pub(crate) trait StreamIo: Send + 'static {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let _ = cx;
         Poll::Ready(Ok(()))
+    }
+
+    /// Whether [`poll_flush`](Self::poll_flush) can have work to do; a
+    /// driver that hears `false` never calls it (one dyn call less per write).
+    fn holds_written_bytes(&self) -> bool {
+        true
     }
 
     /// Sends EOF on the write side (TCP FIN).
@@ -97,8 +105,7 @@ where
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        // No zero-filling: tokio-util reads into the spare capacity as it is.
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+        poll_read_buf(Pin::new(&mut self.0), cx, buf)
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -111,6 +118,11 @@ where
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    /// A TCP or Unix socket's writes go straight to the kernel.
+    fn holds_written_bytes(&self) -> bool {
+        false
     }
 
     fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -160,7 +172,7 @@ where
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
+        poll_read_buf(Pin::new(&mut self.stream), cx, buf)
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -229,7 +241,7 @@ impl StreamIo for Prefixed {
         if self.prefix.is_empty() {
             return self.io.poll_read_buf(cx, buf);
         }
-        let room = buf.capacity() - buf.len();
+        let room = (buf.capacity() - buf.len()).min(READ_SIZE);
         let room = if room == 0 { self.prefix.len() } else { room };
         Poll::Ready(Ok(self.take_prefix(room, |p| buf.extend_from_slice(p))))
     }
@@ -254,6 +266,10 @@ impl StreamIo for Prefixed {
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_flush(cx)
+    }
+
+    fn holds_written_bytes(&self) -> bool {
+        self.io.holds_written_bytes()
     }
 
     fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -283,6 +299,20 @@ impl StreamIo for Prefixed {
     fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.io.poll_peer_closed(cx)
     }
+}
+
+/// `StreamIo::poll_read_buf` for any tokio reader: reads into the spare
+/// capacity of `buf` as it is (no zero-filling), at most [`READ_SIZE`]
+/// bytes, whatever that capacity (the driver's buffer is shared by the
+/// thread's connections and keeps room for more than one read): one read
+/// adds at most that much to what a connection holds.
+#[inline]
+pub(crate) fn poll_read_buf<R: AsyncRead + ?Sized>(
+    reader: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    tokio_util::io::poll_read_buf(reader, cx, &mut (&mut *buf).limit(READ_SIZE))
 }
 
 /// `StreamIo::poll_read_slice` for any tokio reader: reads into `buf` and

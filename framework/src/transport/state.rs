@@ -177,6 +177,22 @@ impl State {
     /// Checks a write against the transport's state, logging dropped writes.
     #[inline]
     pub(crate) fn accepts_writes(&mut self, what: &str) -> bool {
+        // The common case in one test; any refusal is found and logged below,
+        // so each condition here must also be one `refuse_write` checks.
+        if self.writable
+            && !self.eof_requested
+            && !self.core.is_closing()
+            && self.transfer.is_none()
+        {
+            return true;
+        }
+        self.refuse_write(what)
+    }
+
+    /// The write [`accepts_writes`](Self::accepts_writes) turns away, logged.
+    #[cold]
+    #[inline(never)]
+    fn refuse_write(&mut self, what: &str) -> bool {
         if !self.writable {
             tracing::error!("{what}() on a read-only transport; data dropped");
             return false;

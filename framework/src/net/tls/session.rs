@@ -120,7 +120,7 @@ impl StreamIo for TlsIo {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
+        crate::transport::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
