@@ -447,6 +447,14 @@ where
 }
 
 /// Which runtime a server runs its connections on (`echo_server --runtime`).
+///
+/// ```
+/// use aioproto_examples::RuntimeKind;
+/// use clap::ValueEnum;
+///
+/// assert_eq!(RuntimeKind::from_str("loop-multi", false), Ok(RuntimeKind::LoopMulti));
+/// assert_eq!(RuntimeKind::default(), RuntimeKind::Current);
+/// ```
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RuntimeKind {
     /// One current-thread tokio runtime: asyncio's model, the benchmarks' setting.
@@ -460,6 +468,12 @@ pub enum RuntimeKind {
 
 /// Runs `main_future` on the runtime `kind` names, then exits the process
 /// as [`run_single_threaded`] does.
+///
+/// ```no_run
+/// use aioproto_examples::{RuntimeKind, run_on};
+///
+/// run_on("demo", RuntimeKind::Multi, async { Ok::<(), std::io::Error>(()) });
+/// ```
 pub fn run_on<F, E>(program: &str, kind: RuntimeKind, main_future: F) -> !
 where
     F: std::future::Future<Output = Result<(), E>>,
