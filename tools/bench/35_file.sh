@@ -55,6 +55,11 @@ for mode in plain tls; do
         printf '%-6s %-11s %10s %20s\n' "$mode" "$name" "${rate[$name]}" "${cpu[$name]}"
     done
     echo "  ratio aioproto/raw-tokio ($mode): MiB/s $(ratio "${rate[aioproto]}" "${rate[raw-tokio]}"), CPU per GiB $(ratio "${cpu[aioproto]}" "${cpu[raw-tokio]}")"
+    if [ "$mode" = tls ]; then baseline="tokio-rustls, 256 KiB reads"; else baseline="plain sendfile(2) from tokio"; fi
+    record "file transfer ($mode), throughput" MiB/s aioproto "${rate[aioproto]}" ">=0.9x"
+    record "file transfer ($mode), throughput" MiB/s baseline "${rate[raw-tokio]}" "$baseline"
+    record "file transfer ($mode), server CPU" ms/GiB aioproto "${cpu[aioproto]}"
+    record "file transfer ($mode), server CPU" ms/GiB baseline "${cpu[raw-tokio]}" "$baseline"
 done
 rm -f "$ROOT/data.bin"
 

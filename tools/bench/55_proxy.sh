@@ -36,4 +36,9 @@ for size in 65536 1048576; do
         printf '%-10s %-10s %12s %20s\n' "$size" "$name" "${mibs[$name]}" "${cpu[$name]}"
     done
     echo "  ratio aioproto/raw-tokio at $size B: throughput $(ratio "${mibs[aioproto]}" "${mibs[raw-tokio]}")x, CPU per GiB $(ratio "${cpu[aioproto]}" "${cpu[raw-tokio]}")x"
+    baseline="tokio copy_bidirectional, 64 KiB buffers"
+    record "TCP proxy $((size / 1024)) KiB messages, throughput" MiB/s aioproto "${mibs[aioproto]}" ">=0.9x"
+    record "TCP proxy $((size / 1024)) KiB messages, throughput" MiB/s baseline "${mibs[raw-tokio]}" "$baseline"
+    record "TCP proxy $((size / 1024)) KiB messages, proxy CPU" ms/GiB aioproto "${cpu[aioproto]}"
+    record "TCP proxy $((size / 1024)) KiB messages, proxy CPU" ms/GiB baseline "${cpu[raw-tokio]}" "$baseline"
 done
