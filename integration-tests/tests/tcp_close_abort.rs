@@ -216,3 +216,31 @@ async fn reset_while_closing_with_pending_data_is_an_error() {
     assert!(lost.as_ref().is_some_and(|e| e.is_closed()), "{lost:?}");
     assert_eq!(log.lost_count(), 1);
 }
+
+/// `set_protocol` then `abort()` in the same callback: the switch happens
+/// first, so the new protocol is the one told of the end (as asyncio, whose
+/// `set_protocol` takes effect at once); the old one hears nothing more.
+#[tokio::test]
+async fn set_protocol_then_abort_tells_the_new_protocol() {
+    init_tracing();
+    let next = Log::new();
+    let switched = next.clone();
+    let (server, addr, mut rx) = recording_server(move |log| {
+        let switched = switched.clone();
+        Events::new(log).on_data(move |t, _| {
+            t.set_protocol(Events::new(&switched));
+            t.abort();
+        })
+    })
+    .await;
+    let mut client = raw_connect(addr).await;
+    let log = next_log(&mut rx).await;
+    raw_write(&mut client, b"go").await;
+    assert!(
+        next.wait_lost().await.is_none(),
+        "abort: connection_lost(None)"
+    );
+    assert_eq!(next.lost_count(), 1);
+    assert_eq!(log.lost_count(), 0, "the replaced protocol heard nothing");
+    server.close();
+}

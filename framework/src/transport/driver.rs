@@ -165,11 +165,13 @@ struct Pass {
 /// Takes the commands handles queued: abort, a protocol switch, socket
 /// options, and the hard limit's verdict.
 fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -> Result<(), Step> {
-    if state.core().is_aborting() {
-        return Err(Step::Finish(None));
-    }
+    // The switch first: a protocol queued before an abort is the one that
+    // hears `connection_lost` (as asyncio's `set_protocol` then `abort`).
     if let Some(next) = state.take_next_handler() {
         *handler = next;
+    }
+    if state.core().is_aborting() {
+        return Err(Step::Finish(None));
     }
     // The io is asked for its socket only when an option changed (a dyn call).
     if let Some(options) = state.take_changed_socket_options()
@@ -492,7 +494,11 @@ impl StreamDriver {
             detach_tx,
             reading_paused,
             drained,
+            next_handler,
         } = self.transport.lock().end(outcome.is_none());
+        if let Some(next) = next_handler {
+            self.handler = next;
+        }
         let io = self.io.take();
         let handler = std::mem::replace(&mut self.handler, Handler::Finished);
         let handler = match (io, detach_tx) {

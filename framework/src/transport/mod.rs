@@ -561,9 +561,17 @@ impl Transport {
     }
 
     /// Queues `handler` as the connection's protocol from the driver's next
-    /// pass on (see [`set_protocol`](Self::set_protocol)).
-    pub(crate) fn set_handler(&self, handler: crate::transport::dispatch::Handler) {
-        self.update(|state| state.set_next_handler(handler));
+    /// pass on (see [`set_protocol`](Self::set_protocol)). `false`: the
+    /// connection had already ended, and `handler` will never be called;
+    /// `true`: it will be, `connection_lost` included.
+    pub(crate) fn set_handler(&self, handler: crate::transport::dispatch::Handler) -> bool {
+        self.update(|state| state.set_next_handler(handler)).is_ok()
+    }
+
+    /// Drops a protocol queued by [`set_handler`](Self::set_handler) that the
+    /// driver has not taken yet: the current one keeps the callbacks.
+    pub(crate) fn cancel_handler(&self) {
+        drop(self.update(|state| state.cancel_next_handler()));
     }
 
     /// Everything known about the connection: addresses, socket, TLS details.

@@ -128,6 +128,9 @@ pub(crate) struct Ended {
     pub(crate) reading_paused: bool,
     /// `drain()` waiters, to wake once `connection_lost` has run.
     pub(crate) drained: Vec<Waker>,
+    /// A protocol queued during the last pass (before an abort, say): it
+    /// replaces the current one, so it is the one told of the end.
+    pub(crate) next_handler: Option<Handler>,
 }
 
 impl KindState for State {
@@ -320,8 +323,21 @@ impl State {
 
     // --- Steering (handles) ---
 
-    pub(crate) fn set_next_handler(&mut self, handler: Handler) {
+    /// Queues `handler` to take the callbacks from the next pass on. Refused
+    /// (handed back) once the connection ended: nothing would call it. Queued
+    /// before the end, it is the protocol that hears `connection_lost`.
+    pub(crate) fn set_next_handler(&mut self, handler: Handler) -> Result<(), Handler> {
+        if self.core.is_closed() {
+            return Err(handler);
+        }
         self.next_handler = Some(handler);
+        Ok(())
+    }
+
+    /// Takes back a protocol queued by [`set_next_handler`](Self::set_next_handler)
+    /// that the driver has not installed yet.
+    pub(crate) fn cancel_next_handler(&mut self) -> Option<Handler> {
+        self.next_handler.take()
     }
 
     pub(crate) fn socket_options(&self) -> Option<SocketOptions> {
@@ -483,6 +499,7 @@ impl State {
             detach_tx,
             reading_paused: self.core.is_reading_paused(),
             drained: std::mem::take(&mut self.drain_waiters),
+            next_handler: self.next_handler.take(),
         }
     }
 }

@@ -387,7 +387,11 @@ where
             return false;
         }
         let (for_driver, next) = next.shared();
-        transport.set_handler(for_driver);
+        if !transport.set_handler(for_driver) {
+            // The connection already ended (an abort from another task):
+            // this handler heard `connection_lost`, the new protocol never starts.
+            return false;
+        }
         let rest = self.read_buf.split().freeze();
         let mut introduced = next.base().connection_made(transport);
         if introduced.is_ok() && !rest.is_empty() {
@@ -395,8 +399,9 @@ where
         }
         self.switched = Some(next);
         if let Err(e) = introduced {
-            // An abort keeps the driver from taking the new protocol; this
-            // one passes the error on to it in `connection_lost`.
+            // The driver keeps this protocol, which passes the error on to
+            // the new one in `connection_lost`.
+            transport.cancel_handler();
             self.error = Some(e);
             transport.abort();
         }

@@ -38,6 +38,7 @@ mod state;
 use crate::error::{Error, Result};
 use crate::net::connect::{ConnectOptions, create_connection};
 use crate::transport::Transport;
+use crate::transport::dispatch::IntoHandler;
 
 pub use end::RelayEnd;
 use end::{Part, check_sink, check_source};
@@ -99,10 +100,11 @@ pub fn pipe(from: &Transport, to: &Transport) -> Result<Relay> {
 /// now on both (it resumes even if it was paused), except on a side whose
 /// sink is over its high-water mark.
 ///
-/// Installing the relay on a transport that an
-/// [`abort`](crate::Transport::abort) is ending at that very moment may leave
-/// that end unreported (the relay would then not finish until the other
-/// side ends); a transport already closing is detected.
+/// A transport that ends while the relay is being installed (an
+/// [`abort`](crate::Transport::abort) from another task at that very moment)
+/// is reported to the relay like any other end: the relay's protocol is
+/// queued under the transport's lock, so it either hears `connection_lost`
+/// or is refused because the end came first, and then the relay ends too.
 ///
 /// # Errors
 ///
@@ -241,10 +243,17 @@ fn install(members: Vec<Member>, flows: &[(usize, usize)]) -> Relay {
     }
     for (member, transport) in transports.iter().enumerate() {
         transport.pause_reading();
-        let _ = transport.set_protocol(Endpoint {
+        let (_, endpoint) = Endpoint {
             relay: relay.clone(),
             member,
-        });
+        }
+        .into_handler();
+        // Queued before the transport ended, the endpoint hears its
+        // `connection_lost` (an abort racing this loop included); refused
+        // after, the member is lost now.
+        if !transport.set_handler(endpoint) {
+            relay.member_lost(member, Some(Error::Closed("transport")));
+        }
     }
     relay.start();
     Relay { shared: relay }
