@@ -36,6 +36,19 @@ done
 
 # Instructions per request: cachegrind counts user-space instructions, which
 # machine noise cannot move. Two loads of different sizes cancel start-up costs.
+# insn_per_request NAME SIZE CMD...: instructions per SIZE-byte request of the server CMD.
+insn_per_request() {
+    local name=$1 size=$2 refs=() requests
+    shift 2
+    for requests in 2000 12000; do
+        start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$@"
+        taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size "$size" --requests $requests >/dev/null
+        stop_server
+        refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)")
+    done
+    awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }'
+}
+
 if command -v valgrind >/dev/null; then
     echo
     echo "user-space instructions per request (valgrind cachegrind, differential 2,000 vs 12,000 requests)"
@@ -44,17 +57,26 @@ if command -v valgrind >/dev/null; then
             name=${entry%%:*}
             # Instructions of an interpreter are not comparable with compiled code.
             [ "$name" = uvloop ] && continue
-            refs=()
-            for requests in 2000 12000; do
-                start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
-                taskset -c "$LOAD_CORE" "$BIN/loadgen" echo "$ADDR" --conns $CONNS --size $size --requests $requests >/dev/null
-                stop_server
-                refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)")
-            done
-            per_request=$(awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }')
+            per_request=$(insn_per_request "$name" "$size" ${entry#*:})
             printf '  %-10s %-10s %8s instructions/request\n' "$size" "$name" "$per_request"
             record "TCP echo $((size / 1024)) KiB, instructions" instructions/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.25x")"
         done
+    done
+
+    # Multi-thread runtimes against the current-thread one (1 KiB): the target
+    # is aioproto's own ratio; raw tokio's shows what tokio's scheduler costs.
+    echo
+    echo "1 KiB instructions/request by runtime (the multi-thread one is what #[tokio::main] builds)"
+    single=$(insn_per_request aioproto-current 1024 "$BIN/echo_server" --port 0 --runtime current)
+    raw_single=$(insn_per_request raw-current 1024 "$BIN/raw_tokio_echo" --port 0 --runtime current)
+    raw_multi=$(insn_per_request raw-multi 1024 "$BIN/raw_tokio_echo" --port 0 --runtime multi)
+    printf '  %-28s %8s\n' "aioproto current-thread" "$single" "raw tokio current-thread" "$raw_single" \
+        "raw tokio multi-thread" "$raw_multi ($(ratio "$raw_multi" "$raw_single")x its current-thread)"
+    for runtime in multi loop-multi; do
+        multi=$(insn_per_request "aioproto-$runtime" 1024 "$BIN/echo_server" --port 0 --runtime "$runtime")
+        printf '  %-28s %8s\n' "aioproto --runtime $runtime" "$multi ($(ratio "$multi" "$single")x the current-thread figure)"
+        record "TCP echo 1 KiB, instructions on --runtime $runtime" instructions/request aioproto "$multi" "<=1.10x"
+        record "TCP echo 1 KiB, instructions on --runtime $runtime" instructions/request baseline "$single" "aioproto on the current-thread runtime"
     done
 else
     echo "(valgrind not installed: instruction counts skipped)"

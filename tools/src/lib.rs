@@ -11,7 +11,8 @@ pub fn announce(addr: impl std::fmt::Display) {
     let _ = out.flush();
 }
 
-/// The accept loop of the raw tokio baselines: a single-threaded runtime, a
+/// The accept loop of the raw tokio baselines: a single-threaded runtime
+/// (or, with `multi_thread`, the multi-thread one `#[tokio::main]` builds), a
 /// listener on `127.0.0.1:port`, SIGTERM/SIGINT handlers in place before the
 /// `listening on` line, TCP_NODELAY on each accepted stream, and
 /// `on_accept(stream)` for each (it spawns the connection's task). Returns
@@ -20,11 +21,21 @@ pub fn announce(addr: impl std::fmt::Display) {
 /// # Errors
 ///
 /// The runtime, the bind, the signal handlers or an accept failed.
-pub fn serve_raw(port: u16, on_accept: impl Fn(tokio::net::TcpStream)) -> std::io::Result<()> {
+pub fn serve_raw(
+    port: u16,
+    multi_thread: bool,
+    on_accept: impl Fn(tokio::net::TcpStream),
+) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let mut term = signal(SignalKind::terminate())?;

@@ -1,7 +1,9 @@
 //! The baseline for `make bench`: a plain tokio echo server, as a tokio user
 //! would write it (64 KiB buffer per connection, single-threaded runtime).
 //!
-//! `raw_tokio_echo [--port P]` prints `listening on ADDR` and exits 0 on SIGTERM/SIGINT.
+//! `raw_tokio_echo [--port P] [--runtime current|multi]` prints `listening on ADDR` and
+//! exits 0 on SIGTERM/SIGINT. `--runtime multi` runs it on the multi-thread runtime
+//! `#[tokio::main]` builds, to show what that scheduler costs raw tokio.
 
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,11 +16,20 @@ struct Cli {
     /// Port; 0 picks any free port.
     #[arg(long, value_name = "P", default_value_t = 0)]
     port: u16,
+    /// The tokio runtime: `current` (one thread) or `multi` (what `#[tokio::main]` builds).
+    #[arg(long, value_enum, default_value_t = Runtime::Current)]
+    runtime: Runtime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Runtime {
+    Current,
+    Multi,
 }
 
 fn main() -> std::io::Result<()> {
-    let Cli { port } = Cli::parse();
-    aioproto_tools::serve_raw(port, |mut stream| {
+    let Cli { port, runtime } = Cli::parse();
+    aioproto_tools::serve_raw(port, runtime == Runtime::Multi, |mut stream| {
         tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             loop {

@@ -32,7 +32,7 @@ struct Cli {
 fn main() -> std::io::Result<()> {
     let Cli { port, to, buffer } = Cli::parse();
     let buffer = buffer.max(1);
-    aioproto_tools::serve_raw(port, move |mut client| {
+    aioproto_tools::serve_raw(port, false, move |mut client| {
         tokio::spawn(async move {
             let Ok(mut upstream) = TcpStream::connect(to).await else {
                 return;
