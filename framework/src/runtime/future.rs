@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{ExceptionContext, LoopShared};
-use crate::runtime::task::{AwaitCore, CancelTarget, await_core};
+use crate::runtime::task::{AwaitCore, CancelTarget, TaskHeader, await_core};
 use crate::util::{catch_panic, lock};
 
 /// Where done-callbacks of a future run: the loop it was created in, else the
@@ -138,25 +138,30 @@ impl<T> Inner<T> {
 pub(crate) type WaiterId = u64;
 
 /// The shared state behind [`Future`] and [`Task`](crate::Task) results.
+///
+/// A task's result core also holds the task's [`TaskHeader`], so that a task
+/// is one allocation here (plus tokio's cell) rather than two: the
+/// type-erased side of the task ([`TaskShared`](crate::runtime::task::TaskShared))
+/// is this same allocation seen through a trait object.
 pub(crate) struct FutureCore<T> {
     inner: Mutex<Inner<T>>,
     sched: Scheduler,
-    /// For a task's result: the task's id and name, if it was given one
-    /// (changes the "never retrieved" message).
-    owner: Mutex<Option<(u64, Option<String>)>>,
+    /// `Some` for a task's result: its id, name and cancel state (the name
+    /// also changes the "never retrieved" message).
+    task: Option<TaskHeader>,
 }
 
 impl<T: Send + 'static> FutureCore<T> {
     pub(crate) fn new(sched: Scheduler) -> Arc<Self> {
-        Self::with_owner(sched, None)
+        Self::with_task(sched, None)
     }
 
-    /// The result core of the task `id`, named `name` if it was given one.
-    pub(crate) fn owned_by(sched: Scheduler, id: u64, name: Option<String>) -> Arc<Self> {
-        Self::with_owner(sched, Some((id, name)))
+    /// The result core of the task `header` describes.
+    pub(crate) fn of_task(sched: Scheduler, header: TaskHeader) -> Arc<Self> {
+        Self::with_task(sched, Some(header))
     }
 
-    fn with_owner(sched: Scheduler, owner: Option<(u64, Option<String>)>) -> Arc<Self> {
+    fn with_task(sched: Scheduler, task: Option<TaskHeader>) -> Arc<Self> {
         Arc::new(FutureCore {
             inner: Mutex::new(Inner {
                 state: State::Pending,
@@ -167,12 +172,13 @@ impl<T: Send + 'static> FutureCore<T> {
                 retrieved: false,
             }),
             sched,
-            owner: Mutex::new(owner),
+            task,
         })
     }
 
-    pub(crate) fn set_owner(&self, id: u64, name: Option<String>) {
-        *lock(&self.owner) = Some((id, name));
+    /// The header of the task this is the result of; `None` for a plain future.
+    pub(crate) fn task_header(&self) -> Option<&TaskHeader> {
+        self.task.as_ref()
     }
 
     /// Ready once the future is done; else registers `cx`'s waker under `slot`
@@ -361,8 +367,13 @@ impl<T: Send + 'static> FutureCore<T> {
 }
 
 impl<T: Send + 'static> CancelTarget for FutureCore<T> {
+    /// A plain future is cancelled; a task's result core cancels its task
+    /// (which then ends cancelled, or catches the cancel and carries on).
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
-        self.complete(State::Cancelled(msg))
+        match &self.task {
+            Some(task) => task.cancel(msg),
+            None => self.complete(State::Cancelled(msg)),
+        }
     }
 }
 
@@ -373,10 +384,9 @@ impl<T> Drop for FutureCore<T> {
             return;
         }
         if let State::Finished(Err(err)) = &inner.state {
-            let owner = self.owner.get_mut().unwrap_or_else(PoisonError::into_inner);
-            let ctx = match owner {
-                Some((id, name)) => ExceptionContext::new("Task exception was never retrieved")
-                    .with_task_name(name.clone().unwrap_or_else(|| format!("Task-{id}"))),
+            let ctx = match &self.task {
+                Some(task) => ExceptionContext::new("Task exception was never retrieved")
+                    .with_task_name(task.name()),
                 None => ExceptionContext::new("Future exception was never retrieved"),
             }
             .with_error(err.clone());

@@ -243,36 +243,33 @@ impl Drop for Runner {
 /// Cancels every pending task of `lp` and waits until each is done (asyncio's
 /// `_cancel_all_tasks`); errors other than the cancellation are reported.
 async fn cancel_all_tasks(lp: &EventLoop) {
-    // The result views are held from here on, so a failure is still there to
-    // report (and is marked retrieved) once the task is done.
-    let tasks: Vec<_> = tasks_of_loop(lp.shared.id())
-        .into_iter()
-        .filter_map(|t| t.view().map(|v| (t, v)))
-        .collect();
+    // The tasks' result cores are held from here on, so a failure is still
+    // there to report (and is marked retrieved) once the task is done.
+    let tasks = tasks_of_loop(lp.shared.id());
     if tasks.is_empty() {
         return;
     }
     let remaining = Arc::new(AtomicUsize::new(tasks.len()));
     let all_done = Arc::new(Notify::new());
-    for (task, view) in &tasks {
-        task.cancel(None);
+    for task in &tasks {
+        task.header().cancel(None);
         let (remaining, all_done) = (remaining.clone(), all_done.clone());
-        view.subscribe(Box::new(move || {
+        task.subscribe(Box::new(move || {
             if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
                 all_done.notify_one();
             }
         }));
     }
     all_done.notified().await;
-    for (task, view) in &tasks {
-        if view.cancelled() {
+    for task in &tasks {
+        if task.cancelled() {
             continue;
         }
-        if let Some(err) = view.error() {
+        if let Some(err) = task.error() {
             lp.call_exception_handler(
                 ExceptionContext::new("unhandled exception during aioproto::run() shutdown")
                     .with_error(err)
-                    .with_task_name(task.name()),
+                    .with_task_name(task.header().name()),
             );
         }
     }

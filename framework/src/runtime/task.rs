@@ -37,8 +37,9 @@ pub(crate) struct TaskState {
     pub(crate) waker: Option<Waker>,
 }
 
-/// The shared, type-erased part of a task.
-pub(crate) struct TaskShared {
+/// A task's own state, kept inside its result [`FutureCore`] (one allocation
+/// for both): id, name and the cancel protocol.
+pub(crate) struct TaskHeader {
     pub(crate) id: u64,
     /// `None` until named: the name is then `Task-{id}`.
     pub(crate) name: Mutex<Option<String>>,
@@ -49,27 +50,33 @@ pub(crate) struct TaskShared {
     pub(crate) cancel_pending: AtomicBool,
     pub(crate) loop_id: u64,
     pub(crate) lp: Option<Weak<LoopShared>>,
-    /// Type-erased view of the result future (done/cancelled).
-    pub(crate) result: Mutex<Option<Weak<dyn ResultView>>>,
 }
 
-/// What the type-erased side of a task needs from its result future.
-pub(crate) trait ResultView: Send + Sync {
+/// The header a core without one would report. Never reached: the only cores
+/// seen as tasks are made by the spawn path, always with a header; this keeps
+/// that invariant from needing a panic.
+static NO_TASK: TaskHeader = TaskHeader::outside_loops(0, None);
+
+/// A task seen without its value type: its result core behind a trait object
+/// (the same allocation as the `Task<T>`'s, so erasing costs no allocation).
+pub(crate) type TaskShared = dyn TaskCell;
+
+/// What the type-erased side of a task needs from its result core.
+pub(crate) trait TaskCell: Send + Sync {
+    fn header(&self) -> &TaskHeader;
     fn cancelled(&self) -> bool;
-    /// Renames the task in the result's "never retrieved" report.
-    fn set_owner(&self, id: u64, name: Option<String>);
     /// Runs `listener` once the result is set (at once if it is).
     fn subscribe(&self, listener: Box<dyn FnOnce() + Send>);
     /// The error the task ended with, marking it retrieved.
     fn error(&self) -> Option<Error>;
 }
 
-impl<T: Send + 'static> ResultView for FutureCore<T> {
+impl<T: Send + 'static> TaskCell for FutureCore<T> {
+    fn header(&self) -> &TaskHeader {
+        self.task_header().unwrap_or(&NO_TASK)
+    }
     fn cancelled(&self) -> bool {
         FutureCore::cancelled(self)
-    }
-    fn set_owner(&self, id: u64, name: Option<String>) {
-        FutureCore::set_owner(self, id, name);
     }
     fn subscribe(&self, listener: Box<dyn FnOnce() + Send>) {
         FutureCore::subscribe(self, listener);
@@ -79,8 +86,36 @@ impl<T: Send + 'static> ResultView for FutureCore<T> {
     }
 }
 
-impl TaskShared {
-    pub(crate) fn cancel(self: &Arc<Self>, msg: Option<String>) -> bool {
+impl TaskHeader {
+    /// The header of a new task `id` of the loop `lp` (none: a plain tokio runtime's).
+    pub(crate) fn new(id: u64, name: Option<String>, lp: Option<&Arc<LoopShared>>) -> Self {
+        TaskHeader {
+            loop_id: lp.map_or(0, |lp| lp.id()),
+            lp: lp.map(Arc::downgrade),
+            ..TaskHeader::outside_loops(id, name)
+        }
+    }
+
+    const fn outside_loops(id: u64, name: Option<String>) -> Self {
+        TaskHeader {
+            id,
+            name: Mutex::new(name),
+            st: Mutex::new(TaskState {
+                must_cancel: false,
+                cancel_msg: None,
+                num_cancels: 0,
+                done: false,
+                started: false,
+                fut_waiter: None,
+                waker: None,
+            }),
+            cancel_pending: AtomicBool::new(false),
+            loop_id: 0,
+            lp: None,
+        }
+    }
+
+    pub(crate) fn cancel(&self, msg: Option<String>) -> bool {
         let waiter = {
             let mut st = lock(&self.st);
             if st.done {
@@ -130,25 +165,10 @@ impl TaskShared {
         lock(&self.st).done
     }
 
-    pub(crate) fn cancelled(&self) -> bool {
-        self.view().is_some_and(|v| v.cancelled())
-    }
-
-    /// The result future, while anyone (the running body included) holds it.
-    pub(crate) fn view(&self) -> Option<Arc<dyn ResultView>> {
-        lock(&self.result).as_ref().and_then(Weak::upgrade)
-    }
-
     pub(crate) fn name(&self) -> String {
         lock(&self.name)
             .clone()
             .unwrap_or_else(|| format!("Task-{}", self.id))
-    }
-}
-
-impl CancelTarget for TaskShared {
-    fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
-        self.cancel(msg)
     }
 }
 
@@ -161,7 +181,7 @@ pub(crate) fn current_task_shared() -> Option<Arc<TaskShared>> {
 pub(crate) fn take_cancel() -> Option<Error> {
     CURRENT_TASK.with(|c| {
         let current = c.borrow();
-        let task = current.as_ref()?;
+        let task = current.as_ref()?.header();
         if !task.cancel_pending.load(Ordering::Acquire) {
             return None;
         }
@@ -188,7 +208,7 @@ impl WaiterGuard {
         let task = CURRENT_TASK.with(|c| c.borrow().clone());
         let task = task.map(|t| {
             let token = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
-            lock(&t.st).fut_waiter = Some((token, target));
+            lock(&t.header().st).fut_waiter = Some((token, target));
             (t, token)
         });
         WaiterGuard { task }
@@ -198,7 +218,7 @@ impl WaiterGuard {
 impl Drop for WaiterGuard {
     fn drop(&mut self) {
         if let Some((task, token)) = &self.task {
-            let mut st = lock(&task.st);
+            let mut st = lock(&task.header().st);
             if st.fut_waiter.as_ref().is_some_and(|(t, _)| t == token) {
                 st.fut_waiter = None;
             }
@@ -331,8 +351,8 @@ struct CurrentGuard {
 }
 
 impl CurrentGuard {
-    fn enter(task: &Arc<TaskShared>, lp: Option<Arc<LoopShared>>) -> CurrentGuard {
-        let prev_task = CURRENT_TASK.with(|c| c.borrow_mut().replace(task.clone()));
+    fn enter(task: Arc<TaskShared>, lp: Option<Arc<LoopShared>>) -> CurrentGuard {
+        let prev_task = CURRENT_TASK.with(|c| c.borrow_mut().replace(task));
         CurrentGuard {
             prev_task,
             _loop: lp.map(event_loop::EnterGuard::enter),
@@ -351,15 +371,19 @@ impl Drop for CurrentGuard {
 /// records its outcome.
 pub(crate) struct TaskRunner<T: Send + 'static> {
     pub(crate) finished: bool,
-    pub(crate) shared: Arc<TaskShared>,
+    /// The task's result core, which holds its header.
     pub(crate) result: Arc<FutureCore<T>>,
 }
 
 impl<T: Send + 'static> TaskRunner<T> {
+    fn header(&self) -> &TaskHeader {
+        TaskCell::header(&*self.result)
+    }
+
     fn finish(&mut self, outcome: Result<T>) {
         self.finished = true;
         let (must_cancel, msg) = {
-            let mut st = lock(&self.shared.st);
+            let mut st = lock(&self.header().st);
             st.done = true;
             st.fut_waiter = None;
             st.waker = None;
@@ -386,7 +410,7 @@ impl<T: Send + 'static> TaskRunner<T> {
             return Poll::Ready(());
         }
         {
-            let mut st = lock(&this.shared.st);
+            let mut st = lock(&this.header().st);
             if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 st.waker = Some(cx.waker().clone());
             }
@@ -401,16 +425,16 @@ impl<T: Send + 'static> TaskRunner<T> {
                 }
             }
         }
-        let lp = this.shared.lp.as_ref().and_then(Weak::upgrade);
+        let lp = this.header().lp.as_ref().and_then(Weak::upgrade);
         let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
-        let guard = CurrentGuard::enter(&this.shared, lp.clone());
+        let guard = CurrentGuard::enter(this.result.clone(), lp.clone());
         let start = slow.map(|_| Instant::now());
         let polled = catch_panic("task", || fut.poll(cx));
         drop(guard);
         if let (Some(start), Some(threshold), Some(lp)) = (start, slow, lp.as_ref()) {
             let took = start.elapsed();
             if took >= threshold {
-                lp.warn_slow(&format!("<Task name='{}'>", this.shared.name()), took);
+                lp.warn_slow(&format!("<Task name='{}'>", this.header().name()), took);
             }
         }
         match polled {
@@ -431,7 +455,7 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
     fn drop(&mut self) {
         if !self.finished {
             // The runtime dropped the task before it finished (shutdown).
-            tracing::debug!(task = %self.shared.name(), "Task was destroyed but it is pending!");
+            tracing::debug!(task = %self.header().name(), "Task was destroyed but it is pending!");
             self.finish(Err(Error::Cancelled(Some("task was destroyed".into()))));
         }
     }
@@ -494,14 +518,13 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// # Ok(()) }
 /// ```
 pub struct Task<T> {
-    pub(crate) shared: Arc<TaskShared>,
+    /// The task's result, whose core also holds the task's header.
     pub(crate) result: Future<T>,
 }
 
 impl<T> Clone for Task<T> {
     fn clone(&self) -> Self {
         Task {
-            shared: self.shared.clone(),
             result: self.result.clone(),
         }
     }
@@ -509,28 +532,28 @@ impl<T> Clone for Task<T> {
 
 impl<T: Send + 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Task name='{}' {:?}>", self.shared.name(), self.result)
+        write!(f, "<Task name='{}' {:?}>", self.header().name(), self.result)
     }
 }
 
 impl<T: Send + 'static> Task<T> {
+    fn header(&self) -> &TaskHeader {
+        TaskCell::header(&*self.result.core)
+    }
+
     /// The task's name (`Task-N` unless one was given).
     pub fn name(&self) -> String {
-        self.shared.name()
+        self.header().name()
     }
 
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
-        let name = name.into();
-        self.result
-            .core
-            .set_owner(self.shared.id, Some(name.clone()));
-        *lock(&self.shared.name) = Some(name);
+        *lock(&self.header().name) = Some(name.into());
     }
 
     /// A process-unique id.
     pub fn id(&self) -> u64 {
-        self.shared.id
+        self.header().id
     }
 
     /// Requests cancellation; false if the task is already done.
@@ -557,24 +580,24 @@ impl<T: Send + 'static> Task<T> {
     /// # }
     /// ```
     pub fn cancel(&self) -> bool {
-        self.shared.cancel(None)
+        self.header().cancel(None)
     }
 
     /// Like [`cancel`](Self::cancel), with a message carried by [`Error::Cancelled`].
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.shared.cancel(Some(msg.into()))
+        self.header().cancel(Some(msg.into()))
     }
 
     /// How many cancel requests are pending (asyncio's `cancelling()`).
     pub fn cancelling(&self) -> u32 {
-        self.shared.cancelling()
+        self.header().cancelling()
     }
 
     /// Withdraws one cancel request; at zero a not-yet-delivered request is dropped.
     ///
     /// Returns the remaining count.
     pub fn uncancel(&self) -> u32 {
-        self.shared.uncancel()
+        self.header().uncancel()
     }
 
     /// True once the task finished, failed or was cancelled.
@@ -633,7 +656,7 @@ impl<T: Send + 'static> Task<T> {
     /// A type-erased handle to this task.
     pub fn task_ref(&self) -> TaskRef {
         TaskRef {
-            shared: self.shared.clone(),
+            shared: self.result.core.clone(),
         }
     }
 
@@ -641,8 +664,9 @@ impl<T: Send + 'static> Task<T> {
         &self.result.core
     }
 
+    /// The task's result core, which as a cancel target cancels the task.
     pub(crate) fn cancel_target(&self) -> Arc<dyn CancelTarget> {
-        self.shared.clone()
+        self.result.core.clone()
     }
 }
 
@@ -650,8 +674,8 @@ impl<T: Clone + Send + 'static> IntoFuture for Task<T> {
     type Output = Result<T>;
     type IntoFuture = Wait<T>;
     fn into_future(self) -> Wait<T> {
-        let target: Arc<dyn CancelTarget> = self.shared.clone();
-        Wait::new(await_core(self.result.core.clone(), target))
+        let target: Arc<dyn CancelTarget> = self.result.core.clone();
+        Wait::new(await_core(self.result.core, target))
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::runtime::event_loop::EventLoop;
-use crate::runtime::task::{ResultView, TaskShared};
+use crate::runtime::task::TaskShared;
 use crate::runtime::task_ref::TaskRef;
 use crate::util::lock;
 
@@ -29,44 +29,37 @@ pub type TaskFactory = Arc<dyn Fn(&EventLoop, &mut NewTask) + Send + Sync>;
 /// A task being created, as a [`TaskFactory`] sees it: not started yet.
 pub struct NewTask {
     shared: Arc<TaskShared>,
-    view: Arc<dyn ResultView>,
     eager: bool,
 }
 
 impl fmt::Debug for NewTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewTask")
-            .field("id", &self.shared.id)
-            .field("name", &self.shared.name())
+            .field("id", &self.shared.header().id)
+            .field("name", &self.shared.header().name())
             .field("eager", &self.eager)
             .finish()
     }
 }
 
 impl NewTask {
-    pub(crate) fn new(shared: Arc<TaskShared>, view: Arc<dyn ResultView>, eager: bool) -> Self {
-        NewTask {
-            shared,
-            view,
-            eager,
-        }
+    pub(crate) fn new(shared: Arc<TaskShared>, eager: bool) -> Self {
+        NewTask { shared, eager }
     }
 
     /// The task's process-unique id.
     pub fn id(&self) -> u64 {
-        self.shared.id
+        self.shared.header().id
     }
 
     /// The task's name (`Task-N` unless one was given).
     pub fn name(&self) -> String {
-        self.shared.name()
+        self.shared.header().name()
     }
 
     /// Renames the task.
     pub fn set_name(&mut self, name: impl Into<String>) {
-        let name = name.into();
-        self.view.set_owner(self.shared.id, Some(name.clone()));
-        *lock(&self.shared.name) = Some(name);
+        *lock(&self.shared.header().name) = Some(name.into());
     }
 
     /// Whether the task starts eagerly (see [`create_eager_task`](crate::create_eager_task)).

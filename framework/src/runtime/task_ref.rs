@@ -17,15 +17,16 @@ impl fmt::Debug for TaskRef {
         write!(
             f,
             "<Task name='{}' id={}>",
-            self.shared.name(),
-            self.shared.id
+            self.shared.header().name(),
+            self.shared.header().id
         )
     }
 }
 
 impl PartialEq for TaskRef {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        // The data pointers: the same task may be seen through two vtables.
+        std::ptr::addr_eq(Arc::as_ptr(&self.shared), Arc::as_ptr(&other.shared))
     }
 }
 
@@ -34,37 +35,37 @@ impl Eq for TaskRef {}
 impl TaskRef {
     /// The task's name.
     pub fn name(&self) -> String {
-        self.shared.name()
+        self.shared.header().name()
     }
 
     /// The task's process-unique id.
     pub fn id(&self) -> u64 {
-        self.shared.id
+        self.shared.header().id
     }
 
     /// See [`Task::cancel`](crate::Task::cancel).
     pub fn cancel(&self) -> bool {
-        self.shared.cancel(None)
+        self.shared.header().cancel(None)
     }
 
     /// See [`Task::cancel_with_message`](crate::Task::cancel_with_message).
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.shared.cancel(Some(msg.into()))
+        self.shared.header().cancel(Some(msg.into()))
     }
 
     /// See [`Task::cancelling`](crate::Task::cancelling).
     pub fn cancelling(&self) -> u32 {
-        self.shared.cancelling()
+        self.shared.header().cancelling()
     }
 
     /// See [`Task::uncancel`](crate::Task::uncancel).
     pub fn uncancel(&self) -> u32 {
-        self.shared.uncancel()
+        self.shared.header().uncancel()
     }
 
     /// True once the task has finished in any way.
     pub fn done(&self) -> bool {
-        self.shared.done()
+        self.shared.header().done()
     }
 
     /// True if the task ended cancelled.

@@ -3,13 +3,13 @@
 //! spawn path every task goes through (task factory, eager start).
 
 use std::future::Future as StdFuture;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Waker};
 
 use crate::runtime::event_loop::{self, EventLoop, ExceptionContext, LoopShared};
 use crate::runtime::future::{Future, FutureCore, Scheduler};
-use crate::runtime::task::{ResultView, Task, TaskRunner, TaskShared, TaskState};
+use crate::runtime::task::{Task, TaskHeader, TaskRunner, TaskShared};
 use crate::runtime::task_factory::NewTask;
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
@@ -37,60 +37,41 @@ impl SpawnOptions {
     }
 }
 
-/// A task's shared state and result core, registered, with the factory
+/// A task's result core (holding its header), registered, with the factory
 /// applied; returns whether it is to start eagerly.
 fn new_task<T: Send + 'static>(
     handle: &tokio::runtime::Handle,
     lp: Option<&Arc<LoopShared>>,
     opts: SpawnOptions,
-) -> (Arc<TaskShared>, Arc<FutureCore<T>>, bool) {
+) -> (Arc<FutureCore<T>>, bool) {
     let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
     let sched = match lp {
         Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
         None => Scheduler::Tokio(handle.clone()),
     };
-    let core = FutureCore::<T>::owned_by(sched, id, opts.name.clone());
-    let result: Weak<dyn ResultView> = Arc::downgrade(&core) as Weak<FutureCore<T>>;
-    let shared = Arc::new(TaskShared {
-        id,
-        name: Mutex::new(opts.name),
-        st: Mutex::new(TaskState {
-            must_cancel: false,
-            cancel_msg: None,
-            num_cancels: 0,
-            done: false,
-            started: false,
-            fut_waiter: None,
-            waker: None,
-        }),
-        cancel_pending: AtomicBool::new(false),
-        loop_id: lp.map_or(0, |lp| lp.id()),
-        lp: lp.map(Arc::downgrade),
-        result: Mutex::new(Some(result)),
-    });
+    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, opts.name, lp));
+    let shared: Arc<TaskShared> = core.clone();
     register(&shared);
     let mut eager = opts.eager;
     if let Some(lp) = lp
         && let Some(factory) = lp.task_factory()
     {
-        let view: Arc<dyn ResultView> = core.clone();
-        let mut new = NewTask::new(shared.clone(), view, eager);
+        let mut new = NewTask::new(shared.clone(), eager);
         let lpv = EventLoop::from_shared(lp.clone());
         match catch_panic("task_factory", || factory(&lpv, &mut new)) {
             Ok(()) => eager = new.eager(),
             Err(err) => lp.call_exception_handler(
                 ExceptionContext::new("Exception in task factory")
                     .with_error(err)
-                    .with_task_name(shared.name()),
+                    .with_task_name(shared.header().name()),
             ),
         }
     }
-    (shared, core, eager)
+    (core, eager)
 }
 
 /// The future that drives a task's body and records its outcome.
 fn task_body<F>(
-    shared: &Arc<TaskShared>,
     core: &Arc<FutureCore<TaskValue<F>>>,
     fut: F,
 ) -> impl StdFuture<Output = ()> + use<F>
@@ -100,7 +81,6 @@ where
 {
     let mut runner = TaskRunner {
         finished: false,
-        shared: shared.clone(),
         result: core.clone(),
     };
     async move {
@@ -119,8 +99,8 @@ where
     F: StdFuture + Send + 'static,
     F::Output: IntoTaskResult,
 {
-    let (shared, core, eager) = new_task::<TaskValue<F>>(handle, lp, opts);
-    let body = task_body(&shared, &core, fut);
+    let (core, eager) = new_task::<TaskValue<F>>(handle, lp, opts);
+    let body = task_body(&core, fut);
     if eager {
         // asyncio 3.12's eager start: the first step runs here, inside the
         // creating call. The no-op waker is fine: a task still pending is then
@@ -138,7 +118,6 @@ where
         handle.spawn(body);
     }
     Task {
-        shared,
         result: Future::from_core(core),
     }
 }
@@ -154,11 +133,9 @@ where
     F: StdFuture,
     F::Output: IntoTaskResult,
 {
-    let (shared, core, _) =
-        new_task::<TaskValue<F>>(&lp.handle(), Some(lp), SpawnOptions::default());
-    let body = task_body(&shared, &core, fut);
+    let (core, _) = new_task::<TaskValue<F>>(&lp.handle(), Some(lp), SpawnOptions::default());
+    let body = task_body(&core, fut);
     let task = Task {
-        shared,
         result: Future::from_core(core),
     };
     (task, body)
@@ -322,7 +299,7 @@ pub(crate) fn tasks_of_loop(loop_id: u64) -> Vec<Arc<TaskShared>> {
     lock(&REGISTRY)
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|t| t.loop_id == loop_id && !t.done())
+        .filter(|t| t.header().loop_id == loop_id && !t.header().done())
         .collect()
 }
 
