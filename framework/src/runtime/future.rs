@@ -157,10 +157,12 @@ impl<T: Send + 'static> FutureCore<T> {
     }
 
     /// The result core of the task `header` describes.
+    #[inline]
     pub(crate) fn of_task(sched: Scheduler, header: TaskHeader) -> Arc<Self> {
         Self::with_task(sched, Some(header))
     }
 
+    #[inline]
     fn with_task(sched: Scheduler, task: Option<TaskHeader>) -> Arc<Self> {
         Arc::new(FutureCore {
             inner: Mutex::new(Inner {
@@ -174,6 +176,11 @@ impl<T: Send + 'static> FutureCore<T> {
             sched,
             task,
         })
+    }
+
+    /// The loop this future's callbacks run on, if it is one that still exists.
+    pub(crate) fn loop_shared(&self) -> Option<Arc<LoopShared>> {
+        self.sched.loop_shared()
     }
 
     /// The header of the task this is the result of; `None` for a plain future.

@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -48,14 +48,15 @@ pub(crate) struct TaskHeader {
     /// asks [`take_cancel`], and almost always the answer is no. Written only
     /// under `st`'s lock, together with `must_cancel`.
     pub(crate) cancel_pending: AtomicBool,
+    /// The id of the loop the task runs on (0: a plain tokio runtime's); the
+    /// loop itself is the result core's scheduler.
     pub(crate) loop_id: u64,
-    pub(crate) lp: Option<Weak<LoopShared>>,
 }
 
 /// The header a core without one would report. Never reached: the only cores
 /// seen as tasks are made by the spawn path, always with a header; this keeps
 /// that invariant from needing a panic.
-static NO_TASK: TaskHeader = TaskHeader::outside_loops(0, None);
+static NO_TASK: TaskHeader = TaskHeader::new(0, None, 0);
 
 /// A task seen without its value type: its result core behind a trait object
 /// (the same allocation as the `Task<T>`'s, so erasing costs no allocation).
@@ -87,16 +88,9 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
 }
 
 impl TaskHeader {
-    /// The header of a new task `id` of the loop `lp` (none: a plain tokio runtime's).
-    pub(crate) fn new(id: u64, name: Option<String>, lp: Option<&Arc<LoopShared>>) -> Self {
-        TaskHeader {
-            loop_id: lp.map_or(0, |lp| lp.id()),
-            lp: lp.map(Arc::downgrade),
-            ..TaskHeader::outside_loops(id, name)
-        }
-    }
-
-    const fn outside_loops(id: u64, name: Option<String>) -> Self {
+    /// The header of a new task `id` of the loop `loop_id`.
+    #[inline]
+    pub(crate) const fn new(id: u64, name: Option<String>, loop_id: u64) -> Self {
         TaskHeader {
             id,
             name: Mutex::new(name),
@@ -110,8 +104,7 @@ impl TaskHeader {
                 waker: None,
             }),
             cancel_pending: AtomicBool::new(false),
-            loop_id: 0,
-            lp: None,
+            loop_id,
         }
     }
 
@@ -425,7 +418,7 @@ impl<T: Send + 'static> TaskRunner<T> {
                 }
             }
         }
-        let lp = this.header().lp.as_ref().and_then(Weak::upgrade);
+        let lp = this.result.loop_shared();
         let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
         let guard = CurrentGuard::enter(this.result.clone(), lp.clone());
         let start = slow.map(|_| Instant::now());

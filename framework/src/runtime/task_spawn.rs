@@ -49,7 +49,8 @@ fn new_task<T: Send + 'static>(
         Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
         None => Scheduler::Tokio(handle.clone()),
     };
-    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, opts.name, lp));
+    let loop_id = lp.map_or(0, |lp| lp.id());
+    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, opts.name, loop_id));
     let shared: Arc<TaskShared> = core.clone();
     register(&shared);
     let mut eager = opts.eager;
