@@ -32,3 +32,36 @@ async fn task_ref_equality_and_done() {
     assert!(r1.done() && !r1.cancelled());
     assert!(!r1.cancel());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_task_seen_from_inside_is_the_one_created_and_outlives_its_handles() {
+    let task = create_task_named_for_test("inner");
+    let inside = task.clone().await.unwrap();
+    // The erased handle (the same allocation as the result) equals the typed
+    // task's, and still answers once every `Task` handle is gone.
+    assert_eq!(inside, task.task_ref());
+    drop(task);
+    assert_eq!(inside.name(), "inner");
+    assert!(inside.done() && !inside.cancelled());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelling_a_task_through_its_result_core_cancels_the_task() {
+    let task = create_task(async {
+        // Catches the first cancel and carries on: a cancelled result core
+        // would end it at once instead.
+        let first = crate::runtime::timeout::sleep(std::time::Duration::from_secs(10)).await;
+        assert!(first.unwrap_err().is_cancelled());
+        Ok(7)
+    });
+    tokio::task::yield_now().await;
+    assert!(task.cancel_target().cancel_target(None));
+    assert_eq!(task.cancelling(), 1);
+    assert_eq!(task.await.unwrap(), 7);
+}
+
+fn create_task_named_for_test(name: &str) -> Task<TaskRef> {
+    crate::runtime::task_spawn::create_task_named(name, async {
+        Ok(crate::runtime::task_ref::current_task().unwrap())
+    })
+}
