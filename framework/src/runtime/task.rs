@@ -525,7 +525,12 @@ impl<T> Clone for Task<T> {
 
 impl<T: Send + 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Task name='{}' {:?}>", self.header().name(), self.result)
+        write!(
+            f,
+            "<Task name='{}' {:?}>",
+            self.header().name(),
+            self.result
+        )
     }
 }
 
