@@ -46,6 +46,32 @@ impl EnterGuard {
     }
 }
 
+impl EnterGuard {
+    /// Makes the loop `lp` current for one poll of one of its tasks, unless it
+    /// already is (the usual case: a loop's tasks run inside its
+    /// `run_until_complete`), which saves upgrading `lp` and two thread-local
+    /// swaps per poll. Also gives the loop's slow-callback threshold (debug
+    /// mode); `(None, None)` when the loop is gone.
+    pub(crate) fn enter_for_task(lp: &Weak<LoopShared>) -> (Option<EnterGuard>, Option<Duration>) {
+        let already = CURRENT_LOOP.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|current| std::ptr::eq(Arc::as_ptr(current), lp.as_ptr()))
+                .map(|current| current.slow_threshold())
+        });
+        if let Some(slow) = already {
+            return (None, slow);
+        }
+        match lp.upgrade() {
+            Some(lp) => {
+                let slow = lp.slow_threshold();
+                (Some(EnterGuard::enter(lp)), slow)
+            }
+            None => (None, None),
+        }
+    }
+}
+
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();

@@ -178,9 +178,12 @@ impl<T: Send + 'static> FutureCore<T> {
         })
     }
 
-    /// The loop this future's callbacks run on, if it is one that still exists.
-    pub(crate) fn loop_shared(&self) -> Option<Arc<LoopShared>> {
-        self.sched.loop_shared()
+    /// The loop this future's callbacks run on, if they run on a loop.
+    pub(crate) fn loop_weak(&self) -> Option<&Weak<LoopShared>> {
+        match &self.sched {
+            Scheduler::Loop(weak) => Some(weak),
+            _ => None,
+        }
     }
 
     /// The header of the task this is the result of; `None` for a plain future.
@@ -774,8 +777,7 @@ impl<T: Clone + Send + 'static> IntoFuture for Future<T> {
     type Output = Result<T>;
     type IntoFuture = Wait<T>;
     fn into_future(self) -> Wait<T> {
-        let target: Arc<dyn CancelTarget> = self.core.clone();
-        Wait::new(await_core(self.core, target))
+        Wait::new(await_core(self.core, None))
     }
 }
 

@@ -197,7 +197,7 @@ impl<O: Clone + Send + 'static> IntoFuture for Gather<O> {
     type IntoFuture = Wait<O>;
     fn into_future(self) -> Wait<O> {
         let target: Arc<dyn CancelTarget> = self.cancel.clone();
-        Wait::new(await_core(self.outer.core.clone(), target))
+        Wait::new(await_core(self.outer.core.clone(), Some(target)))
     }
 }
 

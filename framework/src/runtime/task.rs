@@ -7,12 +7,12 @@ use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::runtime::event_loop::{self, LoopShared};
+use crate::runtime::event_loop;
 use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
@@ -32,9 +32,14 @@ pub(crate) struct TaskState {
     pub(crate) cancel_msg: Option<String>,
     pub(crate) num_cancels: u32,
     pub(crate) done: bool,
-    pub(crate) started: bool,
     pub(crate) fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
+    /// The waker of the body's last poll that returned `Pending`, for a cancel
+    /// to wake it. Stored after that poll, not before every poll, so a body
+    /// that finishes in one poll never clones its waker.
     pub(crate) waker: Option<Waker>,
+    /// A cancel found no waker to wake (the body had not suspended yet): the
+    /// next `Pending` poll wakes the task itself, once.
+    pub(crate) missed_wake: bool,
 }
 
 /// A task's own state, kept inside its result [`FutureCore`] (one allocation
@@ -99,9 +104,9 @@ impl TaskHeader {
                 cancel_msg: None,
                 num_cancels: 0,
                 done: false,
-                started: false,
                 fut_waiter: None,
                 waker: None,
+                missed_wake: false,
             }),
             cancel_pending: AtomicBool::new(false),
             loop_id,
@@ -130,6 +135,7 @@ impl TaskHeader {
             st.must_cancel = true;
             self.cancel_pending.store(true, Ordering::Release);
             st.cancel_msg = msg;
+            st.missed_wake = st.waker.is_none();
             st.waker.clone()
         };
         if let Some(waker) = waker {
@@ -220,10 +226,11 @@ impl Drop for WaiterGuard {
 }
 
 /// Awaits a future core as a cancellation point: a cancel of the current task
-/// cancels `target` (the thing being awaited) and its cancellation surfaces.
+/// cancels `target` (the thing being awaited; `None`: the core itself, which
+/// for a task's result cancels the task) and its cancellation surfaces.
 pub(crate) fn await_core<T: Clone + Send + 'static>(
     core: Arc<FutureCore<T>>,
-    target: Arc<dyn CancelTarget>,
+    target: Option<Arc<dyn CancelTarget>>,
 ) -> AwaitCore<T> {
     AwaitCore {
         core,
@@ -243,7 +250,9 @@ pub(crate) fn await_core<T: Clone + Send + 'static>(
 /// | `Some` | `Some` | waiting: the core will wake us, a cancel of the awaiting task goes to `target` |
 pub(crate) struct AwaitCore<T: Send + 'static> {
     core: Arc<FutureCore<T>>,
-    target: Arc<dyn CancelTarget>,
+    /// `None`: the core itself (a `Future`, or a `Task`'s result), which saves
+    /// a second reference count per await.
+    target: Option<Arc<dyn CancelTarget>>,
     guard: Option<WaiterGuard>,
     slot: Option<WaiterId>,
 }
@@ -257,7 +266,7 @@ impl<T: Clone + Send + 'static> StdFuture for AwaitCore<T> {
         // while it waits) cancels the target; it surfaces here only when the
         // target was already done, else the target's cancellation does.
         if let Some(err) = take_cancel()
-            && !this.target.clone().cancel_target(cancel_msg(&err))
+            && !this.target().cancel_target(cancel_msg(&err))
         {
             this.stop_waiting();
             return Poll::Ready(Err(err));
@@ -271,7 +280,7 @@ impl<T: Clone + Send + 'static> StdFuture for AwaitCore<T> {
             }
             Poll::Pending => {
                 if this.guard.is_none() {
-                    this.guard = Some(WaiterGuard::register(this.target.clone()));
+                    this.guard = Some(WaiterGuard::register(this.target()));
                 }
                 Poll::Pending
             }
@@ -280,6 +289,13 @@ impl<T: Clone + Send + 'static> StdFuture for AwaitCore<T> {
 }
 
 impl<T: Send + 'static> AwaitCore<T> {
+    fn target(&self) -> Arc<dyn CancelTarget> {
+        match &self.target {
+            Some(target) => target.clone(),
+            None => self.core.clone(),
+        }
+    }
+
     fn stop_waiting(&mut self) {
         self.core.forget_waiter(self.slot.take());
         self.guard = None;
@@ -344,11 +360,11 @@ struct CurrentGuard {
 }
 
 impl CurrentGuard {
-    fn enter(task: Arc<TaskShared>, lp: Option<Arc<LoopShared>>) -> CurrentGuard {
+    fn enter(task: Arc<TaskShared>, lp: Option<event_loop::EnterGuard>) -> CurrentGuard {
         let prev_task = CURRENT_TASK.with(|c| c.borrow_mut().replace(task));
         CurrentGuard {
             prev_task,
-            _loop: lp.map(event_loop::EnterGuard::enter),
+            _loop: lp,
         }
     }
 }
@@ -363,6 +379,8 @@ impl Drop for CurrentGuard {
 /// Drives a task's body (held, pinned, next to it in the spawned future) and
 /// records its outcome.
 pub(crate) struct TaskRunner<T: Send + 'static> {
+    /// The body was polled once (only this runner polls it, so no lock).
+    pub(crate) started: bool,
     pub(crate) finished: bool,
     /// The task's result core, which holds its header.
     pub(crate) result: Arc<FutureCore<T>>,
@@ -371,6 +389,19 @@ pub(crate) struct TaskRunner<T: Send + 'static> {
 impl<T: Send + 'static> TaskRunner<T> {
     fn header(&self) -> &TaskHeader {
         TaskCell::header(&*self.result)
+    }
+
+    /// Keeps `cx`'s waker for a cancel to wake, and replays a wake that a
+    /// cancel arriving before the first suspension had nowhere to send.
+    fn register_waker(&self, cx: &Context<'_>) {
+        let mut st = lock(&self.header().st);
+        if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            st.waker = Some(cx.waker().clone());
+        }
+        if std::mem::take(&mut st.missed_wake) {
+            drop(st);
+            cx.waker().wake_by_ref();
+        }
     }
 
     fn finish(&mut self, outcome: Result<T>) {
@@ -402,36 +433,42 @@ impl<T: Send + 'static> TaskRunner<T> {
         if this.finished {
             return Poll::Ready(());
         }
-        {
-            let mut st = lock(&this.header().st);
-            if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                st.waker = Some(cx.waker().clone());
-            }
-            if !st.started {
-                st.started = true;
-                if st.must_cancel {
+        if !this.started {
+            this.started = true;
+            // `cancel_pending` mirrors `must_cancel`: the lock only when set.
+            if this.header().cancel_pending.load(Ordering::Acquire) {
+                let cancelled = {
+                    let st = lock(&this.header().st);
+                    st.must_cancel.then(|| st.cancel_msg.clone())
+                };
+                if let Some(msg) = cancelled {
                     // Cancelled before it ever ran: the body never starts.
-                    let msg = st.cancel_msg.clone();
-                    drop(st);
                     this.finish(Err(Error::Cancelled(msg)));
                     return Poll::Ready(());
                 }
             }
         }
-        let lp = this.result.loop_shared();
-        let slow = lp.as_ref().and_then(|lp| lp.slow_threshold());
-        let guard = CurrentGuard::enter(this.result.clone(), lp.clone());
+        let (entered, slow) = match this.result.loop_weak() {
+            Some(lp) => event_loop::EnterGuard::enter_for_task(lp),
+            None => (None, None),
+        };
+        let guard = CurrentGuard::enter(this.result.clone(), entered);
         let start = slow.map(|_| Instant::now());
         let polled = catch_panic("task", || fut.poll(cx));
         drop(guard);
-        if let (Some(start), Some(threshold), Some(lp)) = (start, slow, lp.as_ref()) {
+        if let (Some(start), Some(threshold)) = (start, slow) {
             let took = start.elapsed();
-            if took >= threshold {
+            if took >= threshold
+                && let Some(lp) = this.result.loop_weak().and_then(Weak::upgrade)
+            {
                 lp.warn_slow(&format!("<Task name='{}'>", this.header().name()), took);
             }
         }
         match polled {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                this.register_waker(cx);
+                Poll::Pending
+            }
             Ok(Poll::Ready(outcome)) => {
                 this.finish(outcome.into_task_result());
                 Poll::Ready(())
@@ -672,8 +709,7 @@ impl<T: Clone + Send + 'static> IntoFuture for Task<T> {
     type Output = Result<T>;
     type IntoFuture = Wait<T>;
     fn into_future(self) -> Wait<T> {
-        let target: Arc<dyn CancelTarget> = self.result.core.clone();
-        Wait::new(await_core(self.result.core, target))
+        Wait::new(await_core(self.result.core, None))
     }
 }
 

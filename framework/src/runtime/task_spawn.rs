@@ -51,12 +51,12 @@ fn new_task<T: Send + 'static>(
     };
     let loop_id = lp.map_or(0, |lp| lp.id());
     let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, opts.name, loop_id));
-    let shared: Arc<TaskShared> = core.clone();
-    register(&shared);
+    register(Arc::downgrade(&core) as Weak<TaskShared>);
     let mut eager = opts.eager;
     if let Some(lp) = lp
         && let Some(factory) = lp.task_factory()
     {
+        let shared: Arc<TaskShared> = core.clone();
         let mut new = NewTask::new(shared.clone(), eager);
         let lpv = EventLoop::from_shared(lp.clone());
         match catch_panic("task_factory", || factory(&lpv, &mut new)) {
@@ -81,6 +81,7 @@ where
     F::Output: IntoTaskResult,
 {
     let mut runner = TaskRunner {
+        started: false,
         finished: false,
         result: core.clone(),
     };
@@ -142,12 +143,12 @@ where
     (task, body)
 }
 
-fn register(shared: &Arc<TaskShared>) {
+fn register(task: Weak<TaskShared>) {
     let mut reg = lock(&REGISTRY);
     if reg.len() >= 64 && reg.len().is_power_of_two() {
         reg.retain(|w| w.strong_count() > 0);
     }
-    reg.push(Arc::downgrade(shared));
+    reg.push(task);
 }
 
 /// Spawns on the current loop (the one of the running tokio runtime, made on

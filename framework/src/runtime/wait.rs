@@ -188,7 +188,7 @@ where
         return Err(Error::Timeout("wait_for"));
     }
     let child: Child<T> = aw.start()?;
-    let awaited = await_core(child.core.clone(), child.target.clone());
+    let awaited = await_core(child.core.clone(), Some(child.target.clone()));
     let outcome = match timeout {
         None => return awaited.await,
         Some(t) if t.is_zero() => {

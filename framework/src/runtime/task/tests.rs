@@ -65,3 +65,18 @@ fn create_task_named_for_test(name: &str) -> Task<TaskRef> {
         Ok(crate::runtime::task_ref::current_task().unwrap())
     })
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_cancel_during_the_first_poll_is_delivered_though_no_waker_was_kept_yet() {
+    // The cancel arrives inside the body's first poll, after its cancellation
+    // point looked and before it suspends: only the replayed wake brings the
+    // body back to see it.
+    let task = create_task(cancellable(async {
+        crate::runtime::task_ref::current_task().unwrap().cancel();
+        std::future::pending::<()>().await;
+    }));
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the cancel was never delivered");
+    assert!(outcome.unwrap_err().is_cancelled());
+}
