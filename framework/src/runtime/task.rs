@@ -510,7 +510,8 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// how a cancel is delivered.
 ///
 /// An error that nobody retrieved is reported through the loop's exception
-/// handler as "Task exception was never retrieved" once the last handle drops.
+/// handler as "Task exception was never retrieved" once the last handle (a `Task`
+/// or a [`TaskRef`]) drops.
 /// A panic in the body ends the task with [`Error::CallbackPanicked`].
 ///
 /// # Cancellation (and how it differs from asyncio)
