@@ -70,11 +70,11 @@ if command -v valgrind >/dev/null; then
     single=$(insn_per_request aioproto-current 1024 "$BIN/echo_server" --port 0 --runtime current)
     raw_single=$(insn_per_request raw-current 1024 "$BIN/raw_tokio_echo" --port 0 --runtime current)
     raw_multi=$(insn_per_request raw-multi 1024 "$BIN/raw_tokio_echo" --port 0 --runtime multi)
-    printf '  %-28s %8s\n' "aioproto current-thread" "$single" "raw tokio current-thread" "$raw_single" \
+    printf '  %-30s %8s\n' "aioproto current-thread" "$single" "raw tokio current-thread" "$raw_single" \
         "raw tokio multi-thread" "$raw_multi ($(ratio "$raw_multi" "$raw_single")x its current-thread)"
     for runtime in multi loop-multi; do
         multi=$(insn_per_request "aioproto-$runtime" 1024 "$BIN/echo_server" --port 0 --runtime "$runtime")
-        printf '  %-28s %8s\n' "aioproto --runtime $runtime" "$multi ($(ratio "$multi" "$single")x the current-thread figure)"
+        printf '  %-30s %8s\n' "aioproto --runtime $runtime" "$multi ($(ratio "$multi" "$single")x the current-thread figure)"
         record "TCP echo 1 KiB, instructions on --runtime $runtime" instructions/request aioproto "$multi" "<=1.10x"
         record "TCP echo 1 KiB, instructions on --runtime $runtime" instructions/request baseline "$single" "aioproto on the current-thread runtime"
     done

@@ -62,17 +62,24 @@ echo "  ratio aioproto/raw-rustls CPU per handshake: $(ratio "${hs[aioproto]}" "
 
 if command -v valgrind >/dev/null; then
     echo
-    echo "user-space instructions per 1 KiB TLS request (cachegrind, start-up and $CONNS handshakes included, 3 s of load)"
-    for entry in "${SERVERS[@]}"; do
-        name=${entry%%:*}
-        # shellcheck disable=SC2086
-        start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
-        line=$(load --size 1024 --seconds 3)
-        stop_server
-        refs=$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)
-        per_request=$(awk -v r="$refs" -v n="$(field requests "$line")" 'BEGIN { printf "%.0f", r / n }')
-        printf '  %-11s %8s instructions/request (%s requests)\n' "$name" "$per_request" "$(field requests "$line")"
-        record "TLS echo 1 KiB, instructions (start-up included)" instructions/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.10x")"
+    echo "user-space instructions per TLS request (cachegrind, differential of a 1 s and a 4 s load, so start-up and the $CONNS handshakes cancel out)"
+    for size in 1024 102400; do
+        for entry in "${SERVERS[@]}"; do
+            name=${entry%%:*}
+            refs=() requests=()
+            for seconds in 1 4; do
+                # shellcheck disable=SC2086
+                start_pinned "$name-vg" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ${entry#*:}
+                line=$(load --size "$size" --seconds "$seconds")
+                stop_server
+                refs+=("$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$name-vg.err" | tr -d ',' | head -n1)")
+                requests+=("$(field requests "$line")")
+            done
+            per_request=$(awk -v a="${refs[0]}" -v b="${refs[1]}" -v m="${requests[0]}" -v n="${requests[1]}" \
+                'BEGIN { if (n > m) printf "%.0f", (b - a) / (n - m); else print "n/a" }')
+            printf '  %-7s %-11s %8s instructions/request\n' "$size" "$name" "$per_request"
+            record "TLS echo $((size / 1024)) KiB, instructions" instructions/request "$(impl "$name")" "$per_request" "$(note "$name" "<=1.10x")"
+        done
     done
 fi
 
