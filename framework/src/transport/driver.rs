@@ -266,16 +266,24 @@ impl StreamDriver {
     /// Under one lock: takes the handles' commands, flushes the buffer, and
     /// reads what the rest of the pass needs. The writes are non-blocking and
     /// short, and no user code runs here.
+    ///
+    /// Without the core's `attention` (the common case: the handles only
+    /// wrote, under the high-water mark) the pass is the fast one: every step
+    /// but the flush and the read is known to have nothing to do, and is
+    /// skipped (see [`handle`](crate::transport::handle)'s fast pass).
     fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Box<Step>> {
         let mut state = self.transport.lock();
-        state.core_mut().begin_pass();
+        let core = state.core_mut();
+        core.begin_pass();
+        let full = core.take_attention();
         let io = self.io.as_mut().expect("driver polled after finishing");
-        apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
+        if full {
+            apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
+        }
         let mut written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
         if written > 0 {
             self.needs_flush = self.io_holds_written;
         }
-        state.update_read_hold();
         let mut flushed = state.core().buffer().is_empty();
         if self.needs_flush && flushed {
             match io.poll_flush(cx) {
@@ -284,11 +292,16 @@ impl StreamDriver {
                 Poll::Pending => {}
             }
         }
-        // A zero-copy `sendfile()` goes once everything before it went.
-        if flushed && !self.needs_flush && state.has_native_transfer() {
-            written += sendfile::drive(&mut state, &mut **io, cx)
-                .map_err(|e| Box::new(Step::Finish(Some(e))))? as usize;
-            flushed = !state.has_native_transfer();
+        if full {
+            state.update_read_hold();
+            // A zero-copy `sendfile()` goes once everything before it went.
+            if flushed && !self.needs_flush && state.has_native_transfer() {
+                written += sendfile::drive(&mut state, &mut **io, cx)
+                    .map_err(|e| Box::new(Step::Finish(Some(e))))?
+                    as usize;
+                flushed = !state.has_native_transfer();
+            }
+            state.drain_waiters_to_wake(&mut self.drained);
         }
         if written > 0 {
             self.moved.wrote = true;
@@ -296,20 +309,29 @@ impl StreamDriver {
                 counters.add_written(written);
             }
         }
-        state.drain_waiters_to_wake(&mut self.drained);
         // From here on a handle's change wakes us: a pass that then finds
         // nothing to do stops without taking the lock again.
         state.core_mut().arm_wake(cx.waker());
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
         self.write_pending = !flushed || self.needs_flush;
-        Ok(Pass {
-            flow: state.core_mut().flow_event(),
+        let mut pass = Pass {
+            flow: None,
             reading,
-            closing: state.core().is_closing(),
-            eof_requested: state.eof_requested(),
-            detaching: state.detaching(),
+            closing: false,
+            eof_requested: false,
+            detaching: false,
             flushed: flushed && !self.needs_flush,
-        })
+        };
+        if full {
+            pass.flow = state.core_mut().flow_event();
+            pass.closing = state.core().is_closing();
+            pass.eof_requested = state.eof_requested();
+            pass.detaching = state.detaching();
+            if state.stays_unusual() {
+                state.core_mut().mark_attention();
+            }
+        }
+        Ok(pass)
     }
 
     /// Tells the protocol to pause or resume writing, outside the lock: it may

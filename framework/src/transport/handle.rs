@@ -38,6 +38,23 @@
 //! tells, from a thread-local slot the stream driver sets for the length of
 //! its poll ([`DrivingHere`]), so writes inside a callback cost no wake-up.
 //! The waker stays stored across polls; `parked` says when it is valid.
+//!
+//! # The fast pass
+//!
+//! `attention` says a stream driver's next pass must run every step, not
+//! only the flush and the read. Every handle command sets it (each goes
+//! through [`Handle::update`]: abort, close, a protocol switch, socket
+//! options, limits, the hard limit, write-eof, a detach, a `sendfile()`
+//! job), and so do a `drain()` waiter and a write that crosses the
+//! high-water mark or the hard limit. A plain write and a pause or resume of
+//! reading do not: the fast pass flushes and reads as the full one does. The
+//! driver takes the flag at the start of a pass and, after a full pass, sets
+//! it again while something stays unusual (see `State::stays_unusual`).
+//!
+//! | `attention` | the pass runs |
+//! |---|---|
+//! | false | flush, poll_flush, arm the wake-up, read |
+//! | true | also the commands, the hard limit, the read hold, sendfile, `drain()` waiters, flow events, close, detach and write-eof |
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -69,6 +86,8 @@ pub(crate) struct Core {
     dirty: bool,
     parked: bool,
     waker: Option<Waker>,
+    /// The next stream driver pass must run every step; see the module docs.
+    attention: bool,
     dropped_writes: u32,
 }
 
@@ -83,6 +102,8 @@ impl Core {
             dirty: false,
             parked: false,
             waker: None,
+            // The first pass looks at everything the start-up set.
+            attention: true,
             dropped_writes: 0,
         }
     }
@@ -93,12 +114,14 @@ impl Core {
     #[inline]
     pub(crate) fn close(&mut self) {
         self.life = self.life.max(Life::Closing);
+        self.attention = true;
     }
 
     /// `abort()`: drop the buffer and end now. No effect once ended.
     #[inline]
     pub(crate) fn abort(&mut self) {
         self.life = self.life.max(Life::Aborting);
+        self.attention = true;
     }
 
     /// The driver ended: the buffer is dropped and the driver's waker with it.
@@ -177,6 +200,21 @@ impl Core {
                 "socket.send() raised exception: {what}() on a closed transport; data dropped"
             );
         }
+    }
+
+    // --- The fast pass ---
+
+    /// Something other than a plain write changed: the driver's next pass
+    /// runs every step.
+    #[inline]
+    pub(crate) fn mark_attention(&mut self) {
+        self.attention = true;
+    }
+
+    /// The driver starts a pass: whether it must run every step.
+    #[inline]
+    pub(crate) fn take_attention(&mut self) -> bool {
+        std::mem::take(&mut self.attention)
     }
 
     // --- Waking the driver ---
@@ -331,15 +369,17 @@ impl<S: KindState> Handle<S> {
         DRIVING.with(|slot| slot.get() == self.address())
     }
 
-    /// Applies `change` under the lock, marks the state dirty and wakes a
-    /// parked driver.
+    /// Applies `change` under the lock, marks the state dirty (and for the
+    /// driver's full pass: see the module docs) and wakes a parked driver.
     #[inline]
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
         let by_own_driver = self.driver_running_here();
         let (out, waker) = {
             let mut state = self.lock();
             let out = change(&mut state);
-            (out, state.core_mut().mark_dirty(by_own_driver))
+            let core = state.core_mut();
+            core.mark_attention();
+            (out, core.mark_dirty(by_own_driver))
         };
         if let Some(waker) = waker {
             waker.wake();

@@ -230,7 +230,12 @@ impl State {
     pub(crate) fn after_write(&mut self, was_empty: bool, by_own_driver: bool) -> Option<Waker> {
         let buffer = self.core.buffer();
         let crossed_high = !buffer.is_paused() && buffer.len() > buffer.limits().high;
-        if was_empty || crossed_high || self.over_hard_limit().is_some() {
+        let crossed = crossed_high || self.over_hard_limit().is_some();
+        if crossed {
+            // A pause or the hard limit's abort: the driver's full pass.
+            self.core.mark_attention();
+        }
+        if was_empty || crossed {
             self.core.mark_dirty(by_own_driver)
         } else {
             None
@@ -270,6 +275,8 @@ impl State {
         if !self.drain_waiters.iter().any(|w| w.will_wake(waker)) {
             self.drain_waiters.push(waker.clone());
         }
+        // The full pass is the one that wakes them.
+        self.core.mark_attention();
     }
 
     pub(crate) fn set_hard_limit(&mut self, limit: Option<usize>) {
@@ -468,6 +475,24 @@ impl State {
     #[inline]
     pub(crate) fn detaching(&self) -> bool {
         self.detach_requested
+    }
+
+    /// After a full pass: something the fast pass does not look at is still
+    /// under way, so the next pass must be a full one too (see
+    /// [`handle`](crate::transport::handle)'s fast pass). The fast pass can
+    /// skip the rest because a write that crosses the high-water mark or the
+    /// hard limit, and every handle command, ask for a full pass themselves.
+    pub(crate) fn stays_unusual(&self) -> bool {
+        let buffer = self.core.buffer();
+        self.core.is_closing()
+            || self.eof_requested
+            || self.detach_requested
+            || self.transfer.is_some()
+            || !self.drain_waiters.is_empty()
+            || self.reading_held
+            || buffer.is_paused()
+            || buffer.len() > buffer.limits().high
+            || self.over_hard_limit().is_some()
     }
 
     /// Moves the drain waiters to wake into `into`, if the buffer is writable again.

@@ -161,3 +161,102 @@ fn an_abort_during_the_upgrade_wakes_it_and_outranks_a_close() {
     );
     assert_eq!(state.set_upgraded_to(new_transport()), Some(Asked::Abort));
 }
+
+/// Whether the driver's next pass would be a full one; takes the flag as the
+/// driver does.
+fn full_pass(transport: &Transport) -> bool {
+    transport.lock().core_mut().take_attention()
+}
+
+#[test]
+fn plain_writes_under_the_mark_keep_the_fast_pass() {
+    let transport = new_transport();
+    assert!(full_pass(&transport), "the first pass looks at everything");
+    transport.set_write_buffer_limits(Some(8), Some(2)).unwrap();
+    assert!(full_pass(&transport));
+    transport.write(vec![0u8; 8]);
+    transport.writelines([vec![0u8; 0]]);
+    assert!(!full_pass(&transport), "at the mark is not over it");
+    transport.write("x");
+    assert!(full_pass(&transport), "crossing the high-water mark pauses");
+}
+
+#[test]
+fn a_write_over_the_hard_limit_asks_for_a_full_pass() {
+    let transport = new_transport();
+    transport.set_write_buffer_hard_limit(Some(4));
+    assert!(full_pass(&transport));
+    transport.write("1234");
+    assert!(!full_pass(&transport));
+    transport.write("5");
+    assert!(full_pass(&transport));
+}
+
+#[test]
+fn every_handle_command_asks_for_a_full_pass() {
+    type Command = fn(&Transport);
+    let commands: [(&str, Command); 8] = [
+        ("close", |t| t.close()),
+        ("abort", |t| t.abort()),
+        ("write_eof", |t| t.write_eof().unwrap()),
+        ("set_nodelay", |t| t.set_nodelay(false)),
+        ("set_keepalive", |t| t.set_keepalive(true)),
+        ("set_write_buffer_limits", |t| {
+            t.set_write_buffer_limits(Some(1), None).unwrap();
+        }),
+        ("set_write_buffer_hard_limit", |t| {
+            t.set_write_buffer_hard_limit(Some(1));
+        }),
+        ("set_handler", |t| t.set_handler(Handler::Finished)),
+    ];
+    for (name, command) in commands {
+        let transport = new_transport();
+        assert!(full_pass(&transport));
+        assert!(!full_pass(&transport), "{name}: taken");
+        command(&transport);
+        assert!(full_pass(&transport), "{name} must reach the full pass");
+    }
+}
+
+#[test]
+fn a_full_pass_stays_full_while_something_is_under_way() {
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count);
+    let plain = state_with_marks(8, 2);
+    assert!(!plain.stays_unusual());
+
+    let mut paused = state_with_marks(8, 2);
+    fill(&mut paused, 9);
+    assert!(paused.stays_unusual(), "over the high-water mark");
+    assert!(paused.core_mut().flow_event().is_some());
+    drain(&mut paused, 9);
+    assert!(paused.stays_unusual(), "paused until the resume is told");
+    assert!(paused.core_mut().flow_event().is_some());
+    assert!(!paused.stays_unusual());
+
+    let mut held = state_with_marks(8, 2);
+    held.set_pause_reading_on_backpressure(true);
+    fill(&mut held, 9);
+    held.update_read_hold();
+    drain(&mut held, 9);
+    held.core_mut().flow_event();
+    held.core_mut().flow_event();
+    assert!(held.stays_unusual(), "the hold ends in a full pass");
+    held.update_read_hold();
+    assert!(!held.stays_unusual());
+
+    let mut waiting = state_with_marks(8, 2);
+    waiting.add_drain_waiter(&waker);
+    assert!(
+        waiting.stays_unusual(),
+        "drain() waiters are woken by a full pass"
+    );
+
+    let mut closing = state_with_marks(8, 2);
+    closing.core_mut().close();
+    assert!(closing.stays_unusual());
+
+    let mut half_closed = state_with_marks(8, 2);
+    half_closed.request_eof(false);
+    assert!(half_closed.stays_unusual());
+}
