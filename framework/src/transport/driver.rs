@@ -13,6 +13,11 @@
 //!    closing and flushed;
 //! 4. `io_step`: half-close once flushed, and read once for the protocol;
 //!
+//! Without the core's `attention` flag (the handles only wrote, under the
+//! high-water mark), a pass is the fast one: the flush and the read only, the
+//! other steps being known to have nothing to do (see
+//! [`handle`](crate::transport::handle)'s fast pass).
+//!
 //! The locked part arms the driver's wake-up (`Core::arm_wake`) before the
 //! pass reads, so a pass that finds nothing to do returns `Pending` with no
 //! second lock: one lock per pass. Before it stops (or yields), a poll

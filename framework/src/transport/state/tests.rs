@@ -207,7 +207,9 @@ fn every_handle_command_asks_for_a_full_pass() {
         ("set_write_buffer_hard_limit", |t| {
             t.set_write_buffer_hard_limit(Some(1));
         }),
-        ("set_handler", |t| t.set_handler(Handler::Finished)),
+        ("set_handler", |t| {
+            t.set_handler(Handler::Finished);
+        }),
     ];
     for (name, command) in commands {
         let transport = new_transport();
