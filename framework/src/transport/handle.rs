@@ -67,7 +67,7 @@ use crate::transport::write_buffer::{FlowEvent, Limits, WriteBuffer};
 use crate::util::lock;
 
 /// Writes after close are dropped silently; from this many on, each is logged.
-const WARN_DROPPED_WRITES_FROM: u32 = 5;
+const WARN_DROPPED_WRITES_FROM: u16 = 5;
 
 /// Where a transport is in its life; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,7 +88,9 @@ pub(crate) struct Core {
     waker: Option<Waker>,
     /// The next stream driver pass must run every step; see the module docs.
     attention: bool,
-    dropped_writes: u32,
+    /// `u16` (saturating) keeps `Core` at its size with `attention`: a word
+    /// more measured 187 B more RSS per idle connection (see DESIGN.md).
+    dropped_writes: u16,
 }
 
 impl Core {
