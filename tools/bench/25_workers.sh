@@ -19,15 +19,12 @@ echo "echo, 1 vs 2 workers: 2 load generators x $LOAD_CONNS connections, 1 KiB p
 printf '%-10s %12s %18s\n' workers "requests/s" "server CPU us/req"
 declare -A RPS US
 for workers in 1 2; do
+    # Unpinned on purpose (both workers need both cores), so not start_pinned.
+    : >"$BENCH_TMP/w$workers.out"
     "$BIN/echo_server" --port 0 --workers "$workers" >"$BENCH_TMP/w$workers.out" 2>"$BENCH_TMP/w$workers.err" &
     SERVER_PID=$!
-    ADDR=""
-    for _ in $(seq 1 200); do
-        ADDR=$(sed -n 's/^listening on //p' "$BENCH_TMP/w$workers.out" | head -n1)
-        [ -n "$ADDR" ] && break
-        sleep 0.05
-    done
-    [ -n "$ADDR" ] || { echo "echo_server did not start: $(cat "$BENCH_TMP/w$workers.err")" >&2; exit 1; }
+    ADDR=$(wait_listening "$BENCH_TMP/w$workers.out") ||
+        { echo "echo_server did not start: $(cat "$BENCH_TMP/w$workers.err")" >&2; exit 1; }
     before=$(cpu_ticks "$SERVER_PID")
     "$BIN/loadgen" echo "$ADDR" --conns "$LOAD_CONNS" --size 1024 --duration "$DURATION" >"$BENCH_TMP/load1" &
     l1=$!

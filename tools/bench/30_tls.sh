@@ -10,10 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 CONNS=${TLS_CONNS:-10}
 DURATION=${DURATION:-3}
-CERT=certs/server.pem
-KEY=certs/server.key
-CA=certs/ca.pem
-[ -f "$CERT" ] || { echo "certs/ missing: run make certs" >&2; exit 1; }
+use_certs
 
 SERVERS=("aioproto:$BIN/echo_server --port 0 --tls --cert $CERT --key $KEY" "raw-rustls:$BIN/raw_tls_echo $CERT $KEY")
 impl() { [ "$1" = aioproto ] && echo aioproto || echo baseline; }

@@ -13,10 +13,7 @@ source "$(dirname "$0")/lib.sh"
 MIB=${FILE_MIB:-256}
 COUNT=${FILE_COUNT:-8}
 CONNS=${FILE_CONNS:-2}
-CERT=certs/server.pem
-KEY=certs/server.key
-CA=certs/ca.pem
-[ -f "$CERT" ] || { echo "certs/ missing: run make certs" >&2; exit 1; }
+use_certs
 
 ROOT="$BENCH_TMP/root"
 mkdir -p "$ROOT"

@@ -11,53 +11,19 @@ source "$(dirname "$0")/lib.sh"
 CLIENTS=${UDP_CLIENTS:-10}
 SECONDS_RUN=${UDP_SECONDS:-5}
 SIZE=${UDP_SIZE:-64}
-SERVER_CORE=${SERVER_CORE:-0}
-LOAD_CORE=${LOAD_CORE:-1}
-TICKS=$(getconf CLK_TCK)
-T=$(mktemp -d)
-PID=""
-trap '{ [ -n "$PID" ] && kill "$PID" 2>/dev/null; } || true; rm -rf "$T" "$BENCH_TMP"' EXIT
-
-# start NAME CMD... : starts a server pinned to the server core; sets PID and ADDR.
-start() {
-    local name=$1; shift
-    : >"$T/$name.out" # so that the wait below never reads a previous run's address
-    taskset -c "$SERVER_CORE" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    PID=$!
-    ADDR=""
-    for _ in $(seq 1 600); do
-        ADDR=$(sed -n 's/^listening on //p' "$T/$name.out" | head -n1)
-        [ -n "$ADDR" ] && return 0
-        sleep 0.05
-    done
-    echo "$name did not start: $(cat "$T/$name.err")" >&2
-    return 1
-}
-
-# stop: SIGTERM the server (or the process strace/valgrind runs) and wait.
-stop() {
-    local child
-    child=$(pgrep -P "$PID" || true)
-    kill -TERM "${child:-$PID}" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=""
-}
-
 load() { taskset -c "$LOAD_CORE" "$BIN/udp_load" "$ADDR" --clients "$CLIENTS" --size "$SIZE" "$@"; }
-field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo "UDP echo ping-pong: $CLIENTS clients, $SIZE-byte datagrams, ${SECONDS_RUN}s per server"
 printf '%-16s %12s %14s\n' server "round trips/s" "CPU µs/dgram"
 declare -A RATE CPU SYS INS DG
 for server in raw udp_echo_server; do
     if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
-    start "$server" "${cmd[@]}"
+    start_pinned "$server" "${cmd[@]}"
     load --seconds 1 >/dev/null # warm-up
-    before=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+    before=$(cpu_ticks "$SERVER_PID")
     line=$(load --seconds "$SECONDS_RUN")
-    after=$(awk '{print $14 + $15}' "/proc/$PID/stat")
-    stop
+    after=$(cpu_ticks "$SERVER_PID")
+    stop_server
     n=$(field datagrams "$line")
     RATE[$server]=$(field rate "$line")
     CPU[$server]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
@@ -72,10 +38,10 @@ echo "ratio aioproto/raw: CPU per datagram $(ratio "${CPU[udp_echo_server]}" "${
 if command -v strace >/dev/null; then
     for server in raw udp_echo_server; do
         if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
-        start "$server-strace" strace -f -c -o "$T/$server.strace" "${cmd[@]}"
+        start_pinned "$server-strace" strace -f -c -o "$BENCH_TMP/$server.strace" "${cmd[@]}"
         line=$(load --seconds 2)
-        stop
-        calls=$(awk '$NF == "total" {print $(NF-2)}' "$T/$server.strace")
+        stop_server
+        calls=$(awk '$NF == "total" {print $(NF-2)}' "$BENCH_TMP/$server.strace")
         SYS[$server]=$(awk -v c="$calls" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.2f", c / n }')
     done
     record "UDP echo ${SIZE} B, syscalls" syscalls/datagram baseline "${SYS[raw]}" "raw tokio UdpSocket"
@@ -86,11 +52,11 @@ fi
 if command -v valgrind >/dev/null; then
     for server in raw udp_echo_server; do
         if [ "$server" = raw ]; then cmd=("$BIN/raw_udp_echo"); else cmd=("$BIN/udp_echo_server" --port 0); fi
-        start "$server-cg" valgrind --tool=cachegrind --cache-sim=no \
+        start_pinned "$server-cg" valgrind --tool=cachegrind --cache-sim=no \
             --cachegrind-out-file=/dev/null "${cmd[@]}"
         line=$(load --seconds 3)
-        stop
-        refs=$(sed -n 's/.*I *refs: *//p' "$T/$server-cg.err" | tr -d ',' | head -n1)
+        stop_server
+        refs=$(sed -n 's/.*I *refs: *//p' "$BENCH_TMP/$server-cg.err" | tr -d ',' | head -n1)
         INS[$server]=$(awk -v r="$refs" -v n="$(field datagrams "$line")" 'BEGIN { printf "%.0f", r / n }')
         DG[$server]=$(field datagrams "$line")
     done

@@ -83,6 +83,14 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 
+# use_certs: sets CERT, KEY and CA to the test PKI in certs/ (make bench makes it).
+use_certs() {
+    CERT=certs/server.pem
+    KEY=certs/server.key
+    CA=certs/ca.pem
+    [ -f "$CERT" ] || { echo "certs/ missing: run make certs" >&2; exit 1; }
+}
+
 # cpu_ticks PID: user+system CPU of a process, in clock ticks.
 cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
