@@ -45,11 +45,14 @@ use std::future::Future;
 use std::io;
 use std::io::IoSlice;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
+use crate::net::server::stats::Counters;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
 use crate::transport::sendfile;
@@ -117,12 +120,26 @@ pub(crate) struct Detached {
 }
 
 /// The future that runs one stream connection. See the module docs.
+///
+/// Its size is most of an idle connection's memory: tokio's task cell grows
+/// in 128-byte steps around it (see DESIGN.md's idle RSS table). So what a
+/// connection rarely has is boxed (`timeouts`, the shutdown deadline), and of
+/// its [`ConnectionConfig`] it keeps only what it reads after the start; the
+/// [`Settings`] a `start_tls` upgrade takes on are put back together from
+/// those parts.
 #[must_use = "a driver does nothing unless spawned"]
 pub(crate) struct StreamDriver {
     io: Option<Box<dyn StreamIo>>,
     handler: Handler,
     transport: Transport,
-    config: ConnectionConfig,
+    /// Who calls `connection_made` (checked at the top of every poll).
+    made_on: MadeOn,
+    /// A server's counters, for the bytes this connection moves.
+    counters: Option<Arc<Counters>>,
+    /// Upper bound on the graceful-close work of the io (TLS close_notify).
+    shutdown_timeout: Option<Duration>,
+    /// Run once after `connection_lost`; handed on with the stream by a detach.
+    on_finish: Option<OnFinish>,
     /// The peer sent EOF.
     read_eof: bool,
     /// Our EOF went out.
@@ -135,8 +152,8 @@ pub(crate) struct StreamDriver {
     shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `drain()` waiters a pass found to wake, outside the lock.
     drained: Vec<Waker>,
-    /// The time limits; `None` without any.
-    timeouts: Option<Timeouts>,
+    /// The time limits; `None` without any (boxed: most connections have none).
+    timeouts: Option<Box<Timeouts>>,
     /// What moved since the timeouts last heard of it.
     moved: Moved,
     /// The last pass found bytes not yet written (in the buffer or the io).
@@ -229,13 +246,25 @@ impl StreamDriver {
         transport: Transport,
         config: ConnectionConfig,
     ) -> Self {
-        let timeouts = Timeouts::new(config.settings.timeouts);
+        let ConnectionConfig {
+            made_on,
+            shutdown_timeout,
+            on_finish,
+            settings,
+            // Taken by `start_connection` before the driver exists.
+            upgrade_of: _,
+            reading_paused: _,
+        } = config;
+        let timeouts = Timeouts::new(settings.timeouts).map(Box::new);
         let io_holds_written = io.holds_written_bytes();
         StreamDriver {
             io: Some(io),
             handler,
             transport,
-            config,
+            made_on,
+            counters: settings.counters,
+            shutdown_timeout,
+            on_finish,
             read_eof: false,
             eof_sent: false,
             needs_flush: false,
@@ -310,7 +339,7 @@ impl StreamDriver {
         }
         if written > 0 {
             self.moved.wrote = true;
-            if let Some(counters) = &self.config.settings.counters {
+            if let Some(counters) = &self.counters {
                 counters.add_written(written);
             }
         }
@@ -403,7 +432,7 @@ impl StreamDriver {
                 Poll::Ready(Ok(n)) => {
                     progressed = true;
                     self.moved.read = true;
-                    if let (Some(counters), 1..) = (&self.config.settings.counters, n) {
+                    if let (Some(counters), 1..) = (&self.counters, n) {
                         counters.add_read(n);
                     }
                 }
@@ -496,7 +525,7 @@ impl StreamDriver {
 
     /// The stream's own closing work, bounded by the shutdown timeout.
     fn poll_graceful_close(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
-        if let (Some(timeout), None) = (self.config.shutdown_timeout, &self.shutdown_deadline) {
+        if let (Some(timeout), None) = (self.shutdown_timeout, &self.shutdown_deadline) {
             self.shutdown_deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
         let io = self.io.as_mut().expect("driver polled after finishing");
@@ -520,6 +549,7 @@ impl StreamDriver {
         let Ended {
             detach_tx,
             reading_paused,
+            pause_reading_on_backpressure,
             drained,
             next_handler,
         } = self.transport.lock().end(outcome.is_none());
@@ -533,13 +563,21 @@ impl StreamDriver {
                 io,
                 handler,
                 reading_paused,
-                on_finish: self.config.on_finish.take(),
-                settings: std::mem::take(&mut self.config.settings),
+                on_finish: self.on_finish.take(),
+                settings: Settings {
+                    pause_reading_on_backpressure,
+                    timeouts: self
+                        .timeouts
+                        .as_ref()
+                        .map(|t| t.config())
+                        .unwrap_or_default(),
+                    counters: self.counters.take(),
+                },
             }) {
                 Ok(()) => None,
                 // Nobody took the stream: it is closed now, so the protocol hears of it.
                 Err(detached) => {
-                    self.config.on_finish = detached.on_finish;
+                    self.on_finish = detached.on_finish;
                     Some((detached.handler, Some(Error::Closed("transport"))))
                 }
             },
@@ -553,7 +591,7 @@ impl StreamDriver {
             ending = Ending::of(outcome.as_ref());
             handler.base().connection_lost(outcome);
         }
-        if let Some(on_finish) = self.config.on_finish.take() {
+        if let Some(on_finish) = self.on_finish.take() {
             on_finish(ending);
         }
         // Last, so a waiter that wakes finds `connection_lost` has run.
@@ -567,9 +605,9 @@ impl Future for StreamDriver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let _driving = this.transport.driving_here();
-        if this.config.made_on == MadeOn::Driver
+        if this.made_on == MadeOn::Driver
             && let Err(e) = {
-                this.config.made_on = MadeOn::Already;
+                this.made_on = MadeOn::Already;
                 this.handler.base().connection_made(&this.transport)
             }
         {

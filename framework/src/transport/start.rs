@@ -187,8 +187,15 @@ pub(crate) fn start_connection(
             return Err(e);
         }
     }
+    let driver = StreamDriver::new(io, handler, transport.clone(), config);
     let span = connection_span(transport.extra());
-    tokio::spawn(StreamDriver::new(io, handler, transport.clone(), config).instrument(span));
+    // A span nobody listens to (debug logging off, the usual case) is not
+    // carried: its 40 bytes would count in every idle connection's task.
+    if span.is_disabled() {
+        tokio::spawn(driver);
+    } else {
+        tokio::spawn(driver.instrument(span));
+    }
     Ok(transport)
 }
 

@@ -19,6 +19,11 @@
 //! | `upgrade_waker` | the upgrade in flight, waiting for an abort | `detached` | taken by the `abort()` that wakes it |
 //! | `transfer` | `sendfile()` (see [`sendfile`](crate::transport::sendfile)) | `Open`, no transfer yet | by the driver when its job ends, by the call when it returns or is dropped, and at the end |
 //!
+//! `next_handler`, `upgraded_to`, `asked_in_upgrade`, `upgrade_waker`,
+//! `transfer`, the detach's channel and the `drain()` waiters live in one
+//! boxed `Rare`, made on first use: most connections never use any of them,
+//! and every connection's shared state is part of its memory.
+//!
 //! While `detach_requested`, the driver reads nothing more and ends the pass
 //! that finds the buffer flushed by handing the stream to `start_tls`.
 //!
@@ -71,19 +76,11 @@ pub(crate) struct State {
     core: Core,
     eof_requested: bool,
     detach_requested: bool,
-    /// Where a detached stream goes (`start_tls`).
-    detach_tx: Option<oneshot::Sender<Detached>>,
-    /// A protocol waiting to replace the current one.
-    next_handler: Option<Handler>,
     /// Socket options as last set; `None` without a TCP socket.
     socket_options: Option<SocketOptions>,
     socket_options_changed: bool,
-    /// Tasks waiting in `Transport::drain`; woken once the buffer is writable
-    /// again or the connection ends.
-    drain_waiters: Vec<Waker>,
-    /// The transport this connection was upgraded to (`start_tls`): writes,
-    /// `close()` and `abort()` on this handle go there.
-    upgraded_to: Option<Transport>,
+    /// What few connections ever use, boxed on first use; see [`Rare`].
+    rare: Option<Box<Rare>>,
     /// Optional cap on the buffer; going over it aborts the connection.
     hard_limit: Option<usize>,
     /// Copied from the capabilities, so write checks need no second lookup.
@@ -94,6 +91,25 @@ pub(crate) struct State {
     reading_held: bool,
     /// The stream went to `start_tls`; its upgraded transport may not exist yet.
     detached: bool,
+}
+
+/// The part of a stream's state that only a `start_tls`, a `set_protocol()`,
+/// a `drain()` or a `sendfile()` uses. It sits behind one `Box`, made on
+/// first use, because the shared state of every connection, idle or not, is
+/// part of its memory: these fields are 112 of its bytes (see DESIGN.md's idle
+/// RSS table). `None` means every field at its default.
+#[derive(Default)]
+struct Rare {
+    /// Where a detached stream goes (`start_tls`).
+    detach_tx: Option<oneshot::Sender<Detached>>,
+    /// A protocol waiting to replace the current one.
+    next_handler: Option<Handler>,
+    /// Tasks waiting in `Transport::drain`; woken once the buffer is writable
+    /// again or the connection ends.
+    drain_waiters: Vec<Waker>,
+    /// The transport this connection was upgraded to (`start_tls`): writes,
+    /// `close()` and `abort()` on this handle go there.
+    upgraded_to: Option<Transport>,
     /// `close()` or `abort()` asked for while the upgrade was in flight.
     asked_in_upgrade: Option<Asked>,
     /// The upgrade in flight, waiting for an abort to stop its handshake.
@@ -126,6 +142,8 @@ pub(crate) struct Ended {
     /// Where to hand the stream, for a detach that may go ahead.
     pub(crate) detach_tx: Option<oneshot::Sender<Detached>>,
     pub(crate) reading_paused: bool,
+    /// The backpressure hold was on, for the transport a detach starts.
+    pub(crate) pause_reading_on_backpressure: bool,
     /// `drain()` waiters, to wake once `connection_lost` has run.
     pub(crate) drained: Vec<Waker>,
     /// A protocol queued during the last pass (before an abort, say): it
@@ -148,21 +166,39 @@ impl State {
             core: Core::new(caps.default_high_water),
             eof_requested: false,
             detach_requested: false,
-            detach_tx: None,
-            next_handler: None,
             socket_options,
             socket_options_changed: false,
-            drain_waiters: Vec::new(),
-            upgraded_to: None,
+            rare: None,
             hard_limit: None,
             writable: caps.writable,
             pause_reading_on_backpressure: false,
             reading_held: false,
             detached: false,
-            asked_in_upgrade: None,
-            upgrade_waker: None,
-            transfer: None,
         }
+    }
+
+    /// The rare fields, if any was ever used.
+    #[inline]
+    fn rare(&self) -> Option<&Rare> {
+        self.rare.as_deref()
+    }
+
+    /// The rare fields, boxed now if none was used yet.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    /// A `sendfile()` is in progress.
+    #[inline]
+    fn has_transfer(&self) -> bool {
+        self.rare().is_some_and(|rare| rare.transfer.is_some())
+    }
+
+    /// Some task waits in `drain()`.
+    #[inline]
+    fn has_drain_waiters(&self) -> bool {
+        self.rare()
+            .is_some_and(|rare| !rare.drain_waiters.is_empty())
     }
 
     #[inline]
@@ -182,11 +218,7 @@ impl State {
     pub(crate) fn accepts_writes(&mut self, what: &str) -> bool {
         // The common case in one test; any refusal is found and logged below,
         // so each condition here must also be one `refuse_write` checks.
-        if self.writable
-            && !self.eof_requested
-            && !self.core.is_closing()
-            && self.transfer.is_none()
-        {
+        if self.writable && !self.eof_requested && !self.core.is_closing() && !self.has_transfer() {
             return true;
         }
         self.refuse_write(what)
@@ -208,7 +240,7 @@ impl State {
             self.core.drop_write(what);
             return false;
         }
-        if self.transfer.is_some() {
+        if self.has_transfer() {
             // Its bytes would land inside the file (asyncio raises RuntimeError).
             tracing::error!("cannot call {what}() while sendfile() is in progress; data dropped");
             return false;
@@ -272,8 +304,9 @@ impl State {
 
     /// Registers a `drain()` waiter (once per task).
     pub(crate) fn add_drain_waiter(&mut self, waker: &Waker) {
-        if !self.drain_waiters.iter().any(|w| w.will_wake(waker)) {
-            self.drain_waiters.push(waker.clone());
+        let waiters = &mut self.rare_mut().drain_waiters;
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
         }
         // The full pass is the one that wakes them.
         self.core.mark_attention();
@@ -298,17 +331,18 @@ impl State {
     /// for the upgraded transport.
     /// An abort also wakes the upgrade, whose handshake then stops.
     pub(crate) fn ask_in_upgrade(&mut self, asked: Asked) -> AskedNext {
-        if let Some(next) = &self.upgraded_to {
+        if let Some(next) = self.upgraded_to() {
             return AskedNext::Forward(next.clone());
         }
         if !self.detached {
             return AskedNext::Done;
         }
-        self.asked_in_upgrade = self.asked_in_upgrade.max(Some(asked));
-        match self.upgrade_waker.take() {
+        let rare = self.rare_mut();
+        rare.asked_in_upgrade = rare.asked_in_upgrade.max(Some(asked));
+        match rare.upgrade_waker.take() {
             Some(waker) if asked == Asked::Abort => AskedNext::WakeUpgrade(waker),
             waker => {
-                self.upgrade_waker = waker;
+                rare.upgrade_waker = waker;
                 AskedNext::Done
             }
         }
@@ -318,12 +352,13 @@ impl State {
     /// connection (the handshake need not finish).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn poll_upgrade_aborted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.asked_in_upgrade == Some(Asked::Abort) {
+        let rare = self.rare_mut();
+        if rare.asked_in_upgrade == Some(Asked::Abort) {
             return Poll::Ready(());
         }
-        match &self.upgrade_waker {
+        match &rare.upgrade_waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => self.upgrade_waker = Some(cx.waker().clone()),
+            _ => rare.upgrade_waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }
@@ -337,14 +372,14 @@ impl State {
         if self.core.is_closed() {
             return Err(handler);
         }
-        self.next_handler = Some(handler);
+        self.rare_mut().next_handler = Some(handler);
         Ok(())
     }
 
     /// Takes back a protocol queued by [`set_next_handler`](Self::set_next_handler)
     /// that the driver has not installed yet.
     pub(crate) fn cancel_next_handler(&mut self) -> Option<Handler> {
-        self.next_handler.take()
+        self.rare.as_mut()?.next_handler.take()
     }
 
     pub(crate) fn socket_options(&self) -> Option<SocketOptions> {
@@ -363,14 +398,15 @@ impl State {
     /// Where this handle's calls go after a `start_tls`.
     #[inline]
     pub(crate) fn upgraded_to(&self) -> Option<&Transport> {
-        self.upgraded_to.as_ref()
+        self.rare()?.upgraded_to.as_ref()
     }
 
     /// From now on this handle forwards to `next`; returns what was asked of
     /// the connection while the upgrade was in flight, for `next` to do.
     pub(crate) fn set_upgraded_to(&mut self, next: Transport) -> Option<Asked> {
-        self.upgraded_to = Some(next);
-        self.asked_in_upgrade.take()
+        let rare = self.rare_mut();
+        rare.upgraded_to = Some(next);
+        rare.asked_in_upgrade.take()
     }
 
     /// Turns the backpressure hold on or off (from the connection's options).
@@ -386,7 +422,7 @@ impl State {
             return false;
         }
         self.detach_requested = true;
-        self.detach_tx = Some(tx);
+        self.rare_mut().detach_tx = Some(tx);
         true
     }
 
@@ -394,7 +430,7 @@ impl State {
 
     #[inline]
     pub(crate) fn take_next_handler(&mut self) -> Option<Handler> {
-        self.next_handler.take()
+        self.rare.as_mut()?.next_handler.take()
     }
 
     /// Socket options a handle changed since the last pass.
@@ -412,7 +448,7 @@ impl State {
         self.core.is_reading()
             && !self.reading_held
             && !self.detach_requested
-            && self.transfer.is_none()
+            && !self.has_transfer()
     }
 
     /// After a flush: holds reading once the buffer is over the high-water
@@ -457,14 +493,16 @@ impl State {
     /// The file transfer in progress, for `sendfile` and the driver.
     #[inline]
     pub(crate) fn transfer_slot(&mut self) -> &mut Option<Transfer> {
-        &mut self.transfer
+        &mut self.rare_mut().transfer
     }
 
     /// A zero-copy file transfer is queued or running: the driver must run
     /// it before the connection counts as flushed.
     #[inline]
     pub(crate) fn has_native_transfer(&self) -> bool {
-        self.transfer.as_ref().is_some_and(Transfer::is_native)
+        self.rare()
+            .and_then(|rare| rare.transfer.as_ref())
+            .is_some_and(Transfer::is_native)
     }
 
     #[inline]
@@ -487,8 +525,8 @@ impl State {
         self.core.is_closing()
             || self.eof_requested
             || self.detach_requested
-            || self.transfer.is_some()
-            || !self.drain_waiters.is_empty()
+            || self.has_transfer()
+            || self.has_drain_waiters()
             || self.reading_held
             || buffer.is_paused()
             || buffer.len() > buffer.limits().high
@@ -498,34 +536,41 @@ impl State {
     /// Moves the drain waiters to wake into `into`, if the buffer is writable again.
     #[inline]
     pub(crate) fn drain_waiters_to_wake(&mut self, into: &mut Vec<Waker>) {
-        if !self.drain_waiters.is_empty() && (self.is_writable() || self.core.is_closed()) {
-            into.append(&mut self.drain_waiters);
+        if self.has_drain_waiters() && (self.is_writable() || self.core.is_closed()) {
+            into.append(&mut self.rare_mut().drain_waiters);
         }
     }
 
     /// The connection ends; `clean` says it ended without an error, so a
     /// requested detach may go ahead (an abort never hands the stream over).
     pub(crate) fn end(&mut self, clean: bool) -> Ended {
-        let detach_tx = self
-            .detach_tx
-            .take()
-            .filter(|_| clean && !self.core.is_aborting());
-        if detach_tx.is_some() {
+        // Asked before the life becomes `Closed`, which answers both.
+        let aborting_or_failed = !clean || self.core.is_aborting();
+        let closing = self.core.is_closing();
+        self.core.mark_closed();
+        let mut ended = Ended {
+            detach_tx: None,
+            reading_paused: self.core.is_reading_paused(),
+            pause_reading_on_backpressure: self.pause_reading_on_backpressure,
+            drained: Vec::new(),
+            next_handler: None,
+        };
+        let Some(rare) = self.rare.as_deref_mut() else {
+            return ended;
+        };
+        ended.detach_tx = rare.detach_tx.take().filter(|_| !aborting_or_failed);
+        if ended.detach_tx.is_some() {
             self.detached = true;
-            if self.core.is_closing() {
+            if closing {
                 // A close() the detach overtook: the upgraded transport gets it.
-                self.asked_in_upgrade = Some(Asked::Close);
+                rare.asked_in_upgrade = Some(Asked::Close);
             }
         }
-        self.core.mark_closed();
         // Drops a zero-copy job's answer channel: its caller hears of the end.
-        self.transfer = None;
-        Ended {
-            detach_tx,
-            reading_paused: self.core.is_reading_paused(),
-            drained: std::mem::take(&mut self.drain_waiters),
-            next_handler: self.next_handler.take(),
-        }
+        rare.transfer = None;
+        ended.drained = std::mem::take(&mut rare.drain_waiters);
+        ended.next_handler = rare.next_handler.take();
+        ended
     }
 }
 

@@ -158,6 +158,11 @@ impl Timeouts {
         })
     }
 
+    /// The limits as the options set them (for a `start_tls` upgrade).
+    pub(crate) fn config(&self) -> TimeoutConfig {
+        self.config
+    }
+
     /// Records one poll's activity: what moved, and whether the write buffer
     /// (or the stream under it) still holds bytes. Reads the clock only when
     /// something changed.

@@ -514,3 +514,25 @@ async fn without_the_hold_reading_goes_on() {
     assert_eq!(h.events()[3], "dr(more)");
     assert_eq!(h.transport.get_write_buffer_size(), 14);
 }
+
+/// Most of an idle connection's memory is its tokio task, whose cell
+/// (header 32 B, scheduler and task id 16 B, the stage's tag 8 B, the driver,
+/// trailer 48 B) is 128-byte aligned and so grows in 128-byte steps: the
+/// driver must stay within the 256-byte cell (see DESIGN.md's idle RSS table).
+/// A field that must grow it belongs behind a `Box` if few connections use it.
+#[test]
+fn driver_fits_a_256_byte_task_cell() {
+    let size = std::mem::size_of::<StreamDriver>();
+    assert!(
+        size <= 152,
+        "StreamDriver is {size} bytes: its task cell is past 256 B"
+    );
+}
+
+/// The shared state is the other large part of each connection: the fields
+/// few connections use stay in `State`'s boxed rare part.
+#[test]
+fn stream_state_stays_small() {
+    let size = std::mem::size_of::<State>();
+    assert!(size <= 128, "State is {size} bytes");
+}
