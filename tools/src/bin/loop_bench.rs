@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use aioproto::{EventLoop, Future, create_task};
 use clap::Parser;
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const ROUNDS: usize = 5;
 
 fn best_of(mut f: impl FnMut() -> Duration) -> Duration {

@@ -18,6 +18,11 @@ use bytes::Bytes;
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const CHUNK: usize = 256 * 1024;
 
 /// Feeds stdin while it is not paused; counts what comes back.

@@ -24,6 +24,11 @@ use std::time::{Duration, Instant};
 use aioproto::pubsub::{Member, RedisOptions, Room, RoomEvent};
 use tokio::sync::Notify;
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 struct Args {
     members: usize,
     messages: usize,

@@ -23,6 +23,11 @@ use tokio::io::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Bench baseline: `GET <path>` answered by plain sendfile(2) (or, with
 /// --tls, tokio-rustls and 256 KiB reads) on 127.0.0.1.
 #[derive(Parser, Debug)]

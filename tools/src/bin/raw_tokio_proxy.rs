@@ -12,6 +12,11 @@ use std::net::SocketAddr;
 use clap::Parser;
 use tokio::net::TcpStream;
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The baseline of the proxy bench: a plain tokio proxy on 127.0.0.1 that
 /// relays each client to `--to` with `tokio::io::copy_bidirectional`.
 /// Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.

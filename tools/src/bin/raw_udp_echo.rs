@@ -12,6 +12,11 @@ use clap::Parser;
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// The same allocator as the example binaries it is measured against (see
+/// `aioproto_examples`' docs), so allocator differences stay out of the ratios.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Baseline for `make bench`: the plainest tokio UDP echo server on
 /// 127.0.0.1. Prints `listening on ADDR`, exits 0 on SIGINT/SIGTERM.
 #[derive(Parser, Debug)]
