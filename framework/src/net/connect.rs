@@ -439,7 +439,8 @@ where
             .map_err(|_| Error::Timeout("connect"))??,
         None => connecting.await?,
     };
-    let (mut io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    let mut io = io.into_boxed();
     options.send_proxy_header(&mut *io).await?;
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
@@ -572,8 +573,9 @@ where
     // only fail on its first read, after connection_made: refuse it now.
     let peer = socket.peer_addr()?;
     socket.set_nonblocking(true)?;
-    let (mut io, extra, socket_options) =
+    let (io, extra, socket_options) =
         tcp_io(TcpStream::from_std(socket)?, options.socket_options());
+    let mut io = io.into_boxed();
     options.send_proxy_header(&mut *io).await?;
     #[cfg(feature = "tls")]
     match (side, &options.server_tls, &options.tls) {

@@ -3,10 +3,11 @@
 
 use tokio::net::TcpStream;
 
-use crate::transport::io::{AsyncIo, StreamIo};
+use crate::transport::io::AsyncIo;
 use crate::transport::{Capabilities, ExtraInfo, SocketOptions};
 
-/// Wraps an accepted or connected TCP stream.
+/// Wraps an accepted or connected TCP stream (unboxed: an accepted one runs
+/// inline in its driver).
 ///
 /// `TCP_NODELAY` and `SO_KEEPALIVE` are set on the socket here, once, before
 /// any transport exists, so the options the transport reports are read back
@@ -15,7 +16,7 @@ use crate::transport::{Capabilities, ExtraInfo, SocketOptions};
 pub(crate) fn tcp_io(
     stream: TcpStream,
     wanted: SocketOptions,
-) -> (Box<dyn StreamIo>, ExtraInfo, SocketOptions) {
+) -> (AsyncIo<TcpStream>, ExtraInfo, SocketOptions) {
     let sock = socket2::SockRef::from(&stream);
     if let Err(e) = sock.set_tcp_nodelay(wanted.nodelay) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -32,5 +33,5 @@ pub(crate) fn tcp_io(
     let mut extra = ExtraInfo::new(Capabilities::SOCKET);
     extra.peername = stream.peer_addr().ok();
     extra.sockname = stream.local_addr().ok();
-    (Box::new(AsyncIo(stream)), extra, options)
+    (AsyncIo(stream), extra, options)
 }

@@ -80,7 +80,7 @@ thread_local! {
 /// Reads once from `io` into the thread's read buffer and cuts off what
 /// arrived (empty at EOF).
 #[inline]
-fn read_shared(io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
+fn read_shared<I: StreamIo>(io: &mut I, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
     // `try_with`: a read during the thread's teardown gets a buffer of its
     // own rather than a panic.
     let mut buf = READ_BUFFER
@@ -127,17 +127,20 @@ pub(crate) struct Detached {
 /// its [`ConnectionConfig`] it keeps only what it reads after the start; the
 /// [`Settings`] a `start_tls` upgrade takes on are put back together from
 /// those parts.
+///
+/// Generic over its io: a plain TCP connection runs its socket inline, with
+/// no box and no dyn calls; every other stream is a `Box<dyn StreamIo>`.
 #[must_use = "a driver does nothing unless spawned"]
-pub(crate) struct StreamDriver {
-    io: Option<Box<dyn StreamIo>>,
+pub(crate) struct StreamDriver<I = Box<dyn StreamIo>> {
+    io: Option<I>,
     handler: Handler,
     transport: Transport,
     /// Who calls `connection_made` (checked at the top of every poll).
     made_on: MadeOn,
     /// A server's counters, for the bytes this connection moves.
     counters: Option<Arc<Counters>>,
-    /// Upper bound on the graceful-close work of the io (TLS close_notify).
-    shutdown_timeout: Option<Duration>,
+    /// The bound on the io's graceful-close work (TLS close_notify).
+    close_limit: CloseLimit,
     /// Run once after `connection_lost`; handed on with the stream by a detach.
     on_finish: Option<OnFinish>,
     /// The peer sent EOF.
@@ -149,7 +152,6 @@ pub(crate) struct StreamDriver {
     needs_flush: bool,
     /// The io's `holds_written_bytes`, asked once.
     io_holds_written: bool,
-    shutdown_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `drain()` waiters a pass found to wake, outside the lock.
     drained: Vec<Waker>,
     /// The time limits; `None` without any (boxed: most connections have none).
@@ -158,6 +160,18 @@ pub(crate) struct StreamDriver {
     moved: Moved,
     /// The last pass found bytes not yet written (in the buffer or the io).
     write_pending: bool,
+}
+
+/// How long the io's graceful close (TLS close_notify) may take: one field
+/// for the limit and its timer, 16 bytes with `Duration`'s niche, where an
+/// `Option` of each took 24 (see [`StreamDriver`] on why bytes count here).
+enum CloseLimit {
+    /// No limit (plain sockets have no closing work).
+    None,
+    /// This long, from when the close starts.
+    Within(Duration),
+    /// The close started; its deadline.
+    Until(Pin<Box<tokio::time::Sleep>>),
 }
 
 /// What one step of the driver decided.
@@ -211,9 +225,9 @@ fn apply_commands(state: &mut State, handler: &mut Handler, io: &dyn StreamIo) -
 /// Writes the buffer until it is empty or the io would block: one vectored
 /// write per call, and no slice array for a lone chunk (the echo case).
 /// Returns how many bytes were written.
-fn flush(
+fn flush<I: StreamIo>(
     buffer: &mut WriteBuffer,
-    io: &mut dyn StreamIo,
+    io: &mut I,
     cx: &mut Context<'_>,
 ) -> Result<usize, Step> {
     let mut wrote = 0;
@@ -239,9 +253,9 @@ fn flush(
     Ok(wrote)
 }
 
-impl StreamDriver {
+impl<I: StreamIo> StreamDriver<I> {
     pub(crate) fn new(
-        io: Box<dyn StreamIo>,
+        io: I,
         handler: Handler,
         transport: Transport,
         config: ConnectionConfig,
@@ -263,13 +277,12 @@ impl StreamDriver {
             transport,
             made_on,
             counters: settings.counters,
-            shutdown_timeout,
+            close_limit: shutdown_timeout.map_or(CloseLimit::None, CloseLimit::Within),
             on_finish,
             read_eof: false,
             eof_sent: false,
             needs_flush: false,
             io_holds_written,
-            shutdown_deadline: None,
             drained: Vec::new(),
             timeouts,
             moved: Moved::default(),
@@ -312,9 +325,9 @@ impl StreamDriver {
         let full = core.take_attention();
         let io = self.io.as_mut().expect("driver polled after finishing");
         if full {
-            apply_commands(&mut state, &mut self.handler, &**io).map_err(Box::new)?;
+            apply_commands(&mut state, &mut self.handler, &*io).map_err(Box::new)?;
         }
-        let mut written = flush(state.core_mut().buffer_mut(), &mut **io, cx).map_err(Box::new)?;
+        let mut written = flush(state.core_mut().buffer_mut(), io, cx).map_err(Box::new)?;
         if written > 0 {
             self.needs_flush = self.io_holds_written;
         }
@@ -330,7 +343,7 @@ impl StreamDriver {
             state.update_read_hold();
             // A zero-copy `sendfile()` goes once everything before it went.
             if flushed && !self.needs_flush && state.has_native_transfer() {
-                written += sendfile::drive(&mut state, &mut **io, cx)
+                written += sendfile::drive(&mut state, io, cx)
                     .map_err(|e| Box::new(Step::Finish(Some(e))))?
                     as usize;
                 flushed = !state.has_native_transfer();
@@ -452,7 +465,7 @@ impl StreamDriver {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
         let io = self.io.as_mut().expect("driver polled after finishing");
         let n = match &self.handler {
-            Handler::Stream(protocol) => match read_shared(&mut **io, cx) {
+            Handler::Stream(protocol) => match read_shared(io, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Ready(Ok(data)) if data.is_empty() => 0,
@@ -525,17 +538,17 @@ impl StreamDriver {
 
     /// The stream's own closing work, bounded by the shutdown timeout.
     fn poll_graceful_close(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
-        if let (Some(timeout), None) = (self.shutdown_timeout, &self.shutdown_deadline) {
-            self.shutdown_deadline = Some(Box::pin(tokio::time::sleep(timeout)));
+        if let CloseLimit::Within(timeout) = self.close_limit {
+            self.close_limit = CloseLimit::Until(Box::pin(tokio::time::sleep(timeout)));
         }
         let io = self.io.as_mut().expect("driver polled after finishing");
         if let Poll::Ready(outcome) = io.poll_close(cx) {
             return Poll::Ready(outcome.err().map(Error::from));
         }
-        let expired = self
-            .shutdown_deadline
-            .as_mut()
-            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        let expired = match &mut self.close_limit {
+            CloseLimit::Until(deadline) => deadline.as_mut().poll(cx).is_ready(),
+            CloseLimit::None | CloseLimit::Within(_) => false,
+        };
         if expired {
             Poll::Ready(Some(Error::Timeout("SSL shutdown timed out")))
         } else {
@@ -560,7 +573,7 @@ impl StreamDriver {
         let handler = std::mem::replace(&mut self.handler, Handler::Finished);
         let handler = match (io, detach_tx) {
             (Some(io), Some(tx)) => match tx.send(Detached {
-                io,
+                io: io.into_boxed(),
                 handler,
                 reading_paused,
                 on_finish: self.on_finish.take(),
@@ -599,7 +612,7 @@ impl StreamDriver {
     }
 }
 
-impl Future for StreamDriver {
+impl<I: StreamIo> Future for StreamDriver<I> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {

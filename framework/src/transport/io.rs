@@ -20,8 +20,10 @@ use crate::transport::sendfile::ZeroCopyTarget;
 /// A byte stream a driver can run: TCP, Unix, TLS, pipes.
 ///
 /// Object-safe so that `start_tls` can take the stream back from a driver and
-/// wrap it.
-pub(crate) trait StreamIo: Send + 'static {
+/// wrap it. A driver is generic over its io: plain TCP runs its `AsyncIo`
+/// inline (no box, no dyn calls on the hot path), everything else a
+/// `Box<dyn StreamIo>`, which forwards every method.
+pub(crate) trait StreamIo: Send + Unpin + 'static {
     /// Reads into the spare capacity of `buf`, at most [`READ_SIZE`] bytes
     /// (use [`poll_read_buf`]); `Ok(0)` is EOF.
     fn poll_read_buf(
@@ -89,6 +91,80 @@ pub(crate) trait StreamIo: Send + 'static {
     fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let _ = cx;
         Poll::Pending
+    }
+
+    /// The stream as a trait object (to hand to `start_tls`); a box is
+    /// passed on as it is.
+    fn into_boxed(self) -> Box<dyn StreamIo>
+    where
+        Self: Sized,
+    {
+        Box::new(self)
+    }
+}
+
+/// Every method forwards, the defaulted ones too: a default here would
+/// silently replace the boxed stream's own (TLS's `poll_flush`, say).
+impl StreamIo for Box<dyn StreamIo> {
+    #[inline]
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        (**self).poll_read_buf(cx, buf)
+    }
+
+    #[inline]
+    fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        (**self).poll_read_slice(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        (**self).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_flush(cx)
+    }
+
+    fn holds_written_bytes(&self) -> bool {
+        (**self).holds_written_bytes()
+    }
+
+    fn poll_write_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_write_eof(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_close(cx)
+    }
+
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        (**self).socket()
+    }
+
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: BorrowedFd<'_>,
+        offset: &mut u64,
+        count: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        (**self).poll_sendfile(cx, file, offset, count)
+    }
+
+    fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_peer_closed(cx)
+    }
+
+    fn into_boxed(self) -> Box<dyn StreamIo> {
+        self
     }
 }
 

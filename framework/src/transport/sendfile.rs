@@ -160,7 +160,11 @@ fn is_connection_error(kind: io::ErrorKind) -> bool {
 /// caller was told.
 ///
 /// Called under the transport's lock, like the buffer's flush.
-pub(crate) fn drive(state: &mut State, io: &mut dyn StreamIo, cx: &mut Context<'_>) -> Result<u64> {
+pub(crate) fn drive<I: StreamIo>(
+    state: &mut State,
+    io: &mut I,
+    cx: &mut Context<'_>,
+) -> Result<u64> {
     let closing = state.core().is_closing();
     let Some(Transfer {
         sent,

@@ -163,8 +163,8 @@ impl ConnectionConfig {
 /// # Errors
 ///
 /// Only with [`MadeOn::Caller`]: the error `connection_made` ended with.
-pub(crate) fn start_connection(
-    io: Box<dyn StreamIo>,
+pub(crate) fn start_connection<I: StreamIo>(
+    io: I,
     handler: Handler,
     transport: Transport,
     mut config: ConnectionConfig,
@@ -205,13 +205,14 @@ pub(crate) fn start_connection(
 /// # Errors
 ///
 /// As [`start_connection`].
-pub(crate) fn start_protocol<F, P, M>(
-    io: Box<dyn StreamIo>,
+pub(crate) fn start_protocol<I, F, P, M>(
+    io: I,
     transport: Transport,
     factory: F,
     config: ConnectionConfig,
 ) -> Result<(Transport, Arc<Mutex<P>>)>
 where
+    I: StreamIo,
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {

@@ -177,14 +177,14 @@ impl ServerInner {
     }
 
     /// Starts the connection, or its handshake steps if the server has any.
-    fn on_accepted(
+    fn on_accepted<I: StreamIo>(
         self: &Arc<Self>,
-        io: Box<dyn StreamIo>,
+        io: I,
         extra: ExtraInfo,
         socket_options: Option<SocketOptions>,
     ) {
         if self.has_handshake() {
-            self.start_handshake(io, extra, socket_options);
+            self.start_handshake(io.into_boxed(), extra, socket_options);
         } else {
             self.start(None, io, Transport::new(extra, socket_options), None);
         }
@@ -198,10 +198,10 @@ impl ServerInner {
 
     /// Registers the connection (a new one, or the one whose handshake had
     /// `handshake_id`) and starts it; `connection_made` runs on its driver.
-    fn start(
+    fn start<I: StreamIo>(
         self: &Arc<Self>,
         handshake_id: Option<u64>,
-        io: Box<dyn StreamIo>,
+        io: I,
         transport: Transport,
         shutdown_timeout: Option<Duration>,
     ) {
