@@ -187,6 +187,9 @@ enum Step {
 /// What the locked part of a pass found, for the rest of the pass.
 #[derive(Clone, Copy)]
 struct Pass {
+    /// The full pass (the core's `attention`); without it `flow` is `None`
+    /// and `closing`, `eof_requested` and `detaching` are false.
+    full: bool,
     /// A pause/resume the protocol must hear of.
     flow: Option<FlowEvent>,
     /// The protocol wants data and may get it.
@@ -297,15 +300,19 @@ impl<I: StreamIo> StreamDriver<I> {
             Ok(pass) => pass,
             Err(finish) => return *finish,
         };
-        // Woken outside the lock; the vector keeps its allocation for next time.
-        if !self.drained.is_empty() {
-            self.drained.drain(..).for_each(Waker::wake);
-        }
-        if let Some(event) = pass.flow {
-            return self.flow_step(event);
-        }
-        if let Some(step) = self.close_step(cx, pass.closing, pass.detaching, pass.flushed) {
-            return step;
+        // A fast pass found no drain waiter, flow event, close or detach:
+        // only the io step can have work (see `locked_pass`).
+        if pass.full {
+            // Woken outside the lock; the vector keeps its allocation for next time.
+            if !self.drained.is_empty() {
+                self.drained.drain(..).for_each(Waker::wake);
+            }
+            if let Some(event) = pass.flow {
+                return self.flow_step(event);
+            }
+            if let Some(step) = self.close_step(cx, pass.closing, pass.detaching, pass.flushed) {
+                return step;
+            }
         }
         self.io_step(cx, &pass)
     }
@@ -362,6 +369,7 @@ impl<I: StreamIo> StreamDriver<I> {
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
         self.write_pending = !flushed || self.needs_flush;
         let mut pass = Pass {
+            full,
             flow: None,
             reading,
             closing: false,
