@@ -57,46 +57,46 @@ pub enum StreamMarker {}
 #[derive(Debug)]
 pub enum BufferedMarker {}
 
-/// A stream protocol shared with the user.
-struct StreamCell<P>(Arc<Mutex<P>>);
-/// A buffered protocol shared with the user.
+/// A buffered protocol shared with the user. A stream protocol needs no
+/// such wrapper: the driver calls the user's own `Arc<Mutex<P>>` as an
+/// `Arc<dyn DynProtocol>`, one allocation and one indirection less. (Both
+/// kinds cannot implement the traits on `Mutex<P>`: a type may implement
+/// both `Protocol` and `BufferedProtocol`.)
 struct BufferedCell<P>(Arc<Mutex<P>>);
 
-macro_rules! impl_cell_base {
-    ($cell:ident, $trait_:ident) => {
-        impl<P: $trait_> DynBase for $cell<P> {
-            fn connection_made(&self, transport: &Transport) -> Result<()> {
-                guard("connection_made", || {
-                    lock(&self.0).connection_made(transport)
-                })
+/// The base callbacks for `$ty`: each locks the protocol `$protocol` names
+/// and calls it, `eof_received` being `$trait_`'s.
+macro_rules! impl_base {
+    ($ty:ty, $trait_:ident, |$this:ident| $protocol:expr) => {
+        impl<P: $trait_> DynBase for $ty {
+            fn connection_made(&$this, transport: &Transport) -> Result<()> {
+                guard("connection_made", || lock($protocol).connection_made(transport))
             }
-            fn connection_lost(&self, exc: Option<Error>) {
-                let _ = guard("connection_lost", || lock(&self.0).connection_lost(exc));
+            fn connection_lost(&$this, exc: Option<Error>) {
+                let _ = guard("connection_lost", || lock($protocol).connection_lost(exc));
             }
-            fn pause_writing(&self) -> Result<()> {
-                guard("pause_writing", || lock(&self.0).pause_writing())
+            fn pause_writing(&$this) -> Result<()> {
+                guard("pause_writing", || lock($protocol).pause_writing())
             }
-            fn resume_writing(&self) -> Result<()> {
-                guard("resume_writing", || lock(&self.0).resume_writing())
+            fn resume_writing(&$this) -> Result<()> {
+                guard("resume_writing", || lock($protocol).resume_writing())
             }
-            fn eof_received(&self) -> Result<bool> {
-                guard("eof_received", || {
-                    $trait_::eof_received(&mut *lock(&self.0))
-                })
+            fn eof_received(&$this) -> Result<bool> {
+                guard("eof_received", || $trait_::eof_received(&mut *lock($protocol)))
             }
-            fn timeout_reached(&self, kind: TimeoutKind) -> Result<bool> {
-                guard("timeout_reached", || lock(&self.0).timeout_reached(kind))
+            fn timeout_reached(&$this, kind: TimeoutKind) -> Result<bool> {
+                guard("timeout_reached", || lock($protocol).timeout_reached(kind))
             }
         }
     };
 }
 
-impl_cell_base!(StreamCell, Protocol);
-impl_cell_base!(BufferedCell, BufferedProtocol);
+impl_base!(Mutex<P>, Protocol, |self| self);
+impl_base!(BufferedCell<P>, BufferedProtocol, |self| &self.0);
 
-impl<P: Protocol> DynProtocol for StreamCell<P> {
+impl<P: Protocol> DynProtocol for Mutex<P> {
     fn data_received(&self, data: Bytes) -> Result<()> {
-        guard("data_received", || lock(&self.0).data_received(data))
+        guard("data_received", || lock(self).data_received(data))
     }
 }
 
@@ -123,9 +123,9 @@ impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
 /// The protocol a driver calls, of either kind.
 pub enum Handler {
     /// A [`Protocol`].
-    Stream(Box<dyn DynProtocol>),
+    Stream(Arc<dyn DynProtocol>),
     /// A [`BufferedProtocol`].
-    Buffered(Box<dyn DynBuffered>),
+    Buffered(Arc<dyn DynBuffered>),
     /// The protocol was handed on or has had its `connection_lost`.
     Finished,
 }
@@ -169,58 +169,10 @@ impl Handler {
     /// pass on callbacks the driver sent it before it took the new one.
     pub(crate) fn shared(self) -> (Handler, Handler) {
         match self {
-            Handler::Stream(p) => {
-                let p: Arc<dyn DynProtocol> = Arc::from(p);
-                (
-                    Handler::Stream(Box::new(p.clone())),
-                    Handler::Stream(Box::new(p)),
-                )
-            }
-            Handler::Buffered(p) => {
-                let p: Arc<dyn DynBuffered> = Arc::from(p);
-                (
-                    Handler::Buffered(Box::new(p.clone())),
-                    Handler::Buffered(Box::new(p)),
-                )
-            }
+            Handler::Stream(p) => (Handler::Stream(p.clone()), Handler::Stream(p)),
+            Handler::Buffered(p) => (Handler::Buffered(p.clone()), Handler::Buffered(p)),
             Handler::Finished => (Handler::Finished, Handler::Finished),
         }
-    }
-}
-
-impl<T: DynBase + ?Sized> DynBase for Arc<T> {
-    fn connection_made(&self, transport: &Transport) -> Result<()> {
-        (**self).connection_made(transport)
-    }
-    fn connection_lost(&self, exc: Option<Error>) {
-        (**self).connection_lost(exc);
-    }
-    fn pause_writing(&self) -> Result<()> {
-        (**self).pause_writing()
-    }
-    fn resume_writing(&self) -> Result<()> {
-        (**self).resume_writing()
-    }
-    fn eof_received(&self) -> Result<bool> {
-        (**self).eof_received()
-    }
-    fn timeout_reached(&self, kind: TimeoutKind) -> Result<bool> {
-        (**self).timeout_reached(kind)
-    }
-}
-
-impl<T: DynProtocol + ?Sized> DynProtocol for Arc<T> {
-    fn data_received(&self, data: Bytes) -> Result<()> {
-        (**self).data_received(data)
-    }
-}
-
-impl<T: DynBuffered + ?Sized> DynBuffered for Arc<T> {
-    fn read_into(
-        &self,
-        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
-    ) -> Result<Option<std::io::Result<usize>>> {
-        (**self).read_into(read)
     }
 }
 
@@ -276,10 +228,7 @@ pub trait IntoHandler<M>: Send + Sized + 'static {
 impl<P: Protocol> IntoHandler<StreamMarker> for P {
     fn into_handler(self) -> (Arc<Mutex<Self>>, Handler) {
         let shared = Arc::new(Mutex::new(self));
-        (
-            shared.clone(),
-            Handler::Stream(Box::new(StreamCell(shared))),
-        )
+        (shared.clone(), Handler::Stream(shared))
     }
 }
 
@@ -288,7 +237,7 @@ impl<P: BufferedProtocol> IntoHandler<BufferedMarker> for P {
         let shared = Arc::new(Mutex::new(self));
         (
             shared.clone(),
-            Handler::Buffered(Box::new(BufferedCell(shared))),
+            Handler::Buffered(Arc::new(BufferedCell(shared))),
         )
     }
 }
