@@ -1,7 +1,6 @@
 //! The machinery behind [`EventLoop`](crate::EventLoop): the ready queue, the
 //! timer heap and the driver task that runs callbacks.
 
-use std::cell::RefCell;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,72 +10,20 @@ use std::time::Duration;
 use tokio::runtime::{Handle as RtHandle, Runtime};
 use tokio::sync::Notify;
 
+use crate::runtime::current::EnterGuard;
 use crate::runtime::event_loop::{EventLoop, ExceptionContext, ExceptionHandler};
 use crate::runtime::executor::Executor;
 use crate::runtime::fd_watch::FdWatches;
 use crate::runtime::task_factory::TaskFactory;
 use crate::util::{catch_panic, lock};
 
-thread_local! {
-    static CURRENT_LOOP: RefCell<Option<Arc<LoopShared>>> = const { RefCell::new(None) };
-}
-
 /// The loop whose code is running on this thread: the one entered by
-/// [`EnterGuard`] (an [`EventLoop`]'s own tasks and callbacks), else the loop
-/// of the tokio runtime this thread is in, made on first use. `None` outside
-/// any runtime.
+/// [`EnterGuard`](crate::runtime::current::EnterGuard) (an [`EventLoop`]'s own
+/// tasks and callbacks), else the loop of the tokio runtime this thread is in,
+/// made on first use. `None` outside any runtime.
 pub(crate) fn current_shared() -> Option<Arc<LoopShared>> {
-    entered_shared().or_else(crate::runtime::loop_registry::loop_of_current_runtime)
-}
-
-/// The loop entered on this thread by [`EnterGuard`], if any.
-pub(crate) fn entered_shared() -> Option<Arc<LoopShared>> {
-    CURRENT_LOOP.try_with(|c| c.borrow().clone()).ok().flatten()
-}
-
-/// Makes a loop current on this thread until dropped.
-pub(crate) struct EnterGuard {
-    prev: Option<Arc<LoopShared>>,
-}
-
-impl EnterGuard {
-    pub(crate) fn enter(lp: Arc<LoopShared>) -> EnterGuard {
-        let prev = CURRENT_LOOP.with(|c| c.borrow_mut().replace(lp));
-        EnterGuard { prev }
-    }
-}
-
-impl EnterGuard {
-    /// Makes the loop `lp` current for one poll of one of its tasks, unless it
-    /// already is (the usual case: a loop's tasks run inside its
-    /// `run_until_complete`), which saves upgrading `lp` and two thread-local
-    /// swaps per poll. Also gives the loop's slow-callback threshold (debug
-    /// mode); `(None, None)` when the loop is gone.
-    pub(crate) fn enter_for_task(lp: &Weak<LoopShared>) -> (Option<EnterGuard>, Option<Duration>) {
-        let already = CURRENT_LOOP.with(|c| {
-            c.borrow()
-                .as_ref()
-                .filter(|current| std::ptr::eq(Arc::as_ptr(current), lp.as_ptr()))
-                .map(|current| current.slow_threshold())
-        });
-        if let Some(slow) = already {
-            return (None, slow);
-        }
-        match lp.upgrade() {
-            Some(lp) => {
-                let slow = lp.slow_threshold();
-                (Some(EnterGuard::enter(lp)), slow)
-            }
-            None => (None, None),
-        }
-    }
-}
-
-impl Drop for EnterGuard {
-    fn drop(&mut self) {
-        let prev = self.prev.take();
-        CURRENT_LOOP.with(|c| *c.borrow_mut() = prev);
-    }
+    crate::runtime::current::entered_loop()
+        .or_else(crate::runtime::loop_registry::loop_of_current_runtime)
 }
 
 fn epoch() -> tokio::time::Instant {

@@ -7,6 +7,7 @@
 
 pub(crate) mod barrier;
 pub(crate) mod concurrent_future;
+pub(crate) mod current;
 pub(crate) mod event_loop;
 pub(crate) mod event_loop_impl;
 pub(crate) mod exception;

@@ -2,7 +2,6 @@
 //!
 //! See [`Task`] for how a cancel is delivered.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
@@ -12,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::runtime::event_loop;
+use crate::runtime::current::{self, PollGuard};
 use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
@@ -21,10 +20,6 @@ use crate::util::{catch_panic, lock};
 /// Something a task can be waiting on, which a cancel of that task cancels.
 pub(crate) trait CancelTarget: Send + Sync {
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool;
-}
-
-thread_local! {
-    static CURRENT_TASK: RefCell<Option<Arc<TaskShared>>> = const { RefCell::new(None) };
 }
 
 pub(crate) struct TaskState {
@@ -171,16 +166,10 @@ impl TaskHeader {
     }
 }
 
-/// The task whose body is being polled on this thread, if any.
-pub(crate) fn current_task_shared() -> Option<Arc<TaskShared>> {
-    CURRENT_TASK.with(|c| c.borrow().clone())
-}
-
 /// Takes the current task's pending cancel request, if any.
 pub(crate) fn take_cancel() -> Option<Error> {
-    CURRENT_TASK.with(|c| {
-        let current = c.borrow();
-        let task = current.as_ref()?.header();
+    current::with_current_task(|task| {
+        let task = task.header();
         if !task.cancel_pending.load(Ordering::Acquire) {
             return None;
         }
@@ -193,6 +182,7 @@ pub(crate) fn take_cancel() -> Option<Error> {
             None
         }
     })
+    .flatten()
 }
 
 /// Records in the current task what it is waiting on; cleared on drop.
@@ -204,8 +194,7 @@ static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
 
 impl WaiterGuard {
     fn register(target: Arc<dyn CancelTarget>) -> WaiterGuard {
-        let task = CURRENT_TASK.with(|c| c.borrow().clone());
-        let task = task.map(|t| {
+        let task = current::current_task().map(|t| {
             let token = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
             lock(&t.header().st).fut_waiter = Some((token, target));
             (t, token)
@@ -353,29 +342,6 @@ pub async fn cancellable<F: StdFuture>(fut: F) -> Result<F::Output> {
     .await
 }
 
-/// Sets the current task and loop for the duration of one poll.
-struct CurrentGuard {
-    prev_task: Option<Arc<TaskShared>>,
-    _loop: Option<event_loop::EnterGuard>,
-}
-
-impl CurrentGuard {
-    fn enter(task: Arc<TaskShared>, lp: Option<event_loop::EnterGuard>) -> CurrentGuard {
-        let prev_task = CURRENT_TASK.with(|c| c.borrow_mut().replace(task));
-        CurrentGuard {
-            prev_task,
-            _loop: lp,
-        }
-    }
-}
-
-impl Drop for CurrentGuard {
-    fn drop(&mut self) {
-        let prev = self.prev_task.take();
-        CURRENT_TASK.with(|c| *c.borrow_mut() = prev);
-    }
-}
-
 /// Drives a task's body (held, pinned, next to it in the spawned future) and
 /// records its outcome.
 pub(crate) struct TaskRunner<T: Send + 'static> {
@@ -448,11 +414,7 @@ impl<T: Send + 'static> TaskRunner<T> {
                 }
             }
         }
-        let (entered, slow) = match this.result.loop_weak() {
-            Some(lp) => event_loop::EnterGuard::enter_for_task(lp),
-            None => (None, None),
-        };
-        let guard = CurrentGuard::enter(this.result.clone(), entered);
+        let (guard, slow) = PollGuard::enter(this.result.clone(), this.result.loop_weak());
         let start = slow.map(|_| Instant::now());
         let polled = catch_panic("task", || fut.poll(cx));
         drop(guard);

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::runtime::task::{TaskShared, current_task_shared};
+use crate::runtime::current;
+use crate::runtime::task::TaskShared;
 
 /// A type-erased handle to a [`Task`](crate::Task), as returned by [`current_task`] and
 /// [`all_tasks`](crate::all_tasks); compares equal when it is the same task.
@@ -89,5 +90,5 @@ impl TaskRef {
 /// # Ok(()) }
 /// ```
 pub fn current_task() -> Option<TaskRef> {
-    current_task_shared().map(|shared| TaskRef { shared })
+    current::current_task().map(|shared| TaskRef { shared })
 }
