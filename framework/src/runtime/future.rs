@@ -90,15 +90,25 @@ pub(crate) enum State<T> {
 
 struct Inner<T> {
     state: State<T>,
-    callbacks: Vec<DoneCallback<T>>,
-    listeners: Vec<Box<dyn FnOnce() + Send>>,
-    /// Whoever awaits the result, woken on completion. Kept here, under the same
-    /// lock as `state`, rather than in a `tokio::sync::Notify`: an await then
-    /// needs no pinned, self-borrowing `Notified` (so no boxed future) and no
-    /// second lock, and a completion wakes exactly the registered awaiters.
-    waiters: Vec<(WaiterId, Waker)>,
+    /// Everything waiting for completion, in registration order: one list
+    /// rather than one per kind, so that a core nobody waits on (most task
+    /// results) initialises, empties and drops a single empty `Vec`.
+    waiting: Vec<Waiting<T>>,
     next_waiter: WaiterId,
     retrieved: bool,
+}
+
+/// One thing waiting for a [`FutureCore`] to complete.
+enum Waiting<T> {
+    /// An awaiter's waker, under its key. Kept here, under the same lock as
+    /// `state`, rather than in a `tokio::sync::Notify`: an await then needs no
+    /// pinned, self-borrowing `Notified` (so no boxed future) and no second
+    /// lock, and a completion wakes exactly the registered awaiters.
+    Waker(WaiterId, Waker),
+    /// An internal listener, run synchronously right after completion.
+    Listener(Box<dyn FnOnce() + Send>),
+    /// A user's done-callback, scheduled on the loop after completion.
+    Callback(DoneCallback<T>),
 }
 
 impl<T> Inner<T> {
@@ -109,9 +119,13 @@ impl<T> Inner<T> {
             self.next_waiter += 1;
             self.next_waiter
         });
-        match self.waiters.iter_mut().find(|(w, _)| *w == id) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => self.waiters.push((id, cx.waker().clone())),
+        let known = self.waiting.iter_mut().find_map(|w| match w {
+            Waiting::Waker(w, waker) if *w == id => Some(waker),
+            _ => None,
+        });
+        match known {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => self.waiting.push(Waiting::Waker(id, cx.waker().clone())),
         }
     }
 
@@ -167,9 +181,7 @@ impl<T: Send + 'static> FutureCore<T> {
         Arc::new(FutureCore {
             inner: Mutex::new(Inner {
                 state: State::Pending,
-                callbacks: Vec::new(),
-                listeners: Vec::new(),
-                waiters: Vec::new(),
+                waiting: Vec::new(),
                 next_waiter: 0,
                 retrieved: false,
             }),
@@ -226,7 +238,9 @@ impl<T: Send + 'static> FutureCore<T> {
     /// an awaiter that stops waiting before completion.
     pub(crate) fn forget_waiter(&self, slot: Option<WaiterId>) {
         if let Some(id) = slot {
-            lock(&self.inner).waiters.retain(|(w, _)| *w != id);
+            lock(&self.inner)
+                .waiting
+                .retain(|w| !matches!(w, Waiting::Waker(w, _) if *w == id));
         }
     }
 
@@ -249,21 +263,28 @@ impl<T: Send + 'static> FutureCore<T> {
     }
 
     /// Moves the future to a final state; false if it was already done.
+    ///
+    /// Wakes the awaiters first, then runs the internal listeners, then
+    /// schedules the done-callbacks (each kind in registration order).
     pub(crate) fn complete(self: &Arc<Self>, state: State<T>) -> bool {
-        let (callbacks, listeners, waiters) = {
+        let waiting = {
             let mut inner = lock(&self.inner);
             if !matches!(inner.state, State::Pending) {
                 return false;
             }
             inner.state = state;
-            (
-                std::mem::take(&mut inner.callbacks),
-                std::mem::take(&mut inner.listeners),
-                std::mem::take(&mut inner.waiters),
-            )
+            std::mem::take(&mut inner.waiting)
         };
-        for (_, waker) in waiters {
-            waker.wake();
+        if waiting.is_empty() {
+            return true;
+        }
+        let (mut listeners, mut callbacks) = (Vec::new(), Vec::new());
+        for w in waiting {
+            match w {
+                Waiting::Waker(_, waker) => waker.wake(),
+                Waiting::Listener(listener) => listeners.push(listener),
+                Waiting::Callback(cb) => callbacks.push(cb),
+            }
         }
         for listener in listeners {
             listener();
@@ -299,7 +320,7 @@ impl<T: Send + 'static> FutureCore<T> {
         {
             let mut inner = lock(&self.inner);
             if matches!(inner.state, State::Pending) {
-                inner.listeners.push(listener);
+                inner.waiting.push(Waiting::Listener(listener));
                 return;
             }
         }
@@ -719,7 +740,7 @@ impl<T: Send + 'static> Future<T> {
         {
             let mut inner = lock(&self.core.inner);
             if matches!(inner.state, State::Pending) {
-                inner.callbacks.push(cb);
+                inner.waiting.push(Waiting::Callback(cb));
                 return;
             }
         }
@@ -738,9 +759,11 @@ impl<T: Send + 'static> Future<T> {
     /// ```
     pub fn remove_done_callback(&self, cb: &DoneCallback<T>) -> usize {
         let mut inner = lock(&self.core.inner);
-        let before = inner.callbacks.len();
-        inner.callbacks.retain(|c| !Arc::ptr_eq(&c.0, &cb.0));
-        before - inner.callbacks.len()
+        let before = inner.waiting.len();
+        inner
+            .waiting
+            .retain(|w| !matches!(w, Waiting::Callback(c) if Arc::ptr_eq(&c.0, &cb.0)));
+        before - inner.waiting.len()
     }
 }
 

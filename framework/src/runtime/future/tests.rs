@@ -66,7 +66,11 @@ fn error_retrieval_is_tracked() {
 
 /// How many awaiters' wakers the core holds.
 fn waiters<T>(core: &FutureCore<T>) -> usize {
-    lock(&core.inner).waiters.len()
+    lock(&core.inner)
+        .waiting
+        .iter()
+        .filter(|w| matches!(w, Waiting::Waker(..)))
+        .count()
 }
 
 #[tokio::test(flavor = "current_thread")]
