@@ -7,6 +7,7 @@
 //! instead of two each.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -19,13 +20,19 @@ struct Current {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Current> = const { RefCell::new(Current { lp: None, task: None }) };
+    /// `ManuallyDrop` because nothing is left in it to drop when a thread
+    /// exits: only the guards below put handles in, and each takes its own
+    /// out again when it drops, so at exit (no guard alive) both are `None`.
+    /// A thread-local without drop glue has no destructor to register and no
+    /// liveness check on each access, and stays readable while other
+    /// thread-locals' destructors run.
+    static CURRENT: ManuallyDrop<RefCell<Current>> =
+        const { ManuallyDrop::new(RefCell::new(Current { lp: None, task: None })) };
 }
 
-/// The loop entered on this thread by [`EnterGuard`] or [`PollGuard`], if any
-/// (`None` too while the thread's locals are being torn down).
+/// The loop entered on this thread by [`EnterGuard`] or [`PollGuard`], if any.
 pub(crate) fn entered_loop() -> Option<Arc<LoopShared>> {
-    CURRENT.try_with(|c| c.borrow().lp.clone()).ok().flatten()
+    CURRENT.with(|c| c.borrow().lp.clone())
 }
 
 /// The task whose body is being polled on this thread, if any.

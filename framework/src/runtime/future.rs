@@ -234,14 +234,12 @@ impl<T: Send + 'static> FutureCore<T> {
         Poll::Ready(inner.outcome_cloned())
     }
 
-    /// Drops the waker registered under `slot` by [`poll_done`](Self::poll_done):
+    /// Drops the waker registered under `id` by [`poll_done`](Self::poll_done):
     /// an awaiter that stops waiting before completion.
-    pub(crate) fn forget_waiter(&self, slot: Option<WaiterId>) {
-        if let Some(id) = slot {
-            lock(&self.inner)
-                .waiting
-                .retain(|w| !matches!(w, Waiting::Waker(w, _) if *w == id));
-        }
+    pub(crate) fn forget_waiter(&self, id: WaiterId) {
+        lock(&self.inner)
+            .waiting
+            .retain(|w| !matches!(w, Waiting::Waker(w, _) if *w == id));
     }
 
     pub(crate) fn done(&self) -> bool {
@@ -332,7 +330,9 @@ impl<T: Send + 'static> FutureCore<T> {
         struct Forget<'a, T: Send + 'static>(&'a FutureCore<T>, Option<WaiterId>);
         impl<T: Send + 'static> Drop for Forget<'_, T> {
             fn drop(&mut self) {
-                self.0.forget_waiter(self.1.take());
+                if let Some(id) = self.1.take() {
+                    self.0.forget_waiter(id);
+                }
             }
         }
         let mut waiting = Forget(self, None);

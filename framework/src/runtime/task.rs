@@ -159,6 +159,21 @@ impl TaskHeader {
         lock(&self.st).done
     }
 
+    /// Takes a pending cancel request: `Some(message)` if there was one.
+    fn take_cancel_request(&self) -> Option<Option<String>> {
+        // `cancel_pending` mirrors `must_cancel`: the lock only when set.
+        if !self.cancel_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut st = lock(&self.st);
+        if !st.must_cancel {
+            return None;
+        }
+        st.must_cancel = false;
+        self.cancel_pending.store(false, Ordering::Release);
+        Some(st.cancel_msg.take())
+    }
+
     pub(crate) fn name(&self) -> String {
         lock(&self.name)
             .clone()
@@ -168,21 +183,14 @@ impl TaskHeader {
 
 /// Takes the current task's pending cancel request, if any.
 pub(crate) fn take_cancel() -> Option<Error> {
-    current::with_current_task(|task| {
-        let task = task.header();
-        if !task.cancel_pending.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut st = lock(&task.st);
-        if st.must_cancel {
-            st.must_cancel = false;
-            task.cancel_pending.store(false, Ordering::Release);
-            Some(Error::Cancelled(st.cancel_msg.take()))
-        } else {
-            None
-        }
-    })
-    .flatten()
+    take_cancel_message().map(Error::Cancelled)
+}
+
+/// [`take_cancel`] giving the request's message rather than the error: the
+/// answer is almost always no, and a `None` this small costs less to pass
+/// back than an `Option<Error>`.
+fn take_cancel_message() -> Option<Option<String>> {
+    current::with_current_task(|task| task.header().take_cancel_request()).flatten()
 }
 
 /// Records in the current task what it is waiting on; cleared on drop.
@@ -254,11 +262,11 @@ impl<T: Clone + Send + 'static> StdFuture for AwaitCore<T> {
         // A cancel of the awaiting task (pending before the await, or arriving
         // while it waits) cancels the target; it surfaces here only when the
         // target was already done, else the target's cancellation does.
-        if let Some(err) = take_cancel()
-            && !this.target().cancel_target(cancel_msg(&err))
+        if let Some(msg) = take_cancel_message()
+            && !this.target().cancel_target(msg.clone())
         {
             this.stop_waiting();
-            return Poll::Ready(Err(err));
+            return Poll::Ready(Err(Error::Cancelled(msg)));
         }
         match this.core.poll_result(&mut this.slot, cx) {
             Poll::Ready(outcome) => {
@@ -286,7 +294,9 @@ impl<T: Send + 'static> AwaitCore<T> {
     }
 
     fn stop_waiting(&mut self) {
-        self.core.forget_waiter(self.slot.take());
+        if let Some(id) = self.slot.take() {
+            self.core.forget_waiter(id);
+        }
         self.guard = None;
     }
 }
@@ -294,13 +304,6 @@ impl<T: Send + 'static> AwaitCore<T> {
 impl<T: Send + 'static> Drop for AwaitCore<T> {
     fn drop(&mut self) {
         self.stop_waiting();
-    }
-}
-
-fn cancel_msg(err: &Error) -> Option<String> {
-    match err {
-        Error::Cancelled(msg) => msg.clone(),
-        _ => None,
     }
 }
 
