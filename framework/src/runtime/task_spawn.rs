@@ -5,7 +5,8 @@
 use std::future::Future as StdFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Waker};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use crate::runtime::event_loop::{self, EventLoop, ExceptionContext, LoopShared};
 use crate::runtime::future::{Future, FutureCore, Scheduler};
@@ -71,23 +72,48 @@ fn new_task<T: Send + 'static>(
     (core, eager)
 }
 
-/// The future that drives a task's body and records its outcome.
-fn task_body<F>(
-    core: &Arc<FutureCore<TaskValue<F>>>,
-    fut: F,
-) -> impl StdFuture<Output = ()> + use<F>
+pin_project_lite::pin_project! {
+    /// The future spawned for a task: its body, next to the runner that
+    /// drives it and records its outcome. Written out rather than an `async`
+    /// block so that the body is stored once (an `async` block would keep both
+    /// the captured body and its pinned copy) and tokio's cell stays small.
+    pub(crate) struct TaskBody<F>
+    where
+        F: StdFuture,
+        F::Output: IntoTaskResult,
+    {
+        runner: TaskRunner<TaskValue<F>>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> StdFuture for TaskBody<F>
 where
     F: StdFuture,
     F::Output: IntoTaskResult,
 {
-    let mut runner = TaskRunner {
-        started: false,
-        finished: false,
-        result: core.clone(),
-    };
-    async move {
-        let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(|cx| runner.poll_body(fut.as_mut(), cx)).await
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        this.runner.poll_body(this.fut, cx)
+    }
+}
+
+/// The future that drives a task's body and records its outcome.
+fn task_body<F>(core: &Arc<FutureCore<TaskValue<F>>>, fut: F) -> TaskBody<F>
+where
+    F: StdFuture,
+    F::Output: IntoTaskResult,
+{
+    TaskBody {
+        runner: TaskRunner {
+            started: false,
+            finished: false,
+            result: core.clone(),
+        },
+        fut,
     }
 }
 
@@ -130,7 +156,7 @@ where
 pub(crate) fn inline_task<F>(
     lp: &Arc<LoopShared>,
     fut: F,
-) -> (Task<TaskValue<F>>, impl StdFuture<Output = ()> + use<F>)
+) -> (Task<TaskValue<F>>, TaskBody<F>)
 where
     F: StdFuture,
     F::Output: IntoTaskResult,
