@@ -82,7 +82,11 @@ impl Scheduler {
 
 pub(crate) enum State<T> {
     Pending,
-    Finished(Result<T>),
+    Finished(T),
+    /// Boxed: an [`Error`] is 64 bytes, and a state that size would make
+    /// every result core (and every move of a state) bigger for the rare
+    /// failure.
+    Failed(Box<Error>),
     Cancelled(Option<String>),
     /// The value was moved out by `take_result`.
     Taken,
@@ -138,9 +142,9 @@ impl<T> Inner<T> {
             State::Pending => Err(Error::invalid_state("result is not set")),
             State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
             State::Taken => Err(Error::invalid_state("result was already taken")),
-            State::Finished(Ok(v)) => Ok(v.clone()),
-            State::Finished(Err(e)) => {
-                let e = e.clone();
+            State::Finished(v) => Ok(v.clone()),
+            State::Failed(e) => {
+                let e = Error::clone(e);
                 self.retrieved = true;
                 Err(e)
             }
@@ -253,7 +257,7 @@ impl<T: Send + 'static> FutureCore<T> {
     /// True when the future finished with an error (not a cancellation);
     /// does not mark the error retrieved.
     pub(crate) fn has_error(&self) -> bool {
-        matches!(lock(&self.inner).state, State::Finished(Err(_)))
+        matches!(lock(&self.inner).state, State::Failed(_))
     }
 
     pub(crate) fn mark_retrieved(&self) {
@@ -360,15 +364,15 @@ impl<T: Send + 'static> FutureCore<T> {
             State::Pending => return Err(Error::invalid_state("result is not set")),
             State::Cancelled(msg) => return Err(Error::Cancelled(msg.clone())),
             State::Taken => return Err(Error::invalid_state("result was already taken")),
-            State::Finished(Err(e)) => {
-                let e = e.clone();
+            State::Failed(e) => {
+                let e = Error::clone(e);
                 inner.retrieved = true;
                 return Err(e);
             }
-            State::Finished(Ok(_)) => {}
+            State::Finished(_) => {}
         }
         match std::mem::replace(&mut inner.state, State::Taken) {
-            State::Finished(Ok(v)) => Ok(v),
+            State::Finished(v) => Ok(v),
             _ => Err(Error::invalid_state("result is not set")),
         }
     }
@@ -378,9 +382,9 @@ impl<T: Send + 'static> FutureCore<T> {
         match &inner.state {
             State::Pending => Err(Error::invalid_state("exception is not set")),
             State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
-            State::Taken | State::Finished(Ok(_)) => Ok(None),
-            State::Finished(Err(e)) => {
-                let e = e.clone();
+            State::Taken | State::Finished(_) => Ok(None),
+            State::Failed(e) => {
+                let e = Error::clone(e);
                 inner.retrieved = true;
                 Ok(Some(e))
             }
@@ -391,8 +395,8 @@ impl<T: Send + 'static> FutureCore<T> {
         match lock(&self.inner).state {
             State::Pending => "pending",
             State::Cancelled(_) => "cancelled",
-            State::Finished(Err(_)) => "finished with an error",
-            State::Finished(Ok(_)) | State::Taken => "finished",
+            State::Failed(_) => "finished with an error",
+            State::Finished(_) | State::Taken => "finished",
         }
     }
 }
@@ -414,13 +418,13 @@ impl<T> Drop for FutureCore<T> {
         if inner.retrieved {
             return;
         }
-        if let State::Finished(Err(err)) = &inner.state {
+        if let State::Failed(err) = &inner.state {
             let ctx = match &self.task {
                 Some(task) => ExceptionContext::new("Task exception was never retrieved")
                     .with_task_name(task.name()),
                 None => ExceptionContext::new("Future exception was never retrieved"),
             }
-            .with_error(err.clone());
+            .with_error(Error::clone(err));
             let lp = match &self.sched {
                 Scheduler::Loop(weak) => weak.upgrade(),
                 _ => None,
@@ -580,7 +584,7 @@ impl<T: Send + 'static> Future<T> {
     /// assert_eq!(fut.result().unwrap(), 42);
     /// ```
     pub fn set_result(&self, value: T) -> Result<()> {
-        if self.core.complete(State::Finished(Ok(value))) {
+        if self.core.complete(State::Finished(value)) {
             Ok(())
         } else {
             Err(Error::invalid_state("future is already done"))
@@ -606,7 +610,7 @@ impl<T: Send + 'static> Future<T> {
     /// assert!(fut.exception().unwrap().is_some());
     /// ```
     pub fn set_exception(&self, error: Error) -> Result<()> {
-        if self.core.complete(State::Finished(Err(error))) {
+        if self.core.complete(State::Failed(Box::new(error))) {
             Ok(())
         } else {
             Err(Error::invalid_state("future is already done"))

@@ -23,6 +23,10 @@ pub(crate) trait CancelTarget: Send + Sync {
 }
 
 pub(crate) struct TaskState {
+    /// `None` until named: the name is then `Task-{id}`. Under this lock
+    /// rather than its own: a second mutex in every task for a field read
+    /// only by `name()` and reprs.
+    pub(crate) name: Option<String>,
     pub(crate) must_cancel: bool,
     pub(crate) cancel_msg: Option<String>,
     pub(crate) num_cancels: u32,
@@ -41,8 +45,6 @@ pub(crate) struct TaskState {
 /// for both): id, name and the cancel protocol.
 pub(crate) struct TaskHeader {
     pub(crate) id: u64,
-    /// `None` until named: the name is then `Task-{id}`.
-    pub(crate) name: Mutex<Option<String>>,
     pub(crate) st: Mutex<TaskState>,
     /// `st.must_cancel`, readable without the lock: every cancellation point
     /// asks [`take_cancel`], and almost always the answer is no. Written only
@@ -93,8 +95,8 @@ impl TaskHeader {
     pub(crate) const fn new(id: u64, name: Option<String>, loop_id: u64) -> Self {
         TaskHeader {
             id,
-            name: Mutex::new(name),
             st: Mutex::new(TaskState {
+                name,
                 must_cancel: false,
                 cancel_msg: None,
                 num_cancels: 0,
@@ -175,9 +177,14 @@ impl TaskHeader {
     }
 
     pub(crate) fn name(&self) -> String {
-        lock(&self.name)
+        lock(&self.st)
+            .name
             .clone()
             .unwrap_or_else(|| format!("Task-{}", self.id))
+    }
+
+    pub(crate) fn set_name(&self, name: String) {
+        lock(&self.st).name = Some(name);
     }
 }
 
@@ -384,9 +391,9 @@ impl<T: Send + 'static> TaskRunner<T> {
         };
         let state = match outcome {
             Ok(_) if must_cancel => State::Cancelled(msg),
-            Ok(v) => State::Finished(Ok(v)),
+            Ok(v) => State::Finished(v),
             Err(Error::Cancelled(m)) => State::Cancelled(m),
-            Err(e) => State::Finished(Err(e)),
+            Err(e) => State::Failed(Box::new(e)),
         };
         self.result.complete(state);
     }
@@ -549,7 +556,7 @@ impl<T: Send + 'static> Task<T> {
 
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
-        *lock(&self.header().name) = Some(name.into());
+        self.header().set_name(name.into());
     }
 
     /// A process-unique id.

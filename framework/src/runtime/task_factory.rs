@@ -59,7 +59,7 @@ impl NewTask {
 
     /// Renames the task.
     pub fn set_name(&mut self, name: impl Into<String>) {
-        *lock(&self.shared.header().name) = Some(name.into());
+        self.shared.header().set_name(name.into());
     }
 
     /// Whether the task starts eagerly (see [`create_eager_task`](crate::create_eager_task)).

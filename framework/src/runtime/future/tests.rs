@@ -5,7 +5,7 @@ fn state_machine_pending_finished_cancelled() {
     let core = FutureCore::<u8>::new(Scheduler::Thread);
     assert!(!core.done());
     assert!(matches!(core.result_cloned(), Err(Error::InvalidState(_))));
-    assert!(core.complete(State::Finished(Ok(1))));
+    assert!(core.complete(State::Finished(1)));
     assert!(!core.complete(State::Cancelled(None)));
     assert!(core.done() && !core.cancelled());
     assert_eq!(core.result_cloned().unwrap(), 1);
@@ -33,7 +33,7 @@ fn listeners_run_synchronously_once_and_immediately_when_done() {
     let h = hits.clone();
     core.subscribe(Box::new(move || *lock(&h) += 1));
     assert_eq!(*lock(&hits), 0);
-    core.complete(State::Finished(Ok(0)));
+    core.complete(State::Finished(0));
     assert_eq!(*lock(&hits), 1);
     let h = hits.clone();
     core.subscribe(Box::new(move || *lock(&h) += 1));
@@ -57,7 +57,7 @@ fn callbacks_without_runtime_run_later_on_a_helper_thread() {
 #[test]
 fn error_retrieval_is_tracked() {
     let core = FutureCore::<u8>::new(Scheduler::Thread);
-    core.complete(State::Finished(Err(Error::invalid_argument("x"))));
+    core.complete(State::Failed(Box::new(Error::invalid_argument("x"))));
     assert!(core.has_error());
     assert!(!lock(&core.inner).retrieved);
     let _ = core.exception();
