@@ -2,11 +2,10 @@
 //! `run_until_complete`, a loop's callbacks and its tasks) and the task whose
 //! body is being polled.
 //!
-//! Both live in one thread-local so that a task's poll, which makes both
-//! current, costs one thread-local access on the way in and one on the way out
-//! instead of two each.
+//! A task's poll makes both current; the thread-locals are kept cheap enough
+//! (no drop glue, no borrow flag) that each access inlines to a swap.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -14,35 +13,48 @@ use std::time::Duration;
 use crate::runtime::event_loop_impl::LoopShared;
 use crate::runtime::task::TaskShared;
 
-struct Current {
-    lp: Option<Arc<LoopShared>>,
-    task: Option<Arc<TaskShared>>,
-}
-
 thread_local! {
-    /// `ManuallyDrop` because nothing is left in it to drop when a thread
+    /// `ManuallyDrop` because nothing is left in them to drop when a thread
     /// exits: only the guards below put handles in, and each takes its own
     /// out again when it drops, so at exit (no guard alive) both are `None`.
     /// A thread-local without drop glue has no destructor to register and no
     /// liveness check on each access, and stays readable while other
-    /// thread-locals' destructors run.
-    static CURRENT: ManuallyDrop<RefCell<Current>> =
-        const { ManuallyDrop::new(RefCell::new(Current { lp: None, task: None })) };
+    /// thread-locals' destructors run. `Cell`s, not `RefCell`s: every access
+    /// swaps a value in or out, so there is no borrow flag to keep.
+    static CURRENT_LOOP: ManuallyDrop<Cell<Option<Arc<LoopShared>>>> =
+        const { ManuallyDrop::new(Cell::new(None)) };
+    static CURRENT_TASK: ManuallyDrop<Cell<Option<Arc<TaskShared>>>> =
+        const { ManuallyDrop::new(Cell::new(None)) };
+}
+
+/// A clone of what `cell` holds, leaving it in place.
+fn peek<T: ?Sized>(cell: &Cell<Option<Arc<T>>>) -> Option<Arc<T>> {
+    let held = cell.take();
+    let copy = held.clone();
+    cell.set(held);
+    copy
 }
 
 /// The loop entered on this thread by [`EnterGuard`] or [`PollGuard`], if any.
 pub(crate) fn entered_loop() -> Option<Arc<LoopShared>> {
-    CURRENT.with(|c| c.borrow().lp.clone())
+    CURRENT_LOOP.with(|c| peek(c))
 }
 
 /// The task whose body is being polled on this thread, if any.
 pub(crate) fn current_task() -> Option<Arc<TaskShared>> {
-    CURRENT.with(|c| c.borrow().task.clone())
+    CURRENT_TASK.with(|c| peek(c))
 }
 
-/// Runs `f` on the current task without cloning its handle; `None` outside a task.
+/// Runs `f` on the current task without cloning its handle; `None` outside a
+/// task. While `f` runs the task is taken out of the thread-local, so `f`
+/// must not ask for the current task (it would see none).
 pub(crate) fn with_current_task<R>(f: impl FnOnce(&TaskShared) -> R) -> Option<R> {
-    CURRENT.with(|c| c.borrow().task.as_deref().map(f))
+    CURRENT_TASK.with(|c| {
+        let task = c.take()?;
+        let result = f(&*task);
+        c.set(Some(task));
+        Some(result)
+    })
 }
 
 /// Makes a loop current on this thread until dropped.
@@ -52,7 +64,7 @@ pub(crate) struct EnterGuard {
 
 impl EnterGuard {
     pub(crate) fn enter(lp: Arc<LoopShared>) -> EnterGuard {
-        let prev = CURRENT.with(|c| c.borrow_mut().lp.replace(lp));
+        let prev = CURRENT_LOOP.with(|c| c.replace(Some(lp)));
         EnterGuard { prev }
     }
 }
@@ -60,9 +72,9 @@ impl EnterGuard {
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
-        // Dropped outside the borrow: the last handle of a loop may run code
-        // that asks for the current loop.
-        let ours = CURRENT.with(|c| std::mem::replace(&mut c.borrow_mut().lp, prev));
+        // Dropped once out of the thread-local: the last handle of a loop may
+        // run code that asks for the current loop.
+        let ours = CURRENT_LOOP.with(|c| c.replace(prev));
         drop(ours);
     }
 }
@@ -85,32 +97,38 @@ impl PollGuard {
         task: Arc<TaskShared>,
         lp: Option<&Weak<LoopShared>>,
     ) -> (PollGuard, Option<Duration>) {
-        CURRENT.with(|c| {
-            let mut cur = c.borrow_mut();
-            let prev_task = cur.task.replace(task);
-            let (prev_loop, slow) = match lp {
-                None => (None, None),
-                Some(lp) => match &cur.lp {
-                    Some(current) if std::ptr::eq(Arc::as_ptr(current), lp.as_ptr()) => {
-                        (None, current.slow_threshold())
+        let prev_task = CURRENT_TASK.with(|c| c.replace(Some(task)));
+        let (prev_loop, slow) = match lp {
+            None => (None, None),
+            Some(lp) => CURRENT_LOOP.with(|c| {
+                let current = c.take();
+                match current {
+                    Some(current) if std::ptr::eq(Arc::as_ptr(&current), lp.as_ptr()) => {
+                        let slow = current.slow_threshold();
+                        c.set(Some(current));
+                        (None, slow)
                     }
-                    _ => match lp.upgrade() {
+                    current => match lp.upgrade() {
                         Some(lp) => {
                             let slow = lp.slow_threshold();
-                            (Some(cur.lp.replace(lp)), slow)
+                            c.set(Some(lp));
+                            (Some(current), slow)
                         }
-                        None => (None, None),
+                        None => {
+                            c.set(current);
+                            (None, None)
+                        }
                     },
-                },
-            };
-            (
-                PollGuard {
-                    prev_task,
-                    prev_loop,
-                },
-                slow,
-            )
-        })
+                }
+            }),
+        };
+        (
+            PollGuard {
+                prev_task,
+                prev_loop,
+            },
+            slow,
+        )
     }
 }
 
@@ -118,13 +136,10 @@ impl Drop for PollGuard {
     fn drop(&mut self) {
         let prev_task = self.prev_task.take();
         let prev_loop = self.prev_loop.take();
-        // What was ours is dropped after the borrow ends (see `EnterGuard`).
-        let ours = CURRENT.with(|c| {
-            let mut cur = c.borrow_mut();
-            let task = std::mem::replace(&mut cur.task, prev_task);
-            let lp = prev_loop.map(|prev| std::mem::replace(&mut cur.lp, prev));
-            (task, lp)
-        });
-        drop(ours);
+        // What was ours is dropped after it is out of the thread-locals (see
+        // `EnterGuard`).
+        let task = CURRENT_TASK.with(|c| c.replace(prev_task));
+        let lp = prev_loop.map(|prev| CURRENT_LOOP.with(|c| c.replace(prev)));
+        drop((task, lp));
     }
 }

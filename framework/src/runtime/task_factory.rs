@@ -7,7 +7,6 @@ use std::sync::Arc;
 use crate::runtime::event_loop::EventLoop;
 use crate::runtime::task::TaskShared;
 use crate::runtime::task_ref::TaskRef;
-use crate::util::lock;
 
 /// A loop's task factory: called for every task created on the loop, before
 /// it starts (asyncio's `loop.set_task_factory(factory)`).
