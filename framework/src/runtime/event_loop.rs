@@ -33,8 +33,8 @@ use tokio::runtime::{Builder as RtBuilder, Handle as RtHandle};
 
 use crate::error::{Error, Result};
 pub(crate) use crate::runtime::current::EnterGuard;
-pub(crate) use crate::runtime::event_loop_impl::{LoopShared, current_shared};
 use crate::runtime::event_loop_impl::{HandleInner, cancel_job, new_job, now_secs};
+pub(crate) use crate::runtime::event_loop_impl::{LoopShared, current_shared};
 pub(crate) use crate::runtime::exception::{
     ExceptionContext, ExceptionHandler, default_exception_handler,
 };

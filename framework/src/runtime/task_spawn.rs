@@ -3,9 +3,9 @@
 //! spawn path every task goes through (task factory, eager start).
 
 use std::future::Future as StdFuture;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::runtime::event_loop::{self, EventLoop, ExceptionContext, LoopShared};
@@ -153,10 +153,7 @@ where
 /// A task of `lp` whose body the caller polls in place instead of spawning
 /// it: the main task of [`run`](crate::run) and [`Runner`](crate::Runner).
 /// `fut` need be neither `Send` nor `'static`.
-pub(crate) fn inline_task<F>(
-    lp: &Arc<LoopShared>,
-    fut: F,
-) -> (Task<TaskValue<F>>, TaskBody<F>)
+pub(crate) fn inline_task<F>(lp: &Arc<LoopShared>, fut: F) -> (Task<TaskValue<F>>, TaskBody<F>)
 where
     F: StdFuture,
     F::Output: IntoTaskResult,

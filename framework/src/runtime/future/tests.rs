@@ -118,3 +118,34 @@ async fn an_await_given_up_takes_its_waker_back() {
     assert_eq!((&fut).await.unwrap(), 1);
     assert_eq!(waiters(&fut.core), 0);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_waiting_list_keeps_each_kind_apart() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fut = Future::<u32>::new();
+    let cb = DoneCallback::new(|_: &Future<u32>| {});
+    fut.add_done_callback(&cb);
+    let heard = Arc::new(AtomicUsize::new(0));
+    let h = heard.clone();
+    fut.core.subscribe(Box::new(move || {
+        h.fetch_add(1, Ordering::SeqCst);
+    }));
+    let awaiter = {
+        let f = fut.clone();
+        tokio::spawn(async move { f.await })
+    };
+    crate::runtime::test_util::let_others_run().await;
+    assert_eq!(waiters(&fut.core), 1);
+    // Removing a callback leaves the listener and the awaiter's waker alone.
+    assert_eq!(fut.remove_done_callback(&cb), 1);
+    assert_eq!(fut.remove_done_callback(&cb), 0);
+    assert_eq!(waiters(&fut.core), 1);
+    fut.set_result(3).unwrap();
+    assert_eq!(
+        heard.load(Ordering::SeqCst),
+        1,
+        "listeners run at completion"
+    );
+    let got = tokio::time::timeout(crate::runtime::test_util::LIMIT, awaiter).await;
+    assert_eq!(got.expect("woken in time").expect("joined").unwrap(), 3);
+}
