@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
 use crate::runtime::event_loop::{ExceptionContext, LoopShared};
-use crate::runtime::task::{AwaitCore, CancelTarget, TaskHeader, await_core};
+use crate::runtime::task::{AwaitCore, CancelTarget, TaskCell, TaskHeader, TaskState, await_core};
 use crate::util::{catch_panic, lock};
 
 /// Where done-callbacks of a future run: the loop it was created in, else the
@@ -100,6 +100,9 @@ struct Inner<T> {
     waiting: Vec<Waiting<T>>,
     next_waiter: WaiterId,
     retrieved: bool,
+    /// A task's name and cancel protocol, under the same lock as its result
+    /// so that the task's end records both at once (unused by plain futures).
+    task: TaskState,
 }
 
 /// One thing waiting for a [`FutureCore`] to complete.
@@ -171,23 +174,24 @@ pub(crate) struct FutureCore<T> {
 
 impl<T: Send + 'static> FutureCore<T> {
     pub(crate) fn new(sched: Scheduler) -> Arc<Self> {
-        Self::with_task(sched, None)
+        Self::with_task(sched, None, None)
     }
 
-    /// The result core of the task `header` describes.
+    /// The result core of the task `header` describes, named `name`.
     #[inline]
-    pub(crate) fn of_task(sched: Scheduler, header: TaskHeader) -> Arc<Self> {
-        Self::with_task(sched, Some(header))
+    pub(crate) fn of_task(sched: Scheduler, header: TaskHeader, name: Option<String>) -> Arc<Self> {
+        Self::with_task(sched, Some(header), name)
     }
 
     #[inline]
-    fn with_task(sched: Scheduler, task: Option<TaskHeader>) -> Arc<Self> {
+    fn with_task(sched: Scheduler, task: Option<TaskHeader>, name: Option<String>) -> Arc<Self> {
         Arc::new(FutureCore {
             inner: Mutex::new(Inner {
                 state: State::Pending,
                 waiting: Vec::new(),
                 next_waiter: 0,
                 retrieved: false,
+                task: TaskState::new(name),
             }),
             sched,
             task,
@@ -265,20 +269,36 @@ impl<T: Send + 'static> FutureCore<T> {
     }
 
     /// Moves the future to a final state; false if it was already done.
+    pub(crate) fn complete(self: &Arc<Self>, state: State<T>) -> bool {
+        self.complete_with(|_| (state, ())).is_some()
+    }
+
+    /// Runs `f` on the task state under the core's lock.
+    pub(crate) fn with_task_state<R>(&self, f: impl FnOnce(&mut TaskState) -> R) -> R {
+        f(&mut lock(&self.inner).task)
+    }
+
+    /// Moves the future to the final state `decide` picks from the task
+    /// state, under one lock (a task's end); `None` if it was already done.
+    /// `decide`'s second value is given back to be dropped after the lock.
     ///
     /// Wakes the awaiters first, then runs the internal listeners, then
     /// schedules the done-callbacks (each kind in registration order).
-    pub(crate) fn complete(self: &Arc<Self>, state: State<T>) -> bool {
-        let waiting = {
+    pub(crate) fn complete_with<R>(
+        self: &Arc<Self>,
+        decide: impl FnOnce(&mut TaskState) -> (State<T>, R),
+    ) -> Option<R> {
+        let (waiting, rest) = {
             let mut inner = lock(&self.inner);
             if !matches!(inner.state, State::Pending) {
-                return false;
+                return None;
             }
+            let (state, rest) = decide(&mut inner.task);
             inner.state = state;
-            std::mem::take(&mut inner.waiting)
+            (std::mem::take(&mut inner.waiting), rest)
         };
         if waiting.is_empty() {
-            return true;
+            return Some(rest);
         }
         let (mut listeners, mut callbacks) = (Vec::new(), Vec::new());
         for w in waiting {
@@ -294,7 +314,7 @@ impl<T: Send + 'static> FutureCore<T> {
         if !callbacks.is_empty() {
             self.schedule_callbacks(callbacks);
         }
-        true
+        Some(rest)
     }
 
     fn schedule_callbacks(self: &Arc<Self>, callbacks: Vec<DoneCallback<T>>) {
@@ -406,7 +426,7 @@ impl<T: Send + 'static> CancelTarget for FutureCore<T> {
     /// (which then ends cancelled, or catches the cancel and carries on).
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
         match &self.task {
-            Some(task) => task.cancel(msg),
+            Some(_) => TaskCell::cancel(&*self, msg),
             None => self.complete(State::Cancelled(msg)),
         }
     }
@@ -421,7 +441,7 @@ impl<T> Drop for FutureCore<T> {
         if let State::Failed(err) = &inner.state {
             let ctx = match &self.task {
                 Some(task) => ExceptionContext::new("Task exception was never retrieved")
-                    .with_task_name(task.name()),
+                    .with_task_name(inner.task.name_of(task.id)),
                 None => ExceptionContext::new("Future exception was never retrieved"),
             }
             .with_error(Error::clone(err));

@@ -252,7 +252,7 @@ async fn cancel_all_tasks(lp: &EventLoop) {
     let remaining = Arc::new(AtomicUsize::new(tasks.len()));
     let all_done = Arc::new(Notify::new());
     for task in &tasks {
-        task.header().cancel(None);
+        task.cancel(None);
         let (remaining, all_done) = (remaining.clone(), all_done.clone());
         task.subscribe(Box::new(move || {
             if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -269,7 +269,7 @@ async fn cancel_all_tasks(lp: &EventLoop) {
             lp.call_exception_handler(
                 ExceptionContext::new("unhandled exception during aioproto::run() shutdown")
                     .with_error(err)
-                    .with_task_name(task.header().name()),
+                    .with_task_name(task.name()),
             );
         }
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -15,17 +15,18 @@ use crate::runtime::current::{self, PollGuard};
 use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
-use crate::util::{catch_panic, lock};
+use crate::util::catch_panic;
 
 /// Something a task can be waiting on, which a cancel of that task cancels.
 pub(crate) trait CancelTarget: Send + Sync {
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool;
 }
 
+/// A task's mutable state: its name and the cancel protocol. It lives under
+/// the result core's lock, next to the result (see [`FutureCore`]), so that a
+/// task's end records both under one lock.
 pub(crate) struct TaskState {
-    /// `None` until named: the name is then `Task-{id}`. Under this lock
-    /// rather than its own: a second mutex in every task for a field read
-    /// only by `name()` and reprs.
+    /// `None` until named: the name is then `Task-{id}`.
     pub(crate) name: Option<String>,
     pub(crate) must_cancel: bool,
     pub(crate) cancel_msg: Option<String>,
@@ -41,14 +42,34 @@ pub(crate) struct TaskState {
     pub(crate) missed_wake: bool,
 }
 
-/// A task's own state, kept inside its result [`FutureCore`] (one allocation
-/// for both): id, name and the cancel protocol.
+impl TaskState {
+    /// The state of a new task (plain futures carry one too, never used).
+    pub(crate) const fn new(name: Option<String>) -> Self {
+        TaskState {
+            name,
+            must_cancel: false,
+            cancel_msg: None,
+            num_cancels: 0,
+            done: false,
+            fut_waiter: None,
+            waker: None,
+            missed_wake: false,
+        }
+    }
+
+    /// The name of task `id`: the one given, else `Task-{id}`.
+    pub(crate) fn name_of(&self, id: u64) -> String {
+        self.name.clone().unwrap_or_else(|| format!("Task-{id}"))
+    }
+}
+
+/// A task's fixed identity, kept inside its result [`FutureCore`] (one
+/// allocation for both); its mutable state is the core's [`TaskState`].
 pub(crate) struct TaskHeader {
     pub(crate) id: u64,
-    pub(crate) st: Mutex<TaskState>,
-    /// `st.must_cancel`, readable without the lock: every cancellation point
+    /// `must_cancel`, readable without the lock: every cancellation point
     /// asks [`take_cancel`], and almost always the answer is no. Written only
-    /// under `st`'s lock, together with `must_cancel`.
+    /// under the core's lock, together with `must_cancel`.
     pub(crate) cancel_pending: AtomicBool,
     /// The id of the loop the task runs on (0: a plain tokio runtime's); the
     /// loop itself is the result core's scheduler.
@@ -58,13 +79,14 @@ pub(crate) struct TaskHeader {
 /// The header a core without one would report. Never reached: the only cores
 /// seen as tasks are made by the spawn path, always with a header; this keeps
 /// that invariant from needing a panic.
-static NO_TASK: TaskHeader = TaskHeader::new(0, None, 0);
+static NO_TASK: TaskHeader = TaskHeader::new(0, 0);
 
 /// A task seen without its value type: its result core behind a trait object
 /// (the same allocation as the `Task<T>`'s, so erasing costs no allocation).
 pub(crate) type TaskShared = dyn TaskCell;
 
-/// What the type-erased side of a task needs from its result core.
+/// What the type-erased side of a task needs from its result core: the task
+/// operations, written once here against the core's lock.
 pub(crate) trait TaskCell: Send + Sync {
     fn header(&self) -> &TaskHeader;
     fn cancelled(&self) -> bool;
@@ -72,6 +94,19 @@ pub(crate) trait TaskCell: Send + Sync {
     fn subscribe(&self, listener: Box<dyn FnOnce() + Send>);
     /// The error the task ended with, marking it retrieved.
     fn error(&self) -> Option<Error>;
+    /// Requests cancellation (see [`Task::cancel`]); false once done.
+    fn cancel(&self, msg: Option<String>) -> bool;
+    fn uncancel(&self) -> u32;
+    fn cancelling(&self) -> u32;
+    /// True once the body has ended (the result may be a moment from set).
+    fn task_done(&self) -> bool;
+    /// Takes a pending cancel request: `Some(message)` if there was one.
+    fn take_cancel_request(&self) -> Option<Option<String>>;
+    fn name(&self) -> String;
+    fn set_name(&self, name: String);
+    /// Records (or, with `None`, clears if still `token`'s) what the task is
+    /// waiting on, which a cancel of the task cancels.
+    fn set_waiting_on(&self, token: u64, target: Option<Arc<dyn CancelTarget>>);
 }
 
 impl<T: Send + 'static> TaskCell for FutureCore<T> {
@@ -87,104 +122,105 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
     fn error(&self) -> Option<Error> {
         self.exception().ok().flatten()
     }
-}
 
-impl TaskHeader {
-    /// The header of a new task `id` of the loop `loop_id`.
-    #[inline]
-    pub(crate) const fn new(id: u64, name: Option<String>, loop_id: u64) -> Self {
-        TaskHeader {
-            id,
-            st: Mutex::new(TaskState {
-                name,
-                must_cancel: false,
-                cancel_msg: None,
-                num_cancels: 0,
-                done: false,
-                fut_waiter: None,
-                waker: None,
-                missed_wake: false,
-            }),
-            cancel_pending: AtomicBool::new(false),
-            loop_id,
-        }
-    }
-
-    pub(crate) fn cancel(&self, msg: Option<String>) -> bool {
-        let waiter = {
-            let mut st = lock(&self.st);
+    fn cancel(&self, msg: Option<String>) -> bool {
+        let waiter = self.with_task_state(|st| {
             if st.done {
-                return false;
+                return Err(());
             }
             st.num_cancels += 1;
-            st.fut_waiter.as_ref().map(|(_, w)| w.clone())
+            Ok(st.fut_waiter.as_ref().map(|(_, w)| w.clone()))
+        });
+        let Ok(waiter) = waiter else {
+            return false;
         };
         if let Some(waiter) = waiter
             && waiter.cancel_target(msg.clone())
         {
             return true;
         }
-        let waker = {
-            let mut st = lock(&self.st);
+        let waker = self.with_task_state(|st| {
             if st.done {
-                return true;
+                return None;
             }
             st.must_cancel = true;
-            self.cancel_pending.store(true, Ordering::Release);
+            self.header().cancel_pending.store(true, Ordering::Release);
             st.cancel_msg = msg;
             st.missed_wake = st.waker.is_none();
             st.waker.clone()
-        };
+        });
         if let Some(waker) = waker {
             waker.wake();
         }
         true
     }
 
-    pub(crate) fn uncancel(&self) -> u32 {
-        let mut st = lock(&self.st);
-        if st.num_cancels > 0 {
-            st.num_cancels -= 1;
-            if st.num_cancels == 0 {
-                st.must_cancel = false;
-                self.cancel_pending.store(false, Ordering::Release);
+    fn uncancel(&self) -> u32 {
+        self.with_task_state(|st| {
+            if st.num_cancels > 0 {
+                st.num_cancels -= 1;
+                if st.num_cancels == 0 {
+                    st.must_cancel = false;
+                    self.header().cancel_pending.store(false, Ordering::Release);
+                }
             }
-        }
-        st.num_cancels
+            st.num_cancels
+        })
     }
 
-    pub(crate) fn cancelling(&self) -> u32 {
-        lock(&self.st).num_cancels
+    fn cancelling(&self) -> u32 {
+        self.with_task_state(|st| st.num_cancels)
     }
 
-    pub(crate) fn done(&self) -> bool {
-        lock(&self.st).done
+    fn task_done(&self) -> bool {
+        self.with_task_state(|st| st.done)
     }
 
-    /// Takes a pending cancel request: `Some(message)` if there was one.
     fn take_cancel_request(&self) -> Option<Option<String>> {
         // `cancel_pending` mirrors `must_cancel`: the lock only when set.
-        if !self.cancel_pending.load(Ordering::Acquire) {
+        if !self.header().cancel_pending.load(Ordering::Acquire) {
             return None;
         }
-        let mut st = lock(&self.st);
-        if !st.must_cancel {
-            return None;
+        self.with_task_state(|st| {
+            if !st.must_cancel {
+                return None;
+            }
+            st.must_cancel = false;
+            self.header().cancel_pending.store(false, Ordering::Release);
+            Some(st.cancel_msg.take())
+        })
+    }
+
+    fn name(&self) -> String {
+        let id = TaskCell::header(self).id;
+        self.with_task_state(|st| st.name_of(id))
+    }
+
+    fn set_name(&self, name: String) {
+        self.with_task_state(|st| st.name = Some(name));
+    }
+
+    fn set_waiting_on(&self, token: u64, target: Option<Arc<dyn CancelTarget>>) {
+        // A target replaced or cleared here is dropped after the lock.
+        let _old = self.with_task_state(|st| match target {
+            Some(target) => st.fut_waiter.replace((token, target)),
+            None if st.fut_waiter.as_ref().is_some_and(|(t, _)| *t == token) => {
+                st.fut_waiter.take()
+            }
+            None => None,
+        });
+    }
+}
+
+impl TaskHeader {
+    /// The header of a new task `id` of the loop `loop_id`.
+    #[inline]
+    pub(crate) const fn new(id: u64, loop_id: u64) -> Self {
+        TaskHeader {
+            id,
+            cancel_pending: AtomicBool::new(false),
+            loop_id,
         }
-        st.must_cancel = false;
-        self.cancel_pending.store(false, Ordering::Release);
-        Some(st.cancel_msg.take())
-    }
-
-    pub(crate) fn name(&self) -> String {
-        lock(&self.st)
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("Task-{}", self.id))
-    }
-
-    pub(crate) fn set_name(&self, name: String) {
-        lock(&self.st).name = Some(name);
     }
 }
 
@@ -197,7 +233,7 @@ pub(crate) fn take_cancel() -> Option<Error> {
 /// answer is almost always no, and a `None` this small costs less to pass
 /// back than an `Option<Error>`.
 fn take_cancel_message() -> Option<Option<String>> {
-    current::with_current_task(|task| task.header().take_cancel_request()).flatten()
+    current::with_current_task(|task| task.take_cancel_request()).flatten()
 }
 
 /// Records in the current task what it is waiting on; cleared on drop.
@@ -211,7 +247,7 @@ impl WaiterGuard {
     fn register(target: Arc<dyn CancelTarget>) -> WaiterGuard {
         let task = current::current_task().map(|t| {
             let token = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
-            lock(&t.header().st).fut_waiter = Some((token, target));
+            t.set_waiting_on(token, Some(target));
             (t, token)
         });
         WaiterGuard { task }
@@ -221,10 +257,7 @@ impl WaiterGuard {
 impl Drop for WaiterGuard {
     fn drop(&mut self) {
         if let Some((task, token)) = &self.task {
-            let mut st = lock(&task.header().st);
-            if st.fut_waiter.as_ref().is_some_and(|(t, _)| t == token) {
-                st.fut_waiter = None;
-            }
+            task.set_waiting_on(*token, None);
         }
     }
 }
@@ -370,32 +403,34 @@ impl<T: Send + 'static> TaskRunner<T> {
     /// Keeps `cx`'s waker for a cancel to wake, and replays a wake that a
     /// cancel arriving before the first suspension had nowhere to send.
     fn register_waker(&self, cx: &Context<'_>) {
-        let mut st = lock(&self.header().st);
-        if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            st.waker = Some(cx.waker().clone());
-        }
-        if std::mem::take(&mut st.missed_wake) {
-            drop(st);
+        let missed = self.result.with_task_state(|st| {
+            if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                st.waker = Some(cx.waker().clone());
+            }
+            std::mem::take(&mut st.missed_wake)
+        });
+        if missed {
             cx.waker().wake_by_ref();
         }
     }
 
+    /// Ends the task with `outcome`: marks it done and sets its result under
+    /// one lock (a cancel request still pending turns a value into a
+    /// cancellation).
     fn finish(&mut self, outcome: Result<T>) {
         self.finished = true;
-        let (must_cancel, msg) = {
-            let mut st = lock(&self.header().st);
+        // What it was waiting on and its waker are dropped after the lock.
+        let _cleared = self.result.complete_with(|st| {
             st.done = true;
-            st.fut_waiter = None;
-            st.waker = None;
-            (st.must_cancel, st.cancel_msg.take())
-        };
-        let state = match outcome {
-            Ok(_) if must_cancel => State::Cancelled(msg),
-            Ok(v) => State::Finished(v),
-            Err(Error::Cancelled(m)) => State::Cancelled(m),
-            Err(e) => State::Failed(Box::new(e)),
-        };
-        self.result.complete(state);
+            let cleared = (st.fut_waiter.take(), st.waker.take());
+            let state = match outcome {
+                Ok(_) if st.must_cancel => State::Cancelled(st.cancel_msg.take()),
+                Ok(v) => State::Finished(v),
+                Err(Error::Cancelled(m)) => State::Cancelled(m),
+                Err(e) => State::Failed(Box::new(e)),
+            };
+            (state, cleared)
+        });
     }
 }
 
@@ -413,10 +448,9 @@ impl<T: Send + 'static> TaskRunner<T> {
             this.started = true;
             // `cancel_pending` mirrors `must_cancel`: the lock only when set.
             if this.header().cancel_pending.load(Ordering::Acquire) {
-                let cancelled = {
-                    let st = lock(&this.header().st);
-                    st.must_cancel.then(|| st.cancel_msg.clone())
-                };
+                let cancelled = this
+                    .result
+                    .with_task_state(|st| st.must_cancel.then(|| st.cancel_msg.clone()));
                 if let Some(msg) = cancelled {
                     // Cancelled before it ever ran: the body never starts.
                     this.finish(Err(Error::Cancelled(msg)));
@@ -433,7 +467,10 @@ impl<T: Send + 'static> TaskRunner<T> {
             if took >= threshold
                 && let Some(lp) = this.result.loop_weak().and_then(Weak::upgrade)
             {
-                lp.warn_slow(&format!("<Task name='{}'>", this.header().name()), took);
+                lp.warn_slow(
+                    &format!("<Task name='{}'>", TaskCell::name(&*this.result)),
+                    took,
+                );
             }
         }
         match polled {
@@ -457,7 +494,7 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
     fn drop(&mut self) {
         if !self.finished {
             // The runtime dropped the task before it finished (shutdown).
-            tracing::debug!(task = %self.header().name(), "Task was destroyed but it is pending!");
+            tracing::debug!(task = %TaskCell::name(&*self.result), "Task was destroyed but it is pending!");
             self.finish(Err(Error::Cancelled(Some("task was destroyed".into()))));
         }
     }
@@ -535,33 +572,29 @@ impl<T> Clone for Task<T> {
 
 impl<T: Send + 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<Task name='{}' {:?}>",
-            self.header().name(),
-            self.result
-        )
+        write!(f, "<Task name='{}' {:?}>", self.cell().name(), self.result)
     }
 }
 
 impl<T: Send + 'static> Task<T> {
-    fn header(&self) -> &TaskHeader {
-        TaskCell::header(&*self.result.core)
+    /// The task seen through its type-erased operations.
+    fn cell(&self) -> &TaskShared {
+        &*self.result.core
     }
 
     /// The task's name (`Task-N` unless one was given).
     pub fn name(&self) -> String {
-        self.header().name()
+        self.cell().name()
     }
 
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
-        self.header().set_name(name.into());
+        self.cell().set_name(name.into());
     }
 
     /// A process-unique id.
     pub fn id(&self) -> u64 {
-        self.header().id
+        self.cell().header().id
     }
 
     /// Requests cancellation; false if the task is already done.
@@ -588,24 +621,24 @@ impl<T: Send + 'static> Task<T> {
     /// # }
     /// ```
     pub fn cancel(&self) -> bool {
-        self.header().cancel(None)
+        self.cell().cancel(None)
     }
 
     /// Like [`cancel`](Self::cancel), with a message carried by [`Error::Cancelled`].
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.header().cancel(Some(msg.into()))
+        self.cell().cancel(Some(msg.into()))
     }
 
     /// How many cancel requests are pending (asyncio's `cancelling()`).
     pub fn cancelling(&self) -> u32 {
-        self.header().cancelling()
+        self.cell().cancelling()
     }
 
     /// Withdraws one cancel request; at zero a not-yet-delivered request is dropped.
     ///
     /// Returns the remaining count.
     pub fn uncancel(&self) -> u32 {
-        self.header().uncancel()
+        self.cell().uncancel()
     }
 
     /// True once the task finished, failed or was cancelled.

@@ -35,7 +35,7 @@ impl fmt::Debug for NewTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewTask")
             .field("id", &self.shared.header().id)
-            .field("name", &self.shared.header().name())
+            .field("name", &self.shared.name())
             .field("eager", &self.eager)
             .finish()
     }
@@ -53,12 +53,12 @@ impl NewTask {
 
     /// The task's name (`Task-N` unless one was given).
     pub fn name(&self) -> String {
-        self.shared.header().name()
+        self.shared.name()
     }
 
     /// Renames the task.
     pub fn set_name(&mut self, name: impl Into<String>) {
-        self.shared.header().set_name(name.into());
+        self.shared.set_name(name.into());
     }
 
     /// Whether the task starts eagerly (see [`create_eager_task`](crate::create_eager_task)).

@@ -18,7 +18,7 @@ impl fmt::Debug for TaskRef {
         write!(
             f,
             "<Task name='{}' id={}>",
-            self.shared.header().name(),
+            self.shared.name(),
             self.shared.header().id
         )
     }
@@ -36,7 +36,7 @@ impl Eq for TaskRef {}
 impl TaskRef {
     /// The task's name.
     pub fn name(&self) -> String {
-        self.shared.header().name()
+        self.shared.name()
     }
 
     /// The task's process-unique id.
@@ -46,27 +46,27 @@ impl TaskRef {
 
     /// See [`Task::cancel`](crate::Task::cancel).
     pub fn cancel(&self) -> bool {
-        self.shared.header().cancel(None)
+        self.shared.cancel(None)
     }
 
     /// See [`Task::cancel_with_message`](crate::Task::cancel_with_message).
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.shared.header().cancel(Some(msg.into()))
+        self.shared.cancel(Some(msg.into()))
     }
 
     /// See [`Task::cancelling`](crate::Task::cancelling).
     pub fn cancelling(&self) -> u32 {
-        self.shared.header().cancelling()
+        self.shared.cancelling()
     }
 
     /// See [`Task::uncancel`](crate::Task::uncancel).
     pub fn uncancel(&self) -> u32 {
-        self.shared.header().uncancel()
+        self.shared.uncancel()
     }
 
     /// True once the task has finished in any way.
     pub fn done(&self) -> bool {
-        self.shared.header().done()
+        self.shared.task_done()
     }
 
     /// True if the task ended cancelled.

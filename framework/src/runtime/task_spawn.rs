@@ -51,7 +51,7 @@ fn new_task<T: Send + 'static>(
         None => Scheduler::Tokio(handle.clone()),
     };
     let loop_id = lp.map_or(0, |lp| lp.id());
-    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, opts.name, loop_id));
+    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, loop_id), opts.name);
     register(Arc::downgrade(&core) as Weak<TaskShared>);
     let mut eager = opts.eager;
     if let Some(lp) = lp
@@ -65,7 +65,7 @@ fn new_task<T: Send + 'static>(
             Err(err) => lp.call_exception_handler(
                 ExceptionContext::new("Exception in task factory")
                     .with_error(err)
-                    .with_task_name(shared.header().name()),
+                    .with_task_name(shared.name()),
             ),
         }
     }
@@ -324,7 +324,7 @@ pub(crate) fn tasks_of_loop(loop_id: u64) -> Vec<Arc<TaskShared>> {
     lock(&REGISTRY)
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|t| t.header().loop_id == loop_id && !t.header().done())
+        .filter(|t| t.header().loop_id == loop_id && !t.task_done())
         .collect()
 }
 
