@@ -12,7 +12,6 @@
 use std::fmt;
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -88,8 +87,7 @@ pub(crate) enum State<T> {
     /// every result core (and every move of a state) bigger for the rare
     /// failure.
     Failed(Box<Error>),
-    /// The message boxed: 8 bytes less in every core (see [`CancelMsg`]).
-    Cancelled(CancelMsg),
+    Cancelled(Option<String>),
     /// The value was moved out by `take_result`.
     Taken,
 }
@@ -100,6 +98,7 @@ struct Inner<T> {
     /// rather than one per kind, so that a core nobody waits on (most task
     /// results) initialises, empties and drops a single empty `Vec`.
     waiting: Vec<Waiting<T>>,
+    next_waiter: WaiterId,
     retrieved: bool,
     /// A task's name and cancel protocol, under the same lock as its result
     /// so that the task's end records both at once (unused by plain futures).
@@ -123,7 +122,10 @@ impl<T> Inner<T> {
     /// Registers (or refreshes) the waker of the awaiter `slot`, giving it a key
     /// on its first registration.
     fn register_waker(&mut self, slot: &mut Option<WaiterId>, cx: &Context<'_>) {
-        let id = *slot.get_or_insert_with(|| NEXT_WAITER_ID.fetch_add(1, Ordering::Relaxed));
+        let id = *slot.get_or_insert_with(|| {
+            self.next_waiter += 1;
+            self.next_waiter
+        });
         let known = self.waiting.iter_mut().find_map(|w| match w {
             Waiting::Waker(w, waker) if *w == id => Some(waker),
             _ => None,
@@ -141,7 +143,7 @@ impl<T> Inner<T> {
     {
         match &self.state {
             State::Pending => Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => Err(Error::Cancelled(give_msg(msg))),
+            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
             State::Taken => Err(Error::invalid_state("result was already taken")),
             State::Finished(v) => Ok(v.clone()),
             State::Failed(e) => {
@@ -153,28 +155,8 @@ impl<T> Inner<T> {
     }
 }
 
-/// A cancel's message as a core keeps it: boxed, 16 bytes instead of a
-/// `String`'s 24, which keeps a task's result core in a smaller allocation
-/// class; [`Error::Cancelled`] carries it as a `String` again.
-pub(crate) type CancelMsg = Option<Box<str>>;
-
-/// A message as a core keeps it.
-pub(crate) fn keep_msg(msg: Option<String>) -> CancelMsg {
-    msg.map(String::into_boxed_str)
-}
-
-/// A kept message as [`Error::Cancelled`] carries it.
-pub(crate) fn give_msg(msg: &CancelMsg) -> Option<String> {
-    msg.as_deref().map(str::to_owned)
-}
-
 /// The key of one awaiter's waker in [`FutureCore`]'s list.
 pub(crate) type WaiterId = u64;
-
-/// Where awaiters' keys come from: one process-wide counter rather than one
-/// per core, which keeps 8 bytes out of every result core (only an await
-/// that has to wait takes a key).
-static NEXT_WAITER_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The shared state behind [`Future`] and [`Task`](crate::Task) results.
 ///
@@ -207,6 +189,7 @@ impl<T: Send + 'static> FutureCore<T> {
             inner: Mutex::new(Inner {
                 state: State::Pending,
                 waiting: Vec::new(),
+                next_waiter: 0,
                 retrieved: false,
                 task: TaskState::new(name),
             }),
@@ -407,7 +390,7 @@ impl<T: Send + 'static> FutureCore<T> {
         let mut inner = lock(&self.inner);
         match &inner.state {
             State::Pending => return Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => return Err(Error::Cancelled(give_msg(msg))),
+            State::Cancelled(msg) => return Err(Error::Cancelled(msg.clone())),
             State::Taken => return Err(Error::invalid_state("result was already taken")),
             State::Failed(e) => {
                 let e = Error::clone(e);
@@ -426,7 +409,7 @@ impl<T: Send + 'static> FutureCore<T> {
         let mut inner = lock(&self.inner);
         match &inner.state {
             State::Pending => Err(Error::invalid_state("exception is not set")),
-            State::Cancelled(msg) => Err(Error::Cancelled(give_msg(msg))),
+            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
             State::Taken | State::Finished(_) => Ok(None),
             State::Failed(e) => {
                 let e = Error::clone(e);
@@ -452,7 +435,7 @@ impl<T: Send + 'static> CancelTarget for FutureCore<T> {
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
         match &self.task {
             Some(_) => TaskCell::cancel(&*self, msg),
-            None => self.complete(State::Cancelled(keep_msg(msg))),
+            None => self.complete(State::Cancelled(msg)),
         }
     }
 }
@@ -688,8 +671,7 @@ impl<T: Send + 'static> Future<T> {
     /// assert_eq!(fut.result().unwrap_err().to_string(), "cancelled: my message");
     /// ```
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.core
-            .complete(State::Cancelled(Some(msg.into().into_boxed_str())))
+        self.core.complete(State::Cancelled(Some(msg.into())))
     }
 
     /// True once the future was cancelled.

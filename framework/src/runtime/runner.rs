@@ -245,7 +245,7 @@ impl Drop for Runner {
 async fn cancel_all_tasks(lp: &EventLoop) {
     // The tasks' result cores are held from here on, so a failure is still
     // there to report (and is marked retrieved) once the task is done.
-    let tasks = tasks_of_loop(Some(&lp.shared));
+    let tasks = tasks_of_loop(lp.shared.id());
     if tasks.is_empty() {
         return;
     }

@@ -12,10 +12,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::runtime::current::{self, PollGuard};
-use crate::runtime::event_loop::LoopShared;
-use crate::runtime::future::{
-    CancelMsg, DoneCallback, Future, FutureCore, State, Wait, WaiterId, give_msg, keep_msg,
-};
+use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
 use crate::util::catch_panic;
@@ -33,7 +30,7 @@ pub(crate) struct TaskState {
     /// `String`: 8 bytes less in every result core.
     pub(crate) name: Option<Box<str>>,
     pub(crate) must_cancel: bool,
-    pub(crate) cancel_msg: CancelMsg,
+    pub(crate) cancel_msg: Option<String>,
     pub(crate) num_cancels: u32,
     pub(crate) done: bool,
     pub(crate) fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
@@ -78,12 +75,15 @@ pub(crate) struct TaskHeader {
     /// asks [`take_cancel`], and almost always the answer is no. Written only
     /// under the core's lock, together with `must_cancel`.
     pub(crate) cancel_pending: AtomicBool,
+    /// The id of the loop the task runs on (0: a plain tokio runtime's); the
+    /// loop itself is the result core's scheduler.
+    pub(crate) loop_id: u64,
 }
 
 /// The header a core without one would report. Never reached: the only cores
 /// seen as tasks are made by the spawn path, always with a header; this keeps
 /// that invariant from needing a panic.
-static NO_TASK: TaskHeader = TaskHeader::new(0);
+static NO_TASK: TaskHeader = TaskHeader::new(0, 0);
 
 /// A task seen without its value type: its result core behind a trait object
 /// (the same allocation as the `Task<T>`'s, so erasing costs no allocation).
@@ -111,10 +111,6 @@ pub(crate) trait TaskCell: Send + Sync {
     /// Records (or, with `None`, clears if still `token`'s) what the task is
     /// waiting on, which a cancel of the task cancels.
     fn set_waiting_on(&self, token: u64, target: Option<Arc<dyn CancelTarget>>);
-    /// Whether the task runs on the loop `lp` (`None`: on no loop, a plain
-    /// tokio runtime's task). Compares the scheduler's pointer: a loop's
-    /// allocation outlives every `Weak` to it, so no other loop can share it.
-    fn runs_on(&self, lp: Option<&Arc<LoopShared>>) -> bool;
 }
 
 impl<T: Send + 'static> TaskCell for FutureCore<T> {
@@ -153,7 +149,7 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
             }
             st.must_cancel = true;
             self.header().cancel_pending.store(true, Ordering::Release);
-            st.cancel_msg = keep_msg(msg);
+            st.cancel_msg = msg;
             st.missed_wake = st.waker.is_none();
             st.waker.clone()
         });
@@ -195,7 +191,7 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
             }
             st.must_cancel = false;
             self.header().cancel_pending.store(false, Ordering::Release);
-            Some(st.cancel_msg.take().map(String::from))
+            Some(st.cancel_msg.take())
         })
     }
 
@@ -206,14 +202,6 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
 
     fn set_name(&self, name: String) {
         self.with_task_state(|st| st.name = Some(name.into_boxed_str()));
-    }
-
-    fn runs_on(&self, lp: Option<&Arc<LoopShared>>) -> bool {
-        match (self.loop_weak(), lp) {
-            (Some(ours), Some(lp)) => std::ptr::eq(ours.as_ptr(), Arc::as_ptr(lp)),
-            (None, None) => true,
-            _ => false,
-        }
     }
 
     fn set_waiting_on(&self, token: u64, target: Option<Arc<dyn CancelTarget>>) {
@@ -229,12 +217,13 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
 }
 
 impl TaskHeader {
-    /// The header of a new task `id` (its loop is the result core's scheduler).
+    /// The header of a new task `id` of the loop `loop_id`.
     #[inline]
-    pub(crate) const fn new(id: u64) -> Self {
+    pub(crate) const fn new(id: u64, loop_id: u64) -> Self {
         TaskHeader {
             id,
             cancel_pending: AtomicBool::new(false),
+            loop_id,
         }
     }
 }
@@ -441,7 +430,7 @@ impl<T: Send + 'static> TaskRunner<T> {
             let state = match outcome {
                 Ok(_) if st.must_cancel => State::Cancelled(st.cancel_msg.take()),
                 Ok(v) => State::Finished(v),
-                Err(Error::Cancelled(m)) => State::Cancelled(keep_msg(m)),
+                Err(Error::Cancelled(m)) => State::Cancelled(m),
                 Err(e) => State::Failed(Box::new(e)),
             };
             (state, cleared)
@@ -465,7 +454,7 @@ impl<T: Send + 'static> TaskRunner<T> {
             if this.header().cancel_pending.load(Ordering::Acquire) {
                 let cancelled = this
                     .result
-                    .with_task_state(|st| st.must_cancel.then(|| give_msg(&st.cancel_msg)));
+                    .with_task_state(|st| st.must_cancel.then(|| st.cancel_msg.clone()));
                 if let Some(msg) = cancelled {
                     // Cancelled before it ever ran: the body never starts.
                     this.finish(Err(Error::Cancelled(msg)));

@@ -50,7 +50,8 @@ fn new_task<T: Send + 'static>(
         Some(lp) => Scheduler::Loop(Arc::downgrade(lp)),
         None => Scheduler::Tokio(handle.clone()),
     };
-    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id), opts.name);
+    let loop_id = lp.map_or(0, |lp| lp.id());
+    let core = FutureCore::<T>::of_task(sched, TaskHeader::new(id, loop_id), opts.name);
     register(Arc::downgrade(&core) as Weak<TaskShared>);
     let mut eager = opts.eager;
     if let Some(lp) = lp
@@ -318,12 +319,12 @@ where
     spawn_task(opts, fut).expect("create_eager_task called outside a tokio runtime")
 }
 
-/// Every task of the loop `lp` (`None`: of no loop) that is not done yet.
-pub(crate) fn tasks_of_loop(lp: Option<&Arc<LoopShared>>) -> Vec<Arc<TaskShared>> {
+/// Every task of the loop `loop_id` that is not done yet.
+pub(crate) fn tasks_of_loop(loop_id: u64) -> Vec<Arc<TaskShared>> {
     lock(&REGISTRY)
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|t| t.runs_on(lp) && !t.task_done())
+        .filter(|t| t.header().loop_id == loop_id && !t.task_done())
         .collect()
 }
 
@@ -344,8 +345,8 @@ pub(crate) fn tasks_of_loop(lp: Option<&Arc<LoopShared>>) -> Vec<Arc<TaskShared>
 /// # Ok::<(), aioproto::Error>(())
 /// ```
 pub fn all_tasks() -> Vec<TaskRef> {
-    let lp = event_loop::current_shared();
-    tasks_of_loop(lp.as_ref())
+    let loop_id = event_loop::current_shared().map_or(0, |lp| lp.id());
+    tasks_of_loop(loop_id)
         .into_iter()
         .map(|shared| TaskRef { shared })
         .collect()
