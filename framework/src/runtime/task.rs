@@ -26,9 +26,8 @@ pub(crate) trait CancelTarget: Send + Sync {
 /// the result core's lock, next to the result (see [`FutureCore`]), so that a
 /// task's end records both under one lock.
 pub(crate) struct TaskState {
-    /// `None` until named: the name is then `Task-{id}`. A `Box<str>`, not a
-    /// `String`: 8 bytes less in every result core.
-    pub(crate) name: Option<Box<str>>,
+    /// `None` until named: the name is then `Task-{id}`.
+    pub(crate) name: Option<String>,
     pub(crate) must_cancel: bool,
     pub(crate) cancel_msg: Option<String>,
     pub(crate) num_cancels: u32,
@@ -45,9 +44,9 @@ pub(crate) struct TaskState {
 
 impl TaskState {
     /// The state of a new task (plain futures carry one too, never used).
-    pub(crate) fn new(name: Option<String>) -> Self {
+    pub(crate) const fn new(name: Option<String>) -> Self {
         TaskState {
-            name: name.map(String::into_boxed_str),
+            name,
             must_cancel: false,
             cancel_msg: None,
             num_cancels: 0,
@@ -60,10 +59,7 @@ impl TaskState {
 
     /// The name of task `id`: the one given, else `Task-{id}`.
     pub(crate) fn name_of(&self, id: u64) -> String {
-        match &self.name {
-            Some(name) => name.to_string(),
-            None => format!("Task-{id}"),
-        }
+        self.name.clone().unwrap_or_else(|| format!("Task-{id}"))
     }
 }
 
@@ -201,7 +197,7 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
     }
 
     fn set_name(&self, name: String) {
-        self.with_task_state(|st| st.name = Some(name.into_boxed_str()));
+        self.with_task_state(|st| st.name = Some(name));
     }
 
     fn set_waiting_on(&self, token: u64, target: Option<Arc<dyn CancelTarget>>) {
