@@ -87,7 +87,8 @@ pub(crate) enum State<T> {
     /// every result core (and every move of a state) bigger for the rare
     /// failure.
     Failed(Box<Error>),
-    Cancelled(Option<String>),
+    /// The message boxed (see [`CancelMsg`]).
+    Cancelled(CancelMsg),
     /// The value was moved out by `take_result`.
     Taken,
 }
@@ -143,7 +144,7 @@ impl<T> Inner<T> {
     {
         match &self.state {
             State::Pending => Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
+            State::Cancelled(msg) => Err(Error::Cancelled(give_msg(msg))),
             State::Taken => Err(Error::invalid_state("result was already taken")),
             State::Finished(v) => Ok(v.clone()),
             State::Failed(e) => {
@@ -153,6 +154,20 @@ impl<T> Inner<T> {
             }
         }
     }
+}
+
+/// A cancel's message as a core keeps it: boxed, 16 bytes instead of a
+/// `String`'s 24; [`Error::Cancelled`] carries it as a `String` again.
+pub(crate) type CancelMsg = Option<Box<str>>;
+
+/// A message as a core keeps it.
+pub(crate) fn keep_msg(msg: Option<String>) -> CancelMsg {
+    msg.map(String::into_boxed_str)
+}
+
+/// A kept message as [`Error::Cancelled`] carries it.
+pub(crate) fn give_msg(msg: &CancelMsg) -> Option<String> {
+    msg.as_deref().map(str::to_owned)
 }
 
 /// The key of one awaiter's waker in [`FutureCore`]'s list.
@@ -390,7 +405,7 @@ impl<T: Send + 'static> FutureCore<T> {
         let mut inner = lock(&self.inner);
         match &inner.state {
             State::Pending => return Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => return Err(Error::Cancelled(msg.clone())),
+            State::Cancelled(msg) => return Err(Error::Cancelled(give_msg(msg))),
             State::Taken => return Err(Error::invalid_state("result was already taken")),
             State::Failed(e) => {
                 let e = Error::clone(e);
@@ -409,7 +424,7 @@ impl<T: Send + 'static> FutureCore<T> {
         let mut inner = lock(&self.inner);
         match &inner.state {
             State::Pending => Err(Error::invalid_state("exception is not set")),
-            State::Cancelled(msg) => Err(Error::Cancelled(msg.clone())),
+            State::Cancelled(msg) => Err(Error::Cancelled(give_msg(msg))),
             State::Taken | State::Finished(_) => Ok(None),
             State::Failed(e) => {
                 let e = Error::clone(e);
@@ -435,7 +450,7 @@ impl<T: Send + 'static> CancelTarget for FutureCore<T> {
     fn cancel_target(self: Arc<Self>, msg: Option<String>) -> bool {
         match &self.task {
             Some(_) => TaskCell::cancel(&*self, msg),
-            None => self.complete(State::Cancelled(msg)),
+            None => self.complete(State::Cancelled(keep_msg(msg))),
         }
     }
 }
@@ -671,7 +686,8 @@ impl<T: Send + 'static> Future<T> {
     /// assert_eq!(fut.result().unwrap_err().to_string(), "cancelled: my message");
     /// ```
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
-        self.core.complete(State::Cancelled(Some(msg.into())))
+        self.core
+            .complete(State::Cancelled(Some(msg.into().into_boxed_str())))
     }
 
     /// True once the future was cancelled.

@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::runtime::current::{self, PollGuard};
-use crate::runtime::future::{DoneCallback, Future, FutureCore, State, Wait, WaiterId};
+use crate::runtime::future::{
+    CancelMsg, DoneCallback, Future, FutureCore, State, Wait, WaiterId, give_msg, keep_msg,
+};
 use crate::runtime::task_output::IntoTaskResult;
 use crate::runtime::task_ref::TaskRef;
 use crate::util::catch_panic;
@@ -29,7 +31,7 @@ pub(crate) struct TaskState {
     /// `None` until named: the name is then `Task-{id}`.
     pub(crate) name: Option<String>,
     pub(crate) must_cancel: bool,
-    pub(crate) cancel_msg: Option<String>,
+    pub(crate) cancel_msg: CancelMsg,
     pub(crate) num_cancels: u32,
     pub(crate) done: bool,
     pub(crate) fut_waiter: Option<(u64, Arc<dyn CancelTarget>)>,
@@ -145,7 +147,7 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
             }
             st.must_cancel = true;
             self.header().cancel_pending.store(true, Ordering::Release);
-            st.cancel_msg = msg;
+            st.cancel_msg = keep_msg(msg);
             st.missed_wake = st.waker.is_none();
             st.waker.clone()
         });
@@ -187,7 +189,7 @@ impl<T: Send + 'static> TaskCell for FutureCore<T> {
             }
             st.must_cancel = false;
             self.header().cancel_pending.store(false, Ordering::Release);
-            Some(st.cancel_msg.take())
+            Some(st.cancel_msg.take().map(String::from))
         })
     }
 
@@ -426,7 +428,7 @@ impl<T: Send + 'static> TaskRunner<T> {
             let state = match outcome {
                 Ok(_) if st.must_cancel => State::Cancelled(st.cancel_msg.take()),
                 Ok(v) => State::Finished(v),
-                Err(Error::Cancelled(m)) => State::Cancelled(m),
+                Err(Error::Cancelled(m)) => State::Cancelled(keep_msg(m)),
                 Err(e) => State::Failed(Box::new(e)),
             };
             (state, cleared)
@@ -450,7 +452,7 @@ impl<T: Send + 'static> TaskRunner<T> {
             if this.header().cancel_pending.load(Ordering::Acquire) {
                 let cancelled = this
                     .result
-                    .with_task_state(|st| st.must_cancel.then(|| st.cancel_msg.clone()));
+                    .with_task_state(|st| st.must_cancel.then(|| give_msg(&st.cancel_msg)));
                 if let Some(msg) = cancelled {
                     // Cancelled before it ever ran: the body never starts.
                     this.finish(Err(Error::Cancelled(msg)));
