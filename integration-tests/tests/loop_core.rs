@@ -371,12 +371,21 @@ fn a_batch_queued_from_another_thread_wakes_the_loop_once_and_all_of_it_runs() {
     let log: Log = Default::default();
     let all_in: Future<()> = lp.create_future();
     let (lp2, log2, all_in2) = (lp.clone(), log.clone(), all_in.clone());
+    let (cancelled_tx, cancelled_rx) = std::sync::mpsc::channel::<()>();
     let feeder = std::thread::spawn(move || {
+        // The loop may wake for the first callback while the rest are still
+        // being queued: this one holds it until callback 50 is cancelled, so
+        // the loop cannot have run that one first.
+        lp2.call_soon(move || {
+            let _ = cancelled_rx.recv_timeout(Duration::from_secs(5));
+        })
+        .unwrap();
         let mut kept = Vec::new();
         for i in 0..100 {
             kept.push(lp2.call_soon(push(&log2, i.to_string())).unwrap());
         }
         kept[50].cancel();
+        cancelled_tx.send(()).unwrap();
         let done = all_in2.clone();
         lp2.call_soon(move || {
             let _ = done.set_result(());
