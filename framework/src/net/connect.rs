@@ -439,12 +439,13 @@ where
             .map_err(|_| Error::Timeout("connect"))??,
         None => connecting.await?,
     };
-    let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
-    let mut io = io.into_boxed();
-    options.send_proxy_header(&mut *io).await?;
+    let (mut io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    options.send_proxy_header(&mut io).await?;
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
-        let (io, extra) = tls.connect(tls.name_for(host)?, io, extra).await?;
+        let (io, extra) = tls
+            .connect(tls.name_for(host)?, io.into_boxed(), extra)
+            .await?;
         return start_tcp(
             io,
             extra,
@@ -573,21 +574,22 @@ where
     // only fail on its first read, after connection_made: refuse it now.
     let peer = socket.peer_addr()?;
     socket.set_nonblocking(true)?;
-    let (io, extra, socket_options) =
+    let (mut io, extra, socket_options) =
         tcp_io(TcpStream::from_std(socket)?, options.socket_options());
-    let mut io = io.into_boxed();
-    options.send_proxy_header(&mut *io).await?;
+    options.send_proxy_header(&mut io).await?;
     #[cfg(feature = "tls")]
     match (side, &options.server_tls, &options.tls) {
         (Side::Server, Some(tls), _) => {
-            let (io, extra) = tls.accept(io, bytes::Bytes::new(), extra).await?;
+            let (io, extra) = tls
+                .accept(io.into_boxed(), bytes::Bytes::new(), extra)
+                .await?;
             let shutdown = Some(tls.shutdown_timeout);
             return start_tcp(io, extra, socket_options, shutdown, options, factory);
         }
         (Side::Client, _, Some(tls)) => {
             // No host name to check: the configured server name, or the peer's IP.
             let name = tls.name_for(&peer.ip().to_string())?;
-            let (io, extra) = tls.connect(name, io, extra).await?;
+            let (io, extra) = tls.connect(name, io.into_boxed(), extra).await?;
             let shutdown = Some(tls.shutdown_timeout);
             return start_tcp(io, extra, socket_options, shutdown, options, factory);
         }
@@ -663,8 +665,8 @@ where
 /// Starts a connected TCP socket (TLS already handshaken, with its
 /// `shutdown_timeout`) with the options' settings; `connection_made` runs
 /// before this returns.
-fn start_tcp<F, P, M>(
-    io: Box<dyn StreamIo>,
+fn start_tcp<I, F, P, M>(
+    io: I,
     extra: ExtraInfo,
     socket_options: SocketOptions,
     shutdown_timeout: Option<Duration>,
@@ -672,6 +674,7 @@ fn start_tcp<F, P, M>(
     factory: F,
 ) -> Result<(Transport, Arc<Mutex<P>>)>
 where
+    I: StreamIo,
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
