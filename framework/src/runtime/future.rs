@@ -137,22 +137,28 @@ impl<T> Inner<T> {
         }
     }
 
-    /// The outcome, cloned, marking an error as retrieved.
-    fn outcome_cloned(&mut self) -> Result<T>
-    where
-        T: Clone,
-    {
+    /// The value, or the error reading the result gives instead (marking a
+    /// failure as retrieved).
+    fn value(&mut self) -> Result<&T> {
         match &self.state {
             State::Pending => Err(Error::invalid_state("result is not set")),
             State::Cancelled(msg) => Err(Error::Cancelled(give_msg(msg))),
             State::Taken => Err(Error::invalid_state("result was already taken")),
-            State::Finished(v) => Ok(v.clone()),
+            State::Finished(v) => Ok(v),
             State::Failed(e) => {
                 let e = Error::clone(e);
                 self.retrieved = true;
                 Err(e)
             }
         }
+    }
+
+    /// The outcome, cloned, marking an error as retrieved.
+    fn outcome_cloned(&mut self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.value().cloned()
     }
 }
 
@@ -403,17 +409,7 @@ impl<T: Send + 'static> FutureCore<T> {
 
     pub(crate) fn take(&self) -> Result<T> {
         let mut inner = lock(&self.inner);
-        match &inner.state {
-            State::Pending => return Err(Error::invalid_state("result is not set")),
-            State::Cancelled(msg) => return Err(Error::Cancelled(give_msg(msg))),
-            State::Taken => return Err(Error::invalid_state("result was already taken")),
-            State::Failed(e) => {
-                let e = Error::clone(e);
-                inner.retrieved = true;
-                return Err(e);
-            }
-            State::Finished(_) => {}
-        }
+        inner.value()?;
         match std::mem::replace(&mut inner.state, State::Taken) {
             State::Finished(v) => Ok(v),
             _ => Err(Error::invalid_state("result is not set")),
