@@ -31,8 +31,8 @@ use clap::{CommandFactory, Parser};
 /// connections makes two 128-byte-aligned blocks for each (tokio's task cell
 /// and its `ScheduledIo`). glibc's malloc carves each aligned block out of a
 /// larger free one and keeps the cut-off ends in bins that a connection's
-/// other, small blocks seldom fit: about 300 B of RSS per idle connection on
-/// top of the 950 B it allocates. jemalloc serves aligned blocks from its size
+/// other, small blocks seldom fit: about 340 B of RSS per idle connection on
+/// top of the 920 B it allocates. jemalloc serves aligned blocks from its size
 /// classes, with nothing cut off (see DESIGN.md's idle RSS table).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
