@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aioproto::{BaseProtocol, Protocol, ServerOptions, Transport, create_server};
 use bytes::Bytes;
-use support::memory::{ChildServer, mib, read_stream, write_stream};
+use support::memory::{ChildServer, answer_dumps, mib, read_stream, write_stream};
 use support::*;
 use tokio::net::TcpStream;
 
@@ -45,6 +45,14 @@ fn echo_child() {
         let server = create_server(Echo::default, "127.0.0.1", 0, &ServerOptions::new())
             .await
             .unwrap();
+        // Until the parent kills us: what each connection is doing, should
+        // the parent find a client stalled.
+        let described = server.clone();
+        let dumps = tokio::spawn(answer_dumps(move || {
+            let mut lines = vec![format!("{}", described.stats())];
+            lines.extend(described.connections().iter().map(|t| format!("{t:?}")));
+            lines
+        }));
         println!("PORT {}", server.local_addrs()[0].port());
         loop {
             let connections = server.connections();
@@ -60,8 +68,7 @@ fn echo_child() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        // The parent kills us; this only guards against a lost parent.
-        tokio::time::sleep(Duration::from_secs(300)).await;
+        let _ = dumps.await;
     });
 }
 
@@ -92,9 +99,7 @@ fn non_reading_clients_keep_a_plain_echo_server_under_64_mib() {
         let (start_reading, reading) = tokio::sync::watch::channel(false);
         let mut clients = Vec::with_capacity(CLIENTS);
         for client in 0..CLIENTS {
-            let stream = with_timeout(TcpStream::connect(("127.0.0.1", port)))
-                .await
-                .unwrap();
+            let stream = with_timeout(connect_with_small_buffers(port)).await;
             let (r, w) = stream.into_split();
             let writer = tokio::spawn(write_stream(w, client, PER_CLIENT));
             let mut reading = reading.clone();
@@ -111,12 +116,14 @@ fn non_reading_clients_keep_a_plain_echo_server_under_64_mib() {
         let rss_held = child.rss();
         start_reading.send(true).unwrap();
         for (client, (writer, reader)) in clients.into_iter().enumerate() {
-            with_timeout_of(Duration::from_secs(120), writer)
-                .await
-                .unwrap();
-            let echoed = with_timeout_of(Duration::from_secs(120), reader)
-                .await
-                .unwrap();
+            // Both at once, so a reader that fails is reported as itself
+            // rather than as the writer it leaves stalled.
+            let both = async { tokio::try_join!(writer, reader) };
+            let Ok(joined) = tokio::time::timeout(Duration::from_secs(120), both).await else {
+                let dump = child.dump().join("\n");
+                panic!("client {client} stalled for 120 s; the server's connections:\n{dump}");
+            };
+            let ((), echoed) = joined.unwrap();
             assert_eq!(echoed, PER_CLIENT, "client {client} got all it sent back");
         }
         (rss_held, held)
@@ -135,6 +142,26 @@ fn non_reading_clients_keep_a_plain_echo_server_under_64_mib() {
         mib(peak),
         RSS_LIMIT >> 20
     );
+}
+
+/// A client whose socket buffers are fixed at 128 KiB each way.
+///
+/// Left to autotune on loopback, 200 clients' and the server's kernel
+/// buffers hold about 7 MiB per connection: together past the kernel's TCP
+/// memory pressure mark (`net.ipv4.tcp_mem`, about 1.1 GiB on a 24 GiB
+/// machine), where it drops segments and backs retransmissions off for
+/// tens of seconds, stalling clients for reasons that are not the server's.
+/// Small client buffers keep the kernel's share low; the server's own
+/// sockets keep their defaults.
+async fn connect_with_small_buffers(port: u16) -> TcpStream {
+    const BUFFER: u32 = 128 * 1024;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(BUFFER).unwrap();
+    socket.set_recv_buffer_size(BUFFER).unwrap();
+    socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap()
 }
 
 /// The server-side transport of the one connection `server` has.

@@ -93,6 +93,20 @@ pub(crate) struct Core {
     dropped_writes: u16,
 }
 
+/// What a stuck connection's `Debug` should show: the life, the user's
+/// pause and the driver's wake-up flags (the buffer is shown by the handle).
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("life", &self.life)
+            .field("reading_paused", &self.reading_paused)
+            .field("dirty", &self.dirty)
+            .field("parked", &self.parked)
+            .field("attention", &self.attention)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Core {
     /// An open transport with the default water marks for `default_high`.
     pub(crate) fn new(default_high: usize) -> Self {

@@ -706,6 +706,7 @@ impl fmt::Debug for Transport {
             .field("reading_held", &state.is_reading_held())
             .field("closing", &state.core().is_closing())
             .field("closed", &state.core().is_closed())
+            .field("core", state.core())
             .finish()
     }
 }

@@ -2,7 +2,7 @@
 //! test binary re-run in child mode) whose memory is read from /proc, and a
 //! per-client byte pattern that a reader checks as it arrives.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
@@ -14,6 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub struct ChildServer {
     child: Child,
     lines: Mutex<mpsc::Receiver<String>>,
+    /// The child's stdin, for [`dump`](Self::dump).
+    stdin: Mutex<Option<std::process::ChildStdin>>,
 }
 
 impl ChildServer {
@@ -27,10 +29,12 @@ impl ChildServer {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([name, "--exact", "--nocapture", "--test-threads=1"])
             .env(env, value)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the test binary runs again as the server");
+        let stdin = Mutex::new(child.stdin.take());
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -44,13 +48,48 @@ impl ChildServer {
         ChildServer {
             child,
             lines: Mutex::new(lines),
+            stdin,
         }
+    }
+
+    /// Asks a child that serves [`answer_dumps`] for the state of its
+    /// connections, for a failure message: the lines it printed between
+    /// `DUMP` and `DUMP END` (empty if it did not answer within 10 s).
+    pub fn dump(&self) -> Vec<String> {
+        let asked = self
+            .stdin
+            .lock()
+            .unwrap()
+            .as_mut()
+            .is_some_and(|stdin| writeln!(stdin, "DUMP").and_then(|()| stdin.flush()).is_ok());
+        let mut dumped = Vec::new();
+        if !asked {
+            return dumped;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let lines = self.lines.lock().unwrap();
+        while let Ok(line) =
+            lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            if line.contains("DUMP END") {
+                break;
+            }
+            dumped.push(line);
+        }
+        dumped
     }
 
     /// Waits (up to `limit`) for a line of the child's containing `tag`, and
     /// returns what follows the tag. libtest prints "test <name> ... " first
     /// on the same line, hence the search.
     pub fn wait_for(&self, tag: &str, limit: Duration) -> String {
+        self.try_wait_for(tag, limit)
+            .unwrap_or_else(|gone| panic!("the child {gone} before saying {tag:?}"))
+    }
+
+    /// [`wait_for`](Self::wait_for), with what went wrong as an error:
+    /// "did not answer within ..." or "exited".
+    fn try_wait_for(&self, tag: &str, limit: Duration) -> Result<String, String> {
         let deadline = std::time::Instant::now() + limit;
         let lines = self.lines.lock().unwrap();
         loop {
@@ -58,25 +97,30 @@ impl ChildServer {
             match lines.recv_timeout(left) {
                 Ok(line) => {
                     if let Some((_, rest)) = line.split_once(tag) {
-                        return rest.trim().to_owned();
+                        return Ok(rest.trim().to_owned());
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("the child did not say {tag:?} within {limit:?}")
+                    return Err(format!("did not answer within {limit:?}"));
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("the child exited before saying {tag:?}")
-                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err("exited".to_owned()),
             }
         }
     }
 
-    /// [`wait_for`](Self::wait_for) from async code, without blocking the runtime.
+    /// [`wait_for`](Self::wait_for) from async code, without blocking the
+    /// runtime; a child that does not say `tag` in time is asked for a
+    /// [`dump`](Self::dump), which the panic shows.
     pub async fn wait_for_async(self: &Arc<Self>, tag: &'static str, limit: Duration) -> String {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.wait_for(tag, limit))
-            .await
-            .unwrap()
+        tokio::task::spawn_blocking(move || {
+            this.try_wait_for(tag, limit).unwrap_or_else(|gone| {
+                let dump = this.dump().join("\n");
+                panic!("the child {gone} before saying {tag:?}; its dump:\n{dump}")
+            })
+        })
+        .await
+        .unwrap()
     }
 
     /// The child's current resident set (`VmRSS`) in bytes.
@@ -95,6 +139,26 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The child's side of [`ChildServer::dump`]: until the parent kills it (or
+/// for at most 300 s, should the parent be lost), answers each `DUMP` line on
+/// stdin with `describe()`'s lines, then `DUMP END`. Spawn it first, so that
+/// a child stuck before its next line still answers.
+pub async fn answer_dumps(describe: impl Fn() -> Vec<String>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let _ = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Ok(Some(line)) = stdin.next_line().await {
+            if line.trim() == "DUMP" {
+                for described in describe() {
+                    println!("{described}");
+                }
+                println!("DUMP END");
+            }
+        }
+    })
+    .await;
 }
 
 /// A `kB` field of `/proc/<pid>/status`, in bytes.
