@@ -20,7 +20,14 @@
 //!
 //! The locked part arms the driver's wake-up (`Core::arm_wake`) before the
 //! pass reads, so a pass that finds nothing to do returns `Pending` with no
-//! second lock: one lock per pass. Before it stops (or yields), a poll
+//! second lock: one lock per pass.
+//!
+//! A pass whose locked part left nothing to write and nothing for the full
+//! pass is followed, while nobody else takes the lock, by quiet passes: a
+//! read only, with no lock at all (`Transport::untouched_since_pass`). So an
+//! idle connection woken by its peer's next request reads it without
+//! locking; the pass after the callback, which has its reply to flush,
+//! locks as before. Before it stops (or yields), a poll
 //! records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls
 //! `timeout_reached` and, unless the protocol handles it, ends the
@@ -158,8 +165,23 @@ pub(crate) struct StreamDriver<I = Box<dyn StreamIo>> {
     timeouts: Option<Box<Timeouts>>,
     /// What moved since the timeouts last heard of it.
     moved: Moved,
-    /// The last pass found bytes not yet written (in the buffer or the io).
-    write_pending: bool,
+    /// What the last locked pass left behind (one byte, for the size
+    /// above: three flags in one).
+    left: Left,
+}
+
+/// What a driver's last locked pass left behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// Bytes not yet written, in the buffer or the io.
+    Unwritten,
+    /// Everything written, but the next pass locks (there is work for the
+    /// full pass).
+    Written,
+    /// Everything written and nothing to do but read (`reading`: if the
+    /// protocol wanted data): the next pass may be the quiet one, if nobody
+    /// took the lock since (see `step`).
+    OnlyReading { reading: bool },
 }
 
 /// How long the io's graceful close (TLS close_notify) may take: one field
@@ -199,6 +221,31 @@ struct Pass {
     detaching: bool,
     /// Nothing is left to write, in the buffer or in the io.
     flushed: bool,
+}
+
+impl Pass {
+    /// A pass with nothing to do but (perhaps) read.
+    fn quiet(reading: bool) -> Self {
+        Pass {
+            full: false,
+            flow: None,
+            reading,
+            closing: false,
+            eof_requested: false,
+            detaching: false,
+            flushed: true,
+        }
+    }
+
+    /// It wrote everything and leaves nothing for the next pass but a read
+    /// (the core's `attention` aside, which the caller checks).
+    fn leaves_only_reading(&self) -> bool {
+        self.flushed
+            && self.flow.is_none()
+            && !self.closing
+            && !self.eof_requested
+            && !self.detaching
+    }
 }
 
 /// Takes the commands handles queued: abort, a protocol switch, socket
@@ -289,13 +336,28 @@ impl<I: StreamIo> StreamDriver<I> {
             drained: Vec::new(),
             timeouts,
             moved: Moved::default(),
-            write_pending: false,
+            left: Left::Written,
         }
     }
 
     /// One pass: the locked part (commands, flush), then flow control, the
     /// close steps and a read, each of which may end the pass.
+    ///
+    /// Or the quiet pass, a read and nothing else, without the lock: when
+    /// the last locked pass left nothing to write and nothing for the full
+    /// pass, and nobody has taken the lock since, the state is as that pass
+    /// saw it (see [`Transport::untouched_since_pass`]), its wake-up is
+    /// still armed, and a read is all a pass would do. This is the pass a
+    /// peer's next request wakes an idle connection for.
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
+        if let Left::OnlyReading { reading } = self.left
+            && self.transport.untouched_since_pass()
+        {
+            // `read_eof` may have been set since without the lock (an
+            // `eof_received` that kept the connection open).
+            let pass = Pass::quiet(reading && !self.read_eof);
+            return self.io_step(cx, &pass);
+        }
         let pass = match self.locked_pass(cx) {
             Ok(pass) => pass,
             Err(finish) => return *finish,
@@ -326,7 +388,7 @@ impl<I: StreamIo> StreamDriver<I> {
     /// but the flush and the read is known to have nothing to do, and is
     /// skipped (see [`handle`](crate::transport::handle)'s fast pass).
     fn locked_pass(&mut self, cx: &mut Context<'_>) -> Result<Pass, Box<Step>> {
-        let mut state = self.transport.lock();
+        let mut state = self.transport.lock_for_pass();
         let core = state.core_mut();
         core.begin_pass();
         let full = core.take_attention();
@@ -367,7 +429,6 @@ impl<I: StreamIo> StreamDriver<I> {
         // nothing to do stops without taking the lock again.
         state.core_mut().arm_wake(cx.waker());
         let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
-        self.write_pending = !flushed || self.needs_flush;
         let mut pass = Pass {
             full,
             flow: None,
@@ -386,6 +447,13 @@ impl<I: StreamIo> StreamDriver<I> {
                 state.core_mut().mark_attention();
             }
         }
+        self.left = if !pass.flushed {
+            Left::Unwritten
+        } else if pass.leaves_only_reading() && !state.core().needs_attention() {
+            Left::OnlyReading { reading }
+        } else {
+            Left::Written
+        };
         Ok(pass)
     }
 
@@ -525,7 +593,7 @@ impl<I: StreamIo> StreamDriver<I> {
         let timeouts = self.timeouts.as_mut()?;
         timeouts.record(
             std::mem::take(&mut self.moved),
-            self.write_pending,
+            self.left == Left::Unwritten,
             self.read_eof,
         );
         let Poll::Ready(kind) = timeouts.poll_reached(cx) else {

@@ -39,6 +39,14 @@
 //! its poll ([`DrivingHere`]), so writes inside a callback cost no wake-up.
 //! The waker stays stored across polls; `parked` says when it is valid.
 //!
+//! Every lock a handle takes marks the shared state `touched` (an atomic
+//! beside the mutex); the driver's pass takes it with
+//! [`Handle::lock_for_pass`], which clears the mark. While nothing touched
+//! it, a stream driver may skip the lock for a pass that only reads (see
+//! [`Handle::untouched_since_pass`]): the waker its last pass armed is still
+//! armed, and whatever could change its view of the state went through the
+//! lock, and so marked it.
+//!
 //! # The fast pass
 //!
 //! `attention` says a stream driver's next pass must run every step, not
@@ -58,6 +66,7 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -233,6 +242,12 @@ impl Core {
         std::mem::take(&mut self.attention)
     }
 
+    /// The next pass must run every step.
+    #[inline]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention
+    }
+
     // --- Waking the driver ---
 
     /// A handle changed something: returns the waker of a parked driver,
@@ -336,6 +351,9 @@ pub(crate) struct Handle<S> {
 struct Shared<S> {
     /// One short-lived lock, never held while user code runs.
     state: Mutex<S>,
+    /// Someone other than the stream driver's pass took the lock since that
+    /// pass did (see [`Handle::untouched_since_pass`]).
+    touched: AtomicBool,
     extra: ExtraInfo,
 }
 
@@ -352,16 +370,45 @@ impl<S: KindState> Handle<S> {
         Handle {
             inner: Arc::new(Shared {
                 state: Mutex::new(state),
+                touched: AtomicBool::new(true),
                 extra,
             }),
         }
     }
 
+    /// The state, for a handle (or the driver outside its pass): the lock
+    /// is marked as touched, since whoever takes it may change the state.
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, S> {
         // Never held across user code: poisoning could only come from a bug
         // here, and the state is consistent field by field.
-        lock(&self.inner.state)
+        let state = lock(&self.inner.state);
+        // Under the lock, so its release orders this before the change.
+        self.inner.touched.store(true, Ordering::Relaxed);
+        state
+    }
+
+    /// The state, for the stream driver's pass: what was touched so far,
+    /// the pass sees.
+    #[inline]
+    pub(crate) fn lock_for_pass(&self) -> MutexGuard<'_, S> {
+        let state = lock(&self.inner.state);
+        self.inner.touched.store(false, Ordering::Relaxed);
+        state
+    }
+
+    /// Nobody took the lock since the driver's last pass did: the state is
+    /// as that pass left it, so a driver that found nothing to write then
+    /// may read without locking (the quiet pass; see
+    /// [`driver`](crate::transport::driver)).
+    ///
+    /// No change is missed: a change made elsewhere after that pass wakes
+    /// the driver it armed (tokio's wake orders the change before the poll
+    /// that follows), and one made on the driver's own thread, inside a
+    /// callback, comes before the driver's next look in program order.
+    #[inline]
+    pub(crate) fn untouched_since_pass(&self) -> bool {
+        !self.inner.touched.load(Ordering::Acquire)
     }
 
     /// The shared state's address, which names this transport on this thread.

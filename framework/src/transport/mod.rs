@@ -124,6 +124,18 @@ impl Transport {
         self.handle.lock()
     }
 
+    /// The lock for the driver's pass; see [`Handle::lock_for_pass`].
+    #[inline]
+    pub(crate) fn lock_for_pass(&self) -> MutexGuard<'_, State> {
+        self.handle.lock_for_pass()
+    }
+
+    /// See [`Handle::untouched_since_pass`].
+    #[inline]
+    pub(crate) fn untouched_since_pass(&self) -> bool {
+        self.handle.untouched_since_pass()
+    }
+
     /// This transport's driver is polling on this thread now: a change made
     /// here needs no wake-up (see [`handle`]).
     #[inline]
