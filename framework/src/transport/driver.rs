@@ -27,8 +27,9 @@
 //! read only, with no lock at all (`Transport::untouched_since_pass`). So an
 //! idle connection woken by its peer's next request reads it without
 //! locking; the pass after the callback, which has its reply to flush,
-//! locks as before. Before it stops (or yields), a poll
-//! records what moved for the time limits and polls their one timer (see
+//! locks as before.
+//!
+//! Before it stops (or yields), a poll records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls
 //! `timeout_reached` and, unless the protocol handles it, ends the
 //! connection with [`Error::Timeout`]. A poll makes at most
