@@ -683,7 +683,7 @@ impl<T: Send + 'static> Future<T> {
     /// ```
     pub fn cancel_with_message(&self, msg: impl Into<String>) -> bool {
         self.core
-            .complete(State::Cancelled(Some(msg.into().into_boxed_str())))
+            .complete(State::Cancelled(keep_msg(Some(msg.into()))))
     }
 
     /// True once the future was cancelled.

@@ -422,8 +422,10 @@ fn read_chunk(
     let file = file.clone();
     let len = cmp::min(end - position, FALLBACK_CHUNK as u64) as usize;
     tokio::task::spawn_blocking(move || {
+        // A reused buffer still holds its last chunk, initialised: `resize`
+        // zeroes only what it adds, and the read overwrites what it keeps
+        // (the rest is cut off below).
         let mut buf = reuse.unwrap_or_default();
-        buf.clear();
         buf.resize(len, 0);
         let n = loop {
             match file.read_at(&mut buf, position) {
