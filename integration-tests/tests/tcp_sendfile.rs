@@ -513,3 +513,56 @@ async fn foreign_stream_fallback() {
     assert_eq!(sent.unwrap(), MIB as u64);
     assert!(received == file.bytes[1..]);
 }
+
+/// The fallback's own chunks go over the high-water mark, but the protocol
+/// hears no `pause_writing`/`resume_writing` of them: asyncio lends the
+/// transport to a protocol of its own for the transfer. A protocol paused
+/// by its own writes before the call hears `resume_writing` once the
+/// transfer has drained the buffer.
+#[tokio::test]
+async fn fallback_keeps_its_flow_control_from_the_protocol() {
+    init_tracing();
+    let file = TempFile::new(MIB + 7);
+    let (ours, mut theirs) = tokio::io::duplex(16 * 1024);
+    let log = Log::new();
+    let (transport, _) = connect_stream(|| Events::new(&log), ours).unwrap();
+    let f = file.open();
+    let (sent, received) = tokio::join!(
+        async {
+            let sent = transport.sendfile(&f, 0, None).await;
+            transport.close();
+            sent
+        },
+        read_all(&mut theirs)
+    );
+    assert_eq!(sent.unwrap(), file.bytes.len() as u64);
+    assert!(received == file.bytes);
+    assert_eq!(log.wait_lost().await.map(|e| e.to_string()), None);
+    assert_eq!(log.count("pw"), 0, "{:?}", log.events());
+    assert_eq!(log.count("rw"), 0, "{:?}", log.events());
+
+    // Paused by its own writes first: resumed once, after the transfer.
+    let (ours, mut theirs) = tokio::io::duplex(16 * 1024);
+    let log = Log::new();
+    let (transport, _) = connect_stream(|| Events::new(&log), ours).unwrap();
+    transport.write(vec![b'w'; 256 * 1024]);
+    with_timeout(log.wait_for("pw")).await;
+    let (sent, received) = tokio::join!(
+        async {
+            let sent = transport.sendfile(&f, 0, None).await;
+            transport.close();
+            sent
+        },
+        read_all(&mut theirs)
+    );
+    assert_eq!(sent.unwrap(), file.bytes.len() as u64);
+    assert_eq!(received.len(), 256 * 1024 + file.bytes.len());
+    assert!(received[256 * 1024..] == file.bytes);
+    assert_eq!(log.wait_lost().await.map(|e| e.to_string()), None);
+    assert_eq!(
+        (log.count("pw"), log.count("rw")),
+        (1, 1),
+        "{:?}",
+        log.events()
+    );
+}

@@ -440,7 +440,7 @@ impl<I: StreamIo> StreamDriver<I> {
             flushed: flushed && !self.needs_flush,
         };
         if full {
-            pass.flow = state.core_mut().flow_event();
+            pass.flow = state.flow_event();
             pass.closing = state.core().is_closing();
             pass.eof_requested = state.eof_requested();
             pass.detaching = state.detaching();

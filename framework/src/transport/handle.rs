@@ -100,6 +100,11 @@ pub(crate) struct Core {
     /// `u16` (saturating) keeps `Core` at its size with `attention`: a word
     /// more measured 187 B more RSS per idle connection (see DESIGN.md).
     dropped_writes: u16,
+    /// The protocol heard `pause_writing` and no `resume_writing` since. The
+    /// buffer's own pause follows the water marks; this follows what the
+    /// protocol was told, which differs while its flow events are held back
+    /// (a `sendfile()` fallback's chunks, see [`flow_event`](Core::flow_event)).
+    protocol_paused: bool,
 }
 
 /// What a stuck connection's `Debug` should show: the life, the user's
@@ -130,6 +135,7 @@ impl Core {
             // The first pass looks at everything the start-up set.
             attention: true,
             dropped_writes: 0,
+            protocol_paused: false,
         }
     }
 
@@ -206,14 +212,27 @@ impl Core {
         &mut self.buffer
     }
 
-    /// A pause/resume the protocol must hear of; none once ended.
+    /// A pause/resume the protocol must hear of; none once ended, and none
+    /// while `held_back` (asyncio lends a transport that sends a file by the
+    /// fallback to a protocol of its own, so the user's hears nothing of
+    /// the transfer's chunks). The buffer's pause follows the marks all the
+    /// same; the first event after the hold tells the protocol where the
+    /// buffer is then, so a protocol paused before the transfer is resumed
+    /// once after it, and one that never was hears nothing.
     #[inline]
-    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
-        if self.is_closed() {
-            None
-        } else {
-            self.buffer.flow_event()
+    pub(crate) fn flow_event(&mut self, held_back: bool) -> Option<FlowEvent> {
+        // The buffer's event itself is implied by its new pause state.
+        let _ = self.buffer.flow_event();
+        let paused = self.buffer.is_paused();
+        if self.is_closed() || held_back || paused == self.protocol_paused {
+            return None;
         }
+        self.protocol_paused = paused;
+        Some(if paused {
+            FlowEvent::Pause
+        } else {
+            FlowEvent::Resume
+        })
     }
 
     /// Counts a write dropped because the transport is closing; the fifth and

@@ -450,6 +450,10 @@ impl Transport {
     /// * no `data_received` runs while it is in progress; reading then goes
     ///   on as it was ([`pause_reading`](Self::pause_reading) in force stays
     ///   in force);
+    /// * the protocol hears no `pause_writing`/`resume_writing` of the
+    ///   transfer's own chunks (asyncio lends the transport to a protocol of
+    ///   its own meanwhile); one paused before the call hears
+    ///   `resume_writing` once the buffer drains after it;
     /// * a [`write`](Self::write) or [`writelines`](Self::writelines) while it
     ///   is in progress is a misuse (asyncio raises `RuntimeError`): the data
     ///   is dropped and an error is logged, since it would land inside the

@@ -17,6 +17,11 @@
 //!   each under flow control: after each chunk it waits until the buffer is
 //!   back under the high-water mark (with the default marks: down to the low
 //!   mark), so at most about a chunk plus the high mark is ever buffered.
+//!   The user's protocol hears none of the pauses and resumes these chunks
+//!   cause: asyncio lends the transport to a protocol of its own for the
+//!   transfer; here the state holds the flow events back while a transfer
+//!   is in progress (`State::flow_event`), and the first one after it tells
+//!   the protocol where the buffer is then.
 //!
 //! While either runs, the transport is *sending a file*: the driver reads
 //! nothing (the user's own `pause_reading()` flag is left alone, so reading

@@ -69,6 +69,7 @@ use crate::transport::dispatch::Handler;
 use crate::transport::driver::Detached;
 use crate::transport::handle::{Core, KindState};
 use crate::transport::sendfile::Transfer;
+use crate::transport::write_buffer::FlowEvent;
 use crate::transport::{Capabilities, SocketOptions};
 
 /// A stream transport's state; see the [module docs](self).
@@ -186,6 +187,15 @@ impl State {
     /// The rare fields, boxed now if none was used yet.
     fn rare_mut(&mut self) -> &mut Rare {
         self.rare.get_or_insert_default()
+    }
+
+    /// A pause/resume the protocol must hear of. While a `sendfile()` is in
+    /// progress none is: the fallback's chunks are the transfer's business
+    /// (see [`Core::flow_event`]), and the zero-copy path buffers nothing.
+    #[inline]
+    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
+        let held_back = self.has_transfer();
+        self.core.flow_event(held_back)
     }
 
     /// A `sendfile()` is in progress.

@@ -224,7 +224,7 @@ impl<P: DatagramProtocol<A>, A: DatagramAddr> Driver<P, A> {
                     }
                 }
             }
-            let event = state.core.flow_event();
+            let event = state.core.flow_event(false);
             let pending = state.core.buffer().chunk_count() > 0;
             if !state.send_errors.is_empty() {
                 // More errors to deliver: come back without waiting.

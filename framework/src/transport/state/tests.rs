@@ -230,10 +230,10 @@ fn a_full_pass_stays_full_while_something_is_under_way() {
     let mut paused = state_with_marks(8, 2);
     fill(&mut paused, 9);
     assert!(paused.stays_unusual(), "over the high-water mark");
-    assert!(paused.core_mut().flow_event().is_some());
+    assert!(paused.flow_event().is_some());
     drain(&mut paused, 9);
     assert!(paused.stays_unusual(), "paused until the resume is told");
-    assert!(paused.core_mut().flow_event().is_some());
+    assert!(paused.flow_event().is_some());
     assert!(!paused.stays_unusual());
 
     let mut held = state_with_marks(8, 2);
@@ -241,8 +241,8 @@ fn a_full_pass_stays_full_while_something_is_under_way() {
     fill(&mut held, 9);
     held.update_read_hold();
     drain(&mut held, 9);
-    held.core_mut().flow_event();
-    held.core_mut().flow_event();
+    held.flow_event();
+    held.flow_event();
     assert!(held.stays_unusual(), "the hold ends in a full pass");
     held.update_read_hold();
     assert!(!held.stays_unusual());
