@@ -79,7 +79,7 @@ fn a_non_reading_tls_client_keeps_the_echo_server_under_32_mib() {
     let child = Arc::new(ChildServer::spawn_with(
         "a_non_reading_tls_client_keeps_the_echo_server_under_32_mib",
         CHILD,
-        pki.dir.to_str().unwrap(),
+        pki.dir().to_str().unwrap(),
     ));
     let port: u16 = child.wait_for("PORT ", TIMEOUT).parse().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()

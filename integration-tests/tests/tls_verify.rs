@@ -259,8 +259,8 @@ async fn reload_certificate_without_restart() {
     init_tracing();
     let pki = Pki::new();
     // Serve from copies we can overwrite.
-    let cert = pki.dir.join("live.pem");
-    let key = pki.dir.join("live.key");
+    let cert = pki.dir().join("live.pem");
+    let key = pki.dir().join("live.key");
     std::fs::copy(pki.cert("server"), &cert).unwrap();
     std::fs::copy(pki.key("server"), &key).unwrap();
     let tls = ServerTls::from_pem(&cert, &key).unwrap();
@@ -330,7 +330,8 @@ async fn bad_settings_are_errors() {
     assert!(client.shutdown_timeout(Duration::ZERO).is_err());
     assert!(client.server_name("not a name!").is_err());
 
-    let missing = ServerTls::from_pem(pki.dir.join("missing.pem"), pki.key("server")).unwrap_err();
+    let missing =
+        ServerTls::from_pem(pki.dir().join("missing.pem"), pki.key("server")).unwrap_err();
     assert_eq!(
         missing.io_kind(),
         Some(std::io::ErrorKind::NotFound),

@@ -136,6 +136,7 @@ fn make_certs_writes_a_pki_and_keeps_it() {
         "other-ca",
         "other-server",
         "wrong-host",
+        "sni-alt",
     ] {
         assert!(dir.join(format!("{name}.pem")).is_file(), "{name}.pem");
         assert!(dir.join(format!("{name}.key")).is_file(), "{name}.key");
@@ -146,5 +147,13 @@ fn make_certs_writes_a_pki_and_keeps_it() {
         !stdout.contains("created"),
         "second run changed something: {stdout}"
     );
+    // A directory below a file cannot be made: a clear error and exit 1.
+    let below_a_file = dir.join("ca.pem").join("sub");
+    let (code, _, stderr) = run(
+        env!("CARGO_BIN_EXE_make_certs"),
+        &[below_a_file.to_str().expect("utf-8 temp dir")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.starts_with("make_certs: cannot write"), "{stderr}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

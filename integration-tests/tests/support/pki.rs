@@ -1,67 +1,55 @@
-//! A throw-away test PKI made in memory with rcgen and written to a temporary
-//! directory (the TLS APIs read PEM files), plus raw tokio-rustls peers.
+//! A throw-away test PKI in a temporary directory (the TLS APIs read PEM
+//! files), plus raw tokio-rustls peers.
 //!
-//! Same shapes as `make certs` writes into certs/, so the tests do not depend
-//! on that directory's state.
+//! The certificates are the ones `make certs` writes into certs/
+//! (`aioproto_test_pki`), made afresh, so the tests do not depend on that
+//! directory's state.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aioproto::{ClientTls, ServerTls};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, date_time_ymd,
-};
+use aioproto_test_pki::TempPki;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 
-const SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-
-/// Files of one test PKI; the directory is removed on drop.
+/// One test PKI (see `aioproto_test_pki` for its certificates); the
+/// directory is removed on drop.
 pub struct Pki {
-    pub dir: PathBuf,
+    files: TempPki,
 }
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Pki {
     /// Makes a CA, a server certificate (localhost, 127.0.0.1, ::1), a client
     /// certificate, an expired server certificate, a wrong-host certificate,
-    /// and a server certificate from a second CA nobody trusts.
+    /// a server certificate from a second CA nobody trusts, and one for a
+    /// second name (`sni-alt`).
     pub fn new() -> Pki {
-        let dir = std::env::temp_dir().join(format!(
-            "aioproto-pki-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca = make_ca(&dir, "ca", "aioproto test CA");
-        let other = make_ca(&dir, "other-ca", "aioproto unknown CA");
-        leaf(&dir, "server", &ca, &SERVER_NAMES, true, false);
-        leaf(&dir, "client", &ca, &[], false, false);
-        leaf(&dir, "expired", &ca, &SERVER_NAMES, true, true);
-        leaf(&dir, "wrong-host", &ca, &["wrong.example"], true, false);
-        leaf(&dir, "other-server", &other, &SERVER_NAMES, true, false);
-        leaf(&dir, "sni-alt", &ca, &["alt.example"], true, false);
-        Pki { dir }
+        Pki {
+            files: TempPki::new("tests").expect("a test PKI"),
+        }
+    }
+
+    /// The directory that holds the files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.files.dir()
     }
 
     /// `NAME.pem`.
     pub fn cert(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.pem"))
+        self.files.cert(name)
     }
 
     /// `NAME.key`.
     pub fn key(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.key"))
+        self.files.key(name)
     }
 
     /// The CA file clients trust.
     pub fn ca(&self) -> PathBuf {
-        self.cert("ca")
+        self.files.ca()
     }
 
     /// Server settings with the `name` certificate.
@@ -119,72 +107,6 @@ impl Pki {
             .await
             .expect("raw TLS client handshake")
     }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn dn(common_name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, "aioproto tests");
-    dn.push(DnType::CommonName, common_name);
-    dn
-}
-
-fn write(dir: &Path, name: &str, cert: &str, key: &KeyPair) {
-    std::fs::write(dir.join(format!("{name}.pem")), cert).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-}
-
-fn make_ca(dir: &Path, name: &str, common_name: &str) -> Issuer<'static, KeyPair> {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn(common_name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.not_before = date_time_ymd(2024, 1, 1);
-    params.not_after = date_time_ymd(2049, 12, 31);
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    write(dir, name, &cert.pem(), &key);
-    Issuer::new(params, key)
-}
-
-fn leaf(
-    dir: &Path,
-    name: &str,
-    issuer: &Issuer<'_, KeyPair>,
-    sans: &[&str],
-    server: bool,
-    expired: bool,
-) {
-    let mut params =
-        CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
-    params.distinguished_name = dn(if server {
-        sans[0]
-    } else {
-        "aioproto test client"
-    });
-    params.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    if expired {
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2021, 1, 1);
-    } else {
-        params.not_before = date_time_ymd(2024, 1, 1);
-        params.not_after = date_time_ymd(2049, 12, 31);
-    }
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, issuer).unwrap();
-    write(dir, name, &cert.pem(), &key);
 }
 
 /// A TLS server on 127.0.0.1:0 whose connections each record into a fresh

@@ -58,29 +58,6 @@ fn alpn_lists_copy_every_protocol() {
     assert!(alpn_list(Vec::<&[u8]>::new()).is_empty());
 }
 
-/// A CA and a `localhost` server certificate in a fresh directory:
-/// `ca.pem`, `server.pem`, `server.key`.
-fn test_pki(tag: &str) -> PathBuf {
-    use rcgen::{
-        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    };
-    let dir = std::env::temp_dir().join(format!("aioproto-tls-unit-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
-    dir
-}
-
 /// Records `connection_lost`.
 struct Lost(
     Arc<std::sync::Mutex<Vec<Option<Error>>>>,
@@ -126,10 +103,11 @@ async fn end_during_upgrade(
 ) {
     use tokio::io::AsyncReadExt;
 
-    let dir = test_pki(&format!("{}-{}", when as u8, end as usize));
-    let server = ServerTls::from_pem(dir.join("server.pem"), dir.join("server.key")).unwrap();
-    let client = ClientTls::from_ca_file(dir.join("ca.pem")).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let pki = aioproto_test_pki::TempPki::new("tls-unit").unwrap();
+    let server = ServerTls::from_pem(pki.cert("server"), pki.key("server")).unwrap();
+    let client = ClientTls::from_ca_file(pki.ca()).unwrap();
+    // Both settings hold what they read: the files may go.
+    drop(pki);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (hello_tx, hello_rx) = tokio::sync::oneshot::channel();
