@@ -205,7 +205,10 @@ pub use net::udp::{
 pub use net::udp::{UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint};
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
-pub use net::unix::{create_unix_connection, create_unix_server, create_unix_server_from_std};
+pub use net::unix::{
+    create_unix_connection, create_unix_connection_with, create_unix_server,
+    create_unix_server_from_std,
+};
 pub use runtime::barrier::{Barrier, BrokenBarrierError};
 pub use runtime::concurrent_future::ConcurrentFuture;
 pub use runtime::event_loop::{EventLoop, EventLoopBuilder, Handle, get_running_loop};

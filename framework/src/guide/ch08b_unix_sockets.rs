@@ -82,6 +82,17 @@
 //!   [`ServerOptions::cleanup_socket(false)`](crate::ServerOptions::cleanup_socket)
 //!   was set. A file someone already removed is fine.
 //!
+//! ## Options: TLS, a PROXY header, time limits
+//!
+//! [`create_unix_connection_with`](crate::create_unix_connection_with) takes
+//! [`ConnectOptions`](crate::ConnectOptions), like `create_connection`: TLS
+//! (whose [`ClientTls::server_name`](crate::ClientTls::server_name) must be
+//! set, since a path has no host name to check the certificate against;
+//! asyncio requires `server_hostname` there too), a PROXY header sent first,
+//! the connect timeout and the per-connection settings. The options only TCP
+//! has (`keepalive`, `local_addr`, `family`, …) are refused with
+//! `InvalidArgument`, never ignored.
+//!
 //! Try it: `echo_server --unix /tmp/echo.sock` and
 //! `echo_client --unix /tmp/echo.sock hello`.
 //!

@@ -268,15 +268,6 @@ impl ConnectOptions {
         self.proxy_header = Some(encoded);
         Ok(self)
     }
-
-    /// Sends the PROXY protocol header, if there is one, on a connection
-    /// that has just been made.
-    async fn send_proxy_header(&self, io: &mut dyn StreamIo) -> Result<()> {
-        match &self.proxy_header {
-            Some(header) => write_header(io, header, PROXY_HEADER_SEND_TIMEOUT).await,
-            None => Ok(()),
-        }
-    }
 }
 
 impl ConnectOptions {
@@ -309,6 +300,32 @@ impl ConnectOptions {
         match connecting.iter().find(|(_, set)| *set) {
             Some((name, _)) => Err(Error::invalid_argument(format!(
                 "{caller}: {name} does not apply to an already-connected socket"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses the options a Unix socket connection cannot honour (those of
+    /// TCP, and server-side TLS), rather than ignoring them.
+    #[cfg(feature = "unix")]
+    pub(crate) fn check_for_unix(&self) -> Result<()> {
+        let tcp_only = [
+            ("local_addr", self.local_addr.is_some()),
+            ("happy_eyeballs_delay", self.happy_eyeballs_delay.is_some()),
+            ("interleave", self.interleave.is_some()),
+            ("family", self.family.is_some()),
+            ("all_errors", self.all_errors),
+            ("keepalive", self.keepalive),
+            ("nodelay(false)", self.no_nodelay),
+            #[cfg(feature = "tls")]
+            (
+                "server_tls (a connecting socket speaks TLS as a client, with tls)",
+                self.server_tls.is_some(),
+            ),
+        ];
+        match tcp_only.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(Error::invalid_argument(format!(
+                "create_unix_connection_with: {name} does not apply to a Unix socket"
             ))),
             None => Ok(()),
         }
@@ -439,23 +456,16 @@ where
             .map_err(|_| Error::Timeout("connect"))??,
         None => connecting.await?,
     };
-    let (mut io, extra, socket_options) = tcp_io(stream, options.socket_options());
-    options.send_proxy_header(&mut io).await?;
-    #[cfg(feature = "tls")]
-    if let Some(tls) = &options.tls {
-        let (io, extra) = tls
-            .connect(tls.name_for(host)?, io.into_boxed(), extra)
-            .await?;
-        return start_tcp(
-            io,
-            extra,
-            socket_options,
-            Some(tls.shutdown_timeout),
-            options,
-            factory,
-        );
-    }
-    start_tcp(io, extra, socket_options, None, options, factory)
+    let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
+    start_outgoing(
+        io,
+        extra,
+        Some(socket_options),
+        Some(host),
+        options,
+        factory,
+    )
+    .await
 }
 
 /// Runs a protocol on an already-connected socket, such as one accepted
@@ -574,29 +584,71 @@ where
     // only fail on its first read, after connection_made: refuse it now.
     let peer = socket.peer_addr()?;
     socket.set_nonblocking(true)?;
-    let (mut io, extra, socket_options) =
+    let (io, extra, socket_options) =
         tcp_io(TcpStream::from_std(socket)?, options.socket_options());
-    options.send_proxy_header(&mut io).await?;
-    #[cfg(feature = "tls")]
-    match (side, &options.server_tls, &options.tls) {
-        (Side::Server, Some(tls), _) => {
-            let (io, extra) = tls
-                .accept(io.into_boxed(), bytes::Bytes::new(), extra)
-                .await?;
-            let shutdown = Some(tls.shutdown_timeout);
-            return start_tcp(io, extra, socket_options, shutdown, options, factory);
+    match side {
+        // No host name to check: the configured server name, or the peer's IP.
+        Side::Client => {
+            let peer_ip = peer.ip().to_string();
+            start_outgoing(
+                io,
+                extra,
+                Some(socket_options),
+                Some(&peer_ip),
+                options,
+                factory,
+            )
+            .await
         }
-        (Side::Client, _, Some(tls)) => {
-            // No host name to check: the configured server name, or the peer's IP.
-            let name = tls.name_for(&peer.ip().to_string())?;
-            let (io, extra) = tls.connect(name, io.into_boxed(), extra).await?;
-            let shutdown = Some(tls.shutdown_timeout);
-            return start_tcp(io, extra, socket_options, shutdown, options, factory);
+        Side::Server => {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &options.server_tls {
+                let (io, extra) = tls.accept(io.into_boxed(), Bytes::new(), extra).await?;
+                let shutdown = Some(tls.shutdown_timeout);
+                return start_with(io, extra, Some(socket_options), shutdown, options, factory);
+            }
+            start_with(io, extra, Some(socket_options), None, options, factory)
         }
-        _ => {}
     }
-    let _ = peer;
-    start_tcp(io, extra, socket_options, None, options, factory)
+}
+
+/// The rest of every outgoing connection once its stream is connected: the
+/// PROXY header ([`ConnectOptions::proxy_header`]), then the TLS handshake
+/// ([`ConnectOptions::tls`], feature `tls`), naming the server by
+/// `ClientTls::server_name` or else `tls_host` (a Unix socket has none, so
+/// TLS there needs the server name), then the protocol.
+pub(crate) async fn start_outgoing<I, F, P, M>(
+    mut io: I,
+    extra: ExtraInfo,
+    socket_options: Option<SocketOptions>,
+    tls_host: Option<&str>,
+    options: &ConnectOptions,
+    factory: F,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    I: StreamIo,
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    if let Some(header) = &options.proxy_header {
+        write_header(&mut io, header, PROXY_HEADER_SEND_TIMEOUT).await?;
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let name = match tls_host {
+            Some(host) => tls.name_for(host)?,
+            None => tls.configured_name().ok_or_else(|| {
+                Error::invalid_argument(
+                    "tls over a Unix socket needs ClientTls::server_name: there is no host name to check the certificate against",
+                )
+            })?,
+        };
+        let (io, extra) = tls.connect(name, io.into_boxed(), extra).await?;
+        let shutdown = Some(tls.shutdown_timeout);
+        return start_with(io, extra, socket_options, shutdown, options, factory);
+    }
+    let _ = tls_host;
+    start_with(io, extra, socket_options, None, options, factory)
 }
 
 /// Runs a protocol on any tokio byte stream: a `tokio::io::duplex` pipe, a
@@ -662,13 +714,14 @@ where
     )
 }
 
-/// Starts a connected TCP socket (TLS already handshaken, with its
+/// Starts a connected stream (TLS already handshaken, with its
 /// `shutdown_timeout`) with the options' settings; `connection_made` runs
-/// before this returns.
-fn start_tcp<I, F, P, M>(
+/// before this returns. `socket_options`: a TCP socket's, `None` for a
+/// Unix socket.
+fn start_with<I, F, P, M>(
     io: I,
     extra: ExtraInfo,
-    socket_options: SocketOptions,
+    socket_options: Option<SocketOptions>,
     shutdown_timeout: Option<Duration>,
     options: &ConnectOptions,
     factory: F,
@@ -678,7 +731,7 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    let transport = Transport::new(extra, Some(socket_options));
+    let transport = Transport::new(extra, socket_options);
     let config = ConnectionConfig::new(MadeOn::Caller)
         .with_shutdown_timeout(shutdown_timeout)
         .with_settings(options.connection.clone());

@@ -28,10 +28,10 @@ use tokio::net::UnixStream;
 
 use crate::error::Result;
 use crate::net::addr::bind_path_error;
+use crate::net::connect::{ConnectOptions, start_outgoing};
 use crate::net::server::{Server, ServerOptions};
 use crate::transport::dispatch::{IntoHandler, ProtocolFactory};
 use crate::transport::io::{AsyncIo, StreamIo};
-use crate::transport::start::{ConnectionConfig, MadeOn, Settings, start_protocol};
 use crate::transport::{Capabilities, ExtraInfo, Transport};
 
 /// Creates a Unix socket server at `path`, like asyncio's `create_unix_server`.
@@ -219,11 +219,86 @@ where
     F: FnOnce() -> P,
     P: IntoHandler<M>,
 {
-    let stream = UnixStream::connect(path).await?;
+    create_unix_connection_with(factory, path, &ConnectOptions::default()).await
+}
+
+/// [`create_unix_connection`] with options, like asyncio's
+/// `create_unix_connection(..., ssl=, server_hostname=,
+/// ssl_handshake_timeout=)`.
+///
+/// Of the [`ConnectOptions`], these apply: `connect_timeout`, the
+/// per-connection settings (`pause_reading_on_backpressure`, the time
+/// limits), `proxy_header` (sent first, as to a backend behind a Unix
+/// socket), and `tls` (feature `tls`), whose [`ClientTls`](crate::ClientTls)
+/// must name the server with `server_name`: a Unix socket has no host name
+/// to check the certificate against (asyncio requires `server_hostname`
+/// there too).
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an option
+/// of TCP (`local_addr`, `happy_eyeballs_delay`, `interleave`, `family`,
+/// `all_errors`, `keepalive`, `nodelay(false)`), for `server_tls`, and for
+/// `tls` without a server name; [`Error::Timeout`](crate::Error::Timeout)
+/// past `connect_timeout`; otherwise those of [`create_unix_connection`],
+/// and the handshake's.
+///
+/// # Cancel safety
+///
+/// Cancelling it before it returns closes the socket; no callback runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use aioproto::{
+///     BaseProtocol, ConnectOptions, Protocol, ServerOptions, create_unix_connection_with,
+///     create_unix_server,
+/// };
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let path = std::env::temp_dir().join(format!("aioproto-doc4-{}.sock", std::process::id()));
+/// let server = create_unix_server(Quiet::default, &path, &ServerOptions::new()).await?;
+/// let mut options = ConnectOptions::new();
+/// options
+///     .connect_timeout(Duration::from_secs(5))
+///     .idle_timeout(Duration::from_secs(60));
+/// let (transport, _protocol) = create_unix_connection_with(Quiet::default, &path, &options).await?;
+/// transport.close();
+///
+/// // An option of TCP is refused, not ignored.
+/// options.keepalive(true);
+/// assert!(create_unix_connection_with(Quiet::default, &path, &options).await.is_err());
+/// server.close();
+/// # Ok(()) }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub async fn create_unix_connection_with<F, P, M>(
+    factory: F,
+    path: impl AsRef<Path>,
+    options: &ConnectOptions,
+) -> Result<(Transport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: IntoHandler<M>,
+{
+    options.check_for_unix()?;
+    let connecting = UnixStream::connect(path);
+    let stream = match options.connect_timeout {
+        Some(limit) => tokio::time::timeout(limit, connecting)
+            .await
+            .map_err(|_| crate::Error::Timeout("connect"))??,
+        None => connecting.await?,
+    };
     let (io, extra) = unix_io(stream);
-    // The settings of a default `ConnectOptions`.
-    let config = ConnectionConfig::new(MadeOn::Caller).with_settings(Settings::default());
-    start_protocol(io, Transport::new(extra, None), factory, config)
+    start_outgoing(io, extra, None, None, options, factory).await
 }
 
 /// Wraps a connected Unix stream and describes the connection.

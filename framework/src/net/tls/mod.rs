@@ -506,6 +506,11 @@ impl ClientTls {
         self.config.clone()
     }
 
+    /// The name set with [`server_name`](ClientTls::server_name), if any.
+    pub(crate) fn configured_name(&self) -> Option<ServerName<'static>> {
+        self.server_name.clone()
+    }
+
     /// The name to use when connecting to `host`.
     pub(crate) fn name_for(&self, host: &str) -> Result<ServerName<'static>> {
         match &self.server_name {
