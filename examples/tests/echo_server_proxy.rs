@@ -131,3 +131,55 @@ async fn a_bad_version_is_a_usage_error() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--proxy-protocol"), "{stderr}");
 }
+
+/// `--proxy-header-timeout`: a client that connects and says nothing is
+/// closed after that long (here 0.3 s, far below the 10 s default), and
+/// counted; the flag needs `--proxy-protocol`, and a bad value is a usage
+/// error.
+#[tokio::test]
+async fn a_silent_client_is_closed_at_the_header_timeout() {
+    let server = start_server(
+        env!("CARGO_BIN_EXE_echo_server"),
+        &[
+            "--port",
+            "0",
+            "--proxy-protocol",
+            "any",
+            "--proxy-header-timeout",
+            "0.3",
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let mut silent = connect(server.addr).await;
+    let mut rest = Vec::new();
+    within(
+        TIMEOUT,
+        "the close at the header timeout",
+        silent.read_to_end(&mut rest),
+    )
+    .await
+    .expect("a clean close");
+    assert!(rest.is_empty());
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(250)
+            && waited < std::time::Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    let stats = stats_line(server).await;
+    assert!(stats.contains("proxy_header_rejected=1 "), "{stats}");
+
+    for args in [
+        &["--proxy-header-timeout", "3"][..],
+        &["--proxy-protocol", "v1", "--proxy-header-timeout", "0"][..],
+        &["--proxy-protocol", "v1", "--proxy-header-timeout", "soon"][..],
+    ] {
+        let (status, _, stderr) = run(env!("CARGO_BIN_EXE_echo_server"), args).await;
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--proxy-header-timeout"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

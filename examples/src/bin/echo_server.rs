@@ -5,7 +5,7 @@
 //! echo_server [--host H] [--port P] [--tls --cert F --key F [--client-ca F]]
 //! echo_server [--host H] [--port P] --starttls --cert F --key F
 //! echo_server --unix PATH
-//!     [--proxy-protocol v1|v2|any]
+//!     [--proxy-protocol v1|v2|any [--proxy-header-timeout SECS]]
 //!     [--max-connections N] [--handshake-timeout SECS] [--grace SECS] [--workers N]
 //!     [--runtime current|multi|loop-multi]
 //! ```
@@ -13,8 +13,9 @@
 //! With `--proxy-protocol`, every connection must start with a PROXY protocol
 //! header of that version (HAProxy's; `any`: v1 or v2); only what follows it is
 //! echoed. A connection that sends anything else first, a malformed header, or
-//! no complete header within 10 s, is closed with nothing echoed, and counted
-//! as `proxy_header_rejected` in the stats line.
+//! no complete header within `--proxy-header-timeout` seconds (default 10), is
+//! closed with nothing echoed, and counted as `proxy_header_rejected` in the
+//! stats line.
 //!
 //! On SIGINT or SIGTERM it shuts down within `--grace` seconds (default 10),
 //! logs its counters as one line on stderr, and exits 0.
@@ -26,9 +27,11 @@
 use aioproto::{
     BaseProtocol, Protocol, ProxyProtocol, ServerTls, Transport, create_server, start_tls_with_data,
 };
+use std::time::Duration;
+
 use aioproto_examples::{
-    RuntimeKind, ServerFlags, UsageError, announce, init_logging, parse_server_args, run_on,
-    shutdown, shutdown_signal, usage_exit,
+    RuntimeKind, ServerFlags, UsageError, announce, init_logging, parse_server_args, parse_timeout,
+    run_on, shutdown, shutdown_signal, usage_exit,
 };
 use bytes::{Bytes, BytesMut};
 use clap::{Parser, ValueEnum};
@@ -52,6 +55,16 @@ struct Cli {
     /// connection, and echo only what follows it (default: no header).
     #[arg(long, value_name = "VERSION")]
     proxy_protocol: Option<ProxyVersionArg>,
+    /// With --proxy-protocol: close a connection that has not sent its whole
+    /// header after SECS seconds (a decimal number above 0).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_timeout,
+        requires = "proxy_protocol"
+    )]
+    proxy_header_timeout: Duration,
     /// The runtime the connections run on: `current` (one thread, asyncio's
     /// model), `multi` (a multi-thread tokio runtime, as `#[tokio::main]`
     /// builds) or `loop-multi` (a multi-thread `EventLoop`). Not with
@@ -168,7 +181,9 @@ fn main() {
     init_logging();
     let cli: Cli = parse_server_args("8888");
     let mode = mode(&cli).unwrap_or_else(|e| usage_exit::<Cli>(e));
-    let proxy = cli.proxy_protocol.map(ProxyVersionArg::config);
+    let proxy = cli
+        .proxy_protocol
+        .map(|version| (version.config(), cli.proxy_header_timeout));
     run_on("echo_server", cli.runtime, serve(&cli.server, mode, proxy));
 }
 
@@ -203,12 +218,14 @@ fn mode(cli: &Cli) -> Result<Mode, UsageError> {
 async fn serve(
     flags: &ServerFlags,
     mode: Mode,
-    proxy: Option<ProxyProtocol>,
+    proxy: Option<(ProxyProtocol, Duration)>,
 ) -> aioproto::Result<()> {
     let (host, port) = (flags.host(), flags.port());
     let mut options = flags.options();
-    if let Some(proxy) = proxy {
-        options.proxy_protocol(proxy);
+    if let Some((proxy, header_timeout)) = proxy {
+        options
+            .proxy_protocol(proxy)
+            .proxy_header_timeout(header_timeout);
     }
     let stop = shutdown_signal()?; // before the listening line
     let server = match mode {
