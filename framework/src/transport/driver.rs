@@ -29,6 +29,13 @@
 //! locking; the pass after the callback, which has its reply to flush,
 //! locks as before.
 //!
+//! What `data_received` writes while nothing is queued does not go through
+//! the buffer: the driver keeps it in its thread's reply slot for the
+//! callback's length and writes it itself when the callback returns, with
+//! no lock when nobody else took it meanwhile (see
+//! [`replies`](crate::transport::replies)). With the quiet pass, an echo
+//! request takes one lock (the reply's `write`) and no queue.
+//!
 //! Before it stops (or yields), a poll records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls
 //! `timeout_reached` and, unless the protocol handles it, ends the
@@ -63,12 +70,13 @@ use crate::error::Error;
 use crate::net::server::stats::Counters;
 use crate::transport::dispatch::Handler;
 use crate::transport::io::StreamIo;
+use crate::transport::replies;
 use crate::transport::sendfile;
 use crate::transport::socket_options::apply_socket_options;
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, Settings};
 use crate::transport::state::Ended;
 use crate::transport::timeouts::{Moved, Timeouts};
-use crate::transport::write_buffer::{FlowEvent, WriteBuffer, empty_io_slices};
+use crate::transport::write_buffer::{FlowEvent, WriteBuffer, empty_io_slices, fill_io_slices};
 use crate::transport::{State, Transport};
 
 /// How much one read asks for.
@@ -304,6 +312,42 @@ fn flush<I: StreamIo>(
     Ok(wrote)
 }
 
+/// Writes the replies a `data_received` callback left in the slot (see
+/// [`replies`]), in one write and with no lock if nobody took the lock
+/// since the last locked pass; what did not go out goes to the front of
+/// the buffer, for the next pass (which then locks). Returns the bytes
+/// written.
+fn send_replies<I: StreamIo>(
+    io: &mut I,
+    cx: &mut Context<'_>,
+    transport: &Transport,
+    chunks: &[Bytes],
+    len: usize,
+) -> usize {
+    let mut sent = 0;
+    // Touched: another writer, a close or a `start_tls` came in meanwhile;
+    // the full pass that follows sends the replies in their place.
+    if transport.untouched_since_pass() {
+        let written = match chunks {
+            [only] => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
+            _ => {
+                let mut slices = empty_io_slices();
+                let n = fill_io_slices(&mut slices, chunks);
+                io.poll_write_vectored(cx, &slices[..n])
+            }
+        };
+        // Would block, or failed: the flush waits for the stream, or meets
+        // the error itself.
+        if let Poll::Ready(Ok(n)) = written {
+            sent = n;
+        }
+    }
+    if sent < len {
+        transport.lock().requeue_front(chunks, sent);
+    }
+    sent
+}
+
 impl<I: StreamIo> StreamDriver<I> {
     pub(crate) fn new(
         io: I,
@@ -496,6 +540,7 @@ impl<I: StreamIo> StreamDriver<I> {
 
     /// The half-close once flushed, the peer's end of a write-only stream, and
     /// one read.
+    #[inline(always)]
     fn io_step(&mut self, cx: &mut Context<'_>, pass: &Pass) -> Step {
         let io = self.io.as_mut().expect("driver polled after finishing");
         let mut progressed = false;
@@ -548,7 +593,24 @@ impl<I: StreamIo> StreamDriver<I> {
                 Poll::Ready(Ok(data)) if data.is_empty() => 0,
                 Poll::Ready(Ok(data)) => {
                     let n = data.len();
-                    protocol.data_received(data)?;
+                    // The callback's replies leave from here, without the
+                    // buffer (see `replies`), on a stream that writes
+                    // straight to the kernel.
+                    let collecting = !self.io_holds_written && replies::open();
+                    let outcome = protocol.data_received(data);
+                    let sent = if collecting {
+                        let transport = &self.transport;
+                        replies::close(|chunks, len| send_replies(io, cx, transport, chunks, len))
+                    } else {
+                        0
+                    };
+                    if sent > 0 {
+                        self.moved.wrote = true;
+                        if let Some(counters) = &self.counters {
+                            counters.add_written(sent);
+                        }
+                    }
+                    outcome?;
                     n
                 }
             },

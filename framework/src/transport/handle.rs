@@ -407,6 +407,22 @@ impl<S: KindState> Handle<S> {
         state
     }
 
+    /// The state, not yet marked touched: for a write that may change
+    /// nothing (see [`replies`](crate::transport::replies)). The
+    /// caller marks it with [`mark_touched`](Self::mark_touched), still
+    /// under the lock, before it changes anything.
+    #[inline]
+    pub(crate) fn lock_unmarked(&self) -> MutexGuard<'_, S> {
+        lock(&self.inner.state)
+    }
+
+    /// Marks the state touched; only under the lock, from
+    /// [`lock_unmarked`](Self::lock_unmarked).
+    #[inline]
+    pub(crate) fn mark_touched(&self) {
+        self.inner.touched.store(true, Ordering::Relaxed);
+    }
+
     /// The state, for the stream driver's pass: what was touched so far,
     /// the pass sees.
     #[inline]

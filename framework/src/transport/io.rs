@@ -193,7 +193,7 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        self.0.poll_write_now(cx, bufs)
     }
 
     /// A TCP or Unix socket's writes go straight to the kernel.

@@ -12,6 +12,7 @@ pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod protocol;
 pub(crate) mod proxy_info;
+pub(crate) mod replies;
 pub(crate) mod sendfile;
 mod socket_options;
 pub(crate) mod start;
@@ -187,7 +188,9 @@ impl Transport {
         }
         let by_own_driver = self.handle.driver_running_here();
         let waker = {
-            let mut state = self.lock();
+            // Not marked touched yet: a reply kept for the driver to send
+            // changes nothing the driver must see (see `replies`).
+            let mut state = self.handle.lock_unmarked();
             if let Some(next) = state.upgraded_to().cloned() {
                 drop(state);
                 return next.write(data);
@@ -195,6 +198,15 @@ impl Transport {
             if !state.accepts_writes("write") {
                 return;
             }
+            let data = if by_own_driver {
+                match state.defer_write(data) {
+                    Some(data) => data,
+                    None => return,
+                }
+            } else {
+                data
+            };
+            self.handle.mark_touched();
             state.queue(data, by_own_driver)
         };
         if let Some(waker) = waker {
@@ -542,9 +554,16 @@ impl Transport {
         sendfile::send_file(self, file, offset, count, false).await
     }
 
-    /// Bytes queued and not yet handed to the kernel. Exact.
+    /// Bytes queued and not yet handed to the kernel. Exact: inside
+    /// `data_received` it includes the replies the driver sends when the
+    /// callback returns.
     pub fn get_write_buffer_size(&self) -> usize {
-        self.handle.get_write_buffer_size()
+        let replies = if self.handle.driver_running_here() {
+            replies::pending_len()
+        } else {
+            0
+        };
+        self.handle.get_write_buffer_size() + replies
     }
 
     /// Sets a hard cap on the write buffer: a write that takes it over `limit`

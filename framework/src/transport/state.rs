@@ -284,6 +284,35 @@ impl State {
         }
     }
 
+    /// Where a write inside `data_received` goes (see
+    /// [`replies`](crate::transport::replies)): to the thread's reply slot
+    /// while nothing is queued that it would overtake and no
+    /// detach for `start_tls` is under way (whose handshake must follow
+    /// everything written before it), within the high-water mark and the
+    /// hard limit; `Some(data)`: to the buffer.
+    #[inline(always)]
+    pub(crate) fn defer_write(&mut self, data: bytes::Bytes) -> Option<bytes::Bytes> {
+        let buffer = self.core.buffer_mut();
+        if !buffer.is_empty() || self.detach_requested {
+            return Some(data);
+        }
+        let room = self
+            .hard_limit
+            .map_or(buffer.limits().high, |hard| hard.min(buffer.limits().high));
+        crate::transport::replies::defer(data, room, buffer)
+    }
+
+    /// Puts the replies the stream did not take at the front of the buffer
+    /// (see [`replies`](crate::transport::replies)); the
+    /// driver's next pass, a full one if a mark or the limit was crossed,
+    /// sends it.
+    pub(crate) fn requeue_front(&mut self, chunks: &[bytes::Bytes], sent: usize) {
+        let buffer = self.core.buffer_mut();
+        let was_empty = buffer.is_empty();
+        buffer.push_front_unsent(chunks, sent);
+        let _ = self.after_write(was_empty, true);
+    }
+
     /// Queues `data`, the checks done; returns the driver's waker if the
     /// write needs it (see [`after_write`](Self::after_write)).
     #[inline]

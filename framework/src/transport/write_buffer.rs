@@ -108,6 +108,25 @@ impl WriteBuffer {
         }
     }
 
+    /// Puts `chunks` back at the front, in their order, less the first
+    /// `sent` bytes of them (what a write already took).
+    pub(crate) fn push_front_unsent(&mut self, chunks: &[Bytes], sent: usize) {
+        let (mut first, mut offset) = (0, sent);
+        while first < chunks.len() && offset >= chunks[first].len() {
+            offset -= chunks[first].len();
+            first += 1;
+        }
+        for (i, chunk) in chunks[first..].iter().enumerate().rev() {
+            let chunk = if i == 0 {
+                chunk.slice(offset..)
+            } else {
+                chunk.clone()
+            };
+            self.size += chunk.len();
+            self.chunks.push_front(chunk);
+        }
+    }
+
     /// Queues one datagram, even an empty one (a zero-length datagram is a
     /// real message). Take datagrams back with [`pop_front`](Self::pop_front).
     pub(crate) fn push_datagram(&mut self, datagram: Bytes) {
@@ -122,12 +141,7 @@ impl WriteBuffer {
 
     /// Fills `slices` with the queued chunks, oldest first, and returns how many it used.
     pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> usize {
-        let mut n = 0;
-        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
-            *slot = IoSlice::new(chunk);
-            n += 1;
-        }
-        n
+        fill_io_slices(slices, &self.chunks)
     }
 
     /// The oldest queued chunk, for transports that send one message at a time.
@@ -188,6 +202,19 @@ impl WriteBuffer {
 /// The slice array type handed to [`WriteBuffer::io_slices`].
 pub(crate) fn empty_io_slices<'a>() -> [IoSlice<'a>; MAX_IOVECS] {
     [IoSlice::new(&[]); MAX_IOVECS]
+}
+
+/// Points `slices` at the first chunks (as many as fit); returns how many.
+pub(crate) fn fill_io_slices<'a>(
+    slices: &mut [IoSlice<'a>; MAX_IOVECS],
+    chunks: impl IntoIterator<Item = &'a Bytes>,
+) -> usize {
+    let mut n = 0;
+    for (slot, chunk) in slices.iter_mut().zip(chunks) {
+        *slot = IoSlice::new(chunk);
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]

@@ -112,3 +112,26 @@ fn datagrams_keep_empty_messages_and_boundaries() {
     assert_eq!(buf.flow_event(), Some(FlowEvent::Resume));
     assert!(buf.pop_front().is_none());
 }
+
+/// What a write took of the chunks is cut off; the rest goes in front of
+/// what was queued, in order.
+#[test]
+fn push_front_unsent_keeps_the_unsent_part_in_front() {
+    let mut buf = buffer(1024, 256);
+    buf.push(Bytes::from_static(b"later"));
+    let chunks = [
+        Bytes::from_static(b"abc"),
+        Bytes::from_static(b"defg"),
+        Bytes::from_static(b"hi"),
+    ];
+    buf.push_front_unsent(&chunks, 5);
+    assert_eq!(buf.len(), 4 + 5);
+    let mut slices = empty_io_slices();
+    let n = buf.io_slices(&mut slices);
+    let queued: Vec<&[u8]> = slices[..n].iter().map(|s| &**s).collect();
+    assert_eq!(queued, [&b"fg"[..], b"hi", b"later"]);
+
+    let mut all_sent = buffer(1024, 256);
+    all_sent.push_front_unsent(&chunks, 9);
+    assert!(all_sent.is_empty());
+}
