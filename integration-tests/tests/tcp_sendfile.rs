@@ -130,6 +130,25 @@ async fn read_all<R: tokio::io::AsyncRead + Unpin>(mut reader: R) -> Vec<u8> {
     buf
 }
 
+/// Sends `file` from `offset` to its end over `transport` and closes it,
+/// while `peer` reads to the end; returns what `sendfile` returned and what
+/// the peer read.
+async fn send_and_close<R: tokio::io::AsyncRead + Unpin>(
+    transport: &Transport,
+    file: &File,
+    offset: u64,
+    peer: R,
+) -> (aioproto::Result<u64>, Vec<u8>) {
+    tokio::join!(
+        async {
+            let sent = transport.sendfile(file, offset, None).await;
+            transport.close();
+            sent
+        },
+        read_all(peer)
+    )
+}
+
 async fn next_transport(rx: &mut mpsc::UnboundedReceiver<Transport>) -> Transport {
     with_timeout(rx.recv()).await.expect("a connection")
 }
@@ -502,14 +521,7 @@ async fn foreign_stream_fallback() {
     let log = Log::new();
     let (transport, _) = connect_stream(|| Events::new(&log), ours).unwrap();
     let f = file.open();
-    let (sent, received) = tokio::join!(
-        async {
-            let sent = transport.sendfile(&f, 1, None).await;
-            transport.close();
-            sent
-        },
-        read_all(&mut theirs)
-    );
+    let (sent, received) = send_and_close(&transport, &f, 1, &mut theirs).await;
     assert_eq!(sent.unwrap(), MIB as u64);
     assert!(received == file.bytes[1..]);
 }
@@ -527,14 +539,7 @@ async fn fallback_keeps_its_flow_control_from_the_protocol() {
     let log = Log::new();
     let (transport, _) = connect_stream(|| Events::new(&log), ours).unwrap();
     let f = file.open();
-    let (sent, received) = tokio::join!(
-        async {
-            let sent = transport.sendfile(&f, 0, None).await;
-            transport.close();
-            sent
-        },
-        read_all(&mut theirs)
-    );
+    let (sent, received) = send_and_close(&transport, &f, 0, &mut theirs).await;
     assert_eq!(sent.unwrap(), file.bytes.len() as u64);
     assert!(received == file.bytes);
     assert_eq!(log.wait_lost().await.map(|e| e.to_string()), None);
@@ -547,14 +552,7 @@ async fn fallback_keeps_its_flow_control_from_the_protocol() {
     let (transport, _) = connect_stream(|| Events::new(&log), ours).unwrap();
     transport.write(vec![b'w'; 256 * 1024]);
     with_timeout(log.wait_for("pw")).await;
-    let (sent, received) = tokio::join!(
-        async {
-            let sent = transport.sendfile(&f, 0, None).await;
-            transport.close();
-            sent
-        },
-        read_all(&mut theirs)
-    );
+    let (sent, received) = send_and_close(&transport, &f, 0, &mut theirs).await;
     assert_eq!(sent.unwrap(), file.bytes.len() as u64);
     assert_eq!(received.len(), 256 * 1024 + file.bytes.len());
     assert!(received[256 * 1024..] == file.bytes);
