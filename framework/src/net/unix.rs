@@ -176,7 +176,7 @@ where
 ///
 /// Returns after the protocol's `connection_made` ran, with the transport
 /// and a shared reference to the protocol. The connection has the
-/// per-connection defaults of [`ConnectOptions`](crate::ConnectOptions): no
+/// per-connection defaults of [`ConnectOptions`]: no
 /// backpressure hold on reading, no time limit.
 ///
 /// # Errors

@@ -26,15 +26,18 @@
 //! pass is followed, while nobody else takes the lock, by quiet passes: a
 //! read only, with no lock at all (`Transport::untouched_since_pass`). So an
 //! idle connection woken by its peer's next request reads it without
-//! locking; the pass after the callback, which has its reply to flush,
-//! locks as before.
+//! locking.
 //!
 //! What `data_received` writes while nothing is queued does not go through
 //! the buffer: the driver keeps it in its thread's reply slot for the
 //! callback's length and writes it itself when the callback returns, with
 //! no lock when nobody else took it meanwhile (see
-//! [`replies`](crate::transport::replies)). With the quiet pass, an echo
-//! request takes one lock (the reply's `write`) and no queue.
+//! [`replies`]). Such a write does not mark the
+//! state touched, so the pass after the callback stays quiet too: an echo
+//! request takes one lock (the reply's `write`), no queue and no locked
+//! pass. A reply that had to be queued (the socket took only part of it,
+//! or the state was touched meanwhile) makes the next pass lock, as any
+//! queued write does.
 //!
 //! Before it stops (or yields), a poll records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls

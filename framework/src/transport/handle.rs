@@ -40,7 +40,9 @@
 //! The waker stays stored across polls; `parked` says when it is valid.
 //!
 //! Every lock a handle takes marks the shared state `touched` (an atomic
-//! beside the mutex); the driver's pass takes it with
+//! beside the mutex; the one exception is a `write` that keeps its chunk in
+//! the driver's reply slot and so changes nothing here, see
+//! [`Handle::lock_unmarked`]); the driver's pass takes it with
 //! [`Handle::lock_for_pass`], which clears the mark. While nothing touched
 //! it, a stream driver may skip the lock for a pass that only reads (see
 //! [`Handle::untouched_since_pass`]): the waker its last pass armed is still
