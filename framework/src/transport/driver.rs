@@ -456,6 +456,7 @@ impl<I: StreamIo> StreamDriver<I> {
                 Poll::Pending => {}
             }
         }
+        let mut flow = None;
         if full {
             state.update_read_hold();
             // A zero-copy `sendfile()` goes once everything before it went.
@@ -465,6 +466,12 @@ impl<I: StreamIo> StreamDriver<I> {
                     as usize;
                 flushed = !state.has_native_transfer();
             }
+            // Before the drain waiters: the buffer's pause follows its marks
+            // here, so a buffer back at its low mark wakes them in this
+            // pass. No later pass may come to do it: while a `sendfile()`
+            // falls back, the resume is held back from the protocol, and
+            // the flow step that would run another pass does not run.
+            flow = state.flow_event();
             state.drain_waiters_to_wake(&mut self.drained);
         }
         if written > 0 {
@@ -487,7 +494,7 @@ impl<I: StreamIo> StreamDriver<I> {
             flushed: flushed && !self.needs_flush,
         };
         if full {
-            pass.flow = state.flow_event();
+            pass.flow = flow;
             pass.closing = state.core().is_closing();
             pass.eof_requested = state.eof_requested();
             pass.detaching = state.detaching();

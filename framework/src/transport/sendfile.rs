@@ -156,6 +156,17 @@ pub(crate) struct Transfer {
     native: Option<NativeJob>,
 }
 
+#[cfg(test)]
+impl Transfer {
+    /// A fallback transfer in progress, for tests of what it holds back.
+    pub(crate) fn fallback_for_test() -> Self {
+        Transfer {
+            sent: Arc::new(AtomicU64::new(0)),
+            native: None,
+        }
+    }
+}
+
 /// What the driver needs to run `sendfile(2)`.
 pub(crate) struct NativeJob {
     /// A duplicate of the caller's file descriptor: the job outlives the

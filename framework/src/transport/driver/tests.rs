@@ -279,6 +279,36 @@ async fn pause_after_the_crossing_callback_resume_at_low() {
     assert_eq!(h.transport.get_write_buffer_size(), 2);
 }
 
+/// While a `sendfile()` falls back, the protocol hears no resume, so no flow
+/// step runs another pass: a `drain()` waiter must be woken by the pass that
+/// takes the buffer to its low mark, or nothing wakes it. When the transfer
+/// ends, the protocol hears the resume it missed.
+#[tokio::test]
+async fn a_drain_waiter_wakes_in_the_pass_that_drains_the_buffer() {
+    let h = start(
+        0,
+        |t| t.set_write_buffer_limits(Some(8), Some(2)).unwrap(),
+        |_, _| {},
+    );
+    h.until("made", |h| h.events() == ["cm"]).await;
+    h.transport.write("0123456789abcdef"); // over high: paused
+    h.until("paused", |h| h.events() == ["cm", "pw"]).await;
+    h.transport.update(|state| {
+        *state.transfer_slot() = Some(crate::transport::sendfile::Transfer::fallback_for_test())
+    });
+    let transport = h.transport.clone();
+    let drained = tokio::spawn(async move { transport.drain().await });
+    tokio::task::yield_now().await;
+    assert!(!drained.is_finished(), "the buffer is still full");
+    h.sink.grant(16); // all of it goes out in one pass
+    h.until("drain() woken", |_| drained.is_finished()).await;
+    drained.await.unwrap().unwrap();
+    assert_eq!(h.events(), ["cm", "pw"], "the resume is held back");
+    h.transport.update(|state| *state.transfer_slot() = None);
+    h.until("resumed", |h| h.events() == ["cm", "pw", "rw"])
+        .await;
+}
+
 /// `close()` waits for the buffer to drain; `connection_lost(None)` follows.
 #[tokio::test]
 async fn close_waits_for_the_flush() {
