@@ -61,7 +61,6 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -79,7 +78,7 @@ use crate::transport::socket_options::apply_socket_options;
 use crate::transport::start::{ConnectionConfig, Ending, MadeOn, OnFinish, Settings};
 use crate::transport::state::Ended;
 use crate::transport::timeouts::{Moved, Timeouts};
-use crate::transport::write_buffer::{FlowEvent, WriteBuffer, empty_io_slices, fill_io_slices};
+use crate::transport::write_buffer::{FlowEvent, WriteBuffer, with_io_slices};
 use crate::transport::{State, Transport};
 
 /// How much one read asks for.
@@ -294,14 +293,7 @@ fn flush<I: StreamIo>(
 ) -> Result<usize, Step> {
     let mut wrote = 0;
     while !buffer.is_empty() {
-        let written = match buffer.front().filter(|_| buffer.chunk_count() == 1) {
-            Some(only) => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
-            None => {
-                let mut slices = empty_io_slices();
-                let n = buffer.io_slices(&mut slices);
-                io.poll_write_vectored(cx, &slices[..n])
-            }
-        };
+        let written = buffer.with_io_slices(|slices| io.poll_write_vectored(cx, slices));
         match written {
             Poll::Ready(Ok(0)) => return Err(Step::Finish(Some(io::ErrorKind::WriteZero.into()))),
             Poll::Ready(Ok(n)) => {
@@ -313,6 +305,19 @@ fn flush<I: StreamIo>(
         }
     }
     Ok(wrote)
+}
+
+/// `n` bytes went out (a flush, a `sendfile()` step, the replies): for the
+/// time limits and the server's byte counters. A free function, so the
+/// locked pass can call it while it holds the state.
+#[inline]
+fn count_written(moved: &mut Moved, counters: Option<&Counters>, n: usize) {
+    if n > 0 {
+        moved.wrote = true;
+        if let Some(counters) = counters {
+            counters.add_written(n);
+        }
+    }
 }
 
 /// Writes the replies a `data_received` callback left in the slot (see
@@ -331,14 +336,7 @@ fn send_replies<I: StreamIo>(
     // Touched: another writer, a close or a `start_tls` came in meanwhile;
     // the full pass that follows sends the replies in their place.
     if transport.untouched_since_pass() {
-        let written = match chunks {
-            [only] => io.poll_write_vectored(cx, &[IoSlice::new(only)]),
-            _ => {
-                let mut slices = empty_io_slices();
-                let n = fill_io_slices(&mut slices, chunks);
-                io.poll_write_vectored(cx, &slices[..n])
-            }
-        };
+        let written = with_io_slices(chunks, |slices| io.poll_write_vectored(cx, slices));
         // Would block, or failed: the flush waits for the stream, or meets
         // the error itself.
         if let Poll::Ready(Ok(n)) = written {
@@ -474,12 +472,7 @@ impl<I: StreamIo> StreamDriver<I> {
             flow = state.flow_event();
             state.drain_waiters_to_wake(&mut self.drained);
         }
-        if written > 0 {
-            self.moved.wrote = true;
-            if let Some(counters) = &self.counters {
-                counters.add_written(written);
-            }
-        }
+        count_written(&mut self.moved, self.counters.as_deref(), written);
         // From here on a handle's change wakes us: a pass that then finds
         // nothing to do stops without taking the lock again.
         state.core_mut().arm_wake(cx.waker());
@@ -614,12 +607,7 @@ impl<I: StreamIo> StreamDriver<I> {
                     } else {
                         0
                     };
-                    if sent > 0 {
-                        self.moved.wrote = true;
-                        if let Some(counters) = &self.counters {
-                            counters.add_written(sent);
-                        }
-                    }
+                    count_written(&mut self.moved, self.counters.as_deref(), sent);
                     outcome?;
                     n
                 }

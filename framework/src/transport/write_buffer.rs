@@ -139,9 +139,10 @@ impl WriteBuffer {
         self.chunks.len()
     }
 
-    /// Fills `slices` with the queued chunks, oldest first, and returns how many it used.
-    pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> usize {
-        fill_io_slices(slices, &self.chunks)
+    /// Calls `write` with the queued chunks as slices (see [`with_io_slices`]).
+    #[inline]
+    pub(crate) fn with_io_slices<R>(&self, write: impl FnOnce(&[IoSlice<'_>]) -> R) -> R {
+        with_io_slices(&self.chunks, write)
     }
 
     /// The oldest queued chunk, for transports that send one message at a time.
@@ -199,13 +200,32 @@ impl WriteBuffer {
     }
 }
 
-/// The slice array type handed to [`WriteBuffer::io_slices`].
-pub(crate) fn empty_io_slices<'a>() -> [IoSlice<'a>; MAX_IOVECS] {
+/// The slice array [`with_io_slices`] fills.
+fn empty_io_slices<'a>() -> [IoSlice<'a>; MAX_IOVECS] {
     [IoSlice::new(&[]); MAX_IOVECS]
 }
 
+/// Calls `write` with slices of the first chunks (as many as fit in one
+/// vectored write), oldest first; a lone chunk, the echo case, needs no
+/// slice array.
+#[inline]
+pub(crate) fn with_io_slices<'a, R>(
+    chunks: impl IntoIterator<Item = &'a Bytes, IntoIter: ExactSizeIterator>,
+    write: impl FnOnce(&[IoSlice<'_>]) -> R,
+) -> R {
+    let mut chunks = chunks.into_iter();
+    if chunks.len() == 1
+        && let Some(only) = chunks.next()
+    {
+        return write(&[IoSlice::new(only)]);
+    }
+    let mut slices = empty_io_slices();
+    let n = fill_io_slices(&mut slices, chunks);
+    write(&slices[..n])
+}
+
 /// Points `slices` at the first chunks (as many as fit); returns how many.
-pub(crate) fn fill_io_slices<'a>(
+fn fill_io_slices<'a>(
     slices: &mut [IoSlice<'a>; MAX_IOVECS],
     chunks: impl IntoIterator<Item = &'a Bytes>,
 ) -> usize {

@@ -2,6 +2,7 @@
 //! in-memory sink with a controllable capacity (so "the kernel buffer is full"
 //! is exact), and whose read side is a tokio duplex pipe.
 
+use std::io::IoSlice;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
