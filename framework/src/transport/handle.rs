@@ -401,11 +401,8 @@ impl<S: KindState> Handle<S> {
     /// is marked as touched, since whoever takes it may change the state.
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, S> {
-        // Never held across user code: poisoning could only come from a bug
-        // here, and the state is consistent field by field.
-        let state = lock(&self.inner.state);
-        // Under the lock, so its release orders this before the change.
-        self.inner.touched.store(true, Ordering::Relaxed);
+        let state = self.lock_unmarked();
+        self.mark_touched();
         state
     }
 
@@ -415,11 +412,13 @@ impl<S: KindState> Handle<S> {
     /// under the lock, before it changes anything.
     #[inline]
     pub(crate) fn lock_unmarked(&self) -> MutexGuard<'_, S> {
+        // Never held across user code: poisoning could only come from a bug
+        // here, and the state is consistent field by field.
         lock(&self.inner.state)
     }
 
-    /// Marks the state touched; only under the lock, from
-    /// [`lock_unmarked`](Self::lock_unmarked).
+    /// Marks the state touched; only under the lock, so its release orders
+    /// the mark before the change.
     #[inline]
     pub(crate) fn mark_touched(&self) {
         self.inner.touched.store(true, Ordering::Relaxed);
