@@ -331,6 +331,20 @@ impl ConnectOptions {
         }
     }
 
+    /// Awaits `connecting`, within [`connect_timeout`](Self::connect_timeout)
+    /// if one is set ([`Error::Timeout`] past it).
+    pub(crate) async fn within_connect_timeout<T>(
+        &self,
+        connecting: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match self.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| Error::Timeout("connect"))?,
+            None => connecting.await,
+        }
+    }
+
     /// The socket options these options ask for.
     fn socket_options(&self) -> SocketOptions {
         SocketOptions {
@@ -450,12 +464,7 @@ where
         }
         connect_any(addrs, options).await
     };
-    let stream = match options.connect_timeout {
-        Some(limit) => tokio::time::timeout(limit, connecting)
-            .await
-            .map_err(|_| Error::Timeout("connect"))??,
-        None => connecting.await?,
-    };
+    let stream = options.within_connect_timeout(connecting).await?;
     let (io, extra, socket_options) = tcp_io(stream, options.socket_options());
     start_outgoing(
         io,

@@ -290,13 +290,9 @@ where
     P: IntoHandler<M>,
 {
     options.check_for_unix()?;
-    let connecting = UnixStream::connect(path);
-    let stream = match options.connect_timeout {
-        Some(limit) => tokio::time::timeout(limit, connecting)
-            .await
-            .map_err(|_| crate::Error::Timeout("connect"))??,
-        None => connecting.await?,
-    };
+    let stream = options
+        .within_connect_timeout(async { Ok(UnixStream::connect(path).await?) })
+        .await?;
     let (io, extra) = unix_io(stream);
     start_outgoing(io, extra, None, None, options, factory).await
 }
