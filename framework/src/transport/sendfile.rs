@@ -74,17 +74,6 @@ pub(crate) trait ZeroCopyTarget: AsFd {
         offset: &mut u64,
         count: usize,
     ) -> Poll<io::Result<usize>>;
-
-    /// Writes some of `bufs` when the socket is writable. Tries the write
-    /// first and waits for readiness only if it would block: tokio's
-    /// `poll_write` asks the task's cooperative budget and the readiness
-    /// on every call, which costs an echo request about 80 instructions
-    /// more (the driver bounds its own work per poll).
-    fn poll_write_now(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>>;
 }
 
 /// `ZeroCopyTarget` for a tokio socket type: wait for writable readiness,
@@ -106,22 +95,6 @@ macro_rules! zero_copy_target {
                         sendfile_once(self.as_fd(), file, offset, count)
                     }) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        outcome => return Poll::Ready(outcome),
-                    }
-                }
-            }
-
-            #[inline]
-            fn poll_write_now(
-                &self,
-                cx: &mut Context<'_>,
-                bufs: &[io::IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                loop {
-                    match self.try_write_vectored(bufs) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            ready!(self.poll_write_ready(cx))?;
-                        }
                         outcome => return Poll::Ready(outcome),
                     }
                 }
