@@ -161,8 +161,8 @@ pub(crate) struct StreamDriver<I = Box<dyn StreamIo>> {
     close_limit: CloseLimit,
     /// Run once after `connection_lost`; handed on with the stream by a detach.
     on_finish: Option<OnFinish>,
-    /// The peer sent EOF.
-    read_eof: bool,
+    /// Where the read side is: open, drained by the last read, or ended.
+    read_side: ReadSide,
     /// Our EOF went out.
     eof_sent: bool,
     /// Something was written since the stream's last completed `poll_flush`
@@ -193,6 +193,20 @@ enum Left {
     /// protocol wanted data): the next pass may be the quiet one, if nobody
     /// took the lock since (see `step`).
     OnlyReading { reading: bool },
+}
+
+/// Where a driver's read side is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadSide {
+    /// The next read goes straight to the io.
+    Open,
+    /// The last read filled less than it asked for, so the socket is
+    /// drained: the next read first asks the io whether it is readable
+    /// (see [`StreamIo::poll_read_ready`]), which is cheaper than a read
+    /// that hears `Pending`.
+    Drained,
+    /// The peer sent EOF: nothing more is read.
+    Eof,
 }
 
 /// How long the io's graceful close (TLS close_notify) may take: one field
@@ -375,7 +389,7 @@ impl<I: StreamIo> StreamDriver<I> {
             counters: settings.counters,
             close_limit: shutdown_timeout.map_or(CloseLimit::None, CloseLimit::Within),
             on_finish,
-            read_eof: false,
+            read_side: ReadSide::Open,
             eof_sent: false,
             needs_flush: false,
             io_holds_written,
@@ -384,6 +398,10 @@ impl<I: StreamIo> StreamDriver<I> {
             moved: Moved::default(),
             left: Left::Written,
         }
+    }
+
+    fn read_eof(&self) -> bool {
+        self.read_side == ReadSide::Eof
     }
 
     /// One pass: the locked part (commands, flush), then flow control, the
@@ -399,9 +417,9 @@ impl<I: StreamIo> StreamDriver<I> {
         if let Left::OnlyReading { reading } = self.left
             && self.transport.untouched_since_pass()
         {
-            // `read_eof` may have been set since without the lock (an
+            // The peer's EOF may have come since without the lock (an
             // `eof_received` that kept the connection open).
-            let pass = Pass::quiet(reading && !self.read_eof);
+            let pass = Pass::quiet(reading && !self.read_eof());
             return self.io_step(cx, &pass);
         }
         let pass = match self.locked_pass(cx) {
@@ -476,7 +494,8 @@ impl<I: StreamIo> StreamDriver<I> {
         // From here on a handle's change wakes us: a pass that then finds
         // nothing to do stops without taking the lock again.
         state.core_mut().arm_wake(cx.waker());
-        let reading = self.transport.extra().caps.readable && state.wants_data() && !self.read_eof;
+        let reading =
+            self.transport.extra().caps.readable && state.wants_data() && !self.read_eof();
         let mut pass = Pass {
             full,
             flow: None,
@@ -589,6 +608,15 @@ impl<I: StreamIo> StreamDriver<I> {
     /// bytes were read (0: the peer's EOF).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
         let io = self.io.as_mut().expect("driver polled after finishing");
+        // Drained by the last read: a readiness check instead of a read that
+        // would hear `Pending`. Open again either way: the wake-up after a
+        // `Pending` is the peer's bytes, which the read then goes straight to.
+        if self.read_side == ReadSide::Drained {
+            self.read_side = ReadSide::Open;
+            if io.poll_read_ready(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         let n = match &self.handler {
             Handler::Stream(protocol) => match read_shared(io, cx) {
                 Poll::Pending => return Poll::Pending,
@@ -596,6 +624,9 @@ impl<I: StreamIo> StreamDriver<I> {
                 Poll::Ready(Ok(data)) if data.is_empty() => 0,
                 Poll::Ready(Ok(data)) => {
                     let n = data.len();
+                    if n < READ_SIZE {
+                        self.read_side = ReadSide::Drained;
+                    }
                     // The callback's replies leave from here, without the
                     // buffer (see `replies`), on a stream that writes
                     // straight to the kernel.
@@ -633,7 +664,7 @@ impl<I: StreamIo> StreamDriver<I> {
 
     /// The peer half-closed: ask the protocol whether to keep our side open.
     fn on_eof(&mut self) -> Result<(), Error> {
-        self.read_eof = true;
+        self.read_side = ReadSide::Eof;
         let keep_open = self.handler.base().eof_received()?;
         if !(keep_open && self.transport.extra().caps.eof_keeps_open) {
             if keep_open {
@@ -655,7 +686,7 @@ impl<I: StreamIo> StreamDriver<I> {
         timeouts.record(
             std::mem::take(&mut self.moved),
             self.left == Left::Unwritten,
-            self.read_eof,
+            self.read_side == ReadSide::Eof,
         );
         let Poll::Ready(kind) = timeouts.poll_reached(cx) else {
             return None;

@@ -32,6 +32,18 @@ pub(crate) trait StreamIo: Send + Unpin + 'static {
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>>;
 
+    /// Waits until a read may find bytes, registering for the wake-up as a
+    /// read that would block does. The driver asks this instead of reading
+    /// when its last read came back short: tokio then cleared the socket's
+    /// readiness (epoll is edge-triggered, so a short read drained the
+    /// socket), and the read that would only hear `Pending` costs more
+    /// than the readiness check. `Ready` when the stream cannot tell: the
+    /// read itself then waits.
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
     /// Reads into a caller's slice (for `BufferedProtocol`).
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
 
@@ -116,6 +128,11 @@ impl StreamIo for Box<dyn StreamIo> {
     }
 
     #[inline]
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_read_ready(cx)
+    }
+
+    #[inline]
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         (**self).poll_read_slice(cx, buf)
     }
@@ -168,8 +185,9 @@ impl StreamIo for Box<dyn StreamIo> {
     }
 }
 
-/// A tokio socket that can write without asking for readiness first.
-pub(crate) trait TryWriteFirst {
+/// What a tokio socket offers past `AsyncRead`/`AsyncWrite`: a write that
+/// tries first, and its read readiness on its own.
+pub(crate) trait SocketIo {
     /// Writes some of `bufs` when the socket is writable. Tries the write
     /// first and waits for readiness only if it would block: tokio's
     /// `poll_write` asks the task's cooperative budget and the readiness
@@ -177,12 +195,15 @@ pub(crate) trait TryWriteFirst {
     /// more (the driver bounds its own work per poll).
     fn poll_write_now(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>])
     -> Poll<io::Result<usize>>;
+
+    /// The socket's own `poll_read_ready` (see [`StreamIo::poll_read_ready`]).
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
-/// `TryWriteFirst` for a tokio socket type (the methods are each type's own).
-macro_rules! try_write_first {
+/// `SocketIo` for a tokio socket type (the methods are each type's own).
+macro_rules! socket_io {
     ($socket:ty) => {
-        impl TryWriteFirst for $socket {
+        impl SocketIo for $socket {
             #[inline]
             fn poll_write_now(
                 &self,
@@ -198,13 +219,18 @@ macro_rules! try_write_first {
                     }
                 }
             }
+
+            #[inline]
+            fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_read_ready(cx)
+            }
         }
     };
 }
 
-try_write_first!(tokio::net::TcpStream);
+socket_io!(tokio::net::TcpStream);
 #[cfg(feature = "unix")]
-try_write_first!(tokio::net::UnixStream);
+socket_io!(tokio::net::UnixStream);
 
 /// Any tokio `AsyncRead + AsyncWrite` stream whose `poll_shutdown` half-closes
 /// and that `sendfile(2)` can write to: TCP and Unix sockets.
@@ -212,7 +238,7 @@ pub(crate) struct AsyncIo<S>(pub(crate) S);
 
 impl<S> StreamIo for AsyncIo<S>
 where
-    S: AsyncRead + AsyncWrite + ZeroCopyTarget + TryWriteFirst + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + ZeroCopyTarget + SocketIo + Unpin + Send + 'static,
 {
     fn poll_read_buf(
         &mut self,
@@ -220,6 +246,11 @@ where
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
         poll_read_buf(Pin::new(&mut self.0), cx, buf)
+    }
+
+    #[inline]
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_readable(cx)
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -358,6 +389,14 @@ impl StreamIo for Prefixed {
         let room = (buf.capacity() - buf.len()).min(READ_SIZE);
         let room = if room == 0 { self.prefix.len() } else { room };
         Poll::Ready(Ok(self.take_prefix(room, |p| buf.extend_from_slice(p))))
+    }
+
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.prefix.is_empty() {
+            self.io.poll_read_ready(cx)
+        } else {
+            Poll::Ready(Ok(()))
+        }
     }
 
     fn poll_read_slice(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
