@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use super::handshake::Step;
 use super::stats::{Counters, Gone};
 use crate::transport::start::Ending;
@@ -64,7 +62,8 @@ fn stats_display_is_one_line_of_pairs() {
 
 #[cfg(feature = "tls")]
 mod handshake_log {
-    use super::*;
+    use std::time::Duration;
+
     use crate::net::server::handshake_log::{Summary, Verdict, Warning};
     use tokio::time::Instant;
 
