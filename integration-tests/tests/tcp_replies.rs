@@ -124,3 +124,33 @@ async fn a_close_after_the_reply_sends_the_reply_first() {
     assert!(with_timeout(log.wait_lost()).await.is_none());
     server.close();
 }
+
+/// A reply can skip the lock only while nobody else has taken it since the
+/// driver's last pass: a `close()` or `write_eof()` made between two writes
+/// of one callback must turn the second away (as asyncio drops a write
+/// after `close()`), so the peer gets the first and then the end.
+#[tokio::test]
+async fn a_write_after_close_or_write_eof_in_the_same_callback_is_dropped() {
+    init_tracing();
+    for end in ["close", "write_eof"] {
+        let (server, addr, _logs) = recording_server(move |log| {
+            Events::new(log).on_data(move |t, _| {
+                t.write("A");
+                match end {
+                    "close" => t.close(),
+                    _ => t.write_eof().unwrap(),
+                }
+                t.write("B");
+            })
+        })
+        .await;
+        let mut client = raw_connect(addr).await;
+        // The driver's first pass, before it reads this, leaves the state
+        // quiet: "A" skips the lock, "B" must not.
+        raw_write(&mut client, b"go").await;
+        let mut got = Vec::new();
+        with_timeout(client.read_to_end(&mut got)).await.unwrap();
+        assert_eq!(got, b"A", "after {end}()");
+        server.close();
+    }
+}

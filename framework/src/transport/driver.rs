@@ -517,6 +517,9 @@ impl<I: StreamIo> StreamDriver<I> {
         self.left = if !pass.flushed {
             Left::Unwritten
         } else if pass.leaves_only_reading() && !state.core().needs_attention() {
+            if state.replies_need_no_lock() {
+                self.transport.mark_quiet(&state);
+            }
             Left::OnlyReading { reading }
         } else {
             Left::Written

@@ -39,15 +39,17 @@
 //! its poll ([`DrivingHere`]), so writes inside a callback cost no wake-up.
 //! The waker stays stored across polls; `parked` says when it is valid.
 //!
-//! Every lock a handle takes marks the shared state `touched` (an atomic
-//! beside the mutex; the one exception is a `write` that keeps its chunk in
-//! the driver's reply slot and so changes nothing here, see
+//! Every lock a handle takes marks the shared state touched (an atomic
+//! beside the mutex, [`PassMark`]; the one exception is a `write` that keeps
+//! its chunk in the driver's reply slot and so changes nothing here, see
 //! [`Handle::lock_unmarked`]); the driver's pass takes it with
 //! [`Handle::lock_for_pass`], which clears the mark. While nothing touched
 //! it, a stream driver may skip the lock for a pass that only reads (see
 //! [`Handle::untouched_since_pass`]): the waker its last pass armed is still
 //! armed, and whatever could change its view of the state went through the
-//! lock, and so marked it.
+//! lock, and so marked it. A pass that leaves nothing for a reply to wait
+//! behind marks the state quiet, and while it stays so a write inside
+//! `data_received` skips the lock too ([`Handle::quiet_since_pass`]).
 //!
 //! # The fast pass
 //!
@@ -68,7 +70,7 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -357,6 +359,25 @@ impl Drop for DrivingHere {
     }
 }
 
+/// What happened to a transport's state since its stream driver's last
+/// locked pass, as one atomic beside the mutex.
+///
+/// | mark | meaning | set by |
+/// |---|---|---|
+/// | `Touched` | someone took the lock since; the driver's next pass locks | every lock but the two below |
+/// | `Untouched` | nobody did: the state is as the pass left it | the pass, as it locks ([`Handle::lock_for_pass`]) |
+/// | `Quiet` | as `Untouched`, and that pass left nothing a reply must wait behind: a write inside `data_received` may go to the reply slot without the lock | the pass, at its end ([`Handle::mark_quiet`]) |
+///
+/// A write that keeps its chunk in the slot under the lock
+/// ([`Handle::lock_unmarked`]) leaves the mark as it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum PassMark {
+    Touched,
+    Untouched,
+    Quiet,
+}
+
 /// What a transport kind keeps beside the [`Core`].
 pub(crate) trait KindState: Send + 'static {
     fn core(&self) -> &Core;
@@ -372,9 +393,9 @@ pub(crate) struct Handle<S> {
 struct Shared<S> {
     /// One short-lived lock, never held while user code runs.
     state: Mutex<S>,
-    /// Someone other than the stream driver's pass took the lock since that
-    /// pass did (see [`Handle::untouched_since_pass`]).
-    touched: AtomicBool,
+    /// What happened to the state since the stream driver's last pass (see
+    /// [`PassMark`]).
+    mark: AtomicU8,
     extra: ExtraInfo,
 }
 
@@ -391,7 +412,7 @@ impl<S: KindState> Handle<S> {
         Handle {
             inner: Arc::new(Shared {
                 state: Mutex::new(state),
-                touched: AtomicBool::new(true),
+                mark: AtomicU8::new(PassMark::Touched as u8),
                 extra,
             }),
         }
@@ -421,7 +442,9 @@ impl<S: KindState> Handle<S> {
     /// the mark before the change.
     #[inline]
     pub(crate) fn mark_touched(&self) {
-        self.inner.touched.store(true, Ordering::Relaxed);
+        self.inner
+            .mark
+            .store(PassMark::Touched as u8, Ordering::Relaxed);
     }
 
     /// The state, for the stream driver's pass: what was touched so far,
@@ -429,8 +452,22 @@ impl<S: KindState> Handle<S> {
     #[inline]
     pub(crate) fn lock_for_pass(&self) -> MutexGuard<'_, S> {
         let state = lock(&self.inner.state);
-        self.inner.touched.store(false, Ordering::Relaxed);
+        self.inner
+            .mark
+            .store(PassMark::Untouched as u8, Ordering::Relaxed);
         state
+    }
+
+    /// Marks the state, untouched since the pass that holds `_state`, as
+    /// one a reply may skip the lock for (see
+    /// [`quiet_since_pass`](Self::quiet_since_pass)). Only from the stream
+    /// driver's pass, under its lock: the next lock anyone takes marks the
+    /// state touched again.
+    #[inline]
+    pub(crate) fn mark_quiet(&self, _state: &MutexGuard<'_, S>) {
+        self.inner
+            .mark
+            .store(PassMark::Quiet as u8, Ordering::Relaxed);
     }
 
     /// Nobody took the lock since the driver's last pass did: the state is
@@ -444,7 +481,21 @@ impl<S: KindState> Handle<S> {
     /// callback, comes before the driver's next look in program order.
     #[inline]
     pub(crate) fn untouched_since_pass(&self) -> bool {
-        !self.inner.touched.load(Ordering::Acquire)
+        self.inner.mark.load(Ordering::Acquire) != PassMark::Touched as u8
+    }
+
+    /// Untouched since a pass that left the state ready for replies without
+    /// the lock ([`mark_quiet`](Self::mark_quiet)): a write from inside the
+    /// driver's own `data_received` may go to the reply slot without
+    /// locking (see [`replies`](crate::transport::replies)).
+    ///
+    /// Every writer that could come first has marked it touched: another
+    /// thread's write, close or abort marks it under the lock, and one that
+    /// happened before this write is seen here (the mark is one atomic, and
+    /// only this, the driver's thread, ever clears it).
+    #[inline]
+    pub(crate) fn quiet_since_pass(&self) -> bool {
+        self.inner.mark.load(Ordering::Acquire) == PassMark::Quiet as u8
     }
 
     /// The shared state's address, which names this transport on this thread.

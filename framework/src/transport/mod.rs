@@ -137,6 +137,12 @@ impl Transport {
         self.handle.untouched_since_pass()
     }
 
+    /// See [`Handle::mark_quiet`].
+    #[inline]
+    pub(crate) fn mark_quiet(&self, state: &MutexGuard<'_, State>) {
+        self.handle.mark_quiet(state);
+    }
+
     /// This transport's driver is polling on this thread now: a change made
     /// here needs no wake-up (see [`handle`]).
     #[inline]
@@ -187,6 +193,16 @@ impl Transport {
             return;
         }
         let by_own_driver = self.handle.driver_running_here();
+        // A reply inside `data_received` with the state as a quiet pass left
+        // it: to the slot, without the lock (see `replies`).
+        let data = if by_own_driver && self.handle.quiet_since_pass() {
+            match replies::keep_quietly(data) {
+                Some(data) => data,
+                None => return,
+            }
+        } else {
+            data
+        };
         let waker = {
             // Not marked touched yet: a reply kept for the driver to send
             // changes nothing the driver must see (see `replies`).

@@ -20,12 +20,23 @@
 //!
 //! A chunk kept in the slot changes nothing the driver must look at, so the
 //! write does not mark the state touched. If nothing else did, the pass
-//! after the callback stays the quiet one (a read, no lock; see the driver),
-//! and an echo request costs one lock and no queue.
+//! after the callback stays the quiet one (a read, no lock; see the driver).
+//!
+//! Such a write takes the lock only to check what the state says: that
+//! writes are accepted, nothing is queued, and the slot stays within the
+//! limits. A pass that found all of that, with room for [`QUIET_ROOM`],
+//! marks the state quiet; until anyone else locks, a write inside
+//! `data_received` skips the lock as well ([`keep_quietly`]). Whoever could
+//! make a check fail or queue a chunk first (another thread's write, a
+//! `close()`, a new limit, the callback's own `write_eof()`) takes the lock
+//! and so ends the quiet mark (see
+//! [`Handle::quiet_since_pass`](crate::transport::handle::Handle::quiet_since_pass)).
+//! So an echo request takes no lock at all.
 //!
 //! | where the write is | what happens |
 //! |---|---|
-//! | inside `data_received`, nothing queued, the slot within the high-water mark and the hard limit | kept in the slot, written when the callback returns |
+//! | inside `data_received`, the state quiet since the driver's last pass, the slot within `QUIET_ROOM` | kept in the slot without the lock |
+//! | inside `data_received`, nothing queued, the slot within the high-water mark and the hard limit | kept in the slot (under the lock), written when the callback returns |
 //! | the slot would pass the mark or the limit | the slot's chunks move to the buffer, and this one after them: flow control and the hard limit see them all |
 //! | anywhere else (another callback, another task), or a stream that holds written bytes (TLS) | queued in the buffer, as always |
 //! | when the callback returns, the state touched meanwhile (another writer, a close, a `start_tls`) | the slot's chunks go to the front of the buffer, for the driver's full pass |
@@ -39,6 +50,12 @@ use std::cell::RefCell;
 use bytes::Bytes;
 
 use crate::transport::write_buffer::WriteBuffer;
+
+/// What the slot may hold when a write skips the lock (see
+/// [`keep_quietly`]): a pass marks the state quiet only if the high-water
+/// mark and the hard limit both leave this much room, so such a write can
+/// cross neither. The default mark is this much.
+pub(crate) const QUIET_ROOM: usize = crate::transport::write_buffer::DEFAULT_HIGH_WATER;
 
 /// The thread's reply slot.
 struct Slot {
@@ -90,6 +107,21 @@ pub(crate) fn close(send: impl FnOnce(&[Bytes], usize) -> usize) -> usize {
     .unwrap_or(0)
 }
 
+impl Slot {
+    /// Takes the chunk out of `data` if the slot is open and stays within
+    /// `room` bytes with it.
+    #[inline]
+    fn keep(&mut self, data: &mut Option<Bytes>, room: usize) -> bool {
+        let len = data.as_ref().map_or(0, Bytes::len);
+        if !self.open || self.len + len > room {
+            return false;
+        }
+        self.len += len;
+        self.chunks.extend(data.take());
+        true
+    }
+}
+
 /// Keeps `data` in the slot, when it is open and stays within `room` bytes
 /// (the high-water mark or the hard limit, the lower). Otherwise returns
 /// it, to be queued in `buffer`, after moving the slot's chunks there first
@@ -101,27 +133,31 @@ pub(crate) fn defer(data: Bytes, room: usize, buffer: &mut WriteBuffer) -> Optio
     // `try_with` takes `data` only if the slot is there (not during the
     // thread's teardown); otherwise it stays here to be queued.
     let mut data = Some(data);
-    let kept = SLOT.try_with(|slot| {
+    let _ = SLOT.try_with(|slot| {
         let mut slot = slot.borrow_mut();
-        let len = data.as_ref().map_or(0, Bytes::len);
-        if !slot.open {
-            return false;
+        if !slot.keep(&mut data, room) && slot.open {
+            for chunk in slot.chunks.drain(..) {
+                buffer.push(chunk);
+            }
+            slot.len = 0;
         }
-        if slot.len + len <= room {
-            slot.len += len;
-            slot.chunks.extend(data.take());
-            return true;
-        }
-        for chunk in slot.chunks.drain(..) {
-            buffer.push(chunk);
-        }
-        slot.len = 0;
-        false
     });
-    match kept {
-        Ok(true) => None,
-        _ => data,
-    }
+    data
+}
+
+/// Keeps `data` in the slot without the transport's lock, when the slot is
+/// open and stays within [`QUIET_ROOM`]; otherwise returns it, for the
+/// locked write. The caller checked that its driver is the one polling on
+/// this thread and that the state is as a quiet pass left it
+/// ([`Handle::quiet_since_pass`](crate::transport::handle::Handle::quiet_since_pass)):
+/// nothing queued, writes accepted, room for `QUIET_ROOM`, and nobody has
+/// locked since. So no other writer's chunk can be overtaken, and no check
+/// the lock would make can fail.
+#[inline]
+pub(crate) fn keep_quietly(data: Bytes) -> Option<Bytes> {
+    let mut data = Some(data);
+    let _ = SLOT.try_with(|slot| slot.borrow_mut().keep(&mut data, QUIET_ROOM));
+    data
 }
 
 /// The bytes the slot holds (0 when closed): what the driver polling here

@@ -302,6 +302,27 @@ impl State {
         crate::transport::replies::defer(data, room, buffer)
     }
 
+    /// Whether the state leaves a reply nothing to wait behind and nothing
+    /// to check: writes accepted, nothing queued, no detach, no upgrade,
+    /// and room for [`QUIET_ROOM`](crate::transport::replies::QUIET_ROOM)
+    /// within the high-water mark and the hard limit. A pass that finds
+    /// this marks the state quiet (see
+    /// [`Handle::quiet_since_pass`](crate::transport::handle::Handle::quiet_since_pass)).
+    pub(crate) fn replies_need_no_lock(&self) -> bool {
+        let buffer = self.core.buffer();
+        let room = self
+            .hard_limit
+            .map_or(buffer.limits().high, |hard| hard.min(buffer.limits().high));
+        self.writable
+            && !self.eof_requested
+            && !self.core.is_closing()
+            && !self.has_transfer()
+            && !self.detach_requested
+            && buffer.is_empty()
+            && self.upgraded_to().is_none()
+            && room >= crate::transport::replies::QUIET_ROOM
+    }
+
     /// Puts the replies the stream did not take at the front of the buffer
     /// (see [`replies`](crate::transport::replies)); the
     /// driver's next pass, a full one if a mark or the limit was crossed,
