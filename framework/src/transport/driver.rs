@@ -595,6 +595,9 @@ impl<I: StreamIo> StreamDriver<I> {
                     if let (Some(counters), 1..) = (&self.counters, n) {
                         counters.add_read(n);
                     }
+                    if self.next_pass_would_wait(cx) {
+                        return Step::Idle;
+                    }
                 }
                 Poll::Ready(Err(e)) => return Step::Finish(Some(e)),
                 Poll::Pending => {}
@@ -605,6 +608,25 @@ impl<I: StreamIo> StreamDriver<I> {
         } else {
             Step::Idle
         }
+    }
+
+    /// After a read and its callback: whether the next pass would be the
+    /// quiet one (nothing touched the state since the last locked pass,
+    /// which left only reading) and its read would only hear that the
+    /// drained socket is not readable. That check is made here instead,
+    /// registering for the wake-up as the pass would, so an echo request
+    /// costs one pass, not two.
+    #[inline(always)]
+    fn next_pass_would_wait(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.read_side != ReadSide::Drained
+            || self.left != (Left::OnlyReading { reading: true })
+            || !self.transport.untouched_since_pass()
+        {
+            return false;
+        }
+        let io = self.io.as_mut().expect("driver polled after finishing");
+        self.read_side = ReadSide::Open;
+        io.poll_read_ready(cx).is_pending()
     }
 
     /// Reads once and delivers the result to the protocol; returns how many
