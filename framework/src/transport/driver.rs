@@ -28,16 +28,23 @@
 //! idle connection woken by its peer's next request reads it without
 //! locking.
 //!
+//! A read that fills less than it asked for drained the socket, and tokio
+//! cleared its readiness (`ReadSide::Drained`): the next read is a
+//! readiness check (`StreamIo::poll_read_ready`), not a read that would
+//! only hear `Pending`. When the next pass would be a quiet one, that check
+//! is made at once, in the pass that read (`next_pass_would_wait`), so a
+//! request that fits one read costs one pass.
+//!
 //! What `data_received` writes while nothing is queued does not go through
 //! the buffer: the driver keeps it in its thread's reply slot for the
 //! callback's length and writes it itself when the callback returns, with
 //! no lock when nobody else took it meanwhile (see
-//! [`replies`]). Such a write does not mark the
-//! state touched, so the pass after the callback stays quiet too: an echo
-//! request takes one lock (the reply's `write`), no queue and no locked
-//! pass. A reply that had to be queued (the socket took only part of it,
-//! or the state was touched meanwhile) makes the next pass lock, as any
-//! queued write does.
+//! [`replies`]). Such a write does not mark the state touched, and while
+//! the state is as a quiet pass left it the write takes no lock either, so
+//! the pass after the callback stays quiet too: an echo request takes no
+//! lock, no queue and no locked pass. A reply that had to be queued (the
+//! socket took only part of it, or the state was touched meanwhile) makes
+//! the next pass lock, as any queued write does.
 //!
 //! Before it stops (or yields), a poll records what moved for the time limits and polls their one timer (see
 //! [`timeouts`](crate::transport::timeouts)); a limit reached calls
@@ -84,8 +91,9 @@ use crate::transport::{State, Transport};
 /// How much one read asks for.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
 /// Passes one poll may make before it yields to the other tasks on its thread.
-/// tokio's cooperative budget usually stops a busy socket sooner; this bound
-/// holds for every io, including ones that never touch that budget.
+/// This bound holds for every io, including the plain TCP and Unix sockets,
+/// whose reads and writes try first and ask tokio's cooperative budget only
+/// when they would block (see [`SocketIo`](crate::transport::io::SocketIo)).
 const MAX_PASSES_PER_POLL: usize = 64;
 
 thread_local! {
