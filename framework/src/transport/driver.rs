@@ -626,30 +626,33 @@ impl<I: StreamIo> StreamDriver<I> {
     /// costs one pass, not two.
     #[inline(always)]
     fn next_pass_would_wait(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.read_side != ReadSide::Drained
-            || self.left != (Left::OnlyReading { reading: true })
-            || !self.transport.untouched_since_pass()
-        {
+        self.read_side == ReadSide::Drained
+            && self.left == (Left::OnlyReading { reading: true })
+            && self.transport.untouched_since_pass()
+            && self.still_drained(cx)
+    }
+
+    /// Drained by the last read: a readiness check instead of a read that
+    /// would hear `Pending`; `true` if the socket is not readable yet (the
+    /// wake-up is registered). Open again either way: the wake-up after a
+    /// `Pending` is the peer's bytes, which the read then goes straight to.
+    #[inline(always)]
+    fn still_drained(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.read_side != ReadSide::Drained {
             return false;
         }
-        let io = self.io.as_mut().expect("driver polled after finishing");
         self.read_side = ReadSide::Open;
+        let io = self.io.as_mut().expect("driver polled after finishing");
         io.poll_read_ready(cx).is_pending()
     }
 
     /// Reads once and delivers the result to the protocol; returns how many
     /// bytes were read (0: the peer's EOF).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
-        let io = self.io.as_mut().expect("driver polled after finishing");
-        // Drained by the last read: a readiness check instead of a read that
-        // would hear `Pending`. Open again either way: the wake-up after a
-        // `Pending` is the peer's bytes, which the read then goes straight to.
-        if self.read_side == ReadSide::Drained {
-            self.read_side = ReadSide::Open;
-            if io.poll_read_ready(cx).is_pending() {
-                return Poll::Pending;
-            }
+        if self.still_drained(cx) {
+            return Poll::Pending;
         }
+        let io = self.io.as_mut().expect("driver polled after finishing");
         let n = match &self.handler {
             Handler::Stream(protocol) => match read_shared(io, cx) {
                 Poll::Pending => return Poll::Pending,

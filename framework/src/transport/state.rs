@@ -226,12 +226,18 @@ impl State {
     /// Checks a write against the transport's state, logging dropped writes.
     #[inline]
     pub(crate) fn accepts_writes(&mut self, what: &str) -> bool {
-        // The common case in one test; any refusal is found and logged below,
-        // so each condition here must also be one `refuse_write` checks.
-        if self.writable && !self.eof_requested && !self.core.is_closing() && !self.has_transfer() {
+        if self.writes_open() {
             return true;
         }
         self.refuse_write(what)
+    }
+
+    /// The common case of [`accepts_writes`](Self::accepts_writes) in one
+    /// test; any refusal is found and logged by `refuse_write`, so each
+    /// condition here must also be one it checks.
+    #[inline]
+    fn writes_open(&self) -> bool {
+        self.writable && !self.eof_requested && !self.core.is_closing() && !self.has_transfer()
     }
 
     /// The write [`accepts_writes`](Self::accepts_writes) turns away, logged.
@@ -292,14 +298,23 @@ impl State {
     /// hard limit; `Some(data)`: to the buffer.
     #[inline(always)]
     pub(crate) fn defer_write(&mut self, data: bytes::Bytes) -> Option<bytes::Bytes> {
-        let buffer = self.core.buffer_mut();
-        if !buffer.is_empty() || self.detach_requested {
-            return Some(data);
+        match self.reply_room() {
+            Some(room) => crate::transport::replies::defer(data, room, self.core.buffer_mut()),
+            None => Some(data),
         }
-        let room = self
-            .hard_limit
-            .map_or(buffer.limits().high, |hard| hard.min(buffer.limits().high));
-        crate::transport::replies::defer(data, room, buffer)
+    }
+
+    /// How much the reply slot may hold: `None` while something is queued
+    /// that a reply would overtake, or a detach is under way; otherwise the
+    /// high-water mark or the hard limit, the lower.
+    #[inline(always)]
+    fn reply_room(&self) -> Option<usize> {
+        let buffer = self.core.buffer();
+        if !buffer.is_empty() || self.detach_requested {
+            return None;
+        }
+        let high = buffer.limits().high;
+        Some(self.hard_limit.map_or(high, |hard| hard.min(high)))
     }
 
     /// Whether the state leaves a reply nothing to wait behind and nothing
@@ -309,18 +324,11 @@ impl State {
     /// this marks the state quiet (see
     /// [`Handle::quiet_since_pass`](crate::transport::handle::Handle::quiet_since_pass)).
     pub(crate) fn replies_need_no_lock(&self) -> bool {
-        let buffer = self.core.buffer();
-        let room = self
-            .hard_limit
-            .map_or(buffer.limits().high, |hard| hard.min(buffer.limits().high));
-        self.writable
-            && !self.eof_requested
-            && !self.core.is_closing()
-            && !self.has_transfer()
-            && !self.detach_requested
-            && buffer.is_empty()
+        self.writes_open()
             && self.upgraded_to().is_none()
-            && room >= crate::transport::replies::QUIET_ROOM
+            && self
+                .reply_room()
+                .is_some_and(|room| room >= crate::transport::replies::QUIET_ROOM)
     }
 
     /// Puts the replies the stream did not take at the front of the buffer
