@@ -18,11 +18,25 @@ use crate::util::{catch_panic, lock};
 
 /// Runs one protocol callback under the panic guard, logging a panic the way
 /// asyncio logs a callback that raised.
+///
+/// The `Ok` arm is spelled out and the log is out of line: with
+/// `inspect_err`, the `Ok` of every callback was built in a temporary and
+/// copied out whole (the error's 64 bytes), about 15 instructions per
+/// `data_received`.
 #[inline]
 pub(crate) fn guard<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R> {
-    catch_panic(callback, f).inspect_err(|err| {
-        tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");
-    })
+    match catch_panic(callback, f) {
+        Ok(value) => Ok(value),
+        Err(err) => Err(log_failed(callback, err)),
+    }
+}
+
+/// Logs a callback's panic (see [`guard`]) and hands the error back.
+#[cold]
+#[inline(never)]
+fn log_failed(callback: &'static str, err: Error) -> Error {
+    tracing::error!(error = %err, "Fatal error: protocol.{callback}() call failed.");
+    err
 }
 
 /// The callbacks every stream protocol has, object-safe.
