@@ -139,6 +139,15 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The docs are written for the whole crate (docs.rs builds it with every
+// feature): a link from an item that is always there to one behind a feature
+// (`ConnectOptions::tls`, `UnixDatagramAddr`) has nothing to point at in a
+// build without that feature. Such builds let those links go; the
+// all-features build (`.ci/run`, docs.rs) still fails on any broken link.
+#![cfg_attr(
+    not(all(feature = "tls", feature = "unix", feature = "process")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod adapters;
 mod error;

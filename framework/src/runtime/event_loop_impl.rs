@@ -1,4 +1,4 @@
-//! The machinery behind [`EventLoop`](crate::EventLoop): the ready queue, the
+//! The machinery behind [`EventLoop`]: the ready queue, the
 //! timer heap and the driver task that runs callbacks.
 
 use std::cmp::Ordering as CmpOrdering;
@@ -18,7 +18,7 @@ use crate::runtime::task_factory::TaskFactory;
 use crate::util::{catch_panic, lock};
 
 /// The loop whose code is running on this thread: the one entered by
-/// [`EnterGuard`](crate::runtime::current::EnterGuard) (an [`EventLoop`]'s own
+/// [`EnterGuard`] (an [`EventLoop`]'s own
 /// tasks and callbacks), else the loop of the tokio runtime this thread is in,
 /// made on first use. `None` outside any runtime.
 pub(crate) fn current_shared() -> Option<Arc<LoopShared>> {

@@ -97,7 +97,7 @@ where
 /// [`get_loop`](Self::get_loop)) from the builder given to
 /// [`with_builder`](Self::with_builder) (asyncio's `loop_factory`;
 /// single-threaded by default). [`close`](Self::close), or dropping the
-/// runner, does the cleanup [`run`](crate::run) describes: cancel and await
+/// runner, does the cleanup [`run`] describes: cancel and await
 /// the tasks left, shut down the default executor, close the loop.
 ///
 /// # Examples
@@ -193,7 +193,7 @@ impl Runner {
     ///
     /// # Errors
     ///
-    /// As for [`run`](crate::run); also [`Error::InvalidState`] once closed.
+    /// As for [`run`]; also [`Error::InvalidState`] once closed.
     pub fn run<F>(&self, main: F) -> Result<<F::Output as IntoTaskResult>::Output>
     where
         F: IntoFuture,

@@ -281,7 +281,7 @@ pub(crate) fn await_core<T: Clone + Send + 'static>(
 
 /// The future [`await_core`] returns, written out by hand so that awaiting a
 /// `Task` or `Future` allocates nothing: an `async fn` here would have to be
-/// boxed to be named in [`Wait`](crate::runtime::future::Wait).
+/// boxed to be named in [`Wait`].
 ///
 /// | `slot` | `guard` | meaning |
 /// |---|---|---|
@@ -511,7 +511,7 @@ impl<T: Send + 'static> Drop for TaskRunner<T> {
 /// [`EventLoop::create_task`](crate::EventLoop::create_task) or
 /// [`TaskGroup::create_task`](crate::TaskGroup::create_task). The body is any
 /// future whose output is an [`aioproto::Result<T>`](crate::Result) or a plain
-/// value (see [`IntoTaskResult`](crate::IntoTaskResult)); it starts running
+/// value (see [`IntoTaskResult`]); it starts running
 /// on the current loop, whether or not anyone awaits the `Task`. Dropping
 /// every `Task` handle does **not** stop the task.
 ///

@@ -74,7 +74,7 @@ pub trait BaseProtocol: Send + 'static {
     /// its siblings, and the same on [`ConnectOptions`](crate::ConnectOptions).
     /// By default (`false`) the connection is aborted: the write buffer is
     /// dropped and `connection_lost` gets an
-    /// [`Error::Timeout`](crate::Error::Timeout) naming the limit (a server
+    /// [`Error::Timeout`] naming the limit (a server
     /// counts it in [`ServerStats::timed_out`](crate::ServerStats::timed_out)).
     /// Returning `true` keeps the connection, and that limit counts again
     /// from now: a protocol can send a keep-alive, or close gracefully with

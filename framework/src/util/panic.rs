@@ -14,7 +14,7 @@ use crate::error::Error;
 ///
 /// `AssertUnwindSafe` is sound here in the sense that matters: whoever called
 /// us ends (or reports) the unit of work that panicked and does not look at
-/// its half-updated state again, except through [`lock`](super::lock), which
+/// its half-updated state again, except through [`lock`](super::lock()), which
 /// is made for that.
 #[inline]
 pub(crate) fn catch_panic<R>(callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Error> {

@@ -192,7 +192,7 @@ impl ServerOptions {
     }
 
     /// Stops accepting while `max` TLS handshakes are in progress (default
-    /// [`DEFAULT_MAX_TLS_HANDSHAKES`](crate::DEFAULT_MAX_TLS_HANDSHAKES), 256).
+    /// [`DEFAULT_MAX_TLS_HANDSHAKES`], 256).
     /// TLS servers only; a plain server ignores it.
     ///
     /// This is a separate and usually much lower cap than

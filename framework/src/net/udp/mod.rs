@@ -48,7 +48,7 @@ const DATAGRAM: Capabilities = Capabilities {
 /// The callbacks of a datagram endpoint, like asyncio's `DatagramProtocol`.
 ///
 /// `A` is the address type: [`SocketAddr`] (the default) for UDP,
-/// [`UnixDatagramAddr`](crate::UnixDatagramAddr) for a Unix datagram socket
+/// [`UnixDatagramAddr`] for a Unix datagram socket
 /// (`impl DatagramProtocol<UnixDatagramAddr> for …`).
 ///
 /// Every callback is synchronous, takes `&mut self`, has a no-op default and
@@ -207,7 +207,7 @@ impl DatagramOptions {
 
 /// A handle to one datagram endpoint, like asyncio's `DatagramTransport`:
 /// UDP with the default `A = SocketAddr`, a Unix datagram socket with
-/// `A = UnixDatagramAddr` ([`UnixDatagramTransport`](crate::UnixDatagramTransport)).
+/// `A = UnixDatagramAddr` ([`UnixDatagramTransport`]).
 ///
 /// Cloning is cheap (an `Arc` increment) and every clone controls the same
 /// endpoint; the handle is `Send + Sync`, so other tasks can send through it.
@@ -598,7 +598,7 @@ impl<A: DatagramAddr> fmt::Debug for DatagramTransport<A> {
 /// one family is tried until a socket binds and connects. At least one
 /// address is needed; it decides the family (IPv4 or IPv6). To use a socket
 /// made elsewhere, see [`create_datagram_endpoint_from_std`]; for Unix
-/// datagram sockets, [`create_unix_datagram_endpoint`](crate::create_unix_datagram_endpoint).
+/// datagram sockets, [`create_unix_datagram_endpoint`].
 ///
 /// Returns after the protocol's `connection_made` ran, with the transport and a
 /// shared reference to the protocol. Must be called inside a tokio runtime.

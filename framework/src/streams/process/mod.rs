@@ -2,7 +2,7 @@
 //! [`create_subprocess_shell`] and [`Process`], asyncio's
 //! `asyncio.create_subprocess_exec()` and `asyncio.subprocess.Process`.
 //!
-//! Built on [`subprocess_exec`](crate::subprocess_exec): a private
+//! Built on [`subprocess_exec`]: a private
 //! [`SubprocessProtocol`] feeds each output pipe into a [`ProcessReader`] and
 //! tracks the stdin pipe's flow control for [`ProcessStdin::drain`]. A reader
 //! pauses its pipe while more than twice its limit is buffered, so a child
@@ -35,7 +35,7 @@ use crate::util::lock;
 ///
 /// # Errors
 ///
-/// As [`subprocess_exec`](crate::subprocess_exec).
+/// As [`subprocess_exec`].
 ///
 /// # Panics
 ///
@@ -79,7 +79,7 @@ where
 ///
 /// # Errors
 ///
-/// As [`subprocess_shell`](crate::subprocess_shell).
+/// As [`subprocess_shell`].
 ///
 /// # Panics
 ///

@@ -11,8 +11,8 @@ use crate::error::Error;
 
 /// Why a [`LengthPrefixedCodec`] gave up.
 ///
-/// It converts into [`Error::Other`](crate::Error::Other) (or
-/// [`Error::Io`](crate::Error::Io)), so a
+/// It converts into [`Error::Other`] (or
+/// [`Error::Io`]), so a
 /// [`CodecProtocol`](crate::CodecProtocol) closes the connection with it.
 ///
 /// # Examples

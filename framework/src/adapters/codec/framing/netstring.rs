@@ -14,7 +14,7 @@ use crate::error::Error;
 /// Every decoding error is decided by the first byte that breaks the format,
 /// so it is the same however the input was split; the connection should be
 /// closed (a [`CodecProtocol`](crate::CodecProtocol) does so). It converts
-/// into [`Error::Other`](crate::Error::Other) (or [`Error::Io`](crate::Error::Io)).
+/// into [`Error::Other`] (or [`Error::Io`]).
 ///
 /// # Examples
 ///
