@@ -225,8 +225,7 @@ impl Core {
     /// once after it, and one that never was hears nothing.
     #[inline]
     pub(crate) fn flow_event(&mut self, held_back: bool) -> Option<FlowEvent> {
-        // The buffer's event itself is implied by its new pause state.
-        let _ = self.buffer.flow_event();
+        self.buffer.follow_marks();
         let paused = self.buffer.is_paused();
         if self.is_closed() || held_back || paused == self.protocol_paused {
             return None;

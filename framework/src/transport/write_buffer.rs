@@ -1,9 +1,11 @@
 //! The write buffer and its flow-control state, free of I/O so it can be tested alone.
 //!
-//! Every write path (stream, pipe, datagram) queues into a [`WriteBuffer`] and asks it,
-//! after each flush attempt or limit change, whether the protocol must be paused or
-//! resumed. The rules are asyncio's: pause once the size goes strictly over `high`,
-//! resume once it is back to `low` or below, and the two strictly alternate.
+//! Every write path (stream, pipe, datagram) queues into a [`WriteBuffer`] and has it
+//! follow its marks after each flush attempt or limit change
+//! ([`WriteBuffer::follow_marks`]); the transport's core tells the protocol when that
+//! paused or resumed it. The rules are asyncio's: pause once the size goes strictly
+//! over `high`, resume once it is back to `low` or below, and the two strictly
+//! alternate.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -181,21 +183,20 @@ impl WriteBuffer {
         self.size = 0;
     }
 
-    /// Changes the limits; the caller then asks [`flow_event`](Self::flow_event).
+    /// Changes the limits; the caller then calls [`follow_marks`](Self::follow_marks).
     pub(crate) fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
-    /// Whether the protocol must be paused or resumed now, and records the answer.
-    pub(crate) fn flow_event(&mut self) -> Option<FlowEvent> {
+    /// Pauses once the buffer is over the high mark and resumes once it is
+    /// back at the low mark ([`is_paused`](Self::is_paused)); between the
+    /// two, the state stays as it was. Whether the protocol hears of a
+    /// change is its core's business (`Core::flow_event`).
+    pub(crate) fn follow_marks(&mut self) {
         if !self.paused && self.size > self.limits.high {
             self.paused = true;
-            Some(FlowEvent::Pause)
         } else if self.paused && self.size <= self.limits.low {
             self.paused = false;
-            Some(FlowEvent::Resume)
-        } else {
-            None
         }
     }
 }

@@ -31,34 +31,44 @@ fn limits_follow_asyncio_defaults() {
 fn equal_to_high_does_not_pause_over_high_pauses_once() {
     let mut buf = buffer(4, 1);
     buf.push(Bytes::from_static(b"1234"));
-    assert_eq!(buf.flow_event(), None);
+    buf.follow_marks();
+    assert!(!buf.is_paused(), "at the high mark");
     buf.push(Bytes::from_static(b"5"));
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Pause));
+    buf.follow_marks();
+    assert!(buf.is_paused(), "over the high mark");
     buf.push(Bytes::from_static(b"6"));
-    assert_eq!(buf.flow_event(), None, "pause is not repeated");
+    buf.follow_marks();
+    assert!(buf.is_paused());
     buf.consume(4);
     assert_eq!(buf.len(), 2);
-    assert_eq!(buf.flow_event(), None, "still above low");
+    buf.follow_marks();
+    assert!(buf.is_paused(), "still above low");
     buf.consume(1);
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Resume));
-    assert_eq!(buf.flow_event(), None, "resume is not repeated");
+    buf.follow_marks();
+    assert!(!buf.is_paused(), "back at the low mark");
+    buf.push(Bytes::from_static(b"78"));
+    buf.follow_marks();
+    assert!(!buf.is_paused(), "under the high mark again: no pause");
 }
 
 #[test]
 fn new_limits_are_evaluated_against_the_current_size() {
     let mut buf = buffer(1024, 128);
     buf.push(Bytes::from(vec![0u8; 512]));
-    assert_eq!(buf.flow_event(), None);
+    buf.follow_marks();
+    assert!(!buf.is_paused());
     buf.set_limits(Limits {
         low: 128,
         high: 256,
     });
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Pause));
+    buf.follow_marks();
+    assert!(buf.is_paused());
     buf.set_limits(Limits {
         low: 600,
         high: 1024,
     });
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Resume));
+    buf.follow_marks();
+    assert!(!buf.is_paused());
 }
 
 #[test]
@@ -77,23 +87,41 @@ fn consume_splits_chunks_and_keeps_size_exact() {
     assert!(buf.is_empty());
 }
 
+/// The pause follows the marks with hysteresis: it starts only over the high
+/// mark, ends only at the low one, and between them stays as it was.
 #[test]
-fn pause_and_resume_strictly_alternate() {
-    let mut buf = buffer(10, 2);
-    let mut events = Vec::new();
+fn pause_follows_the_marks_with_hysteresis() {
+    let (high, low) = (10, 2);
+    let mut buf = buffer(high, low);
+    let (mut pauses, mut resumes) = (0, 0);
     for round in 0..50usize {
-        if round % 3 == 0 {
+        // 12 (over high), 7, 2 (at low), 0, then again.
+        if round % 4 == 0 {
             buf.push(Bytes::from(vec![0u8; 12]));
         } else {
-            let n = buf.len().min(4);
+            let n = buf.len().min(5);
             buf.consume(n);
         }
-        events.extend(buf.flow_event());
+        let was_paused = buf.is_paused();
+        buf.follow_marks();
+        let len = buf.len();
+        match (was_paused, buf.is_paused()) {
+            (false, true) => {
+                assert!(len > high, "paused at {len}");
+                pauses += 1;
+            }
+            (true, false) => {
+                assert!(len <= low, "resumed at {len}");
+                resumes += 1;
+            }
+            (false, false) => assert!(len <= high, "not paused at {len}"),
+            (true, true) => assert!(len > low, "still paused at {len}"),
+        }
     }
-    for pair in events.windows(2) {
-        assert_ne!(pair[0], pair[1], "{events:?}");
-    }
-    assert_eq!(events.first(), Some(&FlowEvent::Pause));
+    assert!(
+        pauses > 1 && resumes > 1,
+        "{pauses} pauses, {resumes} resumes"
+    );
 }
 
 #[test]
@@ -103,12 +131,14 @@ fn datagrams_keep_empty_messages_and_boundaries() {
     buf.push_datagram(Bytes::from_static(b"abcde"));
     assert_eq!(buf.chunk_count(), 2);
     assert_eq!(buf.len(), 5);
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Pause));
+    buf.follow_marks();
+    assert!(buf.is_paused());
     assert_eq!(buf.pop_front().unwrap(), Bytes::new());
     assert_eq!(buf.front().unwrap(), &Bytes::from_static(b"abcde"));
     assert_eq!(buf.pop_front().unwrap().len(), 5);
     assert_eq!(buf.len(), 0);
-    assert_eq!(buf.flow_event(), Some(FlowEvent::Resume));
+    buf.follow_marks();
+    assert!(!buf.is_paused());
     assert!(buf.pop_front().is_none());
 }
 
