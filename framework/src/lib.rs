@@ -211,7 +211,10 @@ pub use net::udp::{
 };
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
-pub use net::udp::{UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint};
+pub use net::udp::{
+    UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint,
+    create_unix_datagram_endpoint_from_std,
+};
 #[cfg(feature = "unix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
 pub use net::unix::{

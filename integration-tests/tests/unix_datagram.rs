@@ -1,6 +1,7 @@
-//! Unix datagram endpoints (`create_unix_datagram_endpoint`): echo round
-//! trip, `sendto` a path, an unnamed sender, a missing path, socket-file
-//! handling, and the flow control the datagram transport documents.
+//! Unix datagram endpoints (`create_unix_datagram_endpoint` and
+//! `create_unix_datagram_endpoint_from_std`): echo round trip, `sendto` a
+//! path, an unnamed sender, a missing path, socket-file handling, sockets
+//! made elsewhere, and the flow control the datagram transport documents.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::path::Path;
 
 use aioproto::{
     DatagramOptions, Error, UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint,
+    create_unix_datagram_endpoint_from_std,
 };
 use bytes::Bytes;
 use support::TempDir;
@@ -26,6 +28,17 @@ async fn endpoint(
     let (rec, mut rx) = Rec::<UnixDatagramAddr>::new(echo);
     let (t, _) = create_unix_datagram_endpoint(move || rec, local, remote, options).await?;
     assert_eq!(next(&mut rx).await, Ev::Made);
+    Ok((t, rx))
+}
+
+/// [`endpoint`] for a socket made elsewhere.
+fn endpoint_from_std(
+    echo: bool,
+    socket: std::os::unix::net::UnixDatagram,
+    options: &DatagramOptions,
+) -> aioproto::Result<(UnixDatagramTransport, Events)> {
+    let (rec, rx) = Rec::<UnixDatagramAddr>::new(echo);
+    let (t, _) = create_unix_datagram_endpoint_from_std(move || rec, socket, options)?;
     Ok((t, rx))
 }
 
@@ -330,4 +343,110 @@ async fn abstract_names_are_reported_and_answered() {
     );
     close(&client, &mut client_rx).await;
     close(&server, &mut server_rx).await;
+}
+
+/// A bound socket made elsewhere serves as one the endpoint bound, except
+/// that its file stays: it is the caller's.
+#[tokio::test]
+async fn a_bound_std_socket_serves_and_its_file_stays() {
+    let dir = TempDir::new("dgram-std-bound");
+    let (server_path, client_path) = (dir.path("server.sock"), dir.path("client.sock"));
+    let socket = std::os::unix::net::UnixDatagram::bind(&server_path).unwrap();
+    let (server, mut server_rx) = endpoint_from_std(true, socket, &DatagramOptions::new()).unwrap();
+    assert_eq!(next(&mut server_rx).await, Ev::Made);
+    assert_eq!(
+        server.sockname(),
+        Some(UnixDatagramAddr::from(&server_path))
+    );
+    assert_eq!(server.peername(), None);
+    let (client, mut client_rx) = endpoint(
+        false,
+        Some(&client_path),
+        Some(&server_path),
+        &DatagramOptions::new(),
+    )
+    .await
+    .unwrap();
+    client.sendto("ping", None).unwrap();
+    assert_eq!(
+        next(&mut server_rx).await,
+        Ev::Dgram("ping".into(), UnixDatagramAddr::from(&client_path))
+    );
+    assert_eq!(
+        next(&mut client_rx).await,
+        Ev::Dgram("ping".into(), UnixDatagramAddr::from(&server_path))
+    );
+    close(&server, &mut server_rx).await;
+    close(&client, &mut client_rx).await;
+    assert!(server_path.exists(), "the caller's socket file was removed");
+    assert!(!client_path.exists());
+}
+
+/// One half of a `socketpair()` is connected to an unnamed peer:
+/// `sendto(data, None)` reaches it, another address is refused, and what
+/// the peer sends arrives from `Unnamed`.
+#[tokio::test]
+async fn a_socketpair_half_talks_to_its_unnamed_peer() {
+    let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    let (t, mut rx) = endpoint_from_std(false, ours, &DatagramOptions::new()).unwrap();
+    assert_eq!(next(&mut rx).await, Ev::Made);
+    theirs.set_nonblocking(true).unwrap();
+    let theirs = tokio::net::UnixDatagram::from_std(theirs).unwrap();
+
+    t.sendto("to the peer", None).unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(support::TIMEOUT, theirs.recv(&mut buf))
+        .await
+        .expect("the peer got nothing")
+        .unwrap();
+    assert_eq!(&buf[..n], b"to the peer");
+    let err = t
+        .sendto("x", Some(UnixDatagramAddr::from("/elsewhere.sock")))
+        .unwrap_err();
+    assert!(err.to_string().contains("must be None or"), "{err}");
+
+    theirs.send(b"back").await.unwrap();
+    assert_eq!(
+        next(&mut rx).await,
+        Ev::Dgram("back".into(), UnixDatagramAddr::Unnamed)
+    );
+    close(&t, &mut rx).await;
+}
+
+/// A socket made elsewhere takes no socket options, and must be a Unix
+/// datagram socket: the error says what is wrong and no callback runs.
+#[tokio::test]
+async fn a_std_socket_refuses_options_and_other_kinds() {
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+
+    let mut options = DatagramOptions::new();
+    options.cleanup_socket(false);
+    let (socket, _peer) = UnixDatagram::pair().unwrap();
+    let err = endpoint_from_std(false, socket, &options).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(err.to_string().contains("cleanup_socket"), "{err}");
+
+    let (stream, _peer) = UnixStream::pair().unwrap();
+    let not_datagram = UnixDatagram::from(OwnedFd::from(stream));
+    let err = endpoint_from_std(false, not_datagram, &DatagramOptions::new()).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Unix datagram socket was expected"),
+        "{err}"
+    );
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let not_unix = UnixDatagram::from(OwnedFd::from(udp));
+    let (rec, mut rx) = Rec::<UnixDatagramAddr>::new(false);
+    let err =
+        create_unix_datagram_endpoint_from_std(move || rec, not_unix, &DatagramOptions::new())
+            .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Unix datagram socket was expected"),
+        "{err}"
+    );
+    assert!(rx.try_recv().is_err(), "a callback ran");
 }

@@ -110,6 +110,10 @@
 //! [`DatagramOptions::cleanup_socket(false)`](crate::DatagramOptions::cleanup_socket).
 //! Unlike UDP, a full receiver makes the sender wait instead of dropping: the
 //! datagrams queue in the transport and `pause_writing` says when to stop.
+//! A socket made elsewhere (asyncio's `sock=`: one bound by a supervisor,
+//! one half of a `socketpair()`) goes through
+//! [`create_unix_datagram_endpoint_from_std`](crate::create_unix_datagram_endpoint_from_std);
+//! its socket file, if any, stays the caller's.
 //!
 //! ```
 //! use aioproto::{DatagramOptions, DatagramProtocol, UnixDatagramAddr, create_unix_datagram_endpoint};

@@ -154,6 +154,32 @@ impl DatagramOptions {
         Self::default()
     }
 
+    /// Refuses the options an endpoint cannot apply: an
+    /// [`Error::InvalidArgument`] saying `why`, naming each of them that is
+    /// set. `cleanup_socket` counts only if `with_cleanup`: a socket given
+    /// ready-made has no file of ours to clean up.
+    pub(crate) fn refuse_socket_options(&self, why: &str, with_cleanup: bool) -> Result<()> {
+        let set: Vec<&str> = [
+            ("reuse_port", self.reuse_port),
+            ("allow_broadcast", self.allow_broadcast),
+            ("family", self.family.is_some()),
+            (
+                "cleanup_socket",
+                with_cleanup && self.cleanup_socket.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid_argument(format!(
+            "{why}: {}",
+            set.join(", ")
+        )))
+    }
+
     /// Uses this address family only (default: any), like asyncio's
     /// `family=`: resolved addresses of the other family are not tried. UDP
     /// only.
@@ -774,25 +800,7 @@ where
     F: FnOnce() -> P,
     P: DatagramProtocol,
 {
-    let mut offending = Vec::new();
-    if options.reuse_port {
-        offending.push("reuse_port");
-    }
-    if options.allow_broadcast {
-        offending.push("allow_broadcast");
-    }
-    if options.family.is_some() {
-        offending.push("family");
-    }
-    if options.cleanup_socket.is_some() {
-        offending.push("cleanup_socket");
-    }
-    if !offending.is_empty() {
-        return Err(Error::invalid_argument(format!(
-            "socket modifier options can not be used when a socket is given: {}",
-            offending.join(", ")
-        )));
-    }
+    options.refuse_socket_options(GIVEN_SOCKET, true)?;
     let kind = SockRef::from(&socket).r#type()?;
     if kind != Type::DGRAM {
         return Err(Error::invalid_argument(format!(
@@ -805,6 +813,10 @@ where
     driver::start(socket, remote, remote.is_some(), factory, None)
 }
 
+/// Why a `*_from_std` endpoint refuses the socket options
+/// ([`DatagramOptions::refuse_socket_options`]), in asyncio's words.
+const GIVEN_SOCKET: &str = "socket modifier options can not be used when a socket is given";
+
 mod driver;
 mod host;
 mod socket;
@@ -814,7 +826,10 @@ mod unix;
 pub use host::ToEndpointAddr;
 pub use socket::DatagramAddr;
 #[cfg(feature = "unix")]
-pub use unix::{UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint};
+pub use unix::{
+    UnixDatagramAddr, UnixDatagramTransport, create_unix_datagram_endpoint,
+    create_unix_datagram_endpoint_from_std,
+};
 
 #[cfg(test)]
 mod tests;

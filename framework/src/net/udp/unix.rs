@@ -311,20 +311,10 @@ where
     F: FnOnce() -> P,
     P: DatagramProtocol<UnixDatagramAddr>,
 {
-    let offending: Vec<&str> = [
-        ("reuse_port", options.reuse_port),
-        ("allow_broadcast", options.allow_broadcast),
-        ("family", options.family.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, set)| set.then_some(name))
-    .collect();
-    if !offending.is_empty() {
-        return Err(Error::invalid_argument(format!(
-            "UDP options can not be used on a Unix datagram endpoint: {}",
-            offending.join(", ")
-        )));
-    }
+    options.refuse_socket_options(
+        "UDP options can not be used on a Unix datagram endpoint",
+        false,
+    )?;
     let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
     socket.set_nonblocking(true)?;
     let mut file = None;
@@ -355,4 +345,83 @@ where
     let remote = remote_path.map(UnixDatagramAddr::from);
     let on_end = file.map(|file| -> OnEnd { Box::new(move || file.remove()) });
     driver::start(socket, remote, remote_path.is_some(), factory, on_end)
+}
+
+/// Makes a Unix datagram endpoint of a socket made elsewhere, like asyncio's
+/// `create_datagram_endpoint(sock=s)` with an `AF_UNIX` socket: bound or
+/// not, connected or not (a connected socket's peer becomes the endpoint's
+/// remote address, the only one `sendto` accepts; for one half of a
+/// `socketpair()` that is [`UnixDatagramAddr::Unnamed`], reached with
+/// `sendto(data, None)`). It is switched to
+/// non-blocking mode. Its socket file, if it has one, stays the caller's:
+/// the endpoint does not remove it.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `options` sets anything (socket options are
+/// the caller's business here, as in asyncio), or if the descriptor is not
+/// a Unix datagram socket; I/O errors from registering it with tokio;
+/// [`Error::CallbackPanicked`] if `connection_made` panicked.
+///
+/// # Examples
+///
+/// A connected pair, as `socket.socketpair(AF_UNIX, SOCK_DGRAM)` gives:
+///
+/// ```
+/// use std::os::unix::net::UnixDatagram;
+/// use std::time::Duration;
+///
+/// use aioproto::{
+///     DatagramOptions, DatagramProtocol, UnixDatagramAddr,
+///     create_unix_datagram_endpoint_from_std,
+/// };
+///
+/// struct Quiet;
+/// impl DatagramProtocol<UnixDatagramAddr> for Quiet {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aioproto::Result<()> {
+/// let (ours, theirs) = UnixDatagram::pair()?;
+/// let (transport, _) =
+///     create_unix_datagram_endpoint_from_std(|| Quiet, ours, &DatagramOptions::new())?;
+/// transport.sendto("hello", None)?;
+/// theirs.set_nonblocking(true)?;
+/// let theirs = tokio::net::UnixDatagram::from_std(theirs)?;
+/// let mut buf = [0u8; 16];
+/// let n = tokio::time::timeout(Duration::from_secs(5), theirs.recv(&mut buf))
+///     .await
+///     .expect("the peer got nothing")?;
+/// assert_eq!(&buf[..n], b"hello");
+/// transport.close();
+/// # Ok(()) }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "unix")))]
+pub fn create_unix_datagram_endpoint_from_std<F, P>(
+    factory: F,
+    socket: std::os::unix::net::UnixDatagram,
+    options: &DatagramOptions,
+) -> Result<(UnixDatagramTransport, Arc<Mutex<P>>)>
+where
+    F: FnOnce() -> P,
+    P: DatagramProtocol<UnixDatagramAddr>,
+{
+    options.refuse_socket_options(super::GIVEN_SOCKET, true)?;
+    let sock = SockRef::from(&socket);
+    let (domain, kind) = (sock.domain()?, sock.r#type()?);
+    if domain != Domain::UNIX || kind != Type::DGRAM {
+        return Err(Error::invalid_argument(format!(
+            "a Unix datagram socket was expected, got a socket of domain {domain:?} and type {kind:?}"
+        )));
+    }
+    socket.set_nonblocking(true)?;
+    let socket = UnixDatagram::from_std(socket)?;
+    // A connected socket's peer, named or not: one half of a
+    // `socketpair()` is connected to an unnamed socket, and sends to it
+    // with `sendto(data, None)` all the same.
+    let remote = socket
+        .peer_addr()
+        .ok()
+        .map(|addr| UnixDatagramAddr::of(&addr));
+    let connected = remote.is_some();
+    driver::start(socket, remote, connected, factory, None)
 }
