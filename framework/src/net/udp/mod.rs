@@ -358,7 +358,12 @@ impl<A: DatagramAddr> DatagramTransport<A> {
     ///
     /// The datagram is handed to the kernel at once when nothing is queued
     /// (as in asyncio); only while the kernel's buffer is full does it wait in
-    /// the transport's buffer for the driver. Datagrams are never split or merged.
+    /// the transport's buffer for the driver. One exception: until the
+    /// runtime has polled a new endpoint's socket once, tokio does not yet
+    /// know it writable, so a `sendto` made right after the endpoint was
+    /// created (before the calling task yields) waits for the driver too,
+    /// and goes out once the runtime runs it. Datagrams are never split or
+    /// merged.
     ///
     /// Failures of the send itself (network unreachable, ICMP errors reported
     /// by the kernel) are not returned here: they go to the protocol's
