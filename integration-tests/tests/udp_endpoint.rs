@@ -360,6 +360,19 @@ async fn t45_argument_validation() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("UDP socket was expected"), "{err}");
+
+    // Nor is a Unix datagram socket a UDP one.
+    let (unix, _peer) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    let fd = std::os::fd::OwnedFd::from(unix);
+    let (tx, _rx) = unbounded_channel();
+    let err = create_datagram_endpoint_from_std(
+        move || Rec::new(tx),
+        std::net::UdpSocket::from(fd),
+        &DatagramOptions::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(err.to_string().contains("UDP socket was expected"), "{err}");
 }
 
 /// T45: `allow_broadcast` with `remote_addr` does not connect, yet

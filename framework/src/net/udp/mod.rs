@@ -805,22 +805,40 @@ where
     F: FnOnce() -> P,
     P: DatagramProtocol,
 {
-    options.refuse_socket_options(GIVEN_SOCKET, true)?;
-    let kind = SockRef::from(&socket).r#type()?;
-    if kind != Type::DGRAM {
-        return Err(Error::invalid_argument(format!(
-            "a UDP socket was expected, got a socket of type {kind:?}"
-        )));
-    }
+    check_given_socket(
+        options,
+        SockRef::from(&socket),
+        "UDP",
+        &[Domain::IPV4, Domain::IPV6],
+    )?;
     socket.set_nonblocking(true)?;
     let remote = socket.peer_addr().ok();
     let socket = UdpSocket::from_std(socket)?;
     driver::start(socket, remote, remote.is_some(), factory, None)
 }
 
-/// Why a `*_from_std` endpoint refuses the socket options
-/// ([`DatagramOptions::refuse_socket_options`]), in asyncio's words.
-const GIVEN_SOCKET: &str = "socket modifier options can not be used when a socket is given";
+/// What a `*_from_std` endpoint checks before it takes a socket made
+/// elsewhere: `options` set nothing (socket options are the caller's
+/// business, as in asyncio), and the socket is a datagram socket of one of
+/// `domains`, `what` naming the kind expected in the error.
+fn check_given_socket(
+    options: &DatagramOptions,
+    socket: SockRef<'_>,
+    what: &str,
+    domains: &[Domain],
+) -> Result<()> {
+    options.refuse_socket_options(
+        "socket modifier options can not be used when a socket is given",
+        true,
+    )?;
+    let (domain, kind) = (socket.domain()?, socket.r#type()?);
+    if !domains.contains(&domain) || kind != Type::DGRAM {
+        return Err(Error::invalid_argument(format!(
+            "a {what} socket was expected, got a socket of domain {domain:?} and type {kind:?}"
+        )));
+    }
+    Ok(())
+}
 
 mod driver;
 mod host;

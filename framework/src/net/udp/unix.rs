@@ -405,14 +405,12 @@ where
     F: FnOnce() -> P,
     P: DatagramProtocol<UnixDatagramAddr>,
 {
-    options.refuse_socket_options(super::GIVEN_SOCKET, true)?;
-    let sock = SockRef::from(&socket);
-    let (domain, kind) = (sock.domain()?, sock.r#type()?);
-    if domain != Domain::UNIX || kind != Type::DGRAM {
-        return Err(Error::invalid_argument(format!(
-            "a Unix datagram socket was expected, got a socket of domain {domain:?} and type {kind:?}"
-        )));
-    }
+    super::check_given_socket(
+        options,
+        SockRef::from(&socket),
+        "Unix datagram",
+        &[Domain::UNIX],
+    )?;
     socket.set_nonblocking(true)?;
     let socket = UnixDatagram::from_std(socket)?;
     // A connected socket's peer, named or not: one half of a
