@@ -260,7 +260,17 @@ macro_rules! socket_io {
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
                 loop {
-                    match self.try_write_vectored(bufs) {
+                    // The write is rustix's `writev`, a direct system call.
+                    // std's (through tokio and mio) goes through libc,
+                    // whose wrapper of a cancellation point turns
+                    // cancellation on and off around the call once the
+                    // process has a second thread: about 30 instructions
+                    // a write on a multi-thread runtime or with workers.
+                    // Reads stay tokio's: reading into a `BytesMut`'s spare
+                    // room needs `unsafe` to mark the bytes initialised.
+                    match self.try_io(Interest::WRITABLE, || {
+                        rustix::io::writev(self, bufs).map_err(io::Error::from)
+                    }) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             ready!(self.poll_write_ready(cx))?;
                         }
