@@ -1,63 +1,51 @@
 //! Machinery behind [`crate::streams`]: the reader's chunk buffer.
 
-use std::collections::VecDeque;
+use bytes::{Bytes, BytesMut};
 
-use bytes::{Buf, Bytes, BytesMut};
+use crate::util::ChunkQueue;
 
 /// Received data as the chunks the transport delivered, so reads that fall
-/// inside one chunk are zero-copy slices of it.
+/// inside one chunk are zero-copy slices of it. A short chunk that arrives
+/// behind others is copied ([`ChunkQueue`] says why): a reader that holds a
+/// partial line must not hold a read buffer per byte.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkBuf {
-    chunks: VecDeque<Bytes>,
-    len: usize,
+    chunks: ChunkQueue,
 }
 
 impl ChunkBuf {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.chunks.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.chunks.is_empty()
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.len += chunk.len();
-            self.chunks.push_back(chunk);
-        }
+        self.chunks.push_back(chunk);
     }
 
     pub(crate) fn clear(&mut self) {
         self.chunks.clear();
-        self.len = 0;
     }
 
     /// Moves every chunk out, oldest first.
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Bytes>) {
-        out.extend(self.chunks.drain(..));
-        self.len = 0;
+        self.chunks.drain_into(out);
     }
 
     /// Removes and returns up to `n` bytes of the first chunk (never copies).
     pub(crate) fn take_front(&mut self, n: usize) -> Bytes {
-        let Some(front) = self.chunks.front_mut() else {
-            return Bytes::new();
-        };
-        let out = if front.len() <= n {
-            self.chunks.pop_front().unwrap_or_default()
-        } else {
-            front.split_to(n)
-        };
-        self.len -= out.len();
-        out
+        self.chunks.take_front(n)
     }
 
     /// Removes and returns the first `n` bytes (`n <= len`). Zero-copy when they
     /// lie in one chunk; otherwise they are gathered into one new buffer.
     pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
-        debug_assert!(n <= self.len);
-        let n = n.min(self.len);
+        debug_assert!(n <= self.len());
+        let n = n.min(self.len());
         if n == 0 {
             return Bytes::new();
         }
@@ -74,26 +62,13 @@ impl ChunkBuf {
     }
 
     /// Drops the first `n` bytes.
-    pub(crate) fn advance(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            if n >= front.len() {
-                n -= front.len();
-                self.chunks.pop_front();
-            } else {
-                front.advance(n);
-                n = 0;
-            }
-        }
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.chunks.advance(n);
     }
 
     /// Removes everything, as one buffer.
     pub(crate) fn take_all(&mut self) -> Bytes {
-        let n = self.len;
+        let n = self.len();
         self.split_to(n)
     }
 
@@ -115,7 +90,7 @@ impl ChunkBuf {
     pub(crate) fn find(&self, sep: &[u8], from: usize) -> Option<usize> {
         let first = *sep.first()?;
         let mut base = 0;
-        for (index, chunk) in self.chunks.iter().enumerate() {
+        for (index, chunk) in self.chunks.parts().enumerate() {
             let end = base + chunk.len();
             if end > from {
                 let mut pos = from.saturating_sub(base);
@@ -139,7 +114,7 @@ impl ChunkBuf {
     fn matches_at(&self, mut index: usize, mut offset: usize, sep: &[u8]) -> bool {
         let mut need = sep;
         while !need.is_empty() {
-            let Some(chunk) = self.chunks.get(index) else {
+            let Some(chunk) = self.chunks.part(index) else {
                 return false;
             };
             let avail = &chunk[offset..];
@@ -157,7 +132,7 @@ impl ChunkBuf {
     /// Whether the bytes at `at` are `sep`.
     pub(crate) fn starts_with_at(&self, sep: &[u8], at: usize) -> bool {
         let mut base = 0;
-        for (index, chunk) in self.chunks.iter().enumerate() {
+        for (index, chunk) in self.chunks.parts().enumerate() {
             if at < base + chunk.len() {
                 return self.matches_at(index, at - base, sep);
             }

@@ -90,6 +90,9 @@ use crate::transport::{State, Transport};
 
 /// How much one read asks for.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
+// A queue keeps a chunk as it came from this length on: a whole read, whose
+// share of the thread's read buffer (two reads) is at most twice its size.
+const _: () = assert!(crate::util::KEEP_FROM == READ_SIZE);
 /// Passes one poll may make before it yields to the other tasks on its thread.
 /// This bound holds for every io, including the plain TCP and Unix sockets,
 /// whose reads and writes try first and ask tokio's cooperative budget only

@@ -7,12 +7,12 @@
 //! over `high`, resume once it is back to `low` or below, and the two strictly
 //! alternate.
 
-use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::util::ChunkQueue;
 
 /// asyncio's default high-water mark for socket and pipe transports.
 pub(crate) const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -69,10 +69,13 @@ impl Default for Limits {
 }
 
 /// Queued outgoing chunks with an exact byte count and the pause state.
+///
+/// A short chunk queued behind others is copied ([`ChunkQueue`] says why):
+/// a buffer behind a peer that does not read must not hold a read buffer
+/// per byte it counts.
 #[derive(Debug, Default)]
 pub(crate) struct WriteBuffer {
-    chunks: VecDeque<Bytes>,
-    size: usize,
+    chunks: ChunkQueue,
     limits: Limits,
     paused: bool,
 }
@@ -87,11 +90,11 @@ impl WriteBuffer {
 
     /// Bytes queued and not yet accepted by the kernel.
     pub(crate) fn len(&self) -> usize {
-        self.size
+        self.chunks.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.size == 0
+        self.chunks.len() == 0
     }
 
     pub(crate) fn limits(&self) -> Limits {
@@ -103,11 +106,9 @@ impl WriteBuffer {
     }
 
     /// Queues a chunk. Empty chunks are ignored, like asyncio's `write(b'')`.
+    #[inline]
     pub(crate) fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.size += chunk.len();
-            self.chunks.push_back(chunk);
-        }
+        self.chunks.push_back(chunk);
     }
 
     /// Puts `chunks` back at the front, in their order, less the first
@@ -124,7 +125,6 @@ impl WriteBuffer {
             } else {
                 chunk.clone()
             };
-            self.size += chunk.len();
             self.chunks.push_front(chunk);
         }
     }
@@ -132,19 +132,18 @@ impl WriteBuffer {
     /// Queues one datagram, even an empty one (a zero-length datagram is a
     /// real message). Take datagrams back with [`pop_front`](Self::pop_front).
     pub(crate) fn push_datagram(&mut self, datagram: Bytes) {
-        self.size += datagram.len();
-        self.chunks.push_back(datagram);
+        self.chunks.push_back_whole(datagram);
     }
 
     /// How many chunks (datagrams) are queued.
     pub(crate) fn chunk_count(&self) -> usize {
-        self.chunks.len()
+        self.chunks.part_count()
     }
 
     /// Calls `write` with the queued chunks as slices (see [`with_io_slices`]).
     #[inline]
     pub(crate) fn with_io_slices<R>(&self, write: impl FnOnce(&[IoSlice<'_>]) -> R) -> R {
-        with_io_slices(&self.chunks, write)
+        with_io_slices(self.chunks.parts(), write)
     }
 
     /// The oldest queued chunk, for transports that send one message at a time.
@@ -154,33 +153,18 @@ impl WriteBuffer {
 
     /// Removes the oldest chunk whole (datagrams are never split).
     pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
-        let chunk = self.chunks.pop_front()?;
-        self.size -= chunk.len();
-        Some(chunk)
+        self.chunks.pop_front()
     }
 
     /// Drops `n` bytes that were written, from the front.
-    pub(crate) fn consume(&mut self, mut n: usize) {
-        debug_assert!(n <= self.size);
-        self.size -= n;
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            if n >= front.len() {
-                n -= front.len();
-                self.chunks.pop_front();
-            } else {
-                front.advance(n);
-                n = 0;
-            }
-        }
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.chunks.advance(n);
     }
 
     /// Drops everything queued (abort, fatal error).
     pub(crate) fn clear(&mut self) {
         self.chunks.clear();
-        self.size = 0;
     }
 
     /// Changes the limits; the caller then calls [`follow_marks`](Self::follow_marks).
@@ -193,9 +177,10 @@ impl WriteBuffer {
     /// two, the state stays as it was. Whether the protocol hears of a
     /// change is its core's business (`Core::flow_event`).
     pub(crate) fn follow_marks(&mut self) {
-        if !self.paused && self.size > self.limits.high {
+        let size = self.len();
+        if !self.paused && size > self.limits.high {
             self.paused = true;
-        } else if self.paused && self.size <= self.limits.low {
+        } else if self.paused && size <= self.limits.low {
             self.paused = false;
         }
     }

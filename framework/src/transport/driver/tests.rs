@@ -235,7 +235,8 @@ async fn writes_in_one_callback_are_one_vectored_write() {
     );
     h.until("flushed", |h| h.sink.data().len() == 10).await;
     assert_eq!(h.sink.data(), b"abbcccdddd");
-    assert_eq!(h.sink.calls(), [4], "one call with four slices");
+    // The short chunks joined in the buffer (`ChunkQueue`): one slice.
+    assert_eq!(h.sink.calls(), [1], "one call");
 }
 
 /// Writes from another task made before the driver runs are batched too.
@@ -247,7 +248,23 @@ async fn writes_from_another_task_are_batched() {
         h.transport.write(chunk);
     }
     h.until("flushed", |h| h.sink.data().len() == 3).await;
+    assert_eq!(h.sink.calls(), [1]);
+}
+
+/// Whole reads queued behind each other stay apart (no copy) and leave in
+/// one vectored write, a slice each.
+#[tokio::test(flavor = "current_thread")]
+async fn queued_whole_reads_are_one_vectored_write() {
+    let h = start(usize::MAX, |_| {}, |_, _| {});
+    let whole = crate::util::KEEP_FROM;
+    for byte in [b'1', b'2', b'3'] {
+        h.transport.write(vec![byte; whole]);
+    }
+    h.until("flushed", |h| h.sink.data().len() == 3 * whole)
+        .await;
     assert_eq!(h.sink.calls(), [3]);
+    assert!(h.sink.data()[..whole].iter().all(|&b| b == b'1'));
+    assert!(h.sink.data()[2 * whole..].iter().all(|&b| b == b'3'));
 }
 
 /// Contract 4 divergence check: `pause_writing` comes right after the

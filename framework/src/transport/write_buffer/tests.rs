@@ -162,3 +162,29 @@ fn push_front_unsent_keeps_the_unsent_part_in_front() {
     all_sent.push_front_unsent(&chunks, 9);
     assert!(all_sent.is_empty());
 }
+
+/// Short chunks queued behind others are copied together: a buffer behind
+/// a peer that does not read holds its bytes, not the read buffers they
+/// were cut from (`ChunkQueue`).
+#[test]
+fn short_chunks_queued_behind_others_hold_no_read_buffer() {
+    let read_buffer = Bytes::from(vec![b'r'; 128 * 1024]);
+    let mut b = buffer(usize::MAX, 0);
+    for i in 0..1000 {
+        b.push(read_buffer.slice(i..=i));
+    }
+    assert_eq!(b.len(), 1000);
+    assert_eq!(b.chunk_count(), 1, "one owned part");
+    let part = b.front().expect("queued");
+    let shared = read_buffer.as_ptr_range();
+    assert!(!shared.contains(&part.as_ptr()), "a copy, not a slice");
+    // Bytes a write did not take go back in front, copied as well once
+    // something else is queued.
+    b.push_front_unsent(&[read_buffer.slice(..10)], 4);
+    assert_eq!(b.len(), 1006);
+    assert!(!shared.contains(&b.front().expect("queued").as_ptr()));
+    b.with_io_slices(|slices| {
+        assert_eq!(slices.len(), 2);
+        assert_eq!(&slices[0][..], b"rrrrrr");
+    });
+}
