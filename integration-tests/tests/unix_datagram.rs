@@ -315,6 +315,44 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
     close(&server, &mut server_rx).await;
 }
 
+/// Empty datagrams count 8 bytes each in the send buffer, as asyncio's do:
+/// a flood of them behind a full receiver still brings `pause_writing`,
+/// and every one arrives.
+#[tokio::test]
+async fn empty_datagrams_count_towards_the_high_water_mark() {
+    const COUNT: usize = 200;
+    let dir = TempDir::new("dgram-empty");
+    let server_path = dir.path("server.sock");
+    let options = DatagramOptions::new();
+    let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
+        .await
+        .unwrap();
+    server.pause_reading();
+    let (client, mut client_rx) = endpoint(false, None, Some(&server_path), &options)
+        .await
+        .unwrap();
+    client.set_write_buffer_limits(Some(64), None).unwrap();
+    for _ in 0..COUNT {
+        client.sendto(Vec::new(), None).unwrap();
+    }
+    let queued = client.get_write_buffer_size();
+    assert!(queued > 64, "the kernel took them all: {queued}");
+    assert_eq!(queued % 8, 0, "8 bytes a datagram, nothing else");
+    assert_eq!(next(&mut client_rx).await, Ev::Paused);
+
+    server.resume_reading();
+    for i in 0..COUNT {
+        match next(&mut server_rx).await {
+            Ev::Dgram(data, UnixDatagramAddr::Unnamed) => assert!(data.is_empty()),
+            other => panic!("datagram {i}: {other:?}"),
+        }
+    }
+    assert_eq!(next(&mut client_rx).await, Ev::Resumed);
+    assert_eq!(client.get_write_buffer_size(), 0);
+    close(&client, &mut client_rx).await;
+    close(&server, &mut server_rx).await;
+}
+
 /// Linux's abstract namespace: a name, no file; the sender's name is
 /// reported and can be answered.
 #[cfg(target_os = "linux")]

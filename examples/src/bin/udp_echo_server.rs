@@ -23,10 +23,19 @@ struct Cli {
     listen: ListenFlags,
 }
 
-/// The whole protocol: keep the transport, send each datagram back.
+/// The whole protocol: keep the transport, send each datagram back, and
+/// drop the replies while the send buffer is over its high-water mark.
+///
+/// UDP promises no delivery, so a server that cannot send drops rather than
+/// queues: a peer flooding it while the kernel's send buffer is full would
+/// otherwise make the queue grow without bound.
 #[derive(Default)]
 struct Echo {
     transport: Option<DatagramTransport>,
+    /// Between `pause_writing` and `resume_writing`.
+    paused: bool,
+    /// Replies dropped while paused, reported when the buffer drains.
+    dropped: u64,
 }
 
 impl DatagramProtocol for Echo {
@@ -35,9 +44,28 @@ impl DatagramProtocol for Echo {
     }
 
     fn datagram_received(&mut self, data: Bytes, addr: SocketAddr) {
+        if self.paused {
+            self.dropped += 1;
+            return;
+        }
         if let Some(transport) = &self.transport {
             // Cannot fail: the endpoint has no remote_addr and addr is given.
             let _ = transport.sendto(data, Some(addr));
+        }
+    }
+
+    fn pause_writing(&mut self) {
+        self.paused = true;
+    }
+
+    fn resume_writing(&mut self) {
+        self.paused = false;
+        if self.dropped > 0 {
+            tracing::warn!(
+                dropped = self.dropped,
+                "replies dropped while the send buffer was full"
+            );
+            self.dropped = 0;
         }
     }
 

@@ -17,6 +17,11 @@ use crate::util::ChunkQueue;
 /// asyncio's default high-water mark for socket and pipe transports.
 pub(crate) const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 
+/// What each queued datagram counts beyond its payload, as in asyncio
+/// (3.13's `_header_size`): so empty datagrams, which a UDP protocol may
+/// send, still fill the buffer towards its high-water mark.
+pub(crate) const DATAGRAM_OVERHEAD: usize = 8;
+
 /// Most slices handed to one vectored write (Linux's `UIO_MAXIOV` is 1024).
 const MAX_IOVECS: usize = 64;
 
@@ -132,7 +137,7 @@ impl WriteBuffer {
     /// Queues one datagram, even an empty one (a zero-length datagram is a
     /// real message). Take datagrams back with [`pop_front`](Self::pop_front).
     pub(crate) fn push_datagram(&mut self, datagram: Bytes) {
-        self.chunks.push_back_whole(datagram);
+        self.chunks.push_back_whole(datagram, DATAGRAM_OVERHEAD);
     }
 
     /// How many chunks (datagrams) are queued.
@@ -151,9 +156,9 @@ impl WriteBuffer {
         self.chunks.front()
     }
 
-    /// Removes the oldest chunk whole (datagrams are never split).
+    /// Removes the oldest datagram (they are never split).
     pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
-        self.chunks.pop_front()
+        self.chunks.pop_front_whole(DATAGRAM_OVERHEAD)
     }
 
     /// Drops `n` bytes that were written, from the front.

@@ -107,10 +107,12 @@ impl ChunkQueue {
     }
 
     /// Queues `message` at the back as a part of its own, even an empty one
-    /// (a datagram).
-    pub(crate) fn push_back_whole(&mut self, message: Bytes) {
+    /// (a datagram), counting `overhead` bytes beyond its length; take it
+    /// out with [`pop_front_whole`](Self::pop_front_whole) and the same
+    /// `overhead`.
+    pub(crate) fn push_back_whole(&mut self, message: Bytes, overhead: usize) {
         let message = self.owned_unless_first(message);
-        self.len += message.len();
+        self.len += message.len() + overhead;
         self.parts.push_back(message);
     }
 
@@ -124,10 +126,11 @@ impl ChunkQueue {
         self.parts.push_front(chunk);
     }
 
-    /// Removes the oldest part whole.
-    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
+    /// Removes the oldest part whole, a message queued with
+    /// [`push_back_whole`](Self::push_back_whole) and this `overhead`.
+    pub(crate) fn pop_front_whole(&mut self, overhead: usize) -> Option<Bytes> {
         let part = self.parts.pop_front()?;
-        self.len -= part.len();
+        self.len -= part.len() + overhead;
         Some(part)
     }
 

@@ -512,7 +512,9 @@ impl<A: DatagramAddr> DatagramTransport<A> {
         self.handle.is_reading()
     }
 
-    /// Payload bytes queued and not yet accepted by the kernel. Exact.
+    /// Bytes queued and not yet accepted by the kernel: each datagram's
+    /// payload plus 8, as asyncio counts them (so empty datagrams count
+    /// too, and reach the high-water mark). Exact.
     ///
     /// A datagram waits here only while the kernel's send buffer is full.
     pub fn get_write_buffer_size(&self) -> usize {

@@ -126,20 +126,40 @@ fn pause_follows_the_marks_with_hysteresis() {
 
 #[test]
 fn datagrams_keep_empty_messages_and_boundaries() {
-    let mut buf = buffer(4, 1);
+    let mut buf = buffer(20, 13);
     buf.push_datagram(Bytes::from_static(b""));
     buf.push_datagram(Bytes::from_static(b"abcde"));
     assert_eq!(buf.chunk_count(), 2);
-    assert_eq!(buf.len(), 5);
+    assert_eq!(
+        buf.len(),
+        5 + 2 * DATAGRAM_OVERHEAD,
+        "asyncio's 8 bytes a datagram"
+    );
     buf.follow_marks();
     assert!(buf.is_paused());
     assert_eq!(buf.pop_front().unwrap(), Bytes::new());
+    assert_eq!(buf.len(), 5 + DATAGRAM_OVERHEAD);
     assert_eq!(buf.front().unwrap(), &Bytes::from_static(b"abcde"));
     assert_eq!(buf.pop_front().unwrap().len(), 5);
     assert_eq!(buf.len(), 0);
     buf.follow_marks();
     assert!(!buf.is_paused());
     assert!(buf.pop_front().is_none());
+}
+
+/// Empty datagrams alone reach the high-water mark: a flood of them cannot
+/// queue without the protocol hearing `pause_writing`.
+#[test]
+fn empty_datagrams_fill_the_buffer_too() {
+    let mut buf = buffer(64, 16);
+    for _ in 0..8 {
+        buf.push_datagram(Bytes::new());
+    }
+    buf.follow_marks();
+    assert!(!buf.is_paused(), "8 x 8 bytes is the mark, not over it");
+    buf.push_datagram(Bytes::new());
+    buf.follow_marks();
+    assert!(buf.is_paused());
 }
 
 /// What a write took of the chunks is cut off; the rest goes in front of

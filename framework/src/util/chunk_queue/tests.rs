@@ -106,30 +106,37 @@ fn pushing_to_the_front_copies_behind_nothing_else() {
         "ahead of another: copied"
     );
     assert_eq!(contents(&queue), b"first rest");
-    assert_eq!(queue.pop_front().unwrap(), "first ");
-    assert_eq!(queue.pop_front().unwrap(), "rest");
-    assert_eq!(queue.pop_front(), None);
+    assert_eq!(queue.take_front(100), "first ");
+    assert_eq!(queue.take_front(100), "rest");
+    assert!(queue.is_empty());
 }
 
 #[test]
 fn whole_messages_stay_apart_and_empty_ones_count() {
     let mut queue = ChunkQueue::default();
     let (first, _b1) = cut("one");
-    queue.push_back_whole(first.clone());
-    queue.push_back_whole(Bytes::new());
+    queue.push_back_whole(first.clone(), 8);
+    queue.push_back_whole(Bytes::new(), 8);
     let (third, _b3) = cut("three");
-    queue.push_back_whole(third.clone());
+    queue.push_back_whole(third.clone(), 8);
     assert_eq!(queue.part_count(), 3);
+    assert_eq!(
+        queue.len(),
+        3 + 5 + 3 * 8,
+        "each message counts its overhead"
+    );
     assert!(same_memory(queue.front().unwrap(), &first));
     assert!(
         !same_memory(queue.part(2).unwrap(), &third),
         "copied behind others"
     );
-    assert_eq!(queue.pop_front().unwrap(), "one");
-    assert_eq!(queue.pop_front().unwrap(), "");
+    assert_eq!(queue.pop_front_whole(8).unwrap(), "one");
+    assert_eq!(queue.pop_front_whole(8).unwrap(), "");
     assert!(!queue.is_empty(), "a datagram is queued");
-    assert_eq!(queue.pop_front().unwrap(), "three");
+    assert_eq!(queue.len(), 5 + 8);
+    assert_eq!(queue.pop_front_whole(8).unwrap(), "three");
     assert!(queue.is_empty());
+    assert_eq!(queue.len(), 0);
 }
 
 #[test]
