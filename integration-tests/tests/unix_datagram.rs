@@ -266,15 +266,18 @@ async fn udp_options_are_refused() {
     );
 }
 
-/// Unix datagram sockets, unlike UDP, make the sender wait when the
-/// receiver's queue is full: the datagrams wait in the transport's buffer,
-/// `pause_writing` comes over the high-water mark, `resume_writing` when the
-/// receiver drains, and every datagram arrives once, in order.
-#[tokio::test]
-async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
-    const COUNT: usize = 400;
-    const SIZE: usize = 4096;
-    let dir = TempDir::new("dgram-flow");
+/// Sends `count` datagrams (`datagram(i)`) to a receiver that is not
+/// reading, with the sender's high-water mark at `high`; checks that
+/// `pause_writing` came, then lets the receiver drain and checks that
+/// `resume_writing` came and the buffer emptied. Returns the buffer's size
+/// after the sends and the datagrams received, in order.
+async fn flood_a_paused_receiver(
+    name: &str,
+    high: usize,
+    count: usize,
+    datagram: impl Fn(usize) -> Vec<u8>,
+) -> (usize, Vec<Bytes>) {
+    let dir = TempDir::new(name);
     let server_path = dir.path("server.sock");
     let options = DatagramOptions::new();
     let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
@@ -285,27 +288,18 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
         .await
         .unwrap();
     assert_eq!(client.get_write_buffer_limits(), (16384, 65536));
-    client
-        .set_write_buffer_limits(Some(4 * SIZE), None)
-        .unwrap();
-    for i in 0..COUNT {
-        let mut datagram = vec![0u8; SIZE];
-        datagram[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        client.sendto(datagram, None).unwrap();
+    client.set_write_buffer_limits(Some(high), None).unwrap();
+    for i in 0..count {
+        client.sendto(datagram(i), None).unwrap();
     }
-    assert!(
-        client.get_write_buffer_size() > 4 * SIZE,
-        "the kernel took everything"
-    );
+    let queued = client.get_write_buffer_size();
     assert_eq!(next(&mut client_rx).await, Ev::Paused);
 
     server.resume_reading();
-    for i in 0..COUNT {
+    let mut received = Vec::with_capacity(count);
+    for i in 0..count {
         match next(&mut server_rx).await {
-            Ev::Dgram(data, UnixDatagramAddr::Unnamed) => {
-                assert_eq!(data.len(), SIZE);
-                assert_eq!(u64::from_be_bytes(data[..8].try_into().unwrap()), i as u64);
-            }
+            Ev::Dgram(data, UnixDatagramAddr::Unnamed) => received.push(data),
             other => panic!("datagram {i}: {other:?}"),
         }
     }
@@ -313,6 +307,28 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
     assert_eq!(client.get_write_buffer_size(), 0);
     close(&client, &mut client_rx).await;
     close(&server, &mut server_rx).await;
+    (queued, received)
+}
+
+/// Unix datagram sockets, unlike UDP, make the sender wait when the
+/// receiver's queue is full: the datagrams wait in the transport's buffer,
+/// `pause_writing` comes over the high-water mark, `resume_writing` when the
+/// receiver drains, and every datagram arrives once, in order.
+#[tokio::test]
+async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
+    const COUNT: usize = 400;
+    const SIZE: usize = 4096;
+    let (queued, received) = flood_a_paused_receiver("dgram-flow", 4 * SIZE, COUNT, |i| {
+        let mut datagram = vec![0u8; SIZE];
+        datagram[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        datagram
+    })
+    .await;
+    assert!(queued > 4 * SIZE, "the kernel took everything");
+    for (i, data) in received.iter().enumerate() {
+        assert_eq!(data.len(), SIZE);
+        assert_eq!(u64::from_be_bytes(data[..8].try_into().unwrap()), i as u64);
+    }
 }
 
 /// Empty datagrams count 8 bytes each in the send buffer, as asyncio's do:
@@ -320,37 +336,10 @@ async fn a_full_receiver_pauses_the_sender_then_everything_arrives() {
 /// and every one arrives.
 #[tokio::test]
 async fn empty_datagrams_count_towards_the_high_water_mark() {
-    const COUNT: usize = 200;
-    let dir = TempDir::new("dgram-empty");
-    let server_path = dir.path("server.sock");
-    let options = DatagramOptions::new();
-    let (server, mut server_rx) = endpoint(false, Some(&server_path), None, &options)
-        .await
-        .unwrap();
-    server.pause_reading();
-    let (client, mut client_rx) = endpoint(false, None, Some(&server_path), &options)
-        .await
-        .unwrap();
-    client.set_write_buffer_limits(Some(64), None).unwrap();
-    for _ in 0..COUNT {
-        client.sendto(Vec::new(), None).unwrap();
-    }
-    let queued = client.get_write_buffer_size();
+    let (queued, received) = flood_a_paused_receiver("dgram-empty", 64, 200, |_| Vec::new()).await;
     assert!(queued > 64, "the kernel took them all: {queued}");
     assert_eq!(queued % 8, 0, "8 bytes a datagram, nothing else");
-    assert_eq!(next(&mut client_rx).await, Ev::Paused);
-
-    server.resume_reading();
-    for i in 0..COUNT {
-        match next(&mut server_rx).await {
-            Ev::Dgram(data, UnixDatagramAddr::Unnamed) => assert!(data.is_empty()),
-            other => panic!("datagram {i}: {other:?}"),
-        }
-    }
-    assert_eq!(next(&mut client_rx).await, Ev::Resumed);
-    assert_eq!(client.get_write_buffer_size(), 0);
-    close(&client, &mut client_rx).await;
-    close(&server, &mut server_rx).await;
+    assert!(received.iter().all(Bytes::is_empty));
 }
 
 /// Linux's abstract namespace: a name, no file; the sender's name is
