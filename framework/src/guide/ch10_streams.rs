@@ -72,7 +72,9 @@
 //! - Two reads waiting at once is an error (`Error::InvalidState`).
 //!
 //! And what is Rust-specific: reads return [`Bytes`](bytes::Bytes) that are
-//! slices of the received chunks (no copy unless a result spans chunks), and
+//! slices of the received chunks (no copy unless a result spans chunks; a short
+//! chunk that arrives while the reader holds others is copied, so a partial line
+//! sent a byte at a time holds its bytes, not a read buffer per byte), and
 //! [`StreamReader`](crate::StreamReader) / [`StreamWriter`](crate::StreamWriter)
 //! implement tokio's `AsyncRead` / `AsyncWrite`, so `tokio::io::copy`,
 //! `FramedRead` and friends work on them.

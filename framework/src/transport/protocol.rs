@@ -143,7 +143,14 @@ pub trait BaseProtocol: Send + 'static {
 pub trait Protocol: BaseProtocol {
     /// Called with each chunk of received data. Chunk boundaries carry no meaning.
     ///
-    /// `data` is a zero-copy view of the read buffer; keep it as long as needed.
+    /// `data` is a zero-copy view of the read buffer, which the connections
+    /// on the thread share, and it keeps that whole buffer (128 KiB) alive
+    /// while it lives. Writing it, or using it in the callback, costs
+    /// nothing more; a small piece kept for long (a partial line, a message
+    /// waiting for its peer) should be copied, with `Bytes::copy_from_slice`
+    /// or into a `BytesMut` of your own, so that a peer sending a byte at a
+    /// time cannot make each byte hold a read buffer. The write buffer and
+    /// the streams reader copy what they keep that way themselves.
     fn data_received(&mut self, data: Bytes) {
         let _ = data;
     }
