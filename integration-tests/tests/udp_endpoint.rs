@@ -351,28 +351,26 @@ async fn t45_argument_validation() {
 
     // A stream socket is not a datagram socket.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let fd = std::os::fd::OwnedFd::from(listener);
-    let (tx, _rx) = unbounded_channel();
-    let err = create_datagram_endpoint_from_std(
-        move || Rec::new(tx),
-        std::net::UdpSocket::from(fd),
-        &DatagramOptions::new(),
-    )
-    .unwrap_err();
+    let err = refused_as_udp(listener.into());
     assert!(err.to_string().contains("UDP socket was expected"), "{err}");
 
     // Nor is a Unix datagram socket a UDP one.
     let (unix, _peer) = std::os::unix::net::UnixDatagram::pair().unwrap();
-    let fd = std::os::fd::OwnedFd::from(unix);
+    let err = refused_as_udp(unix.into());
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(err.to_string().contains("UDP socket was expected"), "{err}");
+}
+
+/// The error `create_datagram_endpoint_from_std` gives for `fd` wrapped as
+/// a `UdpSocket` (the test hands it only sockets that are not UDP).
+fn refused_as_udp(fd: std::os::fd::OwnedFd) -> Error {
     let (tx, _rx) = unbounded_channel();
-    let err = create_datagram_endpoint_from_std(
+    create_datagram_endpoint_from_std(
         move || Rec::new(tx),
         std::net::UdpSocket::from(fd),
         &DatagramOptions::new(),
     )
-    .unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
-    assert!(err.to_string().contains("UDP socket was expected"), "{err}");
+    .unwrap_err()
 }
 
 /// T45: `allow_broadcast` with `remote_addr` does not connect, yet

@@ -82,7 +82,7 @@ impl ChunkQueue {
             return;
         }
         self.len += chunk.len();
-        if self.parts.is_empty() || chunk.len() >= KEEP_FROM {
+        if self.keeps_as_it_came(&chunk) {
             self.parts.push_back(chunk);
         } else {
             self.push_behind(&chunk);
@@ -178,10 +178,16 @@ impl ChunkQueue {
         self.len = 0;
     }
 
-    /// `chunk` as it came if the queue is empty or the chunk a whole read,
-    /// else a copy of its own.
+    /// Whether `chunk` joins the queue as it came: into an empty queue, or
+    /// as a whole read (see the module docs' table).
+    #[inline]
+    fn keeps_as_it_came(&self, chunk: &[u8]) -> bool {
+        self.parts.is_empty() || chunk.len() >= KEEP_FROM
+    }
+
+    /// `chunk` as it came if the queue keeps it so, else a copy of its own.
     fn owned_unless_first(&self, chunk: Bytes) -> Bytes {
-        if self.is_empty() || chunk.len() >= KEEP_FROM {
+        if self.keeps_as_it_came(&chunk) {
             chunk
         } else {
             Bytes::copy_from_slice(&chunk)
