@@ -5,7 +5,8 @@
 # target/bench/results.tsv; at the end bench_report turns that file into
 # target/bench/report.md (printed here) and target/bench/report.svg.
 # Tunables: BENCH_ONLY="20 60" runs only the sections whose number is listed
-# (the report then holds only their figures); NO_UVLOOP=1 skips the uvloop rows.
+# (the report then holds only their figures); NO_UVLOOP=1 skips the uvloop rows;
+# INSN_RUNS=N: the TCP echo instruction rows take the lowest of N runs (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --workspace --bins

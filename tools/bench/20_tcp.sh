@@ -34,10 +34,16 @@ for size in 1024 10240 102400; do
     echo "  ratio aioproto/raw-tokio CPU per request at $size B: $(ratio "${us[aioproto]}" "${us[raw-tokio]}")"
 done
 
-# Instructions per request: cachegrind counts user-space instructions, which
-# machine noise cannot move. Two loads of different sizes cancel start-up costs.
-# insn_per_request NAME SIZE CMD...: instructions per SIZE-byte request of the server CMD.
-insn_per_request() {
+# Instructions per request: cachegrind counts user-space instructions. Two
+# loads of different sizes cancel start-up costs. What is left still moves
+# with timing: how many requests one turn of the event loop finds ready
+# depends on how fast the load generator runs beside the slowed server (a
+# host that steals CPU time changes it), and a turn costs a few hundred
+# instructions. So each figure is the lowest of INSN_RUNS differentials
+# (default 3), the same for every server: noise only adds turns.
+INSN_RUNS=${INSN_RUNS:-3}
+# insn_differential NAME SIZE CMD...: one differential, instructions per SIZE-byte request.
+insn_differential() {
     local name=$1 size=$2 refs=() requests
     shift 2
     for requests in 2000 12000; do
@@ -48,10 +54,20 @@ insn_per_request() {
     done
     awk -v a="${refs[0]}" -v b="${refs[1]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }'
 }
+# insn_per_request NAME SIZE CMD...: the lowest of INSN_RUNS differentials;
+# all of them go to stderr, so the spread is in the log.
+insn_per_request() {
+    local runs=() run
+    for _ in $(seq "$INSN_RUNS"); do
+        runs+=("$(insn_differential "$@")")
+    done
+    echo "    ($1, $2 B: ${runs[*]})" >&2
+    for run in "${runs[@]}"; do echo "$run"; done | sort -n | head -n1
+}
 
 if command -v valgrind >/dev/null; then
     echo
-    echo "user-space instructions per request (valgrind cachegrind, differential 2,000 vs 12,000 requests)"
+    echo "user-space instructions per request (valgrind cachegrind, differential 2,000 vs 12,000 requests, lowest of $INSN_RUNS)"
     for size in 1024 10240 102400; do
         for entry in "${SERVERS[@]}"; do
             name=${entry%%:*}

@@ -110,14 +110,14 @@ pub(crate) fn close(send: impl FnOnce(&[Bytes], usize) -> usize) -> usize {
 impl Slot {
     /// Takes the chunk out of `data` if the slot is open and stays within
     /// `room` bytes with it.
-    #[inline]
+    #[inline(always)]
     fn keep(&mut self, data: &mut Option<Bytes>, room: usize) -> bool {
-        let len = data.as_ref().map_or(0, Bytes::len);
-        if !self.open || self.len + len > room {
+        let fits = |chunk: &mut Bytes| self.open && self.len + chunk.len() <= room;
+        let Some(chunk) = data.take_if(fits) else {
             return false;
-        }
-        self.len += len;
-        self.chunks.extend(data.take());
+        };
+        self.len += chunk.len();
+        self.chunks.push(chunk);
         true
     }
 }
@@ -153,11 +153,11 @@ pub(crate) fn defer(data: Bytes, room: usize, buffer: &mut WriteBuffer) -> Optio
 /// nothing queued, writes accepted, room for `QUIET_ROOM`, and nobody has
 /// locked since. So no other writer's chunk can be overtaken, and no check
 /// the lock would make can fail.
-#[inline]
-pub(crate) fn keep_quietly(data: Bytes) -> Option<Bytes> {
+#[inline(always)]
+pub(crate) fn keep_quietly(data: Bytes) -> Result<(), Bytes> {
     let mut data = Some(data);
     let _ = SLOT.try_with(|slot| slot.borrow_mut().keep(&mut data, QUIET_ROOM));
-    data
+    data.map_or(Ok(()), Err)
 }
 
 /// The bytes the slot holds (0 when closed): what the driver polling here
