@@ -189,7 +189,12 @@ impl Transport {
     /// ```
     #[inline]
     pub fn write(&self, data: impl Into<Bytes>) {
-        let data = data.into();
+        self.write_bytes(data.into());
+    }
+
+    /// [`write`](Self::write) once the data is `Bytes`: one copy of the
+    /// code for every type a caller writes.
+    fn write_bytes(&self, data: Bytes) {
         if data.is_empty() {
             return;
         }
