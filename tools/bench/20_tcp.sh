@@ -57,12 +57,12 @@ insn_differential() {
 # insn_per_request NAME SIZE CMD...: the lowest of INSN_RUNS differentials;
 # all of them go to stderr, so the spread is in the log.
 insn_per_request() {
-    local runs=() run
+    local runs=()
     for _ in $(seq "$INSN_RUNS"); do
         runs+=("$(insn_differential "$@")")
     done
     echo "    ($1, $2 B: ${runs[*]})" >&2
-    for run in "${runs[@]}"; do echo "$run"; done | sort -n | head -n1
+    printf '%s\n' "${runs[@]}" | sort -n | head -n1
 }
 
 if command -v valgrind >/dev/null; then
