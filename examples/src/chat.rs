@@ -131,8 +131,15 @@ fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
 }
 
 /// What a member's sink writes to its client for each room event.
+///
+/// Nothing once the transport is closing: between a client's disconnect and
+/// its `connection_lost` (which leaves the room) the room still delivers to
+/// it, and when many clients leave at once each would hear every other's
+/// `left`: writes the transport drops, and from the fifth on logs (asyncio's
+/// `socket.send() raised exception`), a warning per write.
 fn sink_for(transport: Transport) -> impl Fn(&RoomEvent) + Send + Sync + 'static {
     move |event: &RoomEvent| match event {
+        _ if transport.is_closing() => {}
         RoomEvent::Message { payload, .. } => transport.write(payload.clone()),
         RoomEvent::Joined { member } => transport.write(format!("* {member} joined\n")),
         RoomEvent::Left { member, .. } => transport.write(format!("* {member} left\n")),
@@ -310,6 +317,67 @@ impl Protocol for ChatClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `tracing` writer into a shared buffer.
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The sink writes room events to an open client, and nothing once its
+    /// transport is closing: no dropped writes, so none of the warnings those
+    /// log from the fifth on (500 clients leaving at once would each log
+    /// one per other leaver).
+    #[tokio::test]
+    async fn the_sink_writes_to_an_open_client_and_not_to_a_closing_one() {
+        use tokio::io::AsyncReadExt;
+        struct Quiet;
+        impl BaseProtocol for Quiet {}
+        impl Protocol for Quiet {}
+        let limit = std::time::Duration::from_secs(10);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let options = aioproto::ConnectOptions::new();
+        let (transport, _) = aioproto::create_connection(|| Quiet, "127.0.0.1", port, &options)
+            .await
+            .unwrap();
+        let (mut peer, _) = tokio::time::timeout(limit, listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let sink = sink_for(transport.clone());
+        let joined = RoomEvent::Joined {
+            member: "ann".into(),
+        };
+        sink(&joined);
+        transport.close();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let log = log.clone();
+            move || Capture(log.clone())
+        };
+        let subscriber = tracing_subscriber::fmt().with_writer(writer).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..10 {
+                sink(&joined);
+            }
+        });
+        let mut received = String::new();
+        tokio::time::timeout(limit, peer.read_to_string(&mut received))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(received, "* ann joined\n");
+        let log = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+        assert_eq!(log, "");
+    }
 
     #[test]
     fn nicknames_refuse_control_format_and_space_characters() {

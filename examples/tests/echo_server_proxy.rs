@@ -51,13 +51,8 @@ fn header(version: ProxyVersion) -> Vec<u8> {
 }
 
 /// Stops the server and returns its stats line.
-async fn stats_line(mut server: Server) -> String {
-    let mut stderr = server.child.stderr.take().expect("piped stderr");
-    server.stop().await;
-    let mut log = String::new();
-    within(TIMEOUT, "stderr", stderr.read_to_string(&mut log))
-        .await
-        .expect("read stderr");
+async fn stats_line(server: Server) -> String {
+    let log = server.stop().await;
     log.lines()
         .find(|l| l.contains("server_stats") && l.contains("stopped"))
         .unwrap_or_else(|| panic!("no stats line on exit: {log}"))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use certs::Certs;
 use support::{TIMEOUT, start_server, within};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 const GRACE: Duration = Duration::from_secs(1);
 
@@ -78,7 +78,6 @@ async fn exits_within_grace_with_a_non_reader(tls: bool) {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = start_server(env!("CARGO_BIN_EXE_echo_server"), &args).await;
-    let mut stderr = server.child.stderr.take().expect("piped stderr");
 
     let tcp = small_buffer_client(server.addr);
     let written = Arc::new(AtomicU64::new(0));
@@ -104,18 +103,13 @@ async fn exits_within_grace_with_a_non_reader(tls: bool) {
     assert!(status.success(), "exit status {status}");
     assert!(took >= GRACE, "exited before the grace period: {took:?}");
 
-    let mut log = String::new();
-    within(TIMEOUT, "stderr", stderr.read_to_string(&mut log))
-        .await
-        .expect("read stderr");
+    let addr = server.addr;
+    let log = server.stderr().await;
     let stats = log
         .lines()
         .find(|l| l.contains("server_stats") && l.contains("stopped"))
         .unwrap_or_else(|| panic!("no stats line on exit: {log}"));
-    assert!(
-        stats.contains(&format!("stopped {}:", server.addr)),
-        "{stats}"
-    );
+    assert!(stats.contains(&format!("stopped {addr}:")), "{stats}");
     assert!(stats.contains("accepted=1 "), "{stats}");
     assert!(stats.contains("aborted_by_shutdown=1 "), "{stats}");
     assert_eq!(
@@ -146,7 +140,6 @@ async fn well_behaved_clients_do_not_wait_for_the_grace() {
             &["--port", "0", "--grace", "30", "--workers", workers],
         )
         .await;
-        let mut stderr = server.child.stderr.take().expect("piped stderr");
         let mut clients = Vec::new();
         for _ in 0..8 {
             let mut c = support::LineClient::connect(server.addr).await;
@@ -164,10 +157,7 @@ async fn well_behaved_clients_do_not_wait_for_the_grace() {
         for mut c in clients {
             assert_eq!(c.line().await, None);
         }
-        let mut log = String::new();
-        within(TIMEOUT, "stderr", stderr.read_to_string(&mut log))
-            .await
-            .expect("read stderr");
+        let log = server.stderr().await;
         assert!(
             log.contains("accepted=8 open=0") && log.contains("closed_cleanly=8"),
             "{log}"

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
 
 /// How long any single wait may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -52,6 +53,11 @@ pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     pub stdout: Lines<BufReader<ChildStdout>>,
+    /// Reads the server's stderr as it comes, to its end. Left unread, a
+    /// full pipe (64 KiB of warnings) would block the server's next log
+    /// line and with it the thread that logs: a hang that looks like the
+    /// server's own.
+    stderr: JoinHandle<String>,
 }
 
 /// Starts `bin args` (which should include `--port 0`) and waits for its
@@ -61,6 +67,12 @@ pub async fn start_server(bin: &str, args: &[&str]) -> Server {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr = tokio::spawn(async move {
+        let mut log = Vec::new();
+        let _ = stderr.read_to_end(&mut log).await;
+        String::from_utf8_lossy(&log).into_owned()
+    });
     let line = within(TIMEOUT, "the listening on line", stdout.next_line())
         .await
         .expect("read stdout")
@@ -73,13 +85,23 @@ pub async fn start_server(bin: &str, args: &[&str]) -> Server {
         child,
         addr,
         stdout,
+        stderr,
     }
 }
 
 impl Server {
+    /// Everything the server wrote to stderr; call it once the server has
+    /// exited (it waits for the end of the pipe).
+    pub async fn stderr(self) -> String {
+        within(TIMEOUT, "stderr to end", self.stderr)
+            .await
+            .expect("stderr reader")
+    }
+
     /// Sends `signal`, waits for the exit and checks that it is 0 with
-    /// nothing more on stdout (exactly one `listening on` line).
-    pub async fn stop_with(mut self, signal: nix::sys::signal::Signal) {
+    /// nothing more on stdout (exactly one `listening on` line); returns
+    /// what the server wrote to stderr.
+    pub async fn stop_with(mut self, signal: nix::sys::signal::Signal) -> String {
         let pid = self.child.id().expect("running") as i32;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("signal");
         let status = within(TIMEOUT, "the server to exit", self.child.wait())
@@ -90,13 +112,20 @@ impl Server {
         within(TIMEOUT, "stdout to end", stdout.read_to_string(&mut rest))
             .await
             .expect("read stdout");
-        assert!(status.success(), "exit status {status} after {signal}");
+        let stderr = within(TIMEOUT, "stderr to end", self.stderr)
+            .await
+            .expect("stderr reader");
+        assert!(
+            status.success(),
+            "exit status {status} after {signal}; stderr:\n{stderr}"
+        );
         assert_eq!(rest, "", "more stdout after the listening line");
+        stderr
     }
 
     /// [`stop_with`](Self::stop_with) SIGTERM.
-    pub async fn stop(self) {
-        self.stop_with(nix::sys::signal::Signal::SIGTERM).await;
+    pub async fn stop(self) -> String {
+        self.stop_with(nix::sys::signal::Signal::SIGTERM).await
     }
 }
 
