@@ -6,10 +6,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
 /// How long any single wait may take before the test fails.
@@ -53,11 +54,44 @@ pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     pub stdout: Lines<BufReader<ChildStdout>>,
-    /// Reads the server's stderr as it comes, to its end. Left unread, a
-    /// full pipe (64 KiB of warnings) would block the server's next log
-    /// line and with it the thread that logs: a hang that looks like the
-    /// server's own.
-    stderr: JoinHandle<String>,
+    stderr: Stderr,
+}
+
+/// A child's stderr, read as it comes, to its end. Left unread, a full pipe
+/// (64 KiB of warnings) would block the child's next log line and with it
+/// the thread that logs: a hang that looks like the child's own.
+struct Stderr {
+    text: Arc<Mutex<Vec<u8>>>,
+    reader: JoinHandle<()>,
+}
+
+impl Stderr {
+    fn read(mut pipe: ChildStderr) -> Stderr {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let reader = tokio::spawn({
+            let text = text.clone();
+            async move {
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                    text.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            }
+        });
+        Stderr { text, reader }
+    }
+
+    /// What arrived so far.
+    fn so_far(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Everything, once the pipe has ended (the child exited).
+    async fn to_end(mut self) -> String {
+        within(TIMEOUT, "stderr to end", &mut self.reader)
+            .await
+            .expect("stderr reader");
+        self.so_far()
+    }
 }
 
 /// Starts `bin args` (which should include `--port 0`) and waits for its
@@ -67,12 +101,7 @@ pub async fn start_server(bin: &str, args: &[&str]) -> Server {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut stderr = child.stderr.take().expect("piped");
-    let stderr = tokio::spawn(async move {
-        let mut log = Vec::new();
-        let _ = stderr.read_to_end(&mut log).await;
-        String::from_utf8_lossy(&log).into_owned()
-    });
+    let stderr = Stderr::read(child.stderr.take().expect("piped"));
     let line = within(TIMEOUT, "the listening on line", stdout.next_line())
         .await
         .expect("read stdout")
@@ -93,9 +122,7 @@ impl Server {
     /// Everything the server wrote to stderr; call it once the server has
     /// exited (it waits for the end of the pipe).
     pub async fn stderr(self) -> String {
-        within(TIMEOUT, "stderr to end", self.stderr)
-            .await
-            .expect("stderr reader")
+        self.stderr.to_end().await
     }
 
     /// Sends `signal`, waits for the exit and checks that it is 0 with
@@ -104,17 +131,19 @@ impl Server {
     pub async fn stop_with(mut self, signal: nix::sys::signal::Signal) -> String {
         let pid = self.child.id().expect("running") as i32;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("signal");
-        let status = within(TIMEOUT, "the server to exit", self.child.wait())
-            .await
-            .expect("wait");
+        let status = match tokio::time::timeout(TIMEOUT, self.child.wait()).await {
+            Ok(status) => status.expect("wait"),
+            Err(_) => panic!(
+                "the server did not exit within {TIMEOUT:?} of {signal}; stderr so far:\n{}",
+                self.stderr.so_far()
+            ),
+        };
         let mut rest = String::new();
         let mut stdout = self.stdout.into_inner();
         within(TIMEOUT, "stdout to end", stdout.read_to_string(&mut rest))
             .await
             .expect("read stdout");
-        let stderr = within(TIMEOUT, "stderr to end", self.stderr)
-            .await
-            .expect("stderr reader");
+        let stderr = self.stderr.to_end().await;
         assert!(
             status.success(),
             "exit status {status} after {signal}; stderr:\n{stderr}"
