@@ -86,7 +86,7 @@ impl Stderr {
     }
 
     /// Everything, once the pipe has ended (the child exited).
-    async fn to_end(mut self) -> String {
+    async fn all(mut self) -> String {
         within(TIMEOUT, "stderr to end", &mut self.reader)
             .await
             .expect("stderr reader");
@@ -122,7 +122,7 @@ impl Server {
     /// Everything the server wrote to stderr; call it once the server has
     /// exited (it waits for the end of the pipe).
     pub async fn stderr(self) -> String {
-        self.stderr.to_end().await
+        self.stderr.all().await
     }
 
     /// Sends `signal`, waits for the exit and checks that it is 0 with
@@ -143,7 +143,7 @@ impl Server {
         within(TIMEOUT, "stdout to end", stdout.read_to_string(&mut rest))
             .await
             .expect("read stdout");
-        let stderr = self.stderr.to_end().await;
+        let stderr = self.stderr.all().await;
         assert!(
             status.success(),
             "exit status {status} after {signal}; stderr:\n{stderr}"
