@@ -9,6 +9,14 @@
 # INSN_RUNS=N: the TCP echo instruction rows take the lowest of N runs (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Checked before the build: a bad value would otherwise surface as an empty
+# figure in section 20, minutes later.
+case ${INSN_RUNS:-3} in
+    '' | *[!0-9]* | 0*)
+        echo "bench: INSN_RUNS must be a positive whole number, not '${INSN_RUNS}'" >&2
+        exit 2
+        ;;
+esac
 cargo build --release --workspace --bins
 BIN=$(realpath target/release)
 BENCH_RESULTS=$(pwd)/target/bench/results.tsv
