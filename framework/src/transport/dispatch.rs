@@ -1,12 +1,15 @@
 //! Type-erased protocol dispatch: how a driver calls a user's protocol.
 //!
-//! A protocol lives in an `Arc<Mutex<P>>`: the driver locks it for the length of one
-//! callback, and the user keeps a clone to look at the protocol's state from outside
-//! (asyncio's `create_connection` returns the protocol object for the same reason).
+//! A protocol the user may hold lives in an `Arc<Mutex<P>>`: the driver locks it for the
+//! length of one callback, and the user keeps a clone to look at the protocol's state from
+//! outside (asyncio's `create_connection` returns the protocol object for the same reason).
+//! A server's protocol, which only its driver ever holds, lives in a `Box<Mutex<P>>`
+//! ([`Handler::Alone`]): the driver's `&mut` reaches it without locking on every read,
+//! and the rare callbacks (`connection_made`, `eof_received`, ...) lock as before.
 //! Every call runs under the crate's one panic guard, so a panic becomes an [`Error`] that ends
 //! that connection only.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
@@ -52,6 +55,10 @@ pub trait DynBase: Send + Sync {
 /// A `Protocol` behind its mutex.
 pub trait DynProtocol: DynBase {
     fn data_received(&self, data: Bytes) -> Result<()>;
+    /// `data_received` through the only reference there is
+    /// ([`Handler::Alone`]): nobody else can lock the mutex, so the call
+    /// skips it.
+    fn data_received_alone(&mut self, data: Bytes) -> Result<()>;
 }
 
 /// A `BufferedProtocol` behind its mutex: `read` fills the protocol's own buffer.
@@ -112,6 +119,11 @@ impl<P: Protocol> DynProtocol for Mutex<P> {
     fn data_received(&self, data: Bytes) -> Result<()> {
         guard("data_received", || lock(self).data_received(data))
     }
+    fn data_received_alone(&mut self, data: Bytes) -> Result<()> {
+        // Past poisoning, as `lock` goes on past it.
+        let protocol = self.get_mut().unwrap_or_else(PoisonError::into_inner);
+        guard("data_received", || protocol.data_received(data))
+    }
 }
 
 impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
@@ -136,8 +148,12 @@ impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
 
 /// The protocol a driver calls, of either kind.
 pub enum Handler {
-    /// A [`Protocol`].
+    /// A [`Protocol`] the user shares: they hold a clone of its `Arc`.
     Stream(Arc<dyn DynProtocol>),
+    /// A [`Protocol`] only the driver holds (a server's connection, whose
+    /// protocol the user never sees): `data_received` takes no lock, about
+    /// 10 instructions a read less, and there is no `Arc` to count.
+    Alone(Box<dyn DynProtocol>),
     /// A [`BufferedProtocol`].
     Buffered(Arc<dyn DynBuffered>),
     /// The protocol was handed on or has had its `connection_lost`.
@@ -148,8 +164,20 @@ impl Handler {
     pub(crate) fn base(&self) -> &dyn DynBase {
         match self {
             Handler::Stream(p) => &**p,
+            Handler::Alone(p) => &**p,
             Handler::Buffered(p) => &**p,
             Handler::Finished => &Finished,
+        }
+    }
+
+    /// A stream protocol's `data_received`, with no lock when it is
+    /// [`Alone`](Handler::Alone); `Ok` for any other handler.
+    #[inline]
+    pub(crate) fn data_received(&mut self, data: Bytes) -> Result<()> {
+        match self {
+            Handler::Alone(p) => p.data_received_alone(data),
+            Handler::Stream(p) => p.data_received(data),
+            Handler::Buffered(_) | Handler::Finished => Ok(()),
         }
     }
 }
@@ -161,6 +189,7 @@ impl Handler {
     pub(crate) fn deliver(&self, data: Bytes) -> Result<()> {
         match self {
             Handler::Stream(p) => p.data_received(data),
+            Handler::Alone(p) => p.data_received(data),
             Handler::Buffered(p) => {
                 let mut rest = &data[..];
                 while !rest.is_empty() {
@@ -184,6 +213,10 @@ impl Handler {
     pub(crate) fn shared(self) -> (Handler, Handler) {
         match self {
             Handler::Stream(p) => (Handler::Stream(p.clone()), Handler::Stream(p)),
+            Handler::Alone(p) => {
+                let p: Arc<dyn DynProtocol> = Arc::from(p);
+                (Handler::Stream(p.clone()), Handler::Stream(p))
+            }
             Handler::Buffered(p) => (Handler::Buffered(p.clone()), Handler::Buffered(p)),
             Handler::Finished => (Handler::Finished, Handler::Finished),
         }
@@ -216,6 +249,7 @@ impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Handler::Stream(_) => "Handler::Stream",
+            Handler::Alone(_) => "Handler::Alone",
             Handler::Buffered(_) => "Handler::Buffered",
             Handler::Finished => "Handler::Finished",
         })
@@ -237,12 +271,23 @@ pub trait IntoHandler<M>: Send + Sized + 'static {
     /// Wraps the protocol for a driver and returns the user's shared reference.
     #[doc(hidden)]
     fn into_handler(self) -> (Arc<Mutex<Self>>, Handler);
+
+    /// Wraps the protocol for a driver that alone holds it (a server's
+    /// connection): nobody gets a shared reference.
+    #[doc(hidden)]
+    fn into_lone_handler(self) -> Handler {
+        self.into_handler().1
+    }
 }
 
 impl<P: Protocol> IntoHandler<StreamMarker> for P {
     fn into_handler(self) -> (Arc<Mutex<Self>>, Handler) {
         let shared = Arc::new(Mutex::new(self));
         (shared.clone(), Handler::Stream(shared))
+    }
+
+    fn into_lone_handler(self) -> Handler {
+        Handler::Alone(Box::new(Mutex::new(self)))
     }
 }
 
@@ -280,3 +325,6 @@ where
         self()
     }
 }
+
+#[cfg(test)]
+mod tests;

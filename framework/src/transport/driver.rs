@@ -736,7 +736,7 @@ impl<I: StreamIo> StreamDriver<I> {
         }
         let io = self.io.as_mut().expect("driver polled after finishing");
         let n = match &self.handler {
-            Handler::Stream(protocol) => match read_shared(io, cx, held) {
+            Handler::Stream(_) | Handler::Alone(_) => match read_shared(io, cx, held) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Ready(Ok(data)) if data.is_empty() => 0,
@@ -749,7 +749,7 @@ impl<I: StreamIo> StreamDriver<I> {
                     // buffer (see `replies`), on a stream that writes
                     // straight to the kernel.
                     let collecting = !self.io_holds_written && replies::open();
-                    let outcome = protocol.data_received(data);
+                    let outcome = self.handler.data_received(data);
                     let sent = if collecting {
                         let transport = &self.transport;
                         replies::close(|chunks, len| send_replies(io, cx, transport, chunks, len))

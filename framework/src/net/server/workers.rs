@@ -67,7 +67,7 @@ pub(super) fn handler_maker<F, M>(factory: Arc<F>) -> Box<dyn Fn() -> Handler + 
 where
     F: ProtocolFactory<M>,
 {
-    Box::new(move || factory.make().into_handler().1)
+    Box::new(move || factory.make().into_lone_handler())
 }
 
 /// Binds every address `options.workers` times with `SO_REUSEPORT`: the
