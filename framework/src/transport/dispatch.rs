@@ -151,8 +151,9 @@ pub enum Handler {
     /// A [`Protocol`] the user shares: they hold a clone of its `Arc`.
     Stream(Arc<dyn DynProtocol>),
     /// A [`Protocol`] only the driver holds (a server's connection, whose
-    /// protocol the user never sees): `data_received` takes no lock, about
-    /// 10 instructions a read less, and there is no `Arc` to count.
+    /// protocol the user never sees): `data_received` takes no lock and
+    /// there is no `Arc` to go through, about 25 instructions a read less
+    /// (DESIGN.md, issue 13's round 13).
     Alone(Box<dyn DynProtocol>),
     /// A [`BufferedProtocol`].
     Buffered(Arc<dyn DynBuffered>),
