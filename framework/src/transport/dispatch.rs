@@ -4,8 +4,9 @@
 //! length of one callback, and the user keeps a clone to look at the protocol's state from
 //! outside (asyncio's `create_connection` returns the protocol object for the same reason).
 //! A server's protocol, which only its driver ever holds, lives in a `Box<Mutex<P>>`
-//! ([`Handler::Alone`]): the driver's `&mut` reaches it without locking on every read,
-//! and the rare callbacks (`connection_made`, `eof_received`, ...) lock as before.
+//! ([`Handler::Alone`]; a buffered one in the only `Arc` there is): the driver's `&mut`
+//! reaches it without locking on every read, and the rare callbacks
+//! (`connection_made`, `eof_received`, ...) lock as before.
 //! Every call runs under the crate's one panic guard, so a panic becomes an [`Error`] that ends
 //! that connection only.
 
@@ -65,11 +66,14 @@ pub trait DynProtocol: DynBase {
 pub trait DynBuffered: DynBase {
     /// Asks for a buffer, lets `read` fill it, then reports the bytes read.
     /// Returns what `read` returned; `Ok(None)` means the read would block.
-    fn read_into(
-        &self,
-        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
-    ) -> Result<Option<std::io::Result<usize>>>;
+    fn read_into(&self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>>;
+    /// `read_into` through the only reference there is (a server's
+    /// connection): no lock.
+    fn read_into_alone(&mut self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>>;
 }
+
+/// What fills a buffered protocol's buffer: `None` if the read would block.
+pub(crate) type ReadFn<'a> = dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>> + 'a;
 
 /// Marker for [`IntoHandler`] on a [`Protocol`].
 #[derive(Debug)]
@@ -84,6 +88,9 @@ pub enum BufferedMarker {}
 /// kinds cannot implement the traits on `Mutex<P>`: a type may implement
 /// both `Protocol` and `BufferedProtocol`.)
 struct BufferedCell<P>(Arc<Mutex<P>>);
+
+/// A buffered protocol only its driver holds (a server's connection).
+struct LoneBuffered<P>(Mutex<P>);
 
 /// The base callbacks for `$ty`: each locks the protocol `$protocol` names
 /// and calls it, `eof_received` being `$trait_`'s.
@@ -114,6 +121,7 @@ macro_rules! impl_base {
 
 impl_base!(Mutex<P>, Protocol, |self| self);
 impl_base!(BufferedCell<P>, BufferedProtocol, |self| &self.0);
+impl_base!(LoneBuffered<P>, BufferedProtocol, |self| &self.0);
 
 impl<P: Protocol> DynProtocol for Mutex<P> {
     fn data_received(&self, data: Bytes) -> Result<()> {
@@ -126,23 +134,45 @@ impl<P: Protocol> DynProtocol for Mutex<P> {
     }
 }
 
+/// One buffered read: asks `protocol` for a buffer, lets `read` fill it,
+/// then reports the bytes read.
+fn fill<P: BufferedProtocol>(
+    protocol: &mut P,
+    read: &mut ReadFn<'_>,
+) -> Result<Option<std::io::Result<usize>>> {
+    let buf = guard("get_buffer", || protocol.get_buffer(0))?;
+    if buf.is_empty() {
+        let err = Error::invalid_state("get_buffer() returned an empty buffer");
+        tracing::error!(error = %err, "Fatal error: protocol.get_buffer() call failed.");
+        return Err(err);
+    }
+    let outcome = read(buf);
+    if let Some(Ok(n @ 1..)) = outcome {
+        guard("buffer_updated", || protocol.buffer_updated(n))?;
+    }
+    Ok(outcome)
+}
+
 impl<P: BufferedProtocol> DynBuffered for BufferedCell<P> {
-    fn read_into(
-        &self,
-        read: &mut dyn FnMut(&mut [u8]) -> Option<std::io::Result<usize>>,
-    ) -> Result<Option<std::io::Result<usize>>> {
-        let mut protocol = lock(&self.0);
-        let buf = guard("get_buffer", || protocol.get_buffer(0))?;
-        if buf.is_empty() {
-            let err = Error::invalid_state("get_buffer() returned an empty buffer");
-            tracing::error!(error = %err, "Fatal error: protocol.get_buffer() call failed.");
-            return Err(err);
-        }
-        let outcome = read(buf);
-        if let Some(Ok(n @ 1..)) = outcome {
-            guard("buffer_updated", || protocol.buffer_updated(n))?;
-        }
-        Ok(outcome)
+    fn read_into(&self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>> {
+        fill(&mut *lock(&self.0), read)
+    }
+    fn read_into_alone(&mut self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>> {
+        // Only the driver holds this cell, but the user holds a clone of
+        // the `Arc` inside it: lock.
+        self.read_into(read)
+    }
+}
+
+impl<P: BufferedProtocol> DynBuffered for LoneBuffered<P> {
+    fn read_into(&self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>> {
+        fill(&mut *lock(&self.0), read)
+    }
+    fn read_into_alone(&mut self, read: &mut ReadFn<'_>) -> Result<Option<std::io::Result<usize>>> {
+        fill(
+            self.0.get_mut().unwrap_or_else(PoisonError::into_inner),
+            read,
+        )
     }
 }
 
@@ -155,7 +185,9 @@ pub enum Handler {
     /// there is no `Arc` to go through, about 25 instructions a read less
     /// (DESIGN.md, issue 13's round 13).
     Alone(Box<dyn DynProtocol>),
-    /// A [`BufferedProtocol`].
+    /// A [`BufferedProtocol`]: the user's shared cell, or a server's
+    /// protocol that only the driver holds, whose reads then take no lock
+    /// (`Arc::get_mut`; see [`Handler::read_into`]).
     Buffered(Arc<dyn DynBuffered>),
     /// The protocol was handed on or has had its `connection_lost`.
     Finished,
@@ -181,6 +213,22 @@ impl Handler {
             Handler::Buffered(_) | Handler::Finished => Ok(()),
         }
     }
+
+    /// A buffered protocol's read (see [`DynBuffered::read_into`]), with no
+    /// lock when the driver holds the only reference (a server's
+    /// connection); `Ok(None)` (nothing read) for any other handler.
+    pub(crate) fn read_into(
+        &mut self,
+        read: &mut ReadFn<'_>,
+    ) -> Result<Option<std::io::Result<usize>>> {
+        match self {
+            Handler::Buffered(p) => match Arc::get_mut(p) {
+                Some(alone) => alone.read_into_alone(read),
+                None => p.read_into(read),
+            },
+            Handler::Stream(_) | Handler::Alone(_) | Handler::Finished => Ok(None),
+        }
+    }
 }
 
 impl Handler {
@@ -191,19 +239,7 @@ impl Handler {
         match self {
             Handler::Stream(p) => p.data_received(data),
             Handler::Alone(p) => p.data_received(data),
-            Handler::Buffered(p) => {
-                let mut rest = &data[..];
-                while !rest.is_empty() {
-                    let mut copy = |buf: &mut [u8]| {
-                        let n = buf.len().min(rest.len());
-                        buf[..n].copy_from_slice(&rest[..n]);
-                        rest = &rest[n..];
-                        Some(Ok(n))
-                    };
-                    p.read_into(&mut copy)?;
-                }
-                Ok(())
-            }
+            Handler::Buffered(p) => deliver_buffered(&**p, &data),
             Handler::Finished => Ok(()),
         }
     }
@@ -222,6 +258,22 @@ impl Handler {
             Handler::Finished => (Handler::Finished, Handler::Finished),
         }
     }
+}
+
+/// [`Handler::deliver`] for a buffered protocol: `data` copied into its
+/// buffers, as many `get_buffer`/`buffer_updated` rounds as it takes.
+fn deliver_buffered(protocol: &dyn DynBuffered, data: &[u8]) -> Result<()> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut copy = |buf: &mut [u8]| {
+            let n = buf.len().min(rest.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            Some(Ok(n))
+        };
+        protocol.read_into(&mut copy)?;
+    }
+    Ok(())
 }
 
 /// Stands in for a protocol after it was handed on; every callback is a no-op.
@@ -299,6 +351,10 @@ impl<P: BufferedProtocol> IntoHandler<BufferedMarker> for P {
             shared.clone(),
             Handler::Buffered(Arc::new(BufferedCell(shared))),
         )
+    }
+
+    fn into_lone_handler(self) -> Handler {
+        Handler::Buffered(Arc::new(LoneBuffered(Mutex::new(self))))
     }
 }
 

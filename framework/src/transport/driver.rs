@@ -761,12 +761,12 @@ impl<I: StreamIo> StreamDriver<I> {
                     n
                 }
             },
-            Handler::Buffered(protocol) => {
+            Handler::Buffered(_) => {
                 let mut read = |slice: &mut [u8]| match io.poll_read_slice(cx, slice) {
                     Poll::Ready(outcome) => Some(outcome),
                     Poll::Pending => None,
                 };
-                match protocol.read_into(&mut read)? {
+                match self.handler.read_into(&mut read)? {
                     None => return Poll::Pending,
                     Some(Err(e)) => return Poll::Ready(Err(e.into())),
                     Some(Ok(n)) => n,

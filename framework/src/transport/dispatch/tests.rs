@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 
 use super::{Handler, IntoHandler};
-use crate::transport::protocol::{BaseProtocol, Protocol};
+use crate::transport::protocol::{BaseProtocol, BufferedProtocol, Protocol};
 
 /// Counts the bytes it is handed; the count is shared with the test.
 struct Counting(Arc<AtomicUsize>);
@@ -17,6 +17,26 @@ impl Protocol for Counting {
     }
 }
 
+/// A buffered protocol with a 2-byte buffer that keeps what it was given.
+struct Keeping {
+    buf: [u8; 2],
+    got: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl BaseProtocol for Keeping {}
+
+impl BufferedProtocol for Keeping {
+    fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, nbytes: usize) {
+        self.got
+            .lock()
+            .unwrap()
+            .extend_from_slice(&self.buf[..nbytes]);
+    }
+}
+
 #[test]
 fn a_server_protocol_is_alone_and_a_shared_one_is_not() {
     let count = Arc::new(AtomicUsize::new(0));
@@ -26,6 +46,44 @@ fn a_server_protocol_is_alone_and_a_shared_one_is_not() {
     ));
     let (_user, handler) = Counting(count).into_handler();
     assert!(matches!(handler, Handler::Stream(_)));
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keeping = || Keeping {
+        buf: [0; 2],
+        got: got.clone(),
+    };
+    // A buffered one is in an `Arc` of its own: nobody else holds it.
+    let Handler::Buffered(mut alone) = keeping().into_lone_handler() else {
+        panic!("not a buffered handler");
+    };
+    assert!(Arc::get_mut(&mut alone).is_some());
+    let (_user, handler) = keeping().into_handler();
+    assert!(matches!(handler, Handler::Buffered(_)));
+}
+
+#[test]
+fn a_lone_buffered_protocol_reads_into_its_buffer_and_is_one_protocol_when_shared() {
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut handler = Keeping {
+        buf: [0; 2],
+        got: got.clone(),
+    }
+    .into_lone_handler();
+    // One read: the protocol's 2-byte buffer takes at most 2 bytes.
+    let mut read = |buf: &mut [u8]| {
+        buf.copy_from_slice(b"ab");
+        Some(Ok(2))
+    };
+    assert!(matches!(handler.read_into(&mut read), Ok(Some(Ok(2)))));
+    // A read that would block reports nothing to the protocol.
+    assert!(matches!(
+        handler.read_into(&mut |_: &mut [u8]| None),
+        Ok(None)
+    ));
+    let (for_driver, kept) = handler.shared();
+    assert!(matches!(for_driver, Handler::Buffered(_)));
+    for_driver.deliver(Bytes::from_static(b"cde")).unwrap();
+    kept.deliver(Bytes::from_static(b"f")).unwrap();
+    assert_eq!(&got.lock().unwrap()[..], b"abcdef");
 }
 
 #[test]
